@@ -1,0 +1,58 @@
+# The two commands a newcomer needs: `make synth` and `make test`. Each bootstraps what it needs itself
+# (a virtualenv with pinned packages, the pinned CDK CLI from npm) and never needs AWS credentials.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+
+# Offline and quiet: no telemetry, no notices, no instance-metadata probing, no jsii Node 20 banner.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export AWS_EC2_METADATA_DISABLED := true
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install synth test lint format local-run local-run-shifted bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pipeline_code/requirements.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed  ## Create .venv and node_modules from the pinned versions
+
+synth: install  ## Synthesize every environment (dev, staging, prod) into cdk.out/
+	$(CDK) synth --quiet
+
+test: install  ## Run the whole test suite (config, stacks, cdk-nag, cfn-lint, snapshots, ML steps, handlers)
+	$(PY) -m pytest
+
+lint: install  ## ruff (lint + format check) and mypy
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+format: install  ## Apply ruff's formatting and safe fixes
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+local-run: install  ## Run every ML step on the Adult data locally; artifacts in local-run/
+	$(PY) -m pipeline_code.local_run --out local-run
+
+local-run-shifted: install  ## The same on a shifted copy of the test data: shows drift being found
+	$(PY) -m pipeline_code.local_run --out local-run --shift
+
+bench: install  ## Run the benchmarks in benchmarks/ (figures printed, nothing asserted)
+	$(PY) benchmarks/bench_synth.py
+
+clean:  ## Remove build outputs (keeps .venv and node_modules)
+	rm -rf cdk.out local-run .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,418 @@
+"""Typed, validated environment settings.
+
+`config/environments.yaml` is the only file a person edits. `load_config` merges its `defaults` into each
+environment, validates the result with pydantic and returns frozen models; anything wrong becomes one
+`ConfigError` whose message names the file, the environment, the key, the bad value and what is allowed.
+Nothing here touches AWS: the CDK app reads these models and makes every decision at synth time.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("environments.yaml")
+ENVIRONMENT_NAMES = ("dev", "staging", "prod")
+
+# SageMaker ML instance families this platform knows how to size. An unknown family is almost always a typo
+# (ml.m5x.large) or a family SageMaker doesn't offer for jobs, and it would otherwise surface only at deploy.
+INSTANCE_FAMILIES = frozenset(
+    {
+        "t3", "m5", "m5d", "m6i", "m6id", "m7i", "c5", "c5d", "c6i", "c6id", "c7i", "r5", "r5d", "r6i", "r6id",
+        "r7i", "g4dn", "g5", "g6", "g6e", "p3", "p4d", "p5", "inf1", "inf2", "trn1",
+    }
+)  # fmt: skip
+_INSTANCE_TYPE = re.compile(r"^ml\.(?P<family>[a-z0-9]+)\.(?P<size>medium|large|metal|\d*xlarge)$")
+
+# Regions where SageMaker Pipelines, Feature Store and the Model Registry are all available.
+REGIONS = frozenset(
+    {
+        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+        "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1",
+        "eu-south-2", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+        "ap-southeast-4", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-east-1", "me-south-1",
+        "me-central-1", "il-central-1", "af-south-1",
+    }
+)  # fmt: skip
+
+# The values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+
+class ConfigError(ValueError):
+    """A configuration file is wrong; the message says where and how to fix it."""
+
+
+# --------------------------------------------------------------------------------------------- value types
+
+
+def _instance_type(value: str) -> str:
+    match = _INSTANCE_TYPE.match(value)
+    if not match:
+        raise ValueError("must look like 'ml.<family>.<size>', e.g. 'ml.m5.xlarge'")
+    if match["family"] not in INSTANCE_FAMILIES:
+        raise ValueError(
+            f"unknown instance family {match['family']!r}; allowed families: {', '.join(sorted(INSTANCE_FAMILIES))}"
+        )
+    return value
+
+
+def _account_id(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML reads an unquoted 012345678901 as the number 12345678901: the leading zero is lost silently.
+        raise ValueError("must be a quoted string of 12 digits (YAML drops leading zeros from bare numbers)")
+    return value
+
+
+def _region(value: str) -> str:
+    if value not in REGIONS:
+        raise ValueError(f"unknown region; allowed regions: {', '.join(sorted(REGIONS))}")
+    return value
+
+
+def _log_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"CloudWatch Logs accepts only {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    return value
+
+
+_CRON_FIELDS = (
+    # name, number range, extra literal tokens, extra special characters
+    ("minutes", (0, 59), (), ""),
+    ("hours", (0, 23), (), ""),
+    ("day-of-month", (1, 31), ("L", "LW"), "?W"),
+    ("month", (1, 12), ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), ""),
+    ("day-of-week", (1, 7), ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "L"), "?#L"),
+    ("year", (1970, 2199), (), ""),
+)
+_RATE = re.compile(r"^rate\((?P<n>[1-9]\d*) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
+
+
+def _cron_atom_ok(atom: str, bounds: tuple[int, int], words: tuple[str, ...], specials: str) -> bool:
+    if atom == "*" or atom in words:
+        return True
+    if "#" in atom and "#" in specials:  # 6#3: the third Friday
+        day, _, nth = atom.partition("#")
+        return _cron_atom_ok(day, bounds, words, "") and nth.isdigit() and 1 <= int(nth) <= 5
+    if atom.endswith("W") and "W" in specials:
+        atom = atom[:-1]
+    if atom.endswith("L") and "L" in specials and len(atom) > 1:
+        atom = atom[:-1]
+    base, slash, step = atom.partition("/")
+    if slash and not (step.isdigit() and int(step) > 0):
+        return False
+    lo, dash, hi = base.partition("-")
+    parts = [lo, hi] if dash else [lo]
+    if slash and base == "*":
+        return True
+    return all(p in words or (p.isdigit() and bounds[0] <= int(p) <= bounds[1]) for p in parts)
+
+
+def _schedule(value: str) -> str:
+    """Validate an EventBridge (Scheduler) `cron(...)` or `rate(...)` expression."""
+    if _RATE.match(value):
+        n, unit = _RATE.match(value).group("n", "unit")  # type: ignore[union-attr]
+        if (n == "1") != (not unit.endswith("s")):
+            raise ValueError("use a singular unit for 1 and a plural one otherwise, e.g. 'rate(1 day)', 'rate(7 days)'")
+        return value
+    if not (value.startswith("cron(") and value.endswith(")")):
+        raise ValueError("must be 'cron(min hour day-of-month month day-of-week year)' or 'rate(N unit)'")
+    fields = value[5:-1].split()
+    if len(fields) != 6:
+        raise ValueError(f"cron needs 6 fields (min hour day-of-month month day-of-week year), got {len(fields)}")
+    for text, (name, bounds, words, specials) in zip(fields, _CRON_FIELDS, strict=True):
+        if text == "?" and "?" in specials:
+            continue
+        if not all(_cron_atom_ok(atom, bounds, words, specials) for atom in text.split(",")):
+            raise ValueError(f"cron field {name} {text!r} is not valid (allowed {bounds[0]}-{bounds[1]}, * , - /)")
+    if (fields[2] == "?") == (fields[4] == "?"):
+        raise ValueError("cron needs '?' in exactly one of day-of-month and day-of-week")
+    return value
+
+
+InstanceType = Annotated[str, AfterValidator(_instance_type)]
+AccountId = Annotated[str, BeforeValidator(_account_id), Field(pattern=r"^\d{12}$")]
+Region = Annotated[str, AfterValidator(_region)]
+Schedule = Annotated[str, AfterValidator(_schedule)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Days = Annotated[int, Field(ge=1, le=36500)]
+TagValue = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\w\s.:/=+\-@]*$")]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# -------------------------------------------------------------------------------------------------- sections
+
+
+class DataLakeSettings(_Section):
+    transition_to_infrequent_access_days: Annotated[int, Field(ge=30)]  # S3 rejects IA transitions before 30 days
+    transition_to_glacier_days: Days
+    noncurrent_version_expiration_days: Days
+    access_log_retention_days: Days
+
+    @model_validator(mode="after")
+    def _glacier_after_ia(self) -> DataLakeSettings:
+        if self.transition_to_glacier_days <= self.transition_to_infrequent_access_days:
+            raise ValueError(
+                "transition_to_glacier_days must be greater than transition_to_infrequent_access_days "
+                f"({self.transition_to_glacier_days} <= {self.transition_to_infrequent_access_days})"
+            )
+        return self
+
+
+class ProcessingSettings(_Section):
+    instance_type: InstanceType
+    instance_count: Annotated[int, Field(ge=1, le=100)]
+    volume_size_gb: Annotated[int, Field(ge=1, le=16384)]
+    max_runtime_seconds: Annotated[int, Field(ge=60, le=432000)]
+
+
+class Hyperparameters(_Section):
+    num_round: Annotated[int, Field(ge=1, le=10000)]
+    max_depth: Annotated[int, Field(ge=1, le=20)]
+    eta: Annotated[float, Field(gt=0, le=1)]
+    subsample: Annotated[float, Field(gt=0, le=1)]
+    min_child_weight: Annotated[float, Field(ge=0)]
+
+
+class TrainingSettings(_Section):
+    instance_type: InstanceType
+    instance_count: Annotated[int, Field(ge=1, le=100)]
+    volume_size_gb: Annotated[int, Field(ge=1, le=16384)]
+    use_spot_instances: bool
+    max_runtime_seconds: Annotated[int, Field(ge=60, le=2419200)]
+    max_wait_seconds: Annotated[int, Field(ge=60, le=2419200)]
+    hyperparameters: Hyperparameters
+
+    @model_validator(mode="after")
+    def _wait_covers_runtime(self) -> TrainingSettings:
+        if self.use_spot_instances and self.max_wait_seconds < self.max_runtime_seconds:
+            raise ValueError(
+                "max_wait_seconds must be >= max_runtime_seconds with spot instances "
+                f"({self.max_wait_seconds} < {self.max_runtime_seconds})"
+            )
+        return self
+
+
+class TuningSettings(_Section):
+    enabled: bool
+    max_jobs: Annotated[int, Field(ge=1, le=500)]
+    max_parallel_jobs: Annotated[int, Field(ge=1, le=100)]
+
+    @model_validator(mode="after")
+    def _parallel_within_total(self) -> TuningSettings:
+        if self.max_parallel_jobs > self.max_jobs:
+            raise ValueError(f"max_parallel_jobs ({self.max_parallel_jobs}) must be <= max_jobs ({self.max_jobs})")
+        return self
+
+
+class InferenceSettings(_Section):
+    mode: Literal["serverless", "instance"]
+    instance_type: InstanceType
+    initial_instance_count: Annotated[int, Field(ge=1, le=100)]
+    min_capacity: Annotated[int, Field(ge=1, le=100)]
+    max_capacity: Annotated[int, Field(ge=1, le=100)]
+    target_invocations_per_instance: PositiveInt
+    serverless_memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144]
+    serverless_max_concurrency: Annotated[int, Field(ge=1, le=200)]
+    data_capture_sampling_percent: Annotated[int, Field(ge=0, le=100)]
+
+    @model_validator(mode="after")
+    def _capacity_bounds(self) -> InferenceSettings:
+        if not self.min_capacity <= self.initial_instance_count <= self.max_capacity:
+            raise ValueError(
+                "need min_capacity <= initial_instance_count <= max_capacity "
+                f"(got {self.min_capacity}, {self.initial_instance_count}, {self.max_capacity})"
+            )
+        return self
+
+
+class MonitoringSettings(_Section):
+    backend: Literal["custom", "model-monitor"]
+    instance_type: InstanceType
+    instance_count: Annotated[int, Field(ge=1, le=100)]
+    schedule: Schedule
+
+
+class Thresholds(_Section):
+    min_auc: Fraction
+    min_f1: Fraction
+    max_cost_per_1000: Annotated[float, Field(ge=0)]
+    false_positive_cost: Annotated[float, Field(ge=0)]
+    false_negative_cost: Annotated[float, Field(ge=0)]
+    min_disparate_impact: Fraction
+    drift_psi: PositiveFloat
+    drift_jensen_shannon: Fraction
+    max_drifted_feature_share: Fraction
+
+
+class Schedules(_Section):
+    batch_inference: Schedule
+    retraining: Schedule
+
+
+class RetrainingSettings(_Section):
+    cooldown_hours: Annotated[int, Field(ge=0, le=8760)]
+    min_new_rows: PositiveInt
+    min_new_bytes: PositiveInt
+
+
+class EnvironmentConfig(_Section):
+    """Everything one environment (dev, staging or prod) is built from."""
+
+    name: Literal["dev", "staging", "prod"]
+    account: AccountId | None
+    region: Region
+    removal_policy: Literal["retain", "destroy"]
+    termination_protection: bool
+    log_retention_days: Annotated[int, AfterValidator(_log_retention)]
+    tags: dict[Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w.:/=+\-@]+$")], TagValue]
+    data_lake: DataLakeSettings
+    processing: ProcessingSettings
+    training: TrainingSettings
+    tuning: TuningSettings
+    inference: InferenceSettings
+    monitoring: MonitoringSettings
+    thresholds: Thresholds
+    schedules: Schedules
+    retraining: RetrainingSettings
+
+    @model_validator(mode="after")
+    def _account_required_beyond_dev(self) -> EnvironmentConfig:
+        if self.account is None and self.name != "dev":
+            raise ValueError("account is required outside dev (a 12-digit AWS account id, quoted)")
+        return self
+
+    @property
+    def is_destroyable(self) -> bool:
+        return self.removal_policy == "destroy"
+
+
+class PlatformConfig(_Section):
+    project_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,20}$")]
+    environments: dict[str, EnvironmentConfig]
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        try:
+            return self.environments[name]
+        except KeyError:
+            raise ConfigError(f"unknown environment {name!r}; allowed: {', '.join(self.environments)}") from None
+
+
+# ---------------------------------------------------------------------------------------------------- loading
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The field names of the section that `loc` (ending in the offending key) points into."""
+    for part in loc[:-1]:
+        annotation = model.model_fields[str(part)].annotation if str(part) in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return [name for name in model.model_fields if name != "name"]
+
+
+def _describe(error: Mapping[str, Any], where: str) -> str:
+    loc = tuple(error["loc"])
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    kind = error["type"]
+    if kind == "missing":
+        return f"{where}: key '{key}' is missing (required)"
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(EnvironmentConfig, loc)
+        return f"{where}: key '{key}' is not allowed; allowed keys here: {', '.join(allowed)}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    if isinstance(value, Mapping):  # a cross-field check: the model itself is the input
+        return f"{where}: section '{key}' is not valid: {message}"
+    return f"{where}: key '{key}' has value {value!r}: {message}"
+
+
+def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> PlatformConfig:
+    """Read, merge and validate the environment file; raise `ConfigError` listing every problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: must be a mapping with keys project_name, defaults, environments")
+
+    problems: list[str] = []
+    unknown_top = sorted(set(raw) - {"project_name", "defaults", "environments"})
+    problems += [
+        f"{path}: key '{k}' is not allowed; allowed keys: project_name, defaults, environments" for k in unknown_top
+    ]
+    defaults = raw.get("defaults") or {}
+    environments = raw.get("environments")
+    if not isinstance(defaults, dict):
+        problems.append(f"{path}: key 'defaults' must be a mapping, got {defaults!r}")
+        defaults = {}
+    if not isinstance(environments, dict):
+        raise ConfigError(
+            "\n".join([*problems, f"{path}: key 'environments' must map dev, staging and prod to settings"])
+        )
+
+    for name in environments:
+        if name not in ENVIRONMENT_NAMES:
+            problems.append(
+                f"{path}: unknown environment {name!r}; allowed environments: {', '.join(ENVIRONMENT_NAMES)}"
+            )
+    for name in ENVIRONMENT_NAMES:
+        if name not in environments:
+            problems.append(f"{path}: environment {name!r} is missing (required: {', '.join(ENVIRONMENT_NAMES)})")
+
+    validated: dict[str, EnvironmentConfig] = {}
+    for name in ENVIRONMENT_NAMES:
+        if name not in environments:
+            continue
+        overrides = environments[name] or {}
+        if not isinstance(overrides, dict):
+            problems.append(f"{path}: environment '{name}' must be a mapping, got {overrides!r}")
+            continue
+        merged = _deep_merge(defaults, overrides)
+        merged["name"] = name
+        try:
+            validated[name] = EnvironmentConfig.model_validate(merged)
+        except ValidationError as exc:
+            problems += [_describe(err, f"{path}: environment '{name}'") for err in exc.errors()]
+
+    try:
+        config = PlatformConfig.model_validate({"project_name": raw.get("project_name"), "environments": validated})
+    except ValidationError as exc:
+        problems += [_describe(err, str(path)) for err in exc.errors() if err["loc"][0] == "project_name"]
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return config

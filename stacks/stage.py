@@ -1,0 +1,34 @@
+"""One `cdk.Stage` per environment: the unit that local deploys and the release pipeline both deploy."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from config.settings import EnvironmentConfig
+from stacks.data_lake_stack import DataLakeStack
+
+
+class MlopsStage(cdk.Stage):
+    """All stacks of one environment, in the account and region its config names.
+
+    `cdk deploy '<env>/*'` deploys the stage; the stack names are `<project>-<env>-<part>`.
+    """
+
+    def __init__(self, scope: Construct, *, project_name: str, environment: EnvironmentConfig) -> None:
+        super().__init__(
+            scope,
+            environment.name,
+            env=cdk.Environment(account=environment.account, region=environment.region),
+        )
+        prefix = f"{project_name}-{environment.name}"
+        self.data_lake = DataLakeStack(
+            self,
+            "DataLake",
+            stack_name=f"{prefix}-data-lake",
+            description=f"{project_name} {environment.name}: data lake zones, KMS key, access logs, Glue catalog",
+            environment=environment,
+            resource_prefix=prefix,
+        )
+        for key, value in environment.tags.items():
+            cdk.Tags.of(self).add(key, value)
