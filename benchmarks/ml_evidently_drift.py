@@ -1,0 +1,53 @@
+"""Evidently's ``DataDriftPreset`` on processed CSVs for ``bench_ml_steps.py`` (in ``.bench-venv-evidently``).
+
+Evidently 0.7.23 picks its method per column (here: normed Wasserstein for numeric, Jensen-Shannon for
+categorical, threshold 0.1, drift when the distance >= threshold). Prints one JSON object on the last line:
+per-feature method, value and verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+from evidently import DataDefinition, Dataset, Report
+from evidently.presets import DataDriftPreset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pipeline_code import schema  # standard library only
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", required=True, help="processed CSV (label first)")
+    parser.add_argument("--current", required=True, help="processed CSV (label first)")
+    args = parser.parse_args()
+    names = [schema.LABEL, *schema.FEATURE_NAMES]
+    definition = DataDefinition(
+        numerical_columns=list(schema.NUMERIC_FEATURES), categorical_columns=list(schema.CATEGORICAL_FEATURES)
+    )
+
+    def load(path: str) -> Dataset:
+        frame = pd.read_csv(path, header=None, names=names).drop(columns=[schema.LABEL])
+        return Dataset.from_pandas(frame, data_definition=definition)
+
+    snapshot = Report([DataDriftPreset()]).run(load(args.current), load(args.reference))
+    features = {}
+    for metric in snapshot.dict()["metrics"]:
+        config = metric["config"]
+        if config.get("type", "").endswith("ValueDrift"):
+            value = float(metric["value"])
+            features[config["column"]] = {
+                "method": config["method"],
+                "value": value,
+                "drift": value >= config["threshold"],
+            }
+    print(json.dumps({"features": features}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

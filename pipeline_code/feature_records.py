@@ -1,0 +1,174 @@
+"""Step 3, feature records: processed rows as SageMaker Feature Store records, written with ``PutRecord``.
+
+Each record carries the record identifier and event time named in ``schema`` plus every feature typed as the
+Feature Group declares it (categories as their names, not model codes; a missing value is left out of the
+record, which Feature Store stores as null). Records are sent in batches on a small thread pool;
+throttling and server errors are retried with exponential backoff; anything else fails the step and names
+the record.
+``--endpoint-url`` points the client at any compatible endpoint (a VPC endpoint, a local emulator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from pipeline_code import schema, tabular
+from pipeline_code.artifacts import atomic_output, write_json
+from pipeline_code.cli import PROCESSING_INPUT, PROCESSING_OUTPUT, run_step
+from pipeline_code.errors import PipelineError
+
+Record = list[dict[str, str]]
+RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "RequestTimeout",
+        "TooManyRequestsException",
+    }
+)
+
+
+def _format(col: schema.Column, value: float) -> str:
+    if isinstance(col, schema.CategoricalColumn):
+        return col.categories[int(value)]
+    return str(int(value)) if col.feature_store_type == "Integral" else repr(float(value))
+
+
+def to_records(batch: tabular.EncodedBatch, id_prefix: str, first_index: int, event_time: str) -> list[Record]:
+    """One Feature Store record per row; record ids are ``<prefix>-<row number>``, stable across re-runs."""
+    records = []
+    for i, row in enumerate(batch.features):
+        record = [
+            {"FeatureName": schema.RECORD_IDENTIFIER_NAME, "ValueAsString": f"{id_prefix}-{first_index + i}"},
+            {"FeatureName": schema.EVENT_TIME_NAME, "ValueAsString": event_time},
+        ]
+        for col, value in zip(schema.FEATURES, row, strict=True):
+            missing = np.isnan(value) or (isinstance(col, schema.CategoricalColumn) and value == tabular.MISSING_CODE)
+            if not missing:
+                record.append({"FeatureName": col.name, "ValueAsString": _format(col, value)})
+        if batch.label is not None:
+            record.append({"FeatureName": schema.LABEL, "ValueAsString": str(int(batch.label[i]))})
+        records.append(record)
+    return records
+
+
+def from_record(record: Record) -> tuple[str, list[float], int | None]:
+    """Inverse of ``to_records`` for one record: record id, feature row in processed layout, label."""
+    values = {f["FeatureName"]: f["ValueAsString"] for f in record}
+    row: list[float] = []
+    for col in schema.FEATURES:
+        raw = values.get(col.name)
+        if isinstance(col, schema.CategoricalColumn):
+            row.append(float(col.categories.index(raw)) if raw is not None else float(tabular.MISSING_CODE))
+        else:
+            row.append(float(raw) if raw is not None else float("nan"))
+    label = values.get(schema.LABEL)
+    return values[schema.RECORD_IDENTIFIER_NAME], row, int(label) if label is not None else None
+
+
+def _retryable(err: Exception) -> bool:
+    if isinstance(err, BotoConnectionError):
+        return True
+    if isinstance(err, ClientError):
+        meta = err.response.get("ResponseMetadata", {})
+        return err.response.get("Error", {}).get("Code") in RETRYABLE_CODES or meta.get("HTTPStatusCode", 0) >= 500
+    return False
+
+
+def put_record(client: Any, feature_group: str, record: Record, max_attempts: int, backoff: float) -> int:
+    """``PutRecord`` with retries of transient errors; returns the number of attempts it took."""
+    for attempt in range(1, max_attempts + 1):
+        try:
+            client.put_record(FeatureGroupName=feature_group, Record=record)
+            return attempt
+        except (ClientError, BotoConnectionError) as err:
+            if not _retryable(err) or attempt == max_attempts:
+                raise PipelineError(f"PutRecord of record '{record[0]['ValueAsString']}' failed: {err}") from err
+            time.sleep(backoff * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def chunks(records: list[Record], size: int) -> Iterator[list[Record]]:
+    for start in range(0, len(records), size):
+        yield records[start : start + size]
+
+
+def write_records(
+    client: Any,
+    feature_group: str,
+    records: list[Record],
+    batch_size: int = 100,
+    workers: int = 4,
+    max_attempts: int = 5,
+    backoff: float = 0.2,
+) -> dict[str, int]:
+    """Write records ``batch_size`` at a time over ``workers`` threads; returns write and retry counts."""
+    written = retries = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for batch in chunks(records, batch_size):
+            attempts = list(pool.map(lambda r: put_record(client, feature_group, r, max_attempts, backoff), batch))
+            written += len(attempts)
+            retries += sum(attempts) - len(attempts)
+    return {"written": written, "retries": retries}
+
+
+def make_client(endpoint_url: str | None, region: str | None) -> Any:
+    """A Feature Store runtime client; retries are done here, per record, so botocore's are turned off."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 1, "mode": "standard"})
+    return boto3.client("sagemaker-featurestore-runtime", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=f"{PROCESSING_INPUT}/train", help="processed CSV file or folder")
+    parser.add_argument("--feature-group", required=True)
+    parser.add_argument("--output", default=f"{PROCESSING_OUTPUT}/feature_records", help="summary folder")
+    parser.add_argument("--record-id-prefix", default="train")
+    parser.add_argument("--event-time", default=None, help="ISO-8601 UTC; default: now")
+    parser.add_argument("--endpoint-url", default=None)
+    parser.add_argument("--region", default=None)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--max-attempts", type=int, default=5)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    def step() -> None:
+        event_time = args.event_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        client = make_client(args.endpoint_url, args.region)
+        summary = {"written": 0, "retries": 0}
+        for batch in tabular.iter_processed_batches(args.data):
+            records = to_records(batch, args.record_id_prefix, summary["written"], event_time)
+            result = write_records(
+                client, args.feature_group, records, args.batch_size, args.workers, args.max_attempts
+            )
+            summary = {k: summary[k] + result[k] for k in summary}
+        with atomic_output(args.output) as out:
+            write_json(
+                out / "feature_records.json",
+                {"feature_group": args.feature_group, "event_time": event_time, **summary},
+            )
+        print(f"feature_records: {summary['written']} records written ({summary['retries']} retries)")
+
+    return run_step(step, "feature_records")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""Step 2, preprocess: clean and encode raw data, split it, and record the baseline later drift checks use.
+
+Streams record batches end to end (read, encode, split, write, count), so memory stays flat at any size.
+Outputs, each in its own sub-folder so a SageMaker ProcessingOutput can map it to S3:
+
+- ``train/train.csv``, ``validation/validation.csv``, ``test/test.csv``: the SageMaker XGBoost container's
+  CSV layout (no header, label first, then the features in ``schema.FEATURES`` order, categories as codes).
+- ``manifest/feature_manifest.json``: column order, kinds and category codes, so any consumer can decode.
+- ``manifest/lineage.json``: size and SHA-256 of every input file, recorded with the registered model.
+- ``baseline/baseline.json``: per-feature statistics and full distributions of the train split.
+
+Cleaning is: trim the blank after each comma, drop the test file's trailing dot from labels, encode missing
+categories as code -1. Rows are not de-duplicated (the validate step bounds the duplicate ratio).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline_code import schema, stats, tabular
+from pipeline_code.artifacts import atomic_output, write_json
+from pipeline_code.cli import PROCESSING_INPUT, PROCESSING_OUTPUT, run_step
+from pipeline_code.errors import DataValidationError, PipelineError
+
+SPLITS = ("train", "validation", "test")
+FORMAT_CHUNK_ROWS = 100_000
+
+
+def split_assignment(label: np.ndarray, fractions: tuple[float, float, float], rng: np.random.Generator) -> np.ndarray:
+    """Split index (0 train, 1 validation, 2 test) per row, stratified by label within the batch."""
+    assignment = np.empty(label.size, dtype=np.int8)
+    for cls in (0, 1):
+        rows = np.flatnonzero(label == cls)
+        rng.shuffle(rows)
+        n_train = round(rows.size * fractions[0])
+        n_val = round(rows.size * fractions[1])
+        assignment[rows[:n_train]] = 0
+        assignment[rows[n_train : n_train + n_val]] = 1
+        assignment[rows[n_train + n_val :]] = 2
+    return assignment
+
+
+@dataclass
+class BaselineBuilder:
+    """Accumulates the train split's distributions batch by batch."""
+
+    numeric: dict[str, stats.ValueCounter] = field(
+        default_factory=lambda: {n: stats.ValueCounter() for n in schema.NUMERIC_FEATURES}
+    )
+    categorical: dict[str, np.ndarray] = field(default_factory=dict)
+    label_counts: np.ndarray = field(default_factory=lambda: np.zeros(2, dtype=np.int64))
+    rows: int = 0
+
+    def add(self, batch: tabular.EncodedBatch) -> None:
+        self.rows += batch.features.shape[0]
+        for j, col in enumerate(schema.FEATURES):
+            values = batch.features[:, j]
+            if isinstance(col, schema.NumericColumn):
+                self.numeric[col.name].add(values)
+            else:
+                counts = stats.category_counts(values, len(col.categories))
+                self.categorical[col.name] = self.categorical.get(col.name, 0) + counts
+        if batch.label is not None:
+            self.label_counts += np.bincount(batch.label, minlength=2)
+
+    def entirely_missing(self) -> list[str]:
+        """Features with no value at all: nothing can be learned from them, so preprocessing stops."""
+        missing = {n: c.missing for n, c in self.numeric.items()} | {n: int(c[0]) for n, c in self.categorical.items()}
+        return [name for name, count in missing.items() if count == self.rows]
+
+    def result(self, max_distinct: int) -> dict[str, Any]:
+        """The baseline document; numeric supports longer than ``max_distinct`` are quantile-compressed."""
+        features: dict[str, Any] = {}
+        for col in schema.FEATURES:
+            if isinstance(col, schema.NumericColumn):
+                counter = self.numeric[col.name]
+                values, counts = counter.result()
+                exact = values.size <= max_distinct
+                values, counts = stats.compress(values, counts, max_distinct)
+                features[col.name] = numeric_summary(values, counts, counter.missing, exact)
+            else:
+                counts = self.categorical.get(col.name, np.zeros(len(col.categories) + 1, dtype=np.int64))
+                features[col.name] = {
+                    "kind": "categorical",
+                    "categories": list(col.categories),
+                    "missing": int(counts[0]),
+                    "counts": counts[1:].astype(int).tolist(),
+                }
+        return {
+            "source": "train split",
+            "row_count": self.rows,
+            "label": {"name": schema.LABEL, "counts": self.label_counts.astype(int).tolist()},
+            "features": features,
+        }
+
+
+def numeric_summary(values: np.ndarray, counts: np.ndarray, missing: int, exact: bool) -> dict[str, Any]:
+    """Statistics and the full distribution (distinct values with counts) of one numeric feature."""
+    total = counts.sum()
+    if not total:
+        return {"kind": "numeric", "missing": missing, "values": [], "counts": [], "exact": exact}
+    mean = float(np.dot(values, counts) / total)
+    std = float(np.sqrt(np.dot((values - mean) ** 2, counts) / total))
+    cum = np.cumsum(counts) / total
+    quantiles = {f"p{int(q * 100)}": float(values[np.searchsorted(cum, q)]) for q in (0.01, 0.25, 0.5, 0.75, 0.99)}
+    return {
+        "kind": "numeric",
+        "missing": missing,
+        "mean": mean,
+        "std": std,
+        "min": float(values[0]),
+        "max": float(values[-1]),
+        "quantiles": quantiles,
+        "exact": exact,
+        "values": values.tolist(),
+        "counts": counts.astype(int).tolist(),
+    }
+
+
+def feature_manifest() -> dict[str, Any]:
+    """How to read the processed files: column order, kinds, category codes and Feature Store types."""
+    return {
+        "layout": "csv, no header, label first",
+        "label": {"name": schema.LABEL, "positive": schema.POSITIVE_LABEL, "raw_name": schema.RAW_LABEL},
+        "missing_category_code": tabular.MISSING_CODE,
+        "features": [
+            {
+                "name": c.name,
+                "raw_name": c.raw_name,
+                "kind": "numeric" if isinstance(c, schema.NumericColumn) else "categorical",
+                "feature_store_type": c.feature_store_type,
+                **({"categories": list(c.categories)} if isinstance(c, schema.CategoricalColumn) else {}),
+            }
+            for c in schema.FEATURES
+        ],
+    }
+
+
+def input_lineage(paths: list[Path]) -> dict[str, Any]:
+    """What the model was made from: each input file's size and SHA-256, and one digest over all of them.
+
+    The Model Registry records `input.sha256` (a pipeline PropertyFile reads it), so a registered model names
+    the exact bytes it was trained on, wherever they were copied since.
+    """
+    files = []
+    combined = hashlib.sha256()
+    for path in paths:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        files.append({"name": path.name, "bytes": path.stat().st_size, "sha256": digest.hexdigest()})
+        combined.update(f"{path.name}\0{digest.hexdigest()}\n".encode())
+    return {"input": {"sha256": combined.hexdigest(), "files": files}}
+
+
+def preprocess(
+    paths: list[Path], out: Path, fractions: tuple[float, float, float], seed: int, max_distinct: int
+) -> dict[str, int]:
+    """Encode, split and write every batch; write manifest and baseline. Returns the row count per split."""
+    counts = dict.fromkeys(SPLITS, 0)
+    baseline = BaselineBuilder()
+    files: dict[str, BinaryIO] = {}
+    for split in SPLITS:
+        (out / split).mkdir(parents=True, exist_ok=True)
+        files[split] = (out / split / f"{split}.csv").open("wb")
+    # overlapping stages (pyarrow and numpy release the GIL): parse on the prefetch thread; encode, split and
+    # count here; format CSV chunks on the pool; write them here in order, one batch behind (bounded memory)
+    pending: list[tuple[str, Future[pa.Buffer]]] = []
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for index, batch in enumerate(tabular.prefetched(tabular.iter_encoded_raw(paths))):
+                assert batch.label is not None
+                assignment = split_assignment(batch.label, fractions, np.random.default_rng([seed, index]))
+                parts = {}
+                for split_index, split in enumerate(SPLITS):
+                    rows = assignment == split_index
+                    parts[split] = tabular.EncodedBatch(batch.features[rows], batch.label[rows])
+                    counts[split] += int(rows.sum())
+                for split, formatted in pending:
+                    files[split].write(formatted.result())
+                pending = [
+                    (split, pool.submit(tabular.processed_csv, chunk))
+                    for split, part in parts.items()
+                    for chunk in tabular.row_chunks(part, FORMAT_CHUNK_ROWS)
+                ]
+                baseline.add(parts["train"])
+            for split, formatted in pending:
+                files[split].write(formatted.result())
+    finally:
+        for file in files.values():
+            file.close()
+    if not counts["train"]:
+        raise DataValidationError("no data rows in the input")
+    if empty := baseline.entirely_missing():
+        raise DataValidationError([f"column '{schema.column(n).raw_name}': every value is missing" for n in empty])
+    write_json(out / "manifest" / "feature_manifest.json", feature_manifest())
+    write_json(out / "manifest" / "lineage.json", input_lineage(paths))
+    write_json(out / "baseline" / "baseline.json", baseline.result(max_distinct))
+    return counts
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--input", default=f"{PROCESSING_INPUT}/data", help="raw CSV file or folder")
+    parser.add_argument("--output", default=PROCESSING_OUTPUT, help="folder for train/ validation/ test/ ...")
+    parser.add_argument("--train-fraction", type=float, default=0.7)
+    parser.add_argument("--validation-fraction", type=float, default=0.15)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--max-distinct", type=int, default=100_000, help="numeric baseline resolution")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    def step() -> None:
+        test_fraction = 1.0 - args.train_fraction - args.validation_fraction
+        if min(args.train_fraction, args.validation_fraction, test_fraction) <= 0:
+            raise PipelineError("train, validation and test fractions must each be > 0 and sum to 1")
+        fractions = (args.train_fraction, args.validation_fraction, test_fraction)
+        paths = tabular.data_files(args.input)
+        with atomic_output(args.output) as out:
+            counts = preprocess(paths, out, fractions, args.seed, args.max_distinct)
+        print("preprocess: " + ", ".join(f"{k} {v} rows" for k, v in counts.items()))
+
+    return run_step(step, "preprocess")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Experiment tracking: every step logs to MLflow when its job has a tracking server, and does nothing otherwise.
+
+The pipeline sets ``MLFLOW_TRACKING_URI`` (the SageMaker managed MLflow server's ARN; the SageMaker Distribution
+image ships ``mlflow`` and its ``sagemaker-mlflow`` plugin) and ``MLFLOW_EXPERIMENT_NAME`` where the environment's
+config turns tracking on. A local run or a test may point it at a folder (``file:///...``). mlflow is imported only
+then, so steps without tracking never pay for it.
+
+A tracking server that is down must not lose a model: a failure to log is reported on stderr and the step goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def enabled() -> bool:
+    return bool(os.environ.get("MLFLOW_TRACKING_URI"))
+
+
+def log_step(
+    step: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    artifacts: Sequence[Path] = (),
+) -> bool:
+    """Log one step's parameters, metrics and files as an MLflow run; True if something was logged."""
+    if not enabled():
+        return False
+    try:
+        import mlflow
+
+        mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", "mlops-pipeline"))
+        execution = os.environ.get("PIPELINE_EXECUTION_ARN", "local")
+        with mlflow.start_run(run_name=f"{step}-{execution.rsplit('/', 1)[-1]}"):
+            mlflow.set_tags({"step": step, "pipeline_execution_arn": execution})
+            if params:
+                mlflow.log_params(dict(params))
+            if metrics:
+                mlflow.log_metrics({name: float(value) for name, value in metrics.items()})
+            for artifact in artifacts:
+                mlflow.log_artifact(str(artifact))
+    except Exception as err:
+        print(f"{step}: experiment tracking failed, the step goes on: {err}", file=sys.stderr)
+        return False
+    return True

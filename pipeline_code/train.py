@@ -1,0 +1,204 @@
+"""Step 4, train: an XGBoost classifier, runnable as a SageMaker XGBoost framework (script mode) entry point.
+
+SageMaker passes hyper-parameters as ``--name value`` arguments and the data/model folders in ``SM_CHANNEL_*``
+and ``SM_MODEL_DIR``; the same arguments work locally. The final line ``validation-auc:<value>`` is what a
+tuning job's metric regex (``validation-auc:([0-9\\.]+)``) reads. The model is saved with
+``Booster.save_model`` in XGBoost's JSON format (``xgboost-model.json``), which other XGBoost versions load;
+``model_fn``/``predict_fn`` let the same script serve it in the framework container.
+
+Only numpy, pandas and xgboost are imported (plus the standard-library schema), all present in the SageMaker
+XGBoost container, so the script needs no extra requirements there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script (SageMaker script mode): make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from pipeline_code import schema, tracking
+from pipeline_code.cli import run_step, sm_env
+from pipeline_code.errors import DataValidationError
+
+MODEL_FILE = "xgboost-model.json"
+MODEL_ARCHIVE = "model.tar.gz"
+METRIC_NAME = "validation-auc"
+
+
+def load_matrix(channel: Path | str) -> xgb.DMatrix:
+    """A channel's CSV files (label first, no header) as a DMatrix with the schema's feature names."""
+    path = Path(channel)
+    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    if not files:
+        raise DataValidationError(f"no CSV file in {path}")
+    frame = pd.concat([pd.read_csv(f, header=None) for f in files], ignore_index=True)
+    if frame.shape[1] != len(schema.FEATURE_NAMES) + 1:
+        raise DataValidationError(f"{path}: {frame.shape[1]} columns, expected label + {len(schema.FEATURE_NAMES)}")
+    label = frame.pop(0).to_numpy()
+    if not np.isin(label, (0, 1)).all():
+        raise DataValidationError(f"{path}: label column holds values other than 0 and 1")
+    return xgb.DMatrix(frame.to_numpy(np.float64), label=label, feature_names=list(schema.FEATURE_NAMES))
+
+
+def xgb_params(args: argparse.Namespace) -> dict[str, float | int | str]:
+    """The booster parameters from the hyper-parameter arguments."""
+    return {
+        "objective": "binary:logistic",
+        # XGBoost >= 2 saves a fitted intercept as "[2.39E-1]", which XGBoost 1.7 (the SageMaker XGBoost 1.7-1
+        # container) cannot parse and silently replaces by 0.5, shifting every prediction. A fixed 0.5 is read
+        # the same by both; the trees learn the intercept instead.
+        "base_score": 0.5,
+        "eval_metric": "auc",
+        "tree_method": "hist",
+        "max_depth": args.max_depth,
+        "eta": args.eta,
+        "subsample": args.subsample,
+        "colsample_bytree": args.colsample_bytree,
+        "min_child_weight": args.min_child_weight,
+        "gamma": args.gamma,
+        "lambda": args.reg_lambda,
+        "alpha": args.alpha,
+        "nthread": args.nthread,
+        "seed": args.seed,
+    }
+
+
+def train(train: xgb.DMatrix, validation: xgb.DMatrix, args: argparse.Namespace) -> tuple[xgb.Booster, float]:
+    """Fit with early stopping on validation AUC; returns the booster and its best validation AUC."""
+    booster = xgb.train(
+        xgb_params(args),
+        train,
+        num_boost_round=args.num_round,
+        evals=[(train, "train"), (validation, "validation")],
+        early_stopping_rounds=args.early_stopping_rounds,
+        verbose_eval=False,
+    )
+    # keep only the trees up to the best round, so every consumer of the saved model uses the best one
+    return booster[: booster.best_iteration + 1], float(booster.best_score)
+
+
+def save_model(booster: xgb.Booster, model_dir: Path) -> Path:
+    """Save in XGBoost's JSON model format (portable across XGBoost versions, unlike pickle)."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    path = model_dir / MODEL_FILE
+    booster.save_model(str(path))
+    return path
+
+
+def load_model(model_dir: Path | str) -> xgb.Booster:
+    """Load a model saved by ``save_model``: a folder holding it, the file itself, or a folder holding the
+    ``model.tar.gz`` a SageMaker training job makes of its model folder (what a pipeline's later steps get)."""
+    path = Path(model_dir)
+    if path.is_dir() and not (path / MODEL_FILE).is_file() and (path / MODEL_ARCHIVE).is_file():
+        return _load_from_archive(path / MODEL_ARCHIVE)
+    path = path / MODEL_FILE if path.is_dir() else path
+    if not path.is_file():
+        raise DataValidationError(f"no model at {path}")
+    booster = xgb.Booster()
+    booster.load_model(str(path))
+    return booster
+
+
+def _load_from_archive(archive: Path) -> xgb.Booster:
+    with tarfile.open(archive, "r:gz") as tar, tempfile.TemporaryDirectory() as scratch:
+        member = next((m for m in tar.getmembers() if Path(m.name).name == MODEL_FILE and m.isfile()), None)
+        if member is None:
+            raise DataValidationError(f"{archive}: holds no {MODEL_FILE}")
+        tar.extract(member, scratch, filter="data")
+        return load_model(Path(scratch) / member.name)
+
+
+def predict_proba(booster: xgb.Booster, features: np.ndarray) -> np.ndarray:
+    """Probability of the positive class for rows in processed layout."""
+    return booster.predict(xgb.DMatrix(features, feature_names=list(schema.FEATURE_NAMES)))
+
+
+def model_fn(model_dir: str) -> xgb.Booster:
+    """SageMaker framework serving hook: load the model."""
+    return load_model(model_dir)
+
+
+def predict_fn(input_data: np.ndarray, model: xgb.Booster) -> np.ndarray:
+    """SageMaker framework serving hook: rows of features (no label) to probabilities."""
+    return predict_proba(model, np.asarray(input_data, dtype=np.float64))
+
+
+def hyperparameter_args(parser: argparse.ArgumentParser) -> list[str]:
+    """The job's hyper-parameters (``SM_HPS``, JSON) as command-line arguments this parser knows.
+
+    A SageMaker job started with a ``command`` (as the pipeline's ModelTrainer does) passes hyper-parameters
+    only in ``SM_HPS``; explicit arguments, given after these, still win.
+    """
+    raw = os.environ.get("SM_HPS")
+    if not raw:
+        return []
+    try:
+        hps = json.loads(raw)
+    except json.JSONDecodeError as err:
+        parser.error(f"SM_HPS is not valid JSON: {err}")
+    if not isinstance(hps, dict):
+        parser.error(f"SM_HPS must be a JSON object of hyper-parameters, got {raw[:80]!r}")
+    known = {action.dest for action in parser._actions}
+    unknown = sorted(set(hps) - known)
+    if unknown:
+        parser.error(f"unknown hyper-parameter(s) in SM_HPS: {', '.join(unknown)}")
+    return [token for name, value in hps.items() for token in (f"--{name}", str(value))]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", default=sm_env("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
+    parser.add_argument("--validation", default=sm_env("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation"))
+    parser.add_argument("--model-dir", default=sm_env("SM_MODEL_DIR", "/opt/ml/model"))
+    # hyper-parameters: SageMaker passes them with the names given here (underscores)
+    parser.add_argument("--num_round", type=int, default=400)
+    parser.add_argument("--early_stopping_rounds", type=int, default=30)
+    parser.add_argument("--max_depth", type=int, default=6)
+    parser.add_argument("--eta", type=float, default=0.1)
+    parser.add_argument("--subsample", type=float, default=0.9)
+    parser.add_argument("--colsample_bytree", type=float, default=0.8)
+    parser.add_argument("--min_child_weight", type=float, default=1.0)
+    parser.add_argument("--gamma", type=float, default=0.0)
+    parser.add_argument("--reg_lambda", "--lambda", dest="reg_lambda", type=float, default=1.0)
+    parser.add_argument("--alpha", type=float, default=0.0)
+    parser.add_argument("--nthread", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=42)
+    given = sys.argv[1:] if argv is None else argv
+    return parser.parse_args([*hyperparameter_args(parser), *given])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    def step() -> None:
+        booster, auc = train(load_matrix(args.train), load_matrix(args.validation), args)
+        model_path = save_model(booster, Path(args.model_dir))
+        print(f"trees:{booster.num_boosted_rounds()}")
+        print(f"{METRIC_NAME}:{auc:.6f}")
+        tracking.log_step(
+            "train",
+            params={
+                **xgb_params(args),
+                "num_round": args.num_round,
+                "early_stopping_rounds": args.early_stopping_rounds,
+            },
+            metrics={METRIC_NAME: auc, "trees": booster.num_boosted_rounds()},
+            artifacts=[model_path],
+        )
+
+    return run_step(step, "train")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Shared fixtures: the pipeline runs once per session on the shipped Adult data; tests read its outputs."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from pipeline_code import local_run, shifts
+
+REPO = Path(__file__).resolve().parents[2]
+ADULT = REPO / "data" / "adult"
+
+
+@pytest.fixture(scope="session")
+def adult_dir() -> Path:
+    return ADULT
+
+
+@pytest.fixture(scope="session")
+def adult_lines() -> list[str]:
+    """The raw training file's lines (header first), to build small good and bad inputs from."""
+    with gzip.open(ADULT / "adult.data.gz", "rt") as f:
+        return f.read().splitlines()
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One local run with every shift scenario: validate, preprocess, train, evaluate, bias, drift."""
+    out = tmp_path_factory.mktemp("local-run")
+    local_run.run_pipeline(ADULT, out, list(shifts.SCENARIOS))
+    return out
