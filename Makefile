@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth test lint format local-run local-run-shifted bench clean
+.PHONY: help install synth pipeline-definitions synth-release test lint format local-run local-run-shifted bench bench-ml clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -33,6 +33,12 @@ install: $(VENV)/.installed node_modules/.installed  ## Create .venv and node_mo
 synth: install  ## Synthesize every environment (dev, staging, prod) into cdk.out/
 	$(CDK) synth --quiet
 
+pipeline-definitions: install  ## Rebuild stale SageMaker pipeline definitions with the SDK (synth does this too)
+	$(PY) -m pipeline_definition.generate
+
+synth-release: install  ## Synthesize the GitOps release pipeline (needs the complete `release:` config section)
+	$(CDK) synth --quiet -c release=true
+
 test: install  ## Run the whole test suite (config, stacks, cdk-nag, cfn-lint, snapshots, ML steps, handlers)
 	$(PY) -m pytest
 
@@ -51,8 +57,11 @@ local-run: install  ## Run every ML step on the Adult data locally; artifacts in
 local-run-shifted: install  ## The same on a shifted copy of the test data: shows drift being found
 	$(PY) -m pipeline_code.local_run --out local-run --shift
 
-bench: install  ## Run the benchmarks in benchmarks/ (figures printed, nothing asserted)
+bench: install  ## Synth benchmark: make synth against a bare one-stack CDK app (figures printed, nothing asserted)
 	$(PY) benchmarks/bench_synth.py
+
+bench-ml: install  ## ML benchmark: preprocess and drift at 1 M / 10 M rows vs pandas and Evidently (~5 min, 2.2 GB disk)
+	$(PY) benchmarks/bench_ml_steps.py
 
 clean:  ## Remove build outputs (keeps .venv and node_modules)
 	rm -rf cdk.out local-run .pytest_cache .mypy_cache .ruff_cache

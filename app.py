@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 # jsii's node process starts at `import aws_cdk`: quieten its Node 20 end-of-life banner before that.
@@ -19,6 +21,8 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from config import ConfigError, PlatformConfig, load_config
+from pipeline_definition.fingerprint import stale_definitions
+from stacks.release_stack import ReleaseStack
 from stacks.stage import MlopsStage
 
 ROOT = Path(__file__).resolve().parent
@@ -30,22 +34,69 @@ def feature_flags() -> dict[str, object]:
     return context
 
 
-def create_app(config: PlatformConfig, *, outdir: str | None = None) -> cdk.App:
+def cdk_cli_version() -> str:
+    """The CDK CLI pinned in package.json: the release pipeline's self-mutation installs the same one."""
+    package: dict[str, dict[str, str]] = json.loads((ROOT / "package.json").read_text(encoding="utf-8"))
+    return package["devDependencies"]["aws-cdk"]
+
+
+def release_requested(app: cdk.App) -> bool:
+    """`-c release=true` asks for the release pipeline instead of the three environments."""
+    return str(app.node.try_get_context("release")).lower() == "true"
+
+
+def create_app(
+    config: PlatformConfig, *, outdir: str | None = None, context: Mapping[str, object] | None = None
+) -> cdk.App:
+    """The app `cdk synth` builds; `context` adds to cdk.json's, as `-c key=value` does on the command line."""
     # CloudFormation's built-in template validation costs ~4 s a synth and is repeated by cfn-lint in the tests.
-    app = cdk.App(context=feature_flags(), outdir=outdir, builtin_cloud_formation_validation=False)
+    app = cdk.App(
+        context={**feature_flags(), **(context or {})}, outdir=outdir, builtin_cloud_formation_validation=False
+    )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
+    if release_requested(app):
+        # The pipeline holds the same MlopsStage per environment and deploys them itself (dev, staging, prod):
+        # the top-level stages are left out, so `cdk deploy` of this synth can only deploy the pipeline.
+        ReleaseStack(
+            app,
+            f"{config.project_name}-release",
+            stack_name=f"{config.project_name}-release",
+            description=f"{config.project_name}: GitOps release pipeline (dev -> staging -> approval -> prod)",
+            project_name=config.project_name,
+            release=config.require_release(),
+            environments=list(config.environments.values()),
+            cdk_cli_version=cdk_cli_version(),
+        )
+        return app
     for environment in config.environments.values():
         MlopsStage(app, project_name=config.project_name, environment=environment)
     return app
 
 
+def refresh_pipeline_definitions(config: PlatformConfig) -> None:
+    """Rebuild (with the SageMaker SDK, ~20 s) only the definitions whose config, code or builder changed."""
+    stale = stale_definitions(config)
+    if not stale:
+        return
+    print(
+        f"pipeline definitions out of date for {', '.join(stale)}: rebuilding with the SageMaker SDK", file=sys.stderr
+    )
+    command = [sys.executable, "-m", "pipeline_definition.generate", *stale]
+    if os.environ.get("MLOPS_CONFIG"):
+        command += ["--config", os.environ["MLOPS_CONFIG"]]
+    if subprocess.run(command, cwd=ROOT, check=False).returncode != 0:
+        raise ConfigError(f"could not rebuild the pipeline definitions of {', '.join(stale)} (see above)")
+
+
 def main() -> int:
     try:
         config = load_config(os.environ.get("MLOPS_CONFIG", ROOT / "config" / "environments.yaml"))
-    except ConfigError as exc:
+        refresh_pipeline_definitions(config)
+        app = create_app(config)
+    except ConfigError as exc:  # includes a release config that is incomplete, only when the release is asked for
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    create_app(config).synth()
+    app.synth()
     return 0
 
 

@@ -277,6 +277,26 @@ class RetrainingSettings(_Section):
     min_new_bytes: PositiveInt
 
 
+class FeatureStoreSettings(_Section):
+    online_store: bool  # low-latency reads of the latest record; the offline store (S3 + Glue) is always on
+
+
+class ModelRegistrySettings(_Section):
+    # Accounts allowed to read (describe, list) this environment's model packages: cross-account promotion.
+    cross_account_readers: list[AccountId]
+
+
+class PipelineSettings(_Section):
+    # Add SageMaker's own QualityCheckStep and ClarifyCheckStep, for accounts that still have Model Monitor and
+    # Clarify (both closed to new AWS customers); the project's own checks always run.
+    native_checks: bool
+
+
+class ExperimentTrackingSettings(_Section):
+    enabled: bool  # a SageMaker managed MLflow tracking server that the steps log to
+    server_size: Literal["Small", "Medium", "Large"]
+
+
 class EnvironmentConfig(_Section):
     """Everything one environment (dev, staging or prod) is built from."""
 
@@ -296,6 +316,10 @@ class EnvironmentConfig(_Section):
     thresholds: Thresholds
     schedules: Schedules
     retraining: RetrainingSettings
+    feature_store: FeatureStoreSettings
+    model_registry: ModelRegistrySettings
+    pipeline: PipelineSettings
+    experiment_tracking: ExperimentTrackingSettings
 
     @model_validator(mode="after")
     def _account_required_beyond_dev(self) -> EnvironmentConfig:
@@ -308,15 +332,103 @@ class EnvironmentConfig(_Section):
         return self.removal_policy == "destroy"
 
 
+_CONNECTION_ARN = r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]+$"
+_REPOSITORY_BY_PROVIDER = {
+    # Why a shape per provider: a CodeConnections source names `owner/name`, CodeCommit only a name; a wrong
+    # shape is accepted by CloudFormation and fails only when the first release tries to fetch the source.
+    "codeconnections": (re.compile(r"^[\w.-]+/[\w.-]+$"), "'owner/name', e.g. 'example-org/mlops-platform'"),
+    "codecommit": (re.compile(r"^[\w.-]+$"), "a CodeCommit repository name, e.g. 'mlops-platform'"),
+}
+
+
+class ReleaseSourceSettings(_Section):
+    """Where the release pipeline gets the code. Keys of the other providers are ignored, not errors."""
+
+    provider: Literal["codeconnections", "codecommit", "s3"]
+    connection_arn: Annotated[str, Field(pattern=_CONNECTION_ARN)] | None = None
+    repository: str | None = None
+    branch: Annotated[str, Field(min_length=1)] | None = None
+    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")] | None = None
+    object_key: Annotated[str, Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _shape_fits_provider(self) -> ReleaseSourceSettings:
+        if self.provider == "s3":
+            if not (self.bucket and self.object_key):
+                raise ValueError("provider 's3' needs bucket and object_key (the zipped source)")
+            return self
+        pattern, allowed = _REPOSITORY_BY_PROVIDER[self.provider]
+        if self.repository is None or not pattern.match(self.repository):
+            raise ValueError(f"provider {self.provider!r} needs repository as {allowed}, got {self.repository!r}")
+        if self.branch is None:
+            raise ValueError(f"provider {self.provider!r} needs a branch")
+        return self
+
+
+class ReleaseSettings(_Section):
+    """The GitOps release pipeline (issue #6). Optional: only `-c release=true` needs it complete.
+
+    Account, connection and e-mail may stay null in a shared config file, so that local synths and deploys
+    work before a tooling account exists; `PlatformConfig.require_release` names what is still missing.
+    """
+
+    account: AccountId | None = None
+    region: Region
+    source: ReleaseSourceSettings
+    notification_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+
+
 class PlatformConfig(_Section):
-    project_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,20}$")]
+    # At most 16 characters: zone bucket names are `<project>-<env>-<zone>-<account>-<region>`, 63 at most.
+    project_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,15}$")]
     environments: dict[str, EnvironmentConfig]
+    release: ReleaseSettings | None = None
+    # The file this config was read from: errors found only when the release stack is asked for name it too.
+    config_file: str = "config/environments.yaml"
 
     def environment(self, name: str) -> EnvironmentConfig:
         try:
             return self.environments[name]
         except KeyError:
             raise ConfigError(f"unknown environment {name!r}; allowed: {', '.join(self.environments)}") from None
+
+    def require_release(self) -> ReleaseSettings:
+        """The release settings, complete; else a `ConfigError` naming every missing value.
+
+        Called only when the release stack is asked for (`-c release=true`), so that a config without a tooling
+        account or connection still synthesizes and deploys the environments locally.
+        """
+        where = self.config_file
+        release = self.release
+        if release is None:
+            raise ConfigError(
+                f"invalid configuration:\n  {where}: key 'release' is missing: the release pipeline (-c release=true) "
+                "needs a 'release' section with account, region, source and notification_email "
+                "(README, 'Release pipeline (GitOps)')"
+            )
+        missing: list[tuple[str, str]] = []
+        if release.account is None:
+            missing.append(("release.account", "the tooling account that hosts the pipeline (quoted 12 digits)"))
+        if release.source.provider == "codeconnections" and release.source.connection_arn is None:
+            missing.append(
+                (
+                    "release.source.connection_arn",
+                    "the ARN of an available CodeConnections connection, "
+                    "arn:aws:codeconnections:<region>:<account>:connection/<id>",
+                )
+            )
+        if release.notification_email is None:
+            missing.append(("release.notification_email", "an address for failed releases and waiting approvals"))
+        problems = [f"{where}: key '{key}' has value None: the release pipeline needs {what}" for key, what in missing]
+        problems += [
+            f"{where}: environment '{name}': key 'account' has value None: the release pipeline deploys every "
+            "environment into a named account (a quoted 12-digit AWS account id)"
+            for name, environment in self.environments.items()
+            if environment.account is None
+        ]
+        if problems:
+            raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+        return release
 
 
 # ---------------------------------------------------------------------------------------------------- loading
@@ -342,14 +454,16 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[st
     return [name for name in model.model_fields if name != "name"]
 
 
-def _describe(error: Mapping[str, Any], where: str) -> str:
+def _describe(
+    error: Mapping[str, Any], where: str, *, model: type[BaseModel] = EnvironmentConfig, key_prefix: str = ""
+) -> str:
     loc = tuple(error["loc"])
-    key = ".".join(str(p) for p in loc) or "(top level)"
+    key = ".".join([*([key_prefix] if key_prefix else []), *(str(p) for p in loc)]) or "(top level)"
     kind = error["type"]
     if kind == "missing":
         return f"{where}: key '{key}' is missing (required)"
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(EnvironmentConfig, loc)
+        allowed = _allowed_keys(model, loc)
         return f"{where}: key '{key}' is not allowed; allowed keys here: {', '.join(allowed)}"
     message = str(error["msg"]).removeprefix("Value error, ")
     value = error.get("input")
@@ -371,9 +485,10 @@ def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> PlatformConfig:
         raise ConfigError(f"{path}: must be a mapping with keys project_name, defaults, environments")
 
     problems: list[str] = []
-    unknown_top = sorted(set(raw) - {"project_name", "defaults", "environments"})
+    unknown_top = sorted(set(raw) - {"project_name", "defaults", "environments", "release"})
     problems += [
-        f"{path}: key '{k}' is not allowed; allowed keys: project_name, defaults, environments" for k in unknown_top
+        f"{path}: key '{k}' is not allowed; allowed keys: project_name, defaults, environments, release"
+        for k in unknown_top
     ]
     defaults = raw.get("defaults") or {}
     environments = raw.get("environments")
@@ -409,8 +524,22 @@ def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> PlatformConfig:
         except ValidationError as exc:
             problems += [_describe(err, f"{path}: environment '{name}'") for err in exc.errors()]
 
+    release: ReleaseSettings | None = None
+    if raw.get("release") is not None:
+        try:
+            release = ReleaseSettings.model_validate(raw["release"])
+        except ValidationError as exc:
+            problems += [_describe(err, str(path), model=ReleaseSettings, key_prefix="release") for err in exc.errors()]
+
     try:
-        config = PlatformConfig.model_validate({"project_name": raw.get("project_name"), "environments": validated})
+        config = PlatformConfig.model_validate(
+            {
+                "project_name": raw.get("project_name"),
+                "environments": validated,
+                "release": release,
+                "config_file": str(path),
+            }
+        )
     except ValidationError as exc:
         problems += [_describe(err, str(path)) for err in exc.errors() if err["loc"][0] == "project_name"]
     if problems:

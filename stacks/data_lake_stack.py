@@ -10,10 +10,18 @@ from constructs import Construct
 from config.settings import EnvironmentConfig
 from stacks.dataset_schema import CURATED_DATASET_NAME, curated_glue_columns
 from stacks.units.data_lake import DataLake
+from stacks.units.experiment_tracking import ExperimentTracking
+from stacks.units.feature_store import FeatureStore
+from stacks.units.model_registry import ModelRegistry
+from stacks.units.settings import log_retention, removal_policy
 
 
 class DataLakeStack(cdk.Stack):
-    """The data lake of one environment; termination protection and retention come from config."""
+    """The stateful stack of one environment: the data lake, the feature group and the model registry.
+
+    Termination protection and retention come from config. Everything here outlives deploys of the stacks that
+    compute on it; `tests/stacks/test_logical_ids.py` pins the logical IDs so nothing is replaced by accident.
+    """
 
     def __init__(
         self,
@@ -34,3 +42,43 @@ class DataLakeStack(cdk.Stack):
             curated_dataset_name=CURATED_DATASET_NAME,
             curated_columns=curated_glue_columns(),
         )
+        self.feature_store = FeatureStore(
+            self,
+            "FeatureStore",
+            feature_group_name=f"{resource_prefix}-adult",
+            key=self.lake.key,
+            features_bucket=self.lake.zones["features"],
+            glue_database_name=self.lake.glue_database_name,
+            online_store=environment.feature_store.online_store,
+        )
+        self.feature_group_output = cdk.CfnOutput(
+            self, "FeatureGroupName", value=self.feature_store.feature_group_name, description="The feature group"
+        )
+        self.model_registry = ModelRegistry(
+            self,
+            "ModelRegistry",
+            model_package_group_name=f"{resource_prefix}-models",
+            cross_account_readers=environment.model_registry.cross_account_readers,
+            artifacts_bucket=self.lake.zones["artifacts"],
+            key=self.lake.key,
+            log_retention=log_retention(environment),
+            removal_policy=removal_policy(environment),
+        )
+        self.experiment_tracking = (
+            ExperimentTracking(
+                self,
+                "ExperimentTracking",
+                server_name=f"{resource_prefix}-mlflow",
+                size=environment.experiment_tracking.server_size,
+                artifacts_bucket=self.lake.zones["artifacts"],
+            )
+            if environment.experiment_tracking.enabled
+            else None
+        )
+        # Names of the zone buckets, for the release pipeline's post-deploy check (CDK Pipelines reads outputs).
+        self.zone_bucket_outputs = {
+            zone: cdk.CfnOutput(
+                self, f"{zone.capitalize()}BucketName", value=bucket.bucket_name, description=f"The {zone} zone"
+            )
+            for zone, bucket in self.lake.zones.items()
+        }

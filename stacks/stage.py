@@ -7,6 +7,7 @@ from constructs import Construct
 
 from config.settings import EnvironmentConfig
 from stacks.data_lake_stack import DataLakeStack
+from stacks.ml_pipeline_stack import MlPipelineStack
 
 
 class MlopsStage(cdk.Stage):
@@ -26,9 +27,18 @@ class MlopsStage(cdk.Stage):
             self,
             "DataLake",
             stack_name=f"{prefix}-data-lake",
-            description=f"{project_name} {environment.name}: data lake zones, KMS key, access logs, Glue catalog",
+            description=f"{project_name} {environment.name}: data lake, feature group, model registry (stateful)",
             environment=environment,
             resource_prefix=prefix,
+        )
+        self.ml_pipeline = MlPipelineStack(
+            self,
+            "MlPipeline",
+            stack_name=f"{prefix}-ml-pipeline",
+            description=f"{project_name} {environment.name}: SageMaker training pipeline and its execution role",
+            project_name=project_name,
+            environment=environment,
+            data=self.data_lake,
         )
         for key, value in environment.tags.items():
             cdk.Tags.of(self).add(key, value)

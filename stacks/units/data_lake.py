@@ -18,6 +18,16 @@ from stacks.units.compliance import acknowledge
 ZONES = ("raw", "curated", "features", "artifacts")
 
 
+def zone_bucket_name(resource_prefix: str, zone: str) -> str:
+    """`<project>-<env>-<zone>-<account>-<region>`: globally unique, and known to every stack of the stage.
+
+    Other stacks import the zones by this name instead of a cross-stack reference, so their IAM statements
+    carry plain ARNs (reviewable, and stable for cdk-nag acknowledgments). A named bucket also can't be
+    replaced silently: CloudFormation refuses a replacement that would need a second bucket of the same name.
+    """
+    return f"{resource_prefix}-{zone}-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}"
+
+
 @dataclass(frozen=True)
 class _ZonePolicy:
     to_infrequent_access: bool
@@ -58,6 +68,7 @@ class DataLake(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         removal = cdk.RemovalPolicy.DESTROY if destroy else cdk.RemovalPolicy.RETAIN
+        self.resource_prefix = resource_prefix
 
         self.key = kms.Key(
             self,
@@ -104,12 +115,13 @@ class DataLake(Construct):
                 "residency and cost decision the platform leaves to each team.",
             )
 
+        self.glue_database_name = resource_prefix.replace("-", "_")
         self.glue_database = glue.CfnDatabase(
             self,
             "GlueDatabase",
             catalog_id=cdk.Aws.ACCOUNT_ID,
             database_input=glue.CfnDatabase.DatabaseInputProperty(
-                name=resource_prefix.replace("-", "_"),
+                name=self.glue_database_name,
                 description=f"Tables over the {resource_prefix} data lake (curated and feature zones)",
             ),
         )
@@ -117,7 +129,7 @@ class DataLake(Construct):
             self,
             "CuratedTable",
             catalog_id=cdk.Aws.ACCOUNT_ID,
-            database_name=resource_prefix.replace("-", "_"),
+            database_name=self.glue_database_name,
             table_input=glue.CfnTable.TableInputProperty(
                 name=curated_dataset_name,
                 description="The curated training data set (Parquet), written by the preprocessing step",
@@ -189,6 +201,7 @@ class DataLake(Construct):
         bucket = s3.Bucket(
             self,
             f"{zone.capitalize()}Zone",
+            bucket_name=zone_bucket_name(self.resource_prefix, zone),
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
             bucket_key_enabled=True,

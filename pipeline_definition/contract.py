@@ -1,0 +1,66 @@
+"""What the pipeline definition and the CDK app agree on: placeholders, S3 prefixes, file locations, names.
+
+Standard library only: the CDK app imports this on every synth, the builder (with the SDK) only when generating.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ROOT = PACKAGE_DIR.parent
+CODE_DIR = ROOT / "pipeline_code"
+GENERATED_DIR = PACKAGE_DIR / "generated"
+STAGING_DIR = GENERATED_DIR / "staging"  # what the SDK "uploaded" (its training drivers), shipped by CDK
+
+STAGING_PREFIX = "pipeline-staging"  # the artifacts-zone prefix of STAGING_DIR's contents
+CODE_PREFIX = "pipeline-code"  # the artifacts-zone prefix of pipeline_code/, one folder per code hash
+OUTPUT_PREFIX = "pipeline-runs"  # step outputs, models and checkpoints, per execution
+
+# What of pipeline_code/ is not shipped to the jobs (and so does not make a new code version): caches and docs.
+CODE_EXCLUDE = ("__pycache__", "*.pyc", "*.md")
+
+
+def code_files(code_dir: Path = CODE_DIR) -> list[Path]:
+    """The files of `code_dir` that are deployed as the step code, in a stable order."""
+    return sorted(
+        path
+        for path in code_dir.rglob("*")
+        if path.is_file() and not any(path.match(pattern) or pattern in path.parts for pattern in CODE_EXCLUDE)
+    )
+
+
+@dataclass(frozen=True)
+class Placeholders:
+    """Deploy-time values in the definition, replaced by CDK tokens at synth.
+
+    Shaped like the real values (an ARN, a bucket name) so the SDK's own validation accepts them, and unique
+    enough that a plain string replacement cannot hit anything else.
+    """
+
+    role_arn: str = "arn:aws:iam::000000000000:role/placeholder-pipeline-execution-role"
+    kms_key_arn: str = "arn:aws:kms:us-east-1:000000000000:key/placeholder-lake-key"
+    raw_bucket: str = "placeholder-raw-bucket"
+    artifacts_bucket: str = "placeholder-artifacts-bucket"
+    feature_group: str = "placeholder-feature-group"
+    model_package_group: str = "placeholder-model-package-group"
+    mlflow_tracking_server_arn: str = "arn:aws:sagemaker:us-east-1:000000000000:mlflow-tracking-server/placeholder"
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(field.name, getattr(self, field.name)) for field in fields(self)]
+
+
+PLACEHOLDERS = Placeholders()
+
+
+def pipeline_name(project_name: str, environment: str) -> str:
+    return f"{project_name}-{environment}-training"
+
+
+def definition_path(environment: str) -> Path:
+    return GENERATED_DIR / f"{environment}.json"
+
+
+def fingerprint_path(environment: str) -> Path:
+    return GENERATED_DIR / f"{environment}.fingerprint"

@@ -1,0 +1,58 @@
+"""What a generated definition depends on, hashed, so synth can tell a fresh definition from a stale one.
+
+Standard library (plus the config models) only: the CDK app imports this on every synth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from config.settings import EnvironmentConfig, PlatformConfig
+from pipeline_definition.contract import CODE_DIR, PACKAGE_DIR, code_files, definition_path, fingerprint_path
+
+SDK_VERSION = "3.27.0"  # the sagemaker release the committed definitions were built with (requirements-dev.txt)
+
+# The settings the builder reads: other config changes (lifecycle days, tags...) leave the definition alone.
+BUILDER_SETTINGS = (
+    "name", "region", "processing", "training", "tuning", "inference", "thresholds", "pipeline", "experiment_tracking",
+)  # fmt: skip
+
+# The builder's own modules: a change to any of them may change the definition.
+_BUILDER_SOURCES = ("builder.py", "offline_session.py", "generate.py", "fingerprint.py", "contract.py")
+
+
+def code_hash(code_dir: Path = CODE_DIR) -> str:
+    """Content hash of the step code: a new hash is a new S3 prefix, so runs in flight keep their code."""
+    digest = hashlib.sha256()
+    # Every file CDK deploys with the code, not only modules: the S3 prefix is named after this hash.
+    for path in code_files(code_dir):
+        digest.update(path.relative_to(code_dir).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def definition_fingerprint(project_name: str, environment: EnvironmentConfig) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"sagemaker=={SDK_VERSION}\0project={project_name}\0code={code_hash()}\0".encode())
+    used = environment.model_dump(mode="json", include=set(BUILDER_SETTINGS))
+    digest.update(json.dumps(used, sort_keys=True).encode())
+    for name in _BUILDER_SOURCES:
+        digest.update(name.encode() + b"\0" + (PACKAGE_DIR / name).read_bytes())
+    return digest.hexdigest()
+
+
+def is_fresh(project_name: str, environment: EnvironmentConfig) -> bool:
+    path = fingerprint_path(environment.name)
+    return (
+        definition_path(environment.name).is_file()
+        and path.is_file()
+        and path.read_text().strip() == definition_fingerprint(project_name, environment)
+    )
+
+
+def stale_definitions(config: PlatformConfig) -> list[str]:
+    """The environments whose committed definition no longer matches their config, code or builder."""
+    return [name for name, env in config.environments.items() if not is_fresh(config.project_name, env)]

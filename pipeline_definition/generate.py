@@ -1,0 +1,126 @@
+"""Write each environment's pipeline definition (and what the SDK staged) into pipeline_definition/generated/.
+
+    python -m pipeline_definition.generate                 # every environment, only where stale
+    python -m pipeline_definition.generate --force dev     # rebuild dev even if fresh
+    python -m pipeline_definition.generate --out /tmp/x    # build into another folder (the freshness test)
+
+Synth runs this by itself when a committed definition is stale (`stacks.units.training_pipeline`), so a
+newcomer never has to; `make pipeline-definitions` is the explicit way. The build is offline: fake
+credentials, a real region, and a session that refuses every AWS call (see offline_session.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from config import load_config
+from config.settings import DEFAULT_CONFIG_PATH, EnvironmentConfig
+from pipeline_definition import contract, fingerprint
+from pipeline_definition.contract import STAGING_PREFIX
+
+
+def _offline_environment(region: str) -> None:
+    # The SDK creates boto3 clients at import time (sagemaker.ai_registry): they need a region and credentials,
+    # never a network. Real credentials in the shell must not be used by accident either.
+    os.environ.update(
+        AWS_DEFAULT_REGION=region,
+        AWS_REGION=region,
+        AWS_ACCESS_KEY_ID="offline",
+        AWS_SECRET_ACCESS_KEY="offline",
+        AWS_EC2_METADATA_DISABLED="true",
+        SAGEMAKER_VALIDATE_ROLE="false",
+    )
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def build_definition(project_name: str, environment: EnvironmentConfig, staging_dir: Path) -> tuple[str, list[str]]:
+    """The definition JSON (pretty, key-sorted) and the AWS calls the session refused while building it."""
+    from pipeline_definition.builder import BuildContext, TrainingPipelineBuilder  # the SDK: imported late
+
+    # The SDK writes the training source dir's path into what it uploads (sourcecode.json): a relative path
+    # under the repository keeps the staged bytes, and so the definition, the same on every machine.
+    # That fixed path is shared: concurrent builds (a test beside a synth) take turns.
+    scratch = contract.PACKAGE_DIR / ".build"
+    previous = Path.cwd()
+    lock = (contract.PACKAGE_DIR / ".build.lock").open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.chdir(contract.ROOT)
+    try:
+        builder = TrainingPipelineBuilder(
+            BuildContext(
+                environment=environment,
+                project_name=project_name,
+                code_dir=contract.CODE_DIR,
+                staging_dir=staging_dir,
+                scratch_dir=scratch.relative_to(contract.ROOT),
+            )
+        )
+        definition = builder.build().definition()
+    finally:
+        os.chdir(previous)
+        shutil.rmtree(scratch, ignore_errors=True)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+    pretty = json.dumps(json.loads(definition), indent=1, sort_keys=True) + "\n"
+    return pretty, builder.session.refused_calls
+
+
+def generate(names: list[str], *, out: Path, force: bool, config_path: Path = DEFAULT_CONFIG_PATH) -> list[str]:
+    """Build the named environments' definitions into `out`; return the names actually rebuilt."""
+    config = load_config(config_path)
+    environments = [config.environment(name) for name in names or list(config.environments)]
+    _offline_environment(environments[0].region)
+    in_place = out.resolve() == contract.GENERATED_DIR.resolve()
+    rebuilt: list[str] = []
+    for environment in environments:
+        if in_place and not force and fingerprint.is_fresh(config.project_name, environment):
+            continue
+        os.environ.update(AWS_DEFAULT_REGION=environment.region, AWS_REGION=environment.region)
+        definition, refused = build_definition(config.project_name, environment, out / "staging")
+        (out / f"{environment.name}.json").write_text(definition)
+        (out / f"{environment.name}.fingerprint").write_text(
+            fingerprint.definition_fingerprint(config.project_name, environment) + "\n"
+        )
+        rebuilt.append(environment.name)
+        print(f"{environment.name}: built offline; AWS calls refused before sending: {len(refused)}")
+    return rebuilt
+
+
+def prune_staging(out: Path) -> None:
+    """Remove staged uploads that no definition in `out` references any more (old SDK drivers)."""
+    staging = out / "staging" / STAGING_PREFIX
+    if not staging.is_dir():
+        return
+    referenced = set()
+    for definition in out.glob("*.json"):
+        referenced |= set(re.findall(rf"{STAGING_PREFIX}/([0-9a-f]{{16}})", definition.read_text()))
+    for folder in staging.iterdir():
+        if folder.name not in referenced:
+            shutil.rmtree(folder)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("environments", nargs="*", help="dev, staging, prod (default: all)")
+    parser.add_argument("--out", type=Path, default=contract.GENERATED_DIR)
+    parser.add_argument("--force", action="store_true", help="rebuild even when the fingerprint matches")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rebuilt = generate(args.environments, out=args.out, force=args.force, config_path=args.config)
+    prune_staging(args.out)
+    print(f"pipeline definitions rebuilt: {', '.join(rebuilt) or 'none (all fresh)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

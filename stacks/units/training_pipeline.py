@@ -1,0 +1,280 @@
+"""The SageMaker training pipeline of one environment, its code in the artifacts zone and its execution role."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from pipeline_definition.contract import CODE_EXCLUDE, CODE_PREFIX, OUTPUT_PREFIX, PLACEHOLDERS, STAGING_PREFIX
+from stacks.units.compliance import (
+    acknowledge,
+    acknowledge_bucket_deployment,
+    acknowledge_bucket_grant,
+    acknowledge_grant_policy,
+    nag_finding,
+)
+
+_ECR_IMAGE = re.compile(r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repo>[\w./-]+):")
+
+# The training and processing jobs a pipeline run starts are named `pipelines-<execution>-<step>-<suffix>`.
+_JOB_ACTIONS = {
+    "processing-job": ["CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob"],
+    "training-job": ["CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob"],
+    "hyper-parameter-tuning-job": [
+        "CreateHyperParameterTuningJob",
+        "DescribeHyperParameterTuningJob",
+        "StopHyperParameterTuningJob",
+        "ListTrainingJobsForHyperParameterTuningJob",
+    ],
+}
+
+# What the steps log to a managed MLflow tracking server (pipeline_code.tracking): runs, params, metrics, models.
+_MLFLOW_ACTIONS = [
+    "sagemaker-mlflow:AccessUI",
+    "sagemaker-mlflow:CreateExperiment",
+    "sagemaker-mlflow:GetExperiment",
+    "sagemaker-mlflow:GetExperimentByName",
+    "sagemaker-mlflow:SearchExperiments",
+    "sagemaker-mlflow:CreateRun",
+    "sagemaker-mlflow:GetRun",
+    "sagemaker-mlflow:UpdateRun",
+    "sagemaker-mlflow:LogBatch",
+    "sagemaker-mlflow:LogMetric",
+    "sagemaker-mlflow:LogParam",
+    "sagemaker-mlflow:SetTag",
+    "sagemaker-mlflow:LogModel",
+]
+
+
+@dataclass(frozen=True)
+class PipelineDefinition:
+    """A generated definition (pipeline_definition/generated) and what CDK must ship for it."""
+
+    body: str  # the definition JSON, with placeholders
+    code_dir: Path  # pipeline_code/, deployed under CODE_PREFIX/<code_hash>/
+    code_hash: str
+    staging_dir: Path  # what the SDK staged, deployed under STAGING_PREFIX/
+
+    @classmethod
+    def load(cls, path: Path, *, code_dir: Path, code_hash: str, staging_dir: Path) -> PipelineDefinition:
+        # Compact the committed (pretty) JSON: the definition body travels inside the template.
+        body = json.dumps(json.loads(path.read_text(encoding="utf-8")), separators=(",", ":"), sort_keys=True)
+        return cls(body=body, code_dir=code_dir, code_hash=code_hash, staging_dir=staging_dir)
+
+    def image_repositories(self) -> list[tuple[str, str, str]]:
+        """(account, region, repository) of every container image the definition runs."""
+        return sorted({(m["account"], m["region"], m["repo"]) for m in _ECR_IMAGE.finditer(self.body)})
+
+
+class TrainingPipeline(Construct):
+    """`AWS::SageMaker::Pipeline` from a generated definition, with a least-privilege execution role.
+
+    Ships `pipeline_code/` to `s3://<artifacts>/pipeline-code/<code hash>/` (a new hash is a new prefix, so runs
+    in flight keep their code) and the SDK's staged training drivers to `pipeline-staging/`, then replaces the
+    definition's placeholders with this environment's bucket, key, role, feature group and model package group.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pipeline_name: str,
+        definition: PipelineDefinition,
+        raw_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        key: kms.IKey,
+        feature_group_name: str,
+        feature_group_arn: str,
+        model_package_group_name: str,
+        model_package_group_arn: str,
+        mlflow_tracking_server_arn: str | None,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.pipeline_name = pipeline_name
+        self.role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Runs {pipeline_name} and the processing, training and tuning jobs it starts",
+        )
+        self._grant_data(raw_bucket, artifacts_bucket, key)
+        self._grant_jobs(stack, definition)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="IngestFeatures",
+                actions=["sagemaker:PutRecord", "sagemaker:DescribeFeatureGroup"],
+                resources=[feature_group_arn],
+            )
+        )
+        packages_arn = stack.format_arn(
+            service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name.lower()}/*"
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="RegisterModels",
+                actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackageGroup", "sagemaker:AddTags"],
+                resources=[model_package_group_arn, packages_arn],
+            )
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5",
+            "Model package versions get their number at registration: the role may create versions in its one group.",
+            finding=f"Resource::{nag_finding(self, packages_arn)}",
+        )
+        if mlflow_tracking_server_arn:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="TrackExperiments", actions=_MLFLOW_ACTIONS, resources=[mlflow_tracking_server_arn]
+                )
+            )
+        acknowledge_grant_policy(self.role)
+
+        deploy_logs = logs.LogGroup(self, "DeployLogs", encryption_key=key, retention=log_retention)
+        code = s3deploy.BucketDeployment(
+            self,
+            "DeployCode",
+            sources=[s3deploy.Source.asset(str(definition.code_dir), exclude=list(CODE_EXCLUDE))],
+            destination_bucket=artifacts_bucket,
+            destination_key_prefix=f"{CODE_PREFIX}/{definition.code_hash}/pipeline_code/",
+            prune=False,  # older code versions stay for runs in flight and for lineage
+            retain_on_delete=True,
+            log_group=deploy_logs,
+        )
+        staged = s3deploy.BucketDeployment(
+            self,
+            "DeployStaged",
+            sources=[s3deploy.Source.asset(str(definition.staging_dir / STAGING_PREFIX))],
+            destination_bucket=artifacts_bucket,
+            destination_key_prefix=f"{STAGING_PREFIX}/",
+            prune=False,
+            retain_on_delete=True,
+            log_group=deploy_logs,
+        )
+        acknowledge_bucket_deployment(stack, artifacts_bucket)
+
+        substitutions = {
+            PLACEHOLDERS.role_arn: self.role.role_arn,
+            PLACEHOLDERS.kms_key_arn: key.key_arn,
+            PLACEHOLDERS.raw_bucket: raw_bucket.bucket_name,
+            PLACEHOLDERS.artifacts_bucket: artifacts_bucket.bucket_name,
+            PLACEHOLDERS.feature_group: feature_group_name,
+            PLACEHOLDERS.model_package_group: model_package_group_name,
+            PLACEHOLDERS.mlflow_tracking_server_arn: mlflow_tracking_server_arn
+            or PLACEHOLDERS.mlflow_tracking_server_arn,
+        }
+        body = definition.body
+        for placeholder, value in substitutions.items():
+            body = body.replace(placeholder, value)
+        self.pipeline = sagemaker.CfnPipeline(
+            self,
+            "Pipeline",
+            pipeline_name=pipeline_name,
+            pipeline_display_name=pipeline_name,
+            pipeline_description="validate, preprocess, ingest features, train or tune, evaluate, check bias, gate",
+            role_arn=self.role.role_arn,
+            pipeline_definition={"PipelineDefinitionBody": body},
+        )
+        # A run started right after a deploy must find its code, and the role its permissions.
+        self.pipeline.node.add_dependency(code, staged, self.role)
+        self.pipeline_arn = stack.format_arn(
+            service="sagemaker", resource="pipeline", resource_name=pipeline_name.lower()
+        )
+
+    def _grant_data(self, raw_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey) -> None:
+        # Input data may sit anywhere in the raw zone (the InputDataUri parameter): read the whole zone.
+        raw_bucket.grant_read(self.role)
+        artifacts_bucket.grant_read(self.role, f"{CODE_PREFIX}/*")
+        artifacts_bucket.grant_read(self.role, f"{STAGING_PREFIX}/*")
+        artifacts_bucket.grant_read_write(self.role, f"{OUTPUT_PREFIX}/*")
+        acknowledge_bucket_grant(self.role, raw_bucket, "*", "Runs read input data from the raw zone", write=False)
+        for prefix, write in ((CODE_PREFIX, False), (STAGING_PREFIX, False), (OUTPUT_PREFIX, True)):
+            acknowledge_bucket_grant(
+                self.role, artifacts_bucket, f"{prefix}/*", "Jobs read code, write models and reports", write=write
+            )
+        # Processing and training volumes are encrypted with the lake key: SageMaker creates grants for the EBS
+        # volumes of each job, and only for AWS resources.
+        key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DenyNonAwsResourceGrants",
+                effect=iam.Effect.DENY,
+                actions=["kms:CreateGrant"],
+                resources=[key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "false"}},
+            )
+        )
+
+    def _grant_jobs(self, stack: cdk.Stack, definition: PipelineDefinition) -> None:
+        for resource, actions in _JOB_ACTIONS.items():
+            arn = stack.format_arn(service="sagemaker", resource=resource, resource_name="pipelines-*")
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=[f"sagemaker:{a}" for a in actions] + ["sagemaker:AddTags"], resources=[arn]
+                )
+            )
+            acknowledge(
+                self.role,
+                "AwsSolutions-IAM5",
+                "SageMaker Pipelines names each job pipelines-<execution id>-<step>-<suffix> at run time.",
+                finding=f"Resource::{nag_finding(self, arn)}",
+            )
+        # Jobs run as this same role.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        log_groups = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[log_groups, f"{log_groups}:log-stream:*"],
+            )
+        )
+        for arn in (log_groups, f"{log_groups}:log-stream:*"):
+            acknowledge(
+                self.role,
+                "AwsSolutions-IAM5",
+                "SageMaker jobs log to /aws/sagemaker/<job type> groups, one stream per job, named at run time.",
+                finding=f"Resource::{nag_finding(self, arn)}",
+            )
+        repositories = [
+            f"arn:{cdk.Aws.PARTITION}:ecr:{region}:{account}:repository/{repo}"
+            for account, region, repo in definition.image_repositories()
+        ]
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=repositories,
+            )
+        )
+        self.role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5",
+            "ecr:GetAuthorizationToken has no resource type in IAM: it only returns a registry login token; image "
+            "pulls are limited to the definition's own repositories.",
+            finding="Resource::*",
+        )

@@ -1,0 +1,234 @@
+"""The committed pipeline definitions: what synth deploys is what the SDK builds now, offline, and it holds
+together (references, instance types, gates, lineage)."""
+
+from __future__ import annotations
+
+import copy
+import filecmp
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config import PlatformConfig
+from pipeline_definition import contract, fingerprint
+from pipeline_definition.references import all_steps, check_references, instance_types
+from tests.pipeline_definition.conftest import OfflineGeneration
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+def _definition(environment: str) -> dict[str, Any]:
+    return json.loads(contract.definition_path(environment).read_text())
+
+
+def _step(definition: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(step for step in all_steps(definition) if step["Name"] == name)
+
+
+# ----------------------------------------------------------------------------------- fresh, offline, deterministic
+
+
+def test_committed_definitions_are_fresh(platform_config: PlatformConfig) -> None:
+    """Synth refuses stale files; this names the fix early (`make pipeline-definitions`)."""
+    assert fingerprint.stale_definitions(platform_config) == []
+
+
+def test_the_sdk_builds_the_committed_bytes_now_without_any_network(offline_generation: OfflineGeneration) -> None:
+    report = offline_generation.report
+    assert report["exit"] == 0
+    assert report["network_attempts"] == []  # sockets and DNS were blocked in the child: nothing tried them
+    # The only AWS call the SDK attempts is ModelTrainer's IAM probe of the role; the session stops it unsent.
+    assert all(call.startswith("POST https://iam.amazonaws.com") for call in report["refused_aws_calls"])
+    for environment in ENVIRONMENTS:
+        built = offline_generation.out / f"{environment}.json"
+        assert built.read_bytes() == contract.definition_path(environment).read_bytes(), environment
+    comparison = filecmp.dircmp(offline_generation.out / "staging", contract.STAGING_DIR)
+    assert comparison.left_only == []
+    assert comparison.right_only == []
+    assert comparison.diff_files == []
+
+
+# ------------------------------------------------------------------------------------------- reference integrity
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_reference_resolves_and_there_is_no_cycle(environment: str) -> None:
+    assert check_references(_definition(environment)) == []
+
+
+def _mutated(change: str) -> dict[str, Any]:
+    definition = copy.deepcopy(_definition("dev"))
+    preprocess = _step(definition, "Preprocess")
+    if change == "duplicate":
+        _step(definition, "IngestFeatures")["Name"] = "Preprocess"
+    elif change == "dangling step":
+        preprocess["DependsOn"] = ["Validate"]
+    elif change == "unknown parameter":
+        preprocess["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceType"] = {"Get": "Parameters.Nope"}
+    elif change == "unknown property file":
+        gate = _step(definition, "CheckQualityGates")
+        gate["Arguments"]["Conditions"][0]["LeftValue"]["Std:JsonGet"]["PropertyFile"] = {
+            "Get": "Steps.EvaluateModel.PropertyFiles.Missing"
+        }
+    elif change == "cycle":
+        _step(definition, "ValidateData")["DependsOn"] = ["EvaluateModel"]
+    return definition
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("duplicate", "duplicate step name 'Preprocess'"),
+        ("dangling step", "DependsOn 'Validate' names no step"),
+        ("unknown parameter", "Parameters.Nope is not a pipeline parameter"),
+        ("unknown property file", "declares no such PropertyFile"),
+        ("cycle", "dependency cycle: ValidateData -> EvaluateModel"),
+    ],
+)
+def test_the_reference_check_catches_real_mistakes(change: str, expected: str) -> None:
+    problems = check_references(_mutated(change))
+    assert any(expected in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_instance_type_comes_from_the_environment_config(
+    platform_config: PlatformConfig, environment: str
+) -> None:
+    env = platform_config.environment(environment)
+    expected = {
+        "Processing": env.processing.instance_type,
+        "Training": env.training.instance_type,
+        "Tuning": env.training.instance_type,
+        "RegisterModel": env.inference.instance_type,
+    }
+    definition = _definition(environment)
+    found = instance_types(definition)
+    assert found
+    for step in all_steps(definition):
+        if step["Name"] in found:
+            assert set(found[step["Name"]]) == {expected[step["Type"]]}, step["Name"]
+
+
+# ------------------------------------------------------------------------------------------------ what it does
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_steps_run_in_the_documented_order(environment: str, platform_config: PlatformConfig) -> None:
+    definition = _definition(environment)
+    train = "TuneModel" if platform_config.environment(environment).tuning.enabled else "TrainModel"
+    top = [step["Name"] for step in definition["Steps"]]
+    assert top == ["ValidateData", "Preprocess", "IngestFeatures", train, "EvaluateModel", "CheckBiasAndExplain",
+                   "CheckQualityGates"]  # fmt: skip
+    gate = _step(definition, "CheckQualityGates")["Arguments"]
+    assert [s["Name"] for s in gate["IfSteps"]] == ["RegisterModel"]
+    assert [s["Name"] for s in gate["ElseSteps"]] == ["QualityGateFailed"]
+
+
+def test_the_gate_compares_each_metric_with_its_configured_threshold() -> None:
+    definition = _definition("prod")
+    conditions = _step(definition, "CheckQualityGates")["Arguments"]["Conditions"]
+    compared = {(c["Type"], c["LeftValue"]["Std:JsonGet"]["Path"], c["RightValue"]["Get"]) for c in conditions}
+    assert compared == {
+        ("GreaterThanOrEqualTo", "binary_classification_metrics.auc.value", "Parameters.MinAuc"),
+        ("GreaterThanOrEqualTo", "binary_classification_metrics.f1.value", "Parameters.MinF1"),
+        ("LessThanOrEqualTo", "business_metric.expected_cost_per_1000", "Parameters.MaxCostPer1000"),
+        ("GreaterThanOrEqualTo", "summary.min_disparate_impact", "Parameters.MinDisparateImpact"),
+    }
+    message = json.dumps(_step(definition, "QualityGateFailed")["Arguments"]["ErrorMessage"])
+    for threshold in ("MinAuc", "MinF1", "MaxCostPer1000", "MinDisparateImpact"):
+        assert f"Parameters.{threshold}" in message  # the failure names each metric beside its threshold
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_parameter_defaults_come_from_config(platform_config: PlatformConfig, environment: str) -> None:
+    env = platform_config.environment(environment)
+    defaults = {p["Name"]: p.get("DefaultValue") for p in _definition(environment)["Parameters"]}
+    assert defaults["MinAuc"] == env.thresholds.min_auc
+    assert defaults["MaxCostPer1000"] == env.thresholds.max_cost_per_1000
+    assert defaults["ProcessingInstanceType"] == env.processing.instance_type
+    assert defaults["TrainingInstanceType"] == env.training.instance_type
+    assert defaults["NumRound"] == env.training.hyperparameters.num_round
+    assert defaults["ModelApprovalStatus"] == "PendingManualApproval"
+
+
+def test_registration_records_metrics_baselines_and_lineage() -> None:
+    register = _step(_definition("dev"), "RegisterModel")["Arguments"]
+    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    assert set(register["ModelMetrics"]) == {"ModelQuality", "Bias", "Explainability"}
+    assert set(register["DriftCheckBaselines"]) == {"ModelDataQuality", "ModelQuality", "Bias"}
+    lineage = register["CustomerMetadataProperties"]
+    assert lineage["trigger"] == {"Get": "Parameters.Trigger"}
+    assert lineage["code_version"] == {"Get": "Parameters.CodeVersion"}
+    assert lineage["code_hash"] == fingerprint.code_hash()
+    assert lineage["pipeline_execution_arn"] == {"Get": "Execution.PipelineExecutionArn"}
+    assert "input_data_uri" in lineage
+    assert lineage["input_data_sha256"]["Std:JsonGet"]["Path"] == "input.sha256"  # the exact input bytes
+    assert "hyperparameters" in lineage
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_spot_training_checkpoints_and_stopping_conditions_follow_config(
+    platform_config: PlatformConfig, environment: str
+) -> None:
+    env = platform_config.environment(environment)
+    definition = _definition(environment)
+    train = next(s for s in definition["Steps"] if s["Type"] in {"Training", "Tuning"})
+    job = train["Arguments"].get("TrainingJobDefinition", train["Arguments"])
+    assert job["EnableManagedSpotTraining"] is env.training.use_spot_instances
+    assert job["StoppingCondition"]["MaxRuntimeInSeconds"] == env.training.max_runtime_seconds
+    if env.training.use_spot_instances:
+        assert job["StoppingCondition"]["MaxWaitTimeInSeconds"] == env.training.max_wait_seconds
+        assert job["CheckpointConfig"]["S3Uri"].startswith(f"s3://{contract.PLACEHOLDERS.artifacts_bucket}/")
+    if env.tuning.enabled:
+        limits = train["Arguments"]["HyperParameterTuningJobConfig"]["ResourceLimits"]
+        assert limits == {
+            "MaxNumberOfTrainingJobs": env.tuning.max_jobs,
+            "MaxParallelTrainingJobs": env.tuning.max_parallel_jobs,
+        }
+
+
+def test_feature_ingestion_is_never_cached_and_deterministic_steps_are() -> None:
+    definition = _definition("dev")
+    assert "CacheConfig" not in _step(definition, "IngestFeatures")  # a cached run would skip writing records
+    for name in ("ValidateData", "Preprocess", "TrainModel", "EvaluateModel", "CheckBiasAndExplain"):
+        assert _step(definition, name)["CacheConfig"]["Enabled"] is True, name
+
+
+def test_steps_run_the_deployed_code_version() -> None:
+    code_uri = f"s3://{contract.PLACEHOLDERS.artifacts_bucket}/{contract.CODE_PREFIX}/{fingerprint.code_hash()}/"
+    definition = _definition("dev")
+    for step in all_steps(definition):
+        if step["Type"] == "Processing":
+            inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in step["Arguments"]["ProcessingInputs"]}
+            assert inputs["code"] == code_uri, step["Name"]
+            assert step["Arguments"]["AppSpecification"]["ContainerEntrypoint"][:2] == ["python3", "-m"]
+    channels = {c["ChannelName"]: c for c in _step(definition, "TrainModel")["Arguments"]["InputDataConfig"]}
+    assert channels["code"]["DataSource"]["S3DataSource"]["S3Uri"] == code_uri
+
+
+def test_the_definition_holds_no_account_or_bucket_of_this_machine(tmp_path: Path) -> None:
+    text = "".join(contract.definition_path(e).read_text() for e in ENVIRONMENTS)
+    assert "/tmp/" not in text
+    assert str(contract.ROOT) not in text
+    assert "000000000000" not in text.replace(contract.PLACEHOLDERS.role_arn, "").replace(
+        contract.PLACEHOLDERS.kms_key_arn, ""
+    ).replace(contract.PLACEHOLDERS.mlflow_tracking_server_arn, "")
+
+
+def test_native_checks_add_model_monitor_and_clarify_baselines_when_switched_on(
+    offline_generation: OfflineGeneration,
+) -> None:
+    native = json.loads((offline_generation.out.parent / "native" / "dev.json").read_text())
+    assert check_references(native) == []
+    steps = {step["Name"]: step for step in native["Steps"]}
+    assert steps["NativeDataQualityBaseline"]["Type"] == "QualityCheck"
+    assert steps["NativeDataBiasBaseline"]["Type"] == "ClarifyCheck"
+    for name in ("NativeDataQualityBaseline", "NativeDataBiasBaseline"):
+        assert steps[name]["SkipCheck"] is True
+        assert steps[name]["RegisterNewBaseline"] is True
+    # Off by default: the shipped dev definition has neither.
+    assert not {"NativeDataQualityBaseline", "NativeDataBiasBaseline"} & {
+        s["Name"] for s in _definition("dev")["Steps"]
+    }
