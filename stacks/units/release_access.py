@@ -1,0 +1,85 @@
+"""The role that the release pipeline's post-deploy steps assume in an environment's account."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from stacks.units.compliance import acknowledge
+from stacks.units.release_compliance import wildcard_findings
+
+
+def release_role_name(resource_prefix: str) -> str:
+    """Physical name, so the tooling account can name the role without a cross-account reference."""
+    return f"{resource_prefix}-release-check"
+
+
+class ReleaseAccess(Construct):
+    """A role, trusted by the tooling account, that can read what a stage deployed and (dev) start training.
+
+    Reads are limited to this environment's resources by their `<project>-<env>-` name prefix. With
+    `training_pipeline_name` and `code_hash_parameter` (dev only) it may also start that one pipeline and
+    keep the hash of the code it last started it for. Provides `role`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        resource_prefix: str,
+        tooling_account: str,
+        training_pipeline_name: str | None = None,
+        code_hash_parameter: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=release_role_name(resource_prefix),
+            assumed_by=iam.AccountPrincipal(tooling_account),
+            description=f"Assumed by the release pipeline's post-deploy steps for {resource_prefix}",
+            max_session_duration=cdk.Duration.hours(1),
+        )
+
+        def sagemaker_arn(resource: str, name: str = f"{resource_prefix}-*") -> str:
+            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+        statements = [
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],  # what HeadBucket needs: proves a bucket exists without reading data
+                resources=[f"arn:{stack.partition}:s3:::{resource_prefix}-*"],
+            ),
+            iam.PolicyStatement(
+                actions=["sagemaker:DescribePipeline", "sagemaker:DescribeFeatureGroup", "sagemaker:DescribeEndpoint"],
+                resources=[sagemaker_arn("pipeline"), sagemaker_arn("feature-group"), sagemaker_arn("endpoint")],
+            ),
+        ]
+        if training_pipeline_name and code_hash_parameter:
+            statements += [
+                iam.PolicyStatement(
+                    actions=["sagemaker:StartPipelineExecution"],
+                    resources=[sagemaker_arn("pipeline", training_pipeline_name)],
+                ),
+                iam.PolicyStatement(
+                    actions=["ssm:GetParameter", "ssm:PutParameter"],
+                    resources=[
+                        stack.format_arn(
+                            service="ssm", resource="parameter", resource_name=code_hash_parameter.lstrip("/")
+                        )
+                    ],
+                ),
+            ]
+        # A managed policy, not the role's inline default policy: reviewed and versioned on its own (NIST AC-6).
+        self.policy = iam.ManagedPolicy(self, "Policy", statements=statements, roles=[self.role])
+        reason = (
+            f"Post-deploy check: HeadBucket and Describe* only, of this environment's resources, matched by the "
+            f"'{resource_prefix}-' name prefix that every stack of the stage uses (CloudFormation generates the "
+            "bucket names; the SageMaker resources come from other issues' stacks)."
+        )
+        for finding in wildcard_findings(stack.resolve(self.policy.document.to_json())):
+            if not finding.endswith(f":{resource_prefix}-*") and not finding.endswith(f"/{resource_prefix}-*"):
+                raise ValueError(f"{self.node.path}: unexpected wildcard {finding!r} in the release check role")
+            acknowledge(self.policy, "AwsSolutions-IAM5", reason, finding=finding)
