@@ -14,11 +14,18 @@ is optional) streamed in record batches. Checks, each with a threshold argument:
 Writes ``drift_report.json`` (every statistic), ``violations.json`` and ``cloudwatch_metrics.json``
 (``{"Namespace", "MetricData"}``, ready for ``cloudwatch.put_metric_data(**doc)``). Drift is a finding, not a
 failure: the exit code is 0 unless ``--fail-on-violation`` is given (then 2).
+
+Publishing, only once the outputs are written (a publish failure exits 1 and names the API):
+``--publish-cloudwatch`` puts ``cloudwatch_metrics.json`` with ``PutMetricData`` (at most 1,000 datums a call);
+``--publish-events`` (with ``--report-uri`` and ``--environment``) puts one EventBridge event when there are
+violations: source ``mlops.monitoring``, detail type ``Drift Violations Report``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -27,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline_code import schema, stats, tabular
+from pipeline_code import aws, schema, stats, tabular
 from pipeline_code.artifacts import atomic_output, read_json, write_json
 from pipeline_code.cli import (
     PROCESSING_INPUT,
@@ -41,6 +48,9 @@ from pipeline_code.metrics import bias_report, classification_metrics
 
 SCORE_BINS = np.linspace(0.0, 1.0, 11)
 VIOLATION_EXIT_CODE = 2
+MAX_METRIC_DATUMS = 1000  # PutMetricData's limit per request
+EVENT_SOURCE = "mlops.monitoring"
+EVENT_DETAIL_TYPE = "Drift Violations Report"
 
 
 @dataclass(frozen=True)
@@ -328,6 +338,37 @@ def drift_check(
     return report
 
 
+def publish_metrics(cloudwatch: Any, document: dict[str, Any]) -> int:
+    """Put the ``cloudwatch_metrics.json`` document, ``MAX_METRIC_DATUMS`` at a time; returns the calls made.
+
+    A datum without a finite value (null in the file, e.g. the AUC of a window with one class) is left out:
+    CloudWatch rejects the whole request for one NaN.
+    """
+    data = [d for d in document["MetricData"] if isinstance(d.get("Value"), int | float) and math.isfinite(d["Value"])]
+    for start in range(0, len(data), MAX_METRIC_DATUMS):
+        aws.call(
+            cloudwatch,
+            "PutMetricData",
+            Namespace=document["Namespace"],
+            MetricData=data[start : start + MAX_METRIC_DATUMS],
+        )
+    return -(-len(data) // MAX_METRIC_DATUMS)
+
+
+def violations_event(environment: str, report_uri: str, violations: list[dict[str, Any]]) -> dict[str, Any]:
+    """The EventBridge entry announcing a drift report with violations."""
+    detail = {"environment": environment, "reportUri": report_uri, "violations": violations}
+    return {"Source": EVENT_SOURCE, "DetailType": EVENT_DETAIL_TYPE, "Detail": json.dumps(detail)}
+
+
+def publish_event(events: Any, entry: dict[str, Any]) -> None:
+    """PutEvents of one entry; an entry EventBridge rejects is an error, like a failed call."""
+    response = aws.call(events, "PutEvents", Entries=[entry])
+    if response.get("FailedEntryCount"):
+        failed = response["Entries"][0]
+        raise PipelineError(f"PutEvents rejected the event: {failed.get('ErrorCode')} {failed.get('ErrorMessage')}")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=f"{PROCESSING_INPUT}/baseline/baseline.json")
@@ -344,8 +385,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="extra CloudWatch dimension, e.g. ModelName=adult (repeatable)",
     )
     parser.add_argument("--fail-on-violation", action="store_true", help=f"exit {VIOLATION_EXIT_CODE} on drift")
+    parser.add_argument("--publish-cloudwatch", action="store_true", help="put the metrics (PutMetricData)")
+    parser.add_argument("--publish-events", action="store_true", help="put an EventBridge event on violations")
+    parser.add_argument("--report-uri", default=None, help="S3 URI of the report, named in the event")
+    parser.add_argument("--environment", default=None, help="environment name, in the event")
+    parser.add_argument("--region", default=None)
+    parser.add_argument("--endpoint-url", default=None)
     add_limit_arguments(parser, Thresholds())
     return parser.parse_args(argv)
+
+
+def publish(args: argparse.Namespace, metrics: dict[str, Any], violations: list[dict[str, Any]]) -> None:
+    """What the options ask to publish, after the outputs were written."""
+    if args.publish_cloudwatch:
+        calls = publish_metrics(aws.make_client("cloudwatch", args.endpoint_url, args.region), metrics)
+        print(f"drift: {len(metrics['MetricData'])} metric(s) put to {metrics['Namespace']} in {calls} call(s)")
+    if args.publish_events and violations:
+        events = aws.make_client("events", args.endpoint_url, args.region)
+        publish_event(events, violations_event(args.environment, args.report_uri, violations))
+        print(f"drift: violations event put ({EVENT_SOURCE}, {EVENT_DETAIL_TYPE})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -354,15 +412,19 @@ def main(argv: list[str] | None = None) -> int:
     found: list[dict[str, Any]] = []
 
     def step() -> None:
+        if args.publish_events and not (args.report_uri and args.environment):
+            raise PipelineError("--publish-events needs --report-uri and --environment")
         dimensions = dict(d.split("=", 1) for d in args.dimension)
         report = drift_check(read_json(args.baseline), args.data, limits, args.model, args.reference)
         found.extend(report["violations"])
+        metrics = cloudwatch_metrics(report, args.namespace, dimensions)
         with atomic_output(args.output) as out:
             write_json(out / "drift_report.json", report)
             write_json(out / "violations.json", {"violations": report["violations"]})
-            write_json(out / "cloudwatch_metrics.json", cloudwatch_metrics(report, args.namespace, dimensions))
+            write_json(out / "cloudwatch_metrics.json", metrics)
         verdict = "; ".join(f"{v['check']} {v.get('feature', v.get('group', ''))}".strip() for v in found)
         print(f"drift: {report['row_count']} rows, {len(found)} violation(s){': ' + verdict if found else ''}")
+        publish(args, metrics, report["violations"])
 
     code = run_step(step, "drift")
     return VIOLATION_EXIT_CODE if code == 0 and found and args.fail_on_violation else code

@@ -1,0 +1,483 @@
+"""Monitoring, step 1: gather what the drift check of the deployed model needs, for one time window.
+
+The deployed model is the package whose ARN the promotion wrote to an SSM parameter; from its Model Registry
+entry come the model (``model/model.tar.gz``), the train split's baseline (``baseline/baseline.json``) and,
+from the same pipeline execution, the processed test split as the labelled reference
+(``reference/reference.csv``). The current data is read from one of two sources:
+
+- ``capture``: the endpoint's data capture (``<capture-uri>/yyyy/mm/dd/hh/*.jsonl``). Only the hour prefixes
+  that overlap the window [end - window-hours, end) are listed, and only records whose ``inferenceTime`` lies
+  in the window are kept. A request may hold several CSV rows (CSV or BASE64 encoded), its response one score
+  per row. Labels come from Model Monitor's ground-truth layout (``<ground-truth-uri>/yyyy/mm/dd/hh/*``),
+  joined by ``eventId``; ground truth may arrive up to ``--ground-truth-delay-hours`` after the window.
+- ``batch``: the batch transform's outputs (``join_source=Input``: the processed features, then the score),
+  the objects under ``--batch-uri`` last modified in the window.
+
+Outputs (each a folder, for a ProcessingOutput): ``current/current.csv`` in processed layout (no header;
+a leading label column only when every row has a label, so every line has the same column count and the
+drift check's label detection cannot guess wrong), ``scores/scores.csv`` (the served score of each row of
+``current.csv``), and ``summary/summary.json`` (``rows`` is what the pipeline's condition reads).
+An empty window is not an error: ``rows`` is 0 and ``current.csv`` is empty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import json
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline_code import aws, schema, tabular
+from pipeline_code.artifacts import atomic_output, write_json
+from pipeline_code.cli import PROCESSING_OUTPUT, run_step
+from pipeline_code.errors import DataValidationError, PipelineError
+
+SOURCES = ("capture", "batch")
+MAX_ERRORS = 10
+EVALUATION_SUFFIX = "/EvaluateModel/evaluation/evaluation.json"
+REFERENCE_SUFFIX = "/Preprocess/test/test.csv"
+
+
+# ---------------------------------------------------------------- the deployed model and its artifacts
+
+
+@dataclass(frozen=True)
+class DeployedModel:
+    """The deployed package and the S3 locations of what the drift check compares against."""
+
+    arn: str
+    model_uri: str
+    baseline_uri: str
+    reference_uri: str
+
+
+def deployed_package_arn(ssm: Any, parameter: str) -> str:
+    """The model package ARN the promotion recorded; a missing parameter means nothing is deployed."""
+    from botocore.exceptions import ClientError
+
+    try:
+        response = ssm.get_parameter(Name=parameter)
+    except ClientError as err:
+        if aws.error_code(err) == "ParameterNotFound":
+            raise PipelineError(f"no model is deployed: SSM parameter {parameter} not found") from err
+        raise PipelineError(f"GetParameter failed: {err}") from err
+    return str(response["Parameter"]["Value"])
+
+
+def reference_uri_of(evaluation_uri: str) -> str:
+    """The processed test split of the pipeline execution that wrote ``evaluation_uri``."""
+    if not evaluation_uri.endswith(EVALUATION_SUFFIX):
+        raise PipelineError(
+            f"model quality statistics '{evaluation_uri}' are not a training pipeline's evaluation "
+            f"(expected .../<execution id>{EVALUATION_SUFFIX}): cannot locate the test split"
+        )
+    return evaluation_uri[: -len(EVALUATION_SUFFIX)] + REFERENCE_SUFFIX
+
+
+def describe_deployed(sagemaker: Any, arn: str) -> DeployedModel:
+    """DescribeModelPackage, and the three URIs the check needs, each missing field named."""
+    package = aws.call(sagemaker, "DescribeModelPackage", ModelPackageName=arn)
+    paths: dict[str, tuple[str | int, ...]] = {
+        "InferenceSpecification.Containers[0].ModelDataUrl": (
+            "InferenceSpecification", "Containers", 0, "ModelDataUrl",
+        ),
+        "DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri": (
+            "DriftCheckBaselines", "ModelDataQuality", "Statistics", "S3Uri",
+        ),
+        "ModelMetrics.ModelQuality.Statistics.S3Uri": ("ModelMetrics", "ModelQuality", "Statistics", "S3Uri"),
+    }  # fmt: skip
+    found: dict[str, str] = {}
+    for name, path in paths.items():
+        value: Any = package
+        for part in path:
+            try:
+                value = value[part]
+            except (KeyError, IndexError, TypeError):
+                raise PipelineError(f"model package {arn} has no {name}") from None
+        found[name] = str(value)
+    evaluation = found["ModelMetrics.ModelQuality.Statistics.S3Uri"]
+    return DeployedModel(
+        arn=arn,
+        model_uri=found["InferenceSpecification.Containers[0].ModelDataUrl"],
+        baseline_uri=found["DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri"],
+        reference_uri=reference_uri_of(evaluation),
+    )
+
+
+# ---------------------------------------------------------------- the time window
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def ending(cls, end: datetime, hours: float) -> Window:
+        if hours <= 0:
+            raise PipelineError(f"--window-hours must be > 0, got {hours}")
+        return cls(end - timedelta(hours=hours), end)
+
+    def __contains__(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+    def hour_prefixes(self, base: str, extra_hours: float = 0.0) -> list[str]:
+        """``base/yyyy/mm/dd/hh/`` for every hour overlapping [start, end + extra_hours)."""
+        base = base.rstrip("/") + "/" if base else ""
+        hour = self.start.replace(minute=0, second=0, microsecond=0)
+        stop = self.end + timedelta(hours=extra_hours)
+        prefixes = []
+        while hour < stop:
+            prefixes.append(f"{base}{hour:%Y/%m/%d/%H}/")
+            hour += timedelta(hours=1)
+        return prefixes
+
+    def as_json(self) -> dict[str, str]:
+        return {"start": _iso(self.start), "end": _iso(self.end)}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: str, what: str) -> datetime:
+    """An ISO-8601 time (``Z`` or an offset; naive means UTC)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise PipelineError(f"{what}: '{value}' is not an ISO-8601 time") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# ---------------------------------------------------------------- parsing rows
+
+
+class Problems:
+    """Collects malformed-input messages (``key line N: what``) and raises them together."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.messages.append(message)
+
+    def raise_if_any(self) -> None:
+        if self.messages:
+            more = len(self.messages) - MAX_ERRORS
+            raise DataValidationError(self.messages[:MAX_ERRORS] + ([f"... and {more} more"] if more > 0 else []))
+
+
+def parse_feature_row(fields: list[str], where: str) -> list[float]:
+    """One processed-layout row (features only) as floats, checked against the schema's encoding."""
+    if len(fields) != len(schema.FEATURES):
+        raise ValueError(f"{where}: {len(fields)} values, expected {len(schema.FEATURES)} features")
+    row: list[float] = []
+    for col, text in zip(schema.FEATURES, fields, strict=True):
+        text = text.strip()
+        if not text:
+            value = float(tabular.MISSING_CODE) if isinstance(col, schema.CategoricalColumn) else float("nan")
+        else:
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError(f"{where}: field '{col.name}' has non-numeric value {text!r}") from None
+            if not np.isfinite(value):
+                raise ValueError(f"{where}: field '{col.name}' has non-finite value {text!r}")
+        if isinstance(col, schema.CategoricalColumn) and not (
+            value.is_integer() and tabular.MISSING_CODE <= value < len(col.categories)
+        ):
+            raise ValueError(
+                f"{where}: field '{col.name}' has {text!r}, not a category code (-1 to {len(col.categories) - 1})"
+            )
+        if col.feature_store_type == "Integral" and value == value and not value.is_integer():
+            raise ValueError(f"{where}: field '{col.name}' has {text!r}, expected a whole number")
+        row.append(value)
+    return row
+
+
+def _decode(payload: Any, where: str) -> str:
+    """The text of a captured ``endpointInput``/``endpointOutput``/``groundTruthData``."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("data"), str):
+        raise ValueError(f"{where}: no 'data' string")
+    encoding = payload.get("encoding")
+    if encoding == "CSV":
+        return str(payload["data"])
+    if encoding == "BASE64":
+        try:
+            return base64.b64decode(payload["data"], validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as err:
+            raise ValueError(f"{where}: invalid BASE64 data ({err})") from None
+    raise ValueError(f"{where}: unknown encoding {encoding!r} (expected CSV or BASE64)")
+
+
+def _csv_lines(text: str) -> list[str]:
+    return [line for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
+
+
+def _values(text: str, what: str, count: int) -> list[float]:
+    """``count`` numbers from a response (one per line, or comma-separated on one line)."""
+    tokens = [t.strip() for line in _csv_lines(text) for t in line.split(",")]
+    if len(tokens) != count:
+        raise ValueError(f"{len(tokens)} {what}(s) for {count} row(s)")
+    try:
+        return [float(t) for t in tokens]
+    except ValueError:
+        raise ValueError(f"non-numeric {what} in {text[:80]!r}") from None
+
+
+@dataclass
+class Gathered:
+    """Rows gathered so far, in order: features, the served score and (capture) the event id of each row."""
+
+    features: list[list[float]] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+    objects: int = 0
+
+
+def parse_capture_line(line: str, where: str, window: Window) -> tuple[str, list[list[float]], list[float]] | None:
+    """One data-capture record: (event id, feature rows, scores), or None when it lies outside the window."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{where}: not JSON ({err.msg})") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}: not a JSON object")
+    meta = record.get("eventMetadata") or {}
+    capture = record.get("captureData") or {}
+    if not isinstance(meta, dict) or not isinstance(meta.get("inferenceTime"), str):
+        raise ValueError(f"{where}: no eventMetadata.inferenceTime")
+    try:
+        moment = parse_time(meta["inferenceTime"], "inferenceTime")
+    except PipelineError as err:
+        raise ValueError(f"{where}: {err}") from None
+    if moment not in window:
+        return None
+    if not isinstance(meta.get("eventId"), str) or not meta["eventId"]:
+        raise ValueError(f"{where}: no eventMetadata.eventId")
+    if not isinstance(capture, dict):
+        raise ValueError(f"{where}: captureData is not an object")
+    lines = _csv_lines(_decode(capture.get("endpointInput"), f"{where}: captureData.endpointInput"))
+    if not lines:
+        raise ValueError(f"{where}: captureData.endpointInput holds no row")
+    rows = [parse_feature_row(row.split(","), f"{where}: row {i + 1}") for i, row in enumerate(lines)]
+    output = _decode(capture.get("endpointOutput"), f"{where}: captureData.endpointOutput")
+    try:
+        scores = _values(output, "score", len(rows))
+    except ValueError as err:
+        raise ValueError(f"{where}: captureData.endpointOutput: {err}") from None
+    return meta["eventId"], rows, scores
+
+
+def gather_capture(s3: Any, capture_uri: str, window: Window) -> Gathered:
+    """The window's captured rows, from the hour prefixes overlapping it only."""
+    bucket, base = aws.split_s3_uri(capture_uri)
+    gathered, problems = Gathered(), Problems()
+    for prefix in window.hour_prefixes(base):
+        for obj in aws.list_objects(s3, bucket, prefix):
+            gathered.objects += 1
+            text = aws.read_object(s3, bucket, obj["Key"]).decode("utf-8", errors="replace")
+            for number, line in enumerate(text.splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    parsed = parse_capture_line(line, f"s3://{bucket}/{obj['Key']} line {number}", window)
+                except ValueError as err:
+                    problems.add(str(err))
+                    continue
+                if parsed is not None:
+                    event_id, rows, scores = parsed
+                    gathered.features += rows
+                    gathered.scores += scores
+                    gathered.event_ids += [event_id] * len(rows)
+    problems.raise_if_any()
+    return gathered
+
+
+def _ground_truth_line(line: str, where: str) -> tuple[str, list[int]]:
+    """One ground-truth record: (event id, its label or labels, one per row of a multi-row request)."""
+    try:
+        record = json.loads(line)
+        event_id = record["eventMetadata"]["eventId"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise ValueError(f"{where}: not a ground-truth record (JSON with eventMetadata.eventId)") from None
+    values = [v.strip() for row in _csv_lines(_decode(record.get("groundTruthData"), f"{where}: groundTruthData"))
+              for v in row.split(",")]  # fmt: skip
+    if not values or any(v not in ("0", "1") for v in values):
+        raise ValueError(f"{where}: groundTruthData {values[:5]} is not 0 or 1")
+    return str(event_id), [int(v) for v in values]
+
+
+def gather_ground_truth(s3: Any, uri: str, window: Window, delay_hours: float) -> dict[str, list[int]]:
+    """Labels by event id from Model Monitor's ground-truth layout, up to ``delay_hours`` after the window."""
+    bucket, base = aws.split_s3_uri(uri)
+    labels: dict[str, list[int]] = {}
+    problems = Problems()
+    for prefix in window.hour_prefixes(base, delay_hours):
+        for obj in aws.list_objects(s3, bucket, prefix):
+            text = aws.read_object(s3, bucket, obj["Key"]).decode("utf-8", errors="replace")
+            for number, line in enumerate(text.splitlines(), start=1):
+                if not line.strip():
+                    continue
+                where = f"s3://{bucket}/{obj['Key']} line {number}"
+                try:
+                    event_id, found = _ground_truth_line(line, where)
+                except ValueError as err:
+                    problems.add(str(err))
+                    continue
+                if labels.setdefault(event_id, found) != found:
+                    problems.add(f"{where}: event {event_id} has conflicting ground truth")
+    problems.raise_if_any()
+    return labels
+
+
+def join_labels(gathered: Gathered, truth: dict[str, list[int]]) -> tuple[np.ndarray | None, int]:
+    """One label per gathered row and the number of labelled rows; the labels are None unless every row has
+    one (a partly labelled window is checked as unlabelled, never with a column that is partly empty)."""
+    rows_of = Counter(gathered.event_ids)
+    mismatched = [
+        f"ground truth of event {event_id}: {len(truth[event_id])} label(s) for {count} captured row(s)"
+        for event_id, count in rows_of.items()
+        if event_id in truth and len(truth[event_id]) != count
+    ]
+    if mismatched:
+        raise DataValidationError(mismatched[:MAX_ERRORS])
+    seen: Counter[str] = Counter()
+    labels: list[int] = []
+    for event_id in gathered.event_ids:
+        if event_id in truth:
+            labels.append(truth[event_id][seen[event_id]])
+            seen[event_id] += 1
+    if gathered.event_ids and len(labels) == len(gathered.event_ids):
+        return np.asarray(labels, dtype=np.int8), len(labels)
+    return None, len(labels)
+
+
+def gather_batch(s3: Any, batch_uri: str, window: Window) -> Gathered:
+    """Transform outputs (features then score per line) last modified in the window."""
+    bucket, prefix = aws.split_s3_uri(batch_uri)
+    gathered, problems = Gathered(), Problems()
+    for obj in aws.list_objects(s3, bucket, prefix):
+        if obj["LastModified"] not in window or obj["Key"].endswith("/"):
+            continue
+        gathered.objects += 1
+        text = aws.read_object(s3, bucket, obj["Key"]).decode("utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            where = f"s3://{bucket}/{obj['Key']} line {number}"
+            fields = line.split(",")
+            try:
+                if len(fields) != len(schema.FEATURES) + 1:
+                    raise ValueError(f"{where}: {len(fields)} values, expected {len(schema.FEATURES)} features + score")
+                row = parse_feature_row(fields[:-1], where)
+                if not re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*", fields[-1]):
+                    raise ValueError(f"{where}: score {fields[-1]!r} is not a number")
+            except ValueError as err:
+                problems.add(str(err))
+                continue
+            score = float(fields[-1])
+            gathered.features.append(row)
+            gathered.scores.append(score)
+    problems.raise_if_any()
+    return gathered
+
+
+# ---------------------------------------------------------------- the step
+
+
+def write_current(out: Path, gathered: Gathered, labels: np.ndarray | None) -> None:
+    """``current/current.csv`` (processed layout) and ``scores/scores.csv``, row for row."""
+    path = out / "current" / "current.csv"
+    if gathered.features:
+        features = np.asarray(gathered.features, dtype=np.float64)
+        tabular.save_processed(path, tabular.EncodedBatch(np.asfortranarray(features), labels))
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    scores = out / "scores" / "scores.csv"
+    scores.parent.mkdir(parents=True, exist_ok=True)
+    scores.write_text("".join(f"{s!r}\n" for s in gathered.scores))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-package-parameter", required=True, help="SSM parameter holding the package ARN")
+    parser.add_argument("--source", required=True, choices=SOURCES)
+    parser.add_argument("--capture-uri", help="s3://bucket/data-capture/<endpoint>/AllTraffic")
+    parser.add_argument("--batch-uri", help="s3://bucket/prefix of the batch transform outputs")
+    parser.add_argument("--ground-truth-uri", help="Model Monitor ground-truth prefix (capture only)")
+    parser.add_argument("--ground-truth-delay-hours", type=float, default=24.0)
+    parser.add_argument("--window-hours", type=float, required=True)
+    parser.add_argument("--end", default=None, help="ISO-8601 end of the window (exclusive); default: now")
+    parser.add_argument("--region", default=None)
+    parser.add_argument("--endpoint-url", default=None)
+    parser.add_argument("--output", default=PROCESSING_OUTPUT)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    def step() -> None:
+        if args.source == "capture" and not args.capture_uri:
+            raise PipelineError("--source capture needs --capture-uri")
+        if args.source == "batch" and not args.batch_uri:
+            raise PipelineError("--source batch needs --batch-uri")
+        if args.source == "batch" and args.ground_truth_uri:
+            raise PipelineError("--ground-truth-uri joins by capture eventId: it needs --source capture")
+        end = parse_time(args.end, "--end") if args.end else datetime.now(UTC)
+        window = Window.ending(end, args.window_hours)
+        s3 = aws.make_client("s3", args.endpoint_url, args.region)
+        ssm = aws.make_client("ssm", args.endpoint_url, args.region)
+        sagemaker = aws.make_client("sagemaker", args.endpoint_url, args.region)
+        deployed = describe_deployed(sagemaker, deployed_package_arn(ssm, args.model_package_parameter))
+        if args.source == "capture":
+            gathered = gather_capture(s3, args.capture_uri, window)
+        else:
+            gathered = gather_batch(s3, args.batch_uri, window)
+        labels, labelled, note = None, 0, "no ground truth given: features only"
+        if args.ground_truth_uri:
+            truth = gather_ground_truth(s3, args.ground_truth_uri, window, args.ground_truth_delay_hours)
+            labels, labelled = join_labels(gathered, truth)
+            note = (
+                "every row labelled: label column written"
+                if labels is not None
+                else f"{labelled} of {len(gathered.features)} row(s) have ground truth: features only, no label column"
+            )
+        with atomic_output(args.output) as out:
+            aws.download(s3, deployed.baseline_uri, out / "baseline" / "baseline.json")
+            aws.download(s3, deployed.model_uri, out / "model" / "model.tar.gz")
+            aws.download(s3, deployed.reference_uri, out / "reference" / "reference.csv")
+            write_current(out, gathered, labels)
+            summary = {
+                "rows": len(gathered.features),
+                "labelled": labels is not None,
+                "labelled_rows": labelled,
+                "note": note,
+                "window": window.as_json(),
+                "source": args.source,
+                "source_uri": args.capture_uri if args.source == "capture" else args.batch_uri,
+                "objects_read": gathered.objects,
+                "model_package_arn": deployed.arn,
+                "model_data_url": deployed.model_uri,
+                "baseline_uri": deployed.baseline_uri,
+                "reference_uri": deployed.reference_uri,
+            }
+            write_json(out / "summary" / "summary.json", summary)
+        print(f"monitoring_inputs: {summary['rows']} row(s) from {args.source} in {window.as_json()}; {note}")
+
+    return run_step(step, "monitoring_inputs")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
