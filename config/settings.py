@@ -252,6 +252,9 @@ class MonitoringSettings(_Section):
     instance_type: InstanceType
     instance_count: Annotated[int, Field(ge=1, le=100)]
     schedule: Schedule
+    window_hours: Annotated[int, Field(ge=1, le=720)]  # how much captured data one monitoring run looks at
+    # What the custom monitoring checks: the endpoint's data capture, or the batch pipeline's predictions.
+    source: Literal["capture", "batch"]
 
 
 class Thresholds(_Section):
@@ -263,7 +266,6 @@ class Thresholds(_Section):
     min_disparate_impact: Fraction
     drift_psi: PositiveFloat
     drift_jensen_shannon: Fraction
-    max_drifted_feature_share: Fraction
 
 
 class Schedules(_Section):
@@ -297,6 +299,18 @@ class ExperimentTrackingSettings(_Section):
     server_size: Literal["Small", "Medium", "Large"]
 
 
+class PromotionSettings(_Section):
+    # true: the promotion state machine waits for a person (a Step Functions task token) before deploying.
+    manual_approval: bool
+    approval_timeout_hours: Annotated[int, Field(ge=1, le=8760)]
+    in_service_timeout_minutes: Annotated[int, Field(ge=5, le=180)]  # bound on waiting for InService
+    smoke_test_rows: Annotated[int, Field(ge=1, le=100)]  # real rows sent to a new endpoint before it counts
+
+
+class AlertSettings(_Section):
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None  # alarms and approvals waiting
+
+
 class EnvironmentConfig(_Section):
     """Everything one environment (dev, staging or prod) is built from."""
 
@@ -320,6 +334,17 @@ class EnvironmentConfig(_Section):
     model_registry: ModelRegistrySettings
     pipeline: PipelineSettings
     experiment_tracking: ExperimentTrackingSettings
+    promotion: PromotionSettings
+    alerts: AlertSettings
+
+    @model_validator(mode="after")
+    def _serverless_endpoints_capture_nothing(self) -> EnvironmentConfig:
+        if self.inference.mode == "serverless" and self.monitoring.source == "capture":
+            raise ValueError(
+                "monitoring.source 'capture' needs inference.mode 'instance': serverless endpoints support no data "
+                "capture (use monitoring.source 'batch', or an instance endpoint)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _account_required_beyond_dev(self) -> EnvironmentConfig:

@@ -89,8 +89,16 @@ class BuildContext:
     scratch_dir: Path  # temporary: a clean copy of the step code for the training job's source dir
 
 
-class TrainingPipelineBuilder:
-    """Turns one environment's config into a `Pipeline` (call `definition()` for the JSON)."""
+class PipelineBuilder:
+    """What every pipeline of the platform shares: the offline session, the image, the step code, job I/O.
+
+    Subclasses declare their parameters (setting `processing_type` and `processing_count`) in `_parameters()`
+    and their steps in `build()`.
+    """
+
+    output_root = f"s3://{PLACEHOLDERS.artifacts_bucket}/{OUTPUT_PREFIX}"
+    processing_type: Any
+    processing_count: Any
 
     def __init__(self, context: BuildContext) -> None:
         self.ctx = context
@@ -137,64 +145,12 @@ class TrainingPipelineBuilder:
         )
         return uri
 
-    # ----------------------------------------------------------------------------------------- parameters
-    def _parameters(self) -> None:
-        env = self.ctx.environment
-        hp = env.training.hyperparameters
-        t = env.thresholds
-        self.input_data = ParameterString("InputDataUri", default_value=f"s3://{PLACEHOLDERS.raw_bucket}/adult/")
-        self.processing_type = ParameterString("ProcessingInstanceType", default_value=env.processing.instance_type)
-        self.processing_count = ParameterInteger("ProcessingInstanceCount", default_value=env.processing.instance_count)
-        self.training_type = ParameterString("TrainingInstanceType", default_value=env.training.instance_type)
-        self.training_count = ParameterInteger("TrainingInstanceCount", default_value=env.training.instance_count)
-        self.min_auc = ParameterFloat("MinAuc", default_value=t.min_auc)
-        self.min_f1 = ParameterFloat("MinF1", default_value=t.min_f1)
-        self.max_cost = ParameterFloat("MaxCostPer1000", default_value=t.max_cost_per_1000)
-        self.fp_cost = ParameterFloat("FalsePositiveCost", default_value=t.false_positive_cost)
-        self.fn_cost = ParameterFloat("FalseNegativeCost", default_value=t.false_negative_cost)
-        self.min_di = ParameterFloat("MinDisparateImpact", default_value=t.min_disparate_impact)
-        self.num_round = ParameterInteger("NumRound", default_value=hp.num_round)
-        self.max_depth = ParameterInteger("MaxDepth", default_value=hp.max_depth)
-        self.eta = ParameterFloat("Eta", default_value=hp.eta)
-        self.subsample = ParameterFloat("Subsample", default_value=hp.subsample)
-        self.min_child_weight = ParameterFloat("MinChildWeight", default_value=hp.min_child_weight)
-        # Lineage: what started this run, and from which code.
-        self.trigger = ParameterString("Trigger", default_value="manual", enum_values=None)
-        self.trigger_detail = ParameterString("TriggerDetail", default_value="")
-        self.code_version = ParameterString("CodeVersion", default_value="unreleased")
-        self.approval_status = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
-
-    @property
-    def parameters(self) -> list[Any]:
-        return [
-            self.input_data,
-            self.processing_type,
-            self.processing_count,
-            self.training_type,
-            self.training_count,
-            self.min_auc,
-            self.min_f1,
-            self.max_cost,
-            self.fp_cost,
-            self.fn_cost,
-            self.min_di,
-            self.num_round,
-            self.max_depth,
-            self.eta,
-            self.subsample,
-            self.min_child_weight,
-            self.trigger,
-            self.trigger_detail,
-            self.code_version,
-            self.approval_status,
-        ]
-
     # ------------------------------------------------------------------------------------------- helpers
     def _output_uri(self, step: str, name: str) -> Join:
         return Join(
             on="/",
             values=[
-                f"s3://{PLACEHOLDERS.artifacts_bucket}/{OUTPUT_PREFIX}",
+                self.output_root,
                 ExecutionVariables.PIPELINE_EXECUTION_ID,
                 step,
                 name,
@@ -263,6 +219,68 @@ class TrainingPipelineBuilder:
     @staticmethod
     def _step_output(step: ProcessingStep, name: str) -> Any:
         return step.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
+
+    def _parameters(self) -> None:
+        raise NotImplementedError
+
+    def build(self) -> Pipeline:
+        raise NotImplementedError
+
+
+class TrainingPipelineBuilder(PipelineBuilder):
+    """Turns one environment's config into the training `Pipeline` (call `definition()` for the JSON)."""
+
+    # ----------------------------------------------------------------------------------------- parameters
+    def _parameters(self) -> None:
+        env = self.ctx.environment
+        hp = env.training.hyperparameters
+        t = env.thresholds
+        self.input_data = ParameterString("InputDataUri", default_value=f"s3://{PLACEHOLDERS.raw_bucket}/adult/")
+        self.processing_type = ParameterString("ProcessingInstanceType", default_value=env.processing.instance_type)
+        self.processing_count = ParameterInteger("ProcessingInstanceCount", default_value=env.processing.instance_count)
+        self.training_type = ParameterString("TrainingInstanceType", default_value=env.training.instance_type)
+        self.training_count = ParameterInteger("TrainingInstanceCount", default_value=env.training.instance_count)
+        self.min_auc = ParameterFloat("MinAuc", default_value=t.min_auc)
+        self.min_f1 = ParameterFloat("MinF1", default_value=t.min_f1)
+        self.max_cost = ParameterFloat("MaxCostPer1000", default_value=t.max_cost_per_1000)
+        self.fp_cost = ParameterFloat("FalsePositiveCost", default_value=t.false_positive_cost)
+        self.fn_cost = ParameterFloat("FalseNegativeCost", default_value=t.false_negative_cost)
+        self.min_di = ParameterFloat("MinDisparateImpact", default_value=t.min_disparate_impact)
+        self.num_round = ParameterInteger("NumRound", default_value=hp.num_round)
+        self.max_depth = ParameterInteger("MaxDepth", default_value=hp.max_depth)
+        self.eta = ParameterFloat("Eta", default_value=hp.eta)
+        self.subsample = ParameterFloat("Subsample", default_value=hp.subsample)
+        self.min_child_weight = ParameterFloat("MinChildWeight", default_value=hp.min_child_weight)
+        # Lineage: what started this run, and from which code.
+        self.trigger = ParameterString("Trigger", default_value="manual", enum_values=None)
+        self.trigger_detail = ParameterString("TriggerDetail", default_value="")
+        self.code_version = ParameterString("CodeVersion", default_value="unreleased")
+        self.approval_status = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
+
+    @property
+    def parameters(self) -> list[Any]:
+        return [
+            self.input_data,
+            self.processing_type,
+            self.processing_count,
+            self.training_type,
+            self.training_count,
+            self.min_auc,
+            self.min_f1,
+            self.max_cost,
+            self.fp_cost,
+            self.fn_cost,
+            self.min_di,
+            self.num_round,
+            self.max_depth,
+            self.eta,
+            self.subsample,
+            self.min_child_weight,
+            self.trigger,
+            self.trigger_detail,
+            self.code_version,
+            self.approval_status,
+        ]
 
     # --------------------------------------------------------------------------------------------- steps
     def build(self) -> Pipeline:

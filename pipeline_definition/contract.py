@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from config.settings import EnvironmentConfig
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parent
 CODE_DIR = ROOT / "pipeline_code"
@@ -43,6 +45,7 @@ class Placeholders:
     kms_key_arn: str = "arn:aws:kms:us-east-1:000000000000:key/placeholder-lake-key"
     raw_bucket: str = "placeholder-raw-bucket"
     artifacts_bucket: str = "placeholder-artifacts-bucket"
+    curated_bucket: str = "placeholder-curated-bucket"
     feature_group: str = "placeholder-feature-group"
     model_package_group: str = "placeholder-model-package-group"
     mlflow_tracking_server_arn: str = "arn:aws:sagemaker:us-east-1:000000000000:mlflow-tracking-server/placeholder"
@@ -54,12 +57,26 @@ class Placeholders:
 PLACEHOLDERS = Placeholders()
 
 
-def pipeline_name(project_name: str, environment: str) -> str:
-    return f"{project_name}-{environment}-training"
+# The SageMaker pipelines built for every environment; "monitoring" is deployed only for the custom backend.
+PIPELINES = ("training", "monitoring", "batch-inference")
 
 
-def definition_path(environment: str) -> Path:
-    return GENERATED_DIR / f"{environment}.json"
+def pipelines_of(environment: EnvironmentConfig) -> tuple[str, ...]:
+    """The pipelines CDK deploys for `environment`."""
+    return tuple(p for p in PIPELINES if p != "monitoring" or environment.monitoring.backend == "custom")
+
+
+def pipeline_name(project_name: str, environment: str, pipeline: str = "training") -> str:
+    return f"{project_name}-{environment}-{pipeline}"
+
+
+def current_model_parameter(project_name: str, environment: str) -> str:
+    """The SSM parameter where promotion records the model package that is live on the endpoint."""
+    return f"/{project_name}/{environment}/current-model-package"
+
+
+def definition_path(environment: str, pipeline: str = "training") -> Path:
+    return GENERATED_DIR / f"{environment}-{pipeline}.json"
 
 
 def fingerprint_path(environment: str) -> Path:

@@ -10,17 +10,27 @@ import json
 from pathlib import Path
 
 from config.settings import EnvironmentConfig, PlatformConfig
-from pipeline_definition.contract import CODE_DIR, PACKAGE_DIR, code_files, definition_path, fingerprint_path
+from pipeline_definition.contract import (
+    CODE_DIR,
+    PACKAGE_DIR,
+    PIPELINES,
+    code_files,
+    definition_path,
+    fingerprint_path,
+)
 
 SDK_VERSION = "3.27.0"  # the sagemaker release the committed definitions were built with (requirements-dev.txt)
 
 # The settings the builder reads: other config changes (lifecycle days, tags...) leave the definition alone.
 BUILDER_SETTINGS = (
     "name", "region", "processing", "training", "tuning", "inference", "thresholds", "pipeline", "experiment_tracking",
+    "monitoring",
 )  # fmt: skip
 
 # The builder's own modules: a change to any of them may change the definition.
-_BUILDER_SOURCES = ("builder.py", "offline_session.py", "generate.py", "fingerprint.py", "contract.py")
+_BUILDER_SOURCES = (
+    "builder.py", "operations_builders.py", "offline_session.py", "generate.py", "fingerprint.py", "contract.py",
+)  # fmt: skip
 
 
 def code_hash(code_dir: Path = CODE_DIR) -> str:
@@ -37,7 +47,8 @@ def code_hash(code_dir: Path = CODE_DIR) -> str:
 def definition_fingerprint(project_name: str, environment: EnvironmentConfig) -> str:
     digest = hashlib.sha256()
     digest.update(f"sagemaker=={SDK_VERSION}\0project={project_name}\0code={code_hash()}\0".encode())
-    used = environment.model_dump(mode="json", include=set(BUILDER_SETTINGS))
+    # The monitoring backend decides whether CDK deploys the monitoring pipeline, not what the definitions hold.
+    used = environment.model_dump(mode="json", include=set(BUILDER_SETTINGS), exclude={"monitoring": {"backend"}})
     digest.update(json.dumps(used, sort_keys=True).encode())
     for name in _BUILDER_SOURCES:
         digest.update(name.encode() + b"\0" + (PACKAGE_DIR / name).read_bytes())
@@ -47,7 +58,7 @@ def definition_fingerprint(project_name: str, environment: EnvironmentConfig) ->
 def is_fresh(project_name: str, environment: EnvironmentConfig) -> bool:
     path = fingerprint_path(environment.name)
     return (
-        definition_path(environment.name).is_file()
+        all(definition_path(environment.name, p).is_file() for p in PIPELINES)
         and path.is_file()
         and path.read_text().strip() == definition_fingerprint(project_name, environment)
     )

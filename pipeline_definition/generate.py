@@ -41,10 +41,18 @@ def _offline_environment(region: str) -> None:
     os.environ.pop("AWS_PROFILE", None)
 
 
-def build_definition(project_name: str, environment: EnvironmentConfig, staging_dir: Path) -> tuple[str, list[str]]:
-    """The definition JSON (pretty, key-sorted) and the AWS calls the session refused while building it."""
-    from pipeline_definition.builder import BuildContext, TrainingPipelineBuilder  # the SDK: imported late
+def build_definitions(
+    project_name: str, environment: EnvironmentConfig, staging_dir: Path
+) -> tuple[dict[str, str], list[str]]:
+    """Each pipeline's definition JSON (pretty, key-sorted) and the AWS calls the session refused building them."""
+    from pipeline_definition.builder import BuildContext, PipelineBuilder, TrainingPipelineBuilder  # the SDK: late
+    from pipeline_definition.operations_builders import BatchInferencePipelineBuilder, MonitoringPipelineBuilder
 
+    builders: dict[str, type[PipelineBuilder]] = {
+        "training": TrainingPipelineBuilder,
+        "monitoring": MonitoringPipelineBuilder,
+        "batch-inference": BatchInferencePipelineBuilder,
+    }
     # The SDK writes the training source dir's path into what it uploads (sourcecode.json): a relative path
     # under the repository keeps the staged bytes, and so the definition, the same on every machine.
     # That fixed path is shared: concurrent builds (a test beside a synth) take turns.
@@ -52,26 +60,30 @@ def build_definition(project_name: str, environment: EnvironmentConfig, staging_
     previous = Path.cwd()
     lock = (contract.PACKAGE_DIR / ".build.lock").open("w")
     fcntl.flock(lock, fcntl.LOCK_EX)
-    shutil.rmtree(scratch, ignore_errors=True)
-    os.chdir(contract.ROOT)
+    definitions: dict[str, str] = {}
+    refused: list[str] = []
     try:
-        builder = TrainingPipelineBuilder(
-            BuildContext(
-                environment=environment,
-                project_name=project_name,
-                code_dir=contract.CODE_DIR,
-                staging_dir=staging_dir,
-                scratch_dir=scratch.relative_to(contract.ROOT),
+        os.chdir(contract.ROOT)
+        for pipeline in contract.PIPELINES:  # all of them: CDK deploys monitoring only for the custom backend
+            shutil.rmtree(scratch, ignore_errors=True)
+            builder = builders[pipeline](
+                BuildContext(
+                    environment=environment,
+                    project_name=project_name,
+                    code_dir=contract.CODE_DIR,
+                    staging_dir=staging_dir,
+                    scratch_dir=scratch.relative_to(contract.ROOT),
+                )
             )
-        )
-        definition = builder.build().definition()
+            definition = builder.build().definition()
+            definitions[pipeline] = json.dumps(json.loads(definition), indent=1, sort_keys=True) + "\n"
+            refused += builder.session.refused_calls
     finally:
         os.chdir(previous)
         shutil.rmtree(scratch, ignore_errors=True)
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
-    pretty = json.dumps(json.loads(definition), indent=1, sort_keys=True) + "\n"
-    return pretty, builder.session.refused_calls
+    return definitions, refused
 
 
 def generate(names: list[str], *, out: Path, force: bool, config_path: Path = DEFAULT_CONFIG_PATH) -> list[str]:
@@ -85,8 +97,11 @@ def generate(names: list[str], *, out: Path, force: bool, config_path: Path = DE
         if in_place and not force and fingerprint.is_fresh(config.project_name, environment):
             continue
         os.environ.update(AWS_DEFAULT_REGION=environment.region, AWS_REGION=environment.region)
-        definition, refused = build_definition(config.project_name, environment, out / "staging")
-        (out / f"{environment.name}.json").write_text(definition)
+        definitions, refused = build_definitions(config.project_name, environment, out / "staging")
+        for stale in out.glob(f"{environment.name}-*.json"):  # e.g. monitoring, after a switch to model-monitor
+            stale.unlink()
+        for pipeline, definition in definitions.items():
+            (out / contract.definition_path(environment.name, pipeline).name).write_text(definition)
         (out / f"{environment.name}.fingerprint").write_text(
             fingerprint.definition_fingerprint(config.project_name, environment) + "\n"
         )

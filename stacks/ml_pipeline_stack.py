@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from config.settings import ConfigError, EnvironmentConfig
-from pipeline_definition import contract, fingerprint
+from config.settings import EnvironmentConfig
+from pipeline_definition import contract
 from stacks.data_lake_stack import DataLakeStack
-from stacks.units.data_lake import zone_bucket_name
+from stacks.definitions import committed_definition
+from stacks.units.data_lake import import_zones
 from stacks.units.settings import log_retention
-from stacks.units.training_pipeline import PipelineDefinition, TrainingPipeline
+from stacks.units.training_pipeline import TrainingPipeline
 
 
 class MlPipelineStack(cdk.Stack):
@@ -30,36 +30,17 @@ class MlPipelineStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        if not fingerprint.is_fresh(project_name, environment):
-            raise ConfigError(
-                f"the committed pipeline definition of {environment.name} is out of date with its config, "
-                "pipeline_code/ or pipeline_definition/: run `make pipeline-definitions` (or `make synth`)"
-            )
-        definition = PipelineDefinition.load(
-            contract.definition_path(environment.name),
-            code_dir=contract.CODE_DIR,
-            code_hash=fingerprint.code_hash(),
-            staging_dir=contract.STAGING_DIR,
-        )
+        definition = committed_definition(project_name, environment, "training")
         tracking = data.experiment_tracking
         prefix = f"{project_name}-{environment.name}"
-        # The zones by name, not by cross-stack reference: plain ARNs in this stack's IAM statements.
-        raw, artifacts = (
-            s3.Bucket.from_bucket_attributes(
-                self,
-                f"{zone.capitalize()}Zone",
-                bucket_name=zone_bucket_name(prefix, zone),
-                encryption_key=data.lake.key,
-            )
-            for zone in ("raw", "artifacts")
-        )
+        zones = import_zones(self, prefix, data.lake.key, ("raw", "artifacts"))
         self.training = TrainingPipeline(
             self,
             "TrainingPipeline",
             pipeline_name=contract.pipeline_name(project_name, environment.name),
             definition=definition,
-            raw_bucket=raw,
-            artifacts_bucket=artifacts,
+            raw_bucket=zones["raw"],
+            artifacts_bucket=zones["artifacts"],
             key=data.lake.key,
             feature_group_name=data.feature_store.feature_group_name,
             feature_group_arn=data.feature_store.feature_group_arn,

@@ -8,6 +8,7 @@ from constructs import Construct
 from config.settings import EnvironmentConfig
 from stacks.data_lake_stack import DataLakeStack
 from stacks.ml_pipeline_stack import MlPipelineStack
+from stacks.operations_stack import OperationsStack
 
 
 class MlopsStage(cdk.Stage):
@@ -40,5 +41,16 @@ class MlopsStage(cdk.Stage):
             environment=environment,
             data=self.data_lake,
         )
+        self.operations = OperationsStack(
+            self,
+            "Operations",
+            stack_name=f"{prefix}-operations",
+            description=f"{project_name} {environment.name}: promotion, monitoring, alarms, retraining triggers",
+            project_name=project_name,
+            environment=environment,
+            data=self.data_lake,
+        )
+        # The operations pipelines run the step code that the ml-pipeline stack deploys.
+        self.operations.add_stack_dependency(self.ml_pipeline)
         for key, value in environment.tags.items():
             cdk.Tags.of(self).add(key, value)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 # jsii starts its node process at `import aws_cdk`: these must be set before any test module imports it.
@@ -15,6 +19,35 @@ from config import PlatformConfig, load_config
 from tests.synthesis import Synthesis, read_synthesis
 
 ROOT = Path(__file__).resolve().parent.parent
+_OFFLINE_GENERATION = "MLOPS_OFFLINE_GENERATION_DIR"
+_background: list[subprocess.Popen[bytes]] = []
+
+
+def _selects_pipeline_definition_tests(config: pytest.Config) -> bool:
+    target = ROOT / "tests" / "pipeline_definition"
+    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args] or [ROOT / "tests"]
+    return any(target == path or target.is_relative_to(path) or path.is_relative_to(target) for path in paths)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start the offline SDK build once (in the controller when tests run in parallel), in the background."""
+    if hasattr(config, "workerinput") or config.option.collectonly or not _selects_pipeline_definition_tests(config):
+        return
+    out = tempfile.mkdtemp(prefix="mlops-offline-generation-")
+    os.environ[_OFFLINE_GENERATION] = out  # xdist workers, started later, inherit it
+    script = ROOT / "tests" / "pipeline_definition" / "offline_generation.py"
+    log = Path(out) / "child.log"
+    with log.open("wb") as output:
+        _background.append(subprocess.Popen([sys.executable, str(script), out], stdout=output, stderr=output))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for process in _background:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+    if _background and (out := os.environ.pop(_OFFLINE_GENERATION, None)):
+        shutil.rmtree(out, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,16 @@ def zone_bucket_name(resource_prefix: str, zone: str) -> str:
     return f"{resource_prefix}-{zone}-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}"
 
 
+def import_zones(scope: Construct, resource_prefix: str, key: kms.IKey, zones: Sequence[str]) -> dict[str, s3.IBucket]:
+    """The named zones as seen from another stack: by name, with the lake key, so grants include the key."""
+    return {
+        zone: s3.Bucket.from_bucket_attributes(
+            scope, f"{zone.capitalize()}Zone", bucket_name=zone_bucket_name(resource_prefix, zone), encryption_key=key
+        )
+        for zone in zones
+    }
+
+
 @dataclass(frozen=True)
 class _ZonePolicy:
     to_infrequent_access: bool

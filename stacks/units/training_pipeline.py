@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import dataclass
-from pathlib import Path
-
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -24,20 +19,7 @@ from stacks.units.compliance import (
     acknowledge_grant_policy,
     nag_finding,
 )
-
-_ECR_IMAGE = re.compile(r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repo>[\w./-]+):")
-
-# The training and processing jobs a pipeline run starts are named `pipelines-<execution>-<step>-<suffix>`.
-_JOB_ACTIONS = {
-    "processing-job": ["CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob"],
-    "training-job": ["CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob"],
-    "hyper-parameter-tuning-job": [
-        "CreateHyperParameterTuningJob",
-        "DescribeHyperParameterTuningJob",
-        "StopHyperParameterTuningJob",
-        "ListTrainingJobsForHyperParameterTuningJob",
-    ],
-}
+from stacks.units.pipeline_role import PipelineDefinition, grant_pipeline_jobs, grant_volume_key
 
 # What the steps log to a managed MLflow tracking server (pipeline_code.tracking): runs, params, metrics, models.
 _MLFLOW_ACTIONS = [
@@ -55,26 +37,6 @@ _MLFLOW_ACTIONS = [
     "sagemaker-mlflow:SetTag",
     "sagemaker-mlflow:LogModel",
 ]
-
-
-@dataclass(frozen=True)
-class PipelineDefinition:
-    """A generated definition (pipeline_definition/generated) and what CDK must ship for it."""
-
-    body: str  # the definition JSON, with placeholders
-    code_dir: Path  # pipeline_code/, deployed under CODE_PREFIX/<code_hash>/
-    code_hash: str
-    staging_dir: Path  # what the SDK staged, deployed under STAGING_PREFIX/
-
-    @classmethod
-    def load(cls, path: Path, *, code_dir: Path, code_hash: str, staging_dir: Path) -> PipelineDefinition:
-        # Compact the committed (pretty) JSON: the definition body travels inside the template.
-        body = json.dumps(json.loads(path.read_text(encoding="utf-8")), separators=(",", ":"), sort_keys=True)
-        return cls(body=body, code_dir=code_dir, code_hash=code_hash, staging_dir=staging_dir)
-
-    def image_repositories(self) -> list[tuple[str, str, str]]:
-        """(account, region, repository) of every container image the definition runs."""
-        return sorted({(m["account"], m["region"], m["repo"]) for m in _ECR_IMAGE.finditer(self.body)})
 
 
 class TrainingPipeline(Construct):
@@ -112,7 +74,7 @@ class TrainingPipeline(Construct):
             description=f"Runs {pipeline_name} and the processing, training and tuning jobs it starts",
         )
         self._grant_data(raw_bucket, artifacts_bucket, key)
-        self._grant_jobs(stack, definition)
+        grant_pipeline_jobs(self.role, ("processing-job", "training-job", "hyper-parameter-tuning-job"), [definition])
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="IngestFeatures",
@@ -167,19 +129,18 @@ class TrainingPipeline(Construct):
         )
         acknowledge_bucket_deployment(stack, artifacts_bucket)
 
-        substitutions = {
-            PLACEHOLDERS.role_arn: self.role.role_arn,
-            PLACEHOLDERS.kms_key_arn: key.key_arn,
-            PLACEHOLDERS.raw_bucket: raw_bucket.bucket_name,
-            PLACEHOLDERS.artifacts_bucket: artifacts_bucket.bucket_name,
-            PLACEHOLDERS.feature_group: feature_group_name,
-            PLACEHOLDERS.model_package_group: model_package_group_name,
-            PLACEHOLDERS.mlflow_tracking_server_arn: mlflow_tracking_server_arn
-            or PLACEHOLDERS.mlflow_tracking_server_arn,
-        }
-        body = definition.body
-        for placeholder, value in substitutions.items():
-            body = body.replace(placeholder, value)
+        body = definition.render(
+            {
+                PLACEHOLDERS.role_arn: self.role.role_arn,
+                PLACEHOLDERS.kms_key_arn: key.key_arn,
+                PLACEHOLDERS.raw_bucket: raw_bucket.bucket_name,
+                PLACEHOLDERS.artifacts_bucket: artifacts_bucket.bucket_name,
+                PLACEHOLDERS.feature_group: feature_group_name,
+                PLACEHOLDERS.model_package_group: model_package_group_name,
+                PLACEHOLDERS.mlflow_tracking_server_arn: mlflow_tracking_server_arn
+                or PLACEHOLDERS.mlflow_tracking_server_arn,
+            }
+        )
         self.pipeline = sagemaker.CfnPipeline(
             self,
             "Pipeline",
@@ -206,75 +167,4 @@ class TrainingPipeline(Construct):
             acknowledge_bucket_grant(
                 self.role, artifacts_bucket, f"{prefix}/*", "Jobs read code, write models and reports", write=write
             )
-        # Processing and training volumes are encrypted with the lake key: SageMaker creates grants for the EBS
-        # volumes of each job, and only for AWS resources.
-        key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="DenyNonAwsResourceGrants",
-                effect=iam.Effect.DENY,
-                actions=["kms:CreateGrant"],
-                resources=[key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "false"}},
-            )
-        )
-
-    def _grant_jobs(self, stack: cdk.Stack, definition: PipelineDefinition) -> None:
-        for resource, actions in _JOB_ACTIONS.items():
-            arn = stack.format_arn(service="sagemaker", resource=resource, resource_name="pipelines-*")
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=[f"sagemaker:{a}" for a in actions] + ["sagemaker:AddTags"], resources=[arn]
-                )
-            )
-            acknowledge(
-                self.role,
-                "AwsSolutions-IAM5",
-                "SageMaker Pipelines names each job pipelines-<execution id>-<step>-<suffix> at run time.",
-                finding=f"Resource::{nag_finding(self, arn)}",
-            )
-        # Jobs run as this same role.
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
-        )
-        log_groups = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/*",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[log_groups, f"{log_groups}:log-stream:*"],
-            )
-        )
-        for arn in (log_groups, f"{log_groups}:log-stream:*"):
-            acknowledge(
-                self.role,
-                "AwsSolutions-IAM5",
-                "SageMaker jobs log to /aws/sagemaker/<job type> groups, one stream per job, named at run time.",
-                finding=f"Resource::{nag_finding(self, arn)}",
-            )
-        repositories = [
-            f"arn:{cdk.Aws.PARTITION}:ecr:{region}:{account}:repository/{repo}"
-            for account, region, repo in definition.image_repositories()
-        ]
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=repositories,
-            )
-        )
-        self.role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM5",
-            "ecr:GetAuthorizationToken has no resource type in IAM: it only returns a registry login token; image "
-            "pulls are limited to the definition's own repositories.",
-            finding="Resource::*",
-        )
+        grant_volume_key(self.role, key)

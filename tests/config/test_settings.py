@@ -114,6 +114,7 @@ BAD_CONFIGS = {
         "defaults.training.max_wait_seconds", 600, ["section 'training'", "max_wait_seconds must be >= max_runtime_seconds"],
     ),
     "bad project name": ("project_name", "My Project", ["'project_name'", "'My Project'"]),
+    "capture from a serverless endpoint": ("environments.dev.monitoring", {"source": "capture"}, ["environment 'dev'", "section", "serverless endpoints support no data capture"]),
     "project name too long for bucket names": ("project_name", "a-very-long-project", ["'project_name'", "'a-very-long-project'"]),
 }  # fmt: skip
 

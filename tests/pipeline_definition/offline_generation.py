@@ -1,16 +1,18 @@
 """Run `pipeline_definition.generate` in a child process with every socket blocked, and report what it tried.
 
-Used by the tests: `python tests/pipeline_definition/offline_generation.py OUT_DIR` builds every environment's
-definition into OUT_DIR (and dev's with native checks on into OUT_DIR/../native) and prints one JSON line:
-the network connections and DNS lookups attempted (all refused) and the AWS calls the offline session stopped
-before sending.
+The test session starts this once, in the background (tests/conftest.py): `python offline_generation.py OUT_DIR`
+builds every environment's definitions into OUT_DIR/generated (and dev's with native checks and Model Monitor
+on into OUT_DIR/native) and writes OUT_DIR/report.json last: its exit code, the network connections and DNS
+lookups attempted (all refused), the AWS calls the offline session stopped before sending, and any error.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -26,34 +28,47 @@ def _refuse(kind: str) -> Any:
     return refuse
 
 
+def generate_everything(out: Path, refused: list[str]) -> int:
+    sys.path.insert(0, str(ROOT))
+    import yaml
+
+    from pipeline_definition import generate
+
+    original = generate.build_definitions
+
+    def recording(*args: Any, **kwargs: Any) -> tuple[dict[str, str], list[str]]:
+        definitions, calls = original(*args, **kwargs)
+        refused.extend(calls)
+        return definitions, calls
+
+    generate.build_definitions = recording  # type: ignore[assignment]
+    (out / "generated").mkdir(parents=True)
+    code = generate.main(["--out", str(out / "generated"), "--force"])
+    # The same build with SageMaker's native checks and Model Monitor switched on for dev.
+    config = yaml.safe_load((ROOT / "config" / "environments.yaml").read_text())
+    config["environments"]["dev"].setdefault("pipeline", {})["native_checks"] = True
+    config["environments"]["dev"].setdefault("monitoring", {})["backend"] = "model-monitor"
+    native_config = out / "native-config.yaml"
+    native_config.write_text(yaml.safe_dump(config))
+    (out / "native").mkdir()
+    return code | generate.main(["dev", "--out", str(out / "native"), "--force", "--config", str(native_config)])
+
+
 def main(out: Path) -> int:
     socket.socket.connect = _refuse("connect")  # type: ignore[method-assign]
     socket.socket.connect_ex = _refuse("connect")  # type: ignore[method-assign]
     socket.getaddrinfo = _refuse("getaddrinfo")
     socket.create_connection = _refuse("create_connection")
-    sys.path.insert(0, str(ROOT))
-    from pipeline_definition import generate
-
     refused: list[str] = []
-    original = generate.build_definition
-
-    def recording(*args: Any, **kwargs: Any) -> tuple[str, list[str]]:
-        definition, calls = original(*args, **kwargs)
-        refused.extend(calls)
-        return definition, calls
-
-    generate.build_definition = recording  # type: ignore[assignment]
-    code = generate.main(["--out", str(out), "--force"])
-    # The same build with SageMaker's native checks switched on for dev (accounts with Model Monitor/Clarify).
-    import yaml
-
-    config = yaml.safe_load((ROOT / "config" / "environments.yaml").read_text())
-    config["environments"]["dev"].setdefault("pipeline", {})["native_checks"] = True
-    native_config = out.parent / "native-config.yaml"
-    native_config.write_text(yaml.safe_dump(config))
-    (out.parent / "native").mkdir(exist_ok=True)
-    code |= generate.main(["dev", "--out", str(out.parent / "native"), "--force", "--config", str(native_config)])
-    print(json.dumps({"exit": code, "network_attempts": attempts, "refused_aws_calls": refused}))
+    error = None
+    try:
+        code = generate_everything(out, refused)
+    except Exception:  # reported to the waiting test, which fails with it
+        code, error = 1, traceback.format_exc()
+    report = {"exit": code, "network_attempts": attempts, "refused_aws_calls": refused, "error": error}
+    partial = out / "report.json.partial"
+    partial.write_text(json.dumps(report))
+    os.replace(partial, out / "report.json")  # the waiting tests see a complete report or none
     return code
 
 

@@ -19,8 +19,16 @@ from tests.pipeline_definition.conftest import OfflineGeneration
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 
-def _definition(environment: str) -> dict[str, Any]:
-    return json.loads(contract.definition_path(environment).read_text())
+def _definition(environment: str, pipeline: str = "training") -> dict[str, Any]:
+    return json.loads(contract.definition_path(environment, pipeline).read_text())
+
+
+ALL_DEFINITIONS = [
+    (environment, pipeline)
+    for environment in ENVIRONMENTS
+    for pipeline in ("training", "monitoring", "batch-inference")
+    if contract.definition_path(environment, pipeline).is_file()
+]
 
 
 def _step(definition: dict[str, Any], name: str) -> dict[str, Any]:
@@ -41,9 +49,11 @@ def test_the_sdk_builds_the_committed_bytes_now_without_any_network(offline_gene
     assert report["network_attempts"] == []  # sockets and DNS were blocked in the child: nothing tried them
     # The only AWS call the SDK attempts is ModelTrainer's IAM probe of the role; the session stops it unsent.
     assert all(call.startswith("POST https://iam.amazonaws.com") for call in report["refused_aws_calls"])
-    for environment in ENVIRONMENTS:
-        built = offline_generation.out / f"{environment}.json"
-        assert built.read_bytes() == contract.definition_path(environment).read_bytes(), environment
+    built = sorted(p.name for p in offline_generation.out.glob("*.json"))
+    assert built == sorted(p.name for p in contract.GENERATED_DIR.glob("*.json"))
+    assert len(built) == len(ALL_DEFINITIONS) == 9
+    for name in built:
+        assert (offline_generation.out / name).read_bytes() == (contract.GENERATED_DIR / name).read_bytes(), name
     comparison = filecmp.dircmp(offline_generation.out / "staging", contract.STAGING_DIR)
     assert comparison.left_only == []
     assert comparison.right_only == []
@@ -53,9 +63,9 @@ def test_the_sdk_builds_the_committed_bytes_now_without_any_network(offline_gene
 # ------------------------------------------------------------------------------------------- reference integrity
 
 
-@pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_every_reference_resolves_and_there_is_no_cycle(environment: str) -> None:
-    assert check_references(_definition(environment)) == []
+@pytest.mark.parametrize(("environment", "pipeline"), ALL_DEFINITIONS)
+def test_every_reference_resolves_and_there_is_no_cycle(environment: str, pipeline: str) -> None:
+    assert check_references(_definition(environment, pipeline)) == []
 
 
 def _mutated(change: str) -> dict[str, Any]:
@@ -92,18 +102,20 @@ def test_the_reference_check_catches_real_mistakes(change: str, expected: str) -
     assert any(expected in problem for problem in problems), problems
 
 
-@pytest.mark.parametrize("environment", ENVIRONMENTS)
+@pytest.mark.parametrize(("environment", "pipeline"), ALL_DEFINITIONS)
 def test_every_instance_type_comes_from_the_environment_config(
-    platform_config: PlatformConfig, environment: str
+    platform_config: PlatformConfig, environment: str, pipeline: str
 ) -> None:
     env = platform_config.environment(environment)
+    processing = env.monitoring.instance_type if pipeline == "monitoring" else env.processing.instance_type
     expected = {
-        "Processing": env.processing.instance_type,
+        "Processing": processing,
         "Training": env.training.instance_type,
         "Tuning": env.training.instance_type,
         "RegisterModel": env.inference.instance_type,
+        "Transform": env.inference.instance_type,
     }
-    definition = _definition(environment)
+    definition = _definition(environment, pipeline)
     found = instance_types(definition)
     assert found
     for step in all_steps(definition):
@@ -220,7 +232,7 @@ def test_the_definition_holds_no_account_or_bucket_of_this_machine(tmp_path: Pat
 def test_native_checks_add_model_monitor_and_clarify_baselines_when_switched_on(
     offline_generation: OfflineGeneration,
 ) -> None:
-    native = json.loads((offline_generation.out.parent / "native" / "dev.json").read_text())
+    native = json.loads((offline_generation.native / "dev-training.json").read_text())
     assert check_references(native) == []
     steps = {step["Name"]: step for step in native["Steps"]}
     assert steps["NativeDataQualityBaseline"]["Type"] == "QualityCheck"
@@ -232,3 +244,48 @@ def test_native_checks_add_model_monitor_and_clarify_baselines_when_switched_on(
     assert not {"NativeDataQualityBaseline", "NativeDataBiasBaseline"} & {
         s["Name"] for s in _definition("dev")["Steps"]
     }
+
+
+# -------------------------------------------------------------------------------------- operations pipelines
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_monitoring_checks_the_live_model_with_the_configured_thresholds_and_publishes(
+    platform_config: PlatformConfig, environment: str
+) -> None:
+    env = platform_config.environment(environment)
+    definition = _definition(environment, "monitoring")
+    gather = _step(definition, "GatherMonitoringInputs")["Arguments"]
+    arguments = gather["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--model-package-parameter") + 1] == f"/mlops/{environment}/current-model-package"
+    assert arguments[arguments.index("--end") + 1] == {"Get": "Execution.StartDateTime"}
+    defaults = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
+    assert defaults["WindowHours"] == env.monitoring.window_hours
+    assert defaults["CaptureUri"].endswith(f"/data-capture/mlops-{environment}-endpoint/AllTraffic/")
+    condition = _step(definition, "HasEnoughData")["Arguments"]
+    assert condition["Conditions"][0]["RightValue"] == 100
+    assert [s["Name"] for s in condition["IfSteps"]] == ["CheckDrift"]
+    assert condition["ElseSteps"] == []  # quiet windows are skipped, not failed
+    check = _step(definition, "CheckDrift")["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert check[check.index("--numeric-psi") + 1] == str(env.thresholds.drift_psi)
+    assert check[check.index("--categorical-js") + 1] == str(env.thresholds.drift_jensen_shannon)
+    assert check[check.index("--namespace") + 1] == "MLOps/Monitoring"
+    assert check[check.index("--dimension") + 1] == f"Environment=mlops-{environment}"
+    assert "--publish-cloudwatch" in check
+    assert "--publish-events" in check
+
+
+def test_batch_inference_scores_with_the_resolved_model_and_keeps_inputs_beside_predictions() -> None:
+    definition = _definition("prod", "batch-inference")
+    assert [s["Name"] for s in definition["Steps"]] == ["PrepareBatch", "ResolveModel", "ScoreBatch"]
+    transform = _step(definition, "ScoreBatch")["Arguments"]
+    assert transform["ModelName"] == {
+        "Std:JsonGet": {"Path": "model_name", "PropertyFile": {"Get": "Steps.ResolveModel.PropertyFiles.ResolvedModel"}}
+    }
+    assert transform["DataProcessing"]["JoinSource"] == "Input"
+    assert transform["TransformInput"]["SplitType"] == "Line"
+    output = json.dumps(transform["TransformOutput"]["S3OutputPath"])
+    assert contract.PLACEHOLDERS.curated_bucket in output
+    assert "batch-predictions" in output
+    resolve = _step(definition, "ResolveModel")
+    assert "CacheConfig" not in resolve  # "the latest approved model" must be looked up on every run

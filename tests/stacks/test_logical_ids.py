@@ -43,6 +43,12 @@ PINNED = {
     "MlPipeline": {
         "TrainingPipeline329DEAEC": "AWS::SageMaker::Pipeline",
     },
+    "Operations": {
+        "OperationsPipelinesMonitoringPipeline53B3E364": "AWS::SageMaker::Pipeline",
+        "OperationsPipelinesBatchInferencePipelineB0306A9A": "AWS::SageMaker::Pipeline",
+        "RetrainingTriggersState78B802AC": "AWS::DynamoDB::Table",  # idempotency records and the ledger
+        "RetrainingTriggersDeadLettersKey8146B903": "AWS::KMS::Key",  # undelivered trigger events
+    },
 }
 
 

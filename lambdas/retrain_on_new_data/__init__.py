@@ -1,0 +1,1 @@
+"""Retrain on new data: objects landing in the raw zone start the training pipeline once enough has arrived."""

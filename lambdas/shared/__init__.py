@@ -1,0 +1,1 @@
+"""What both retraining triggers share: settings, the decision rules, the ledger and pipeline adapters."""

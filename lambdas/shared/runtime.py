@@ -1,0 +1,65 @@
+"""What each trigger builds once per cold start, and the one way both run an idempotent decision."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
+from lambdas.shared.adapters import Ledger, TrainingPipeline, dynamodb_client
+from lambdas.shared.idempotency import FirstDelivery
+from lambdas.shared.observability import duplicate, failed
+from lambdas.shared.settings import TriggerSettings
+from lambdas.shared.starter import Starter
+
+
+@dataclass
+class Runtime:
+    """Powertools' Logger, Tracer and Metrics, the idempotency store and the adapters of one function."""
+
+    trigger: str
+    logger: Logger
+    tracer: Tracer
+    metrics: Metrics
+    persistence: DynamoDBPersistenceLayer
+    idempotency: IdempotencyConfig
+    ledger: Ledger
+    starter: Starter
+    first_delivery: FirstDelivery = field(default_factory=FirstDelivery)
+
+    @classmethod
+    def create(cls, settings: TriggerSettings, *, trigger: str) -> Runtime:
+        metrics = Metrics()
+        metrics.set_default_dimensions(Environment=settings.environment)
+        dynamodb = dynamodb_client()
+        ledger = Ledger(settings.state_table, settings.pipeline_name, client=dynamodb)
+        return cls(
+            trigger=trigger,
+            logger=Logger(),
+            tracer=Tracer(patch_modules=("botocore",)),  # only what the handlers call: every patch costs ~0.1 s
+            metrics=metrics,
+            persistence=DynamoDBPersistenceLayer(table_name=settings.state_table, boto3_client=dynamodb),
+            idempotency=IdempotencyConfig(expires_after_seconds=settings.idempotency_hours * 3600),
+            ledger=ledger,
+            starter=Starter(
+                pipeline=TrainingPipeline(settings.pipeline_name),
+                ledger=ledger,
+                cooldown=timedelta(hours=settings.cooldown_hours),
+            ),
+        )
+
+    def decide_once(self, decide: Callable[..., dict[str, Any]], key: dict[str, str], **arguments: Any) -> Any:
+        """Call the idempotent `decide`; log and count a failure (then re-raise) or a duplicate delivery."""
+        self.first_delivery.reset()
+        try:
+            result = decide(**arguments)
+        except Exception as error:
+            failed(error, trigger=self.trigger, logger=self.logger, metrics=self.metrics)
+            raise
+        if not self.first_delivery.ran:
+            duplicate(key, trigger=self.trigger, logger=self.logger, metrics=self.metrics)
+        return result

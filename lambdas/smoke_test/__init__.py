@@ -1,0 +1,1 @@
+"""Smoke test of a freshly promoted endpoint (Lambda code asset: this folder)."""

@@ -1,0 +1,128 @@
+"""Operations of one environment: promotion to an endpoint, monitoring, alarms, the retraining triggers.
+
+Stateless: it only reacts (to approvals, schedules, alarms and new data) and calls SageMaker. It finds the
+stateful resources by their names (`OperationsNames`) rather than by cross-stack reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from config.settings import EnvironmentConfig
+from pipeline_code.schema import FEATURE_NAMES
+from pipeline_definition.contract import pipelines_of
+from stacks.data_lake_stack import DataLakeStack
+from stacks.definitions import committed_definition
+from stacks.units.data_lake import import_zones
+from stacks.units.model_promotion import ModelPromotion, PromotionTargets
+from stacks.units.monitoring_alarms import MonitoringAlarms
+from stacks.units.native_monitoring import NativeMonitoring
+from stacks.units.operations_names import OperationsNames
+from stacks.units.operations_pipelines import OperationsPipelines
+from stacks.units.retraining_triggers import RetrainingTriggers, TriggerTargets
+from stacks.units.settings import log_retention, removal_policy
+
+
+class OperationsStack(cdk.Stack):
+    """The units that act on their own; each gets the environment's config, names, zones, key and alert topic."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        project_name: str,
+        environment: EnvironmentConfig,
+        data: DataLakeStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        prefix = f"{project_name}-{environment.name}"
+        self.names = OperationsNames(prefix)
+        self.key = data.lake.key
+        self.zones = import_zones(self, prefix, self.key, ("raw", "curated", "artifacts"))
+        self.alerts = sns.Topic(
+            self,
+            "Alerts",
+            topic_name=f"{prefix}-alerts",
+            display_name=f"{prefix} alarms",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        if environment.alerts.email:
+            self.alerts.add_subscription(subscriptions.EmailSubscription(environment.alerts.email))
+        # Units are added below, each in its own file under stacks/units/.
+        self.pipelines = OperationsPipelines(
+            self,
+            "OperationsPipelines",
+            project_name=project_name,
+            environment=environment,
+            names=self.names,
+            definitions={
+                pipeline: committed_definition(project_name, environment, pipeline)
+                for pipeline in pipelines_of(environment)
+                if pipeline != "training"
+            },
+            training_definition=committed_definition(project_name, environment, "training"),
+            zones=self.zones,
+            key=self.key,
+        )
+        self.promotion = ModelPromotion(
+            self,
+            "ModelPromotion",
+            names=self.names,
+            inference=environment.inference,
+            promotion=environment.promotion,
+            where=PromotionTargets(
+                artifacts_bucket=self.zones["artifacts"],
+                key=self.key,
+                alerts=self.alerts,
+                current_model_parameter=f"/{project_name}/{environment.name}/current-model-package",
+            ),
+            log_retention=log_retention(environment),
+            removal_policy=removal_policy(environment),
+        )
+        self.native_monitoring = (
+            NativeMonitoring(
+                self,
+                "NativeMonitoring",
+                names=self.names,
+                monitoring=environment.monitoring,
+                region=environment.region,
+                artifacts_bucket=self.zones["artifacts"],
+                key=self.key,
+            )
+            if environment.monitoring.backend == "model-monitor"
+            else None
+        )
+        self.monitoring_alarms = MonitoringAlarms(
+            self,
+            "MonitoringAlarms",
+            names=self.names,
+            monitoring=environment.monitoring,
+            thresholds=environment.thresholds,
+            feature_names=FEATURE_NAMES,
+            alerts=self.alerts,
+            key=self.key,
+            schedule_names=self.native_monitoring.schedule_names if self.native_monitoring else None,
+        )
+        self.retraining = RetrainingTriggers(
+            self,
+            "RetrainingTriggers",
+            names=self.names,
+            retraining=environment.retraining,
+            targets_=TriggerTargets(
+                training_pipeline_name=self.names.training_pipeline,
+                raw_bucket_name=self.zones["raw"].bucket_name,
+                monitoring_reports_uri=f"s3://{self.zones['artifacts'].bucket_name}/{self.names.monitoring_reports_prefix}/",
+                key=self.key,
+                alerts=self.alerts,
+            ),
+            log_retention=log_retention(environment),
+            removal_policy=removal_policy(environment),
+        )

@@ -1,0 +1,213 @@
+"""The custom monitoring and batch-inference SageMaker pipelines, and the schedules that start every pipeline."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_scheduler as scheduler
+from constructs import Construct
+
+from config.settings import EnvironmentConfig
+from pipeline_definition.contract import CODE_PREFIX, OUTPUT_PREFIX, PLACEHOLDERS, current_model_parameter
+from stacks.units.compliance import acknowledge, acknowledge_bucket_grant, acknowledge_grant_policy, nag_finding
+from stacks.units.operations_names import OperationsNames
+from stacks.units.pipeline_role import PipelineDefinition, grant_pipeline_jobs, grant_volume_key
+
+
+class OperationsPipelines(Construct):
+    """What runs on a schedule: custom monitoring (when `monitoring.backend` is `custom`), batch inference and
+    the scheduled retraining run.
+
+    The monitoring pipeline reads the model that promotion recorded as live (`current_model_parameter`), the last
+    `monitoring.window_hours` of endpoint capture (or batch predictions) and, where uploaded, ground truth; it
+    publishes drift metrics (namespace `MLOps/Monitoring`) and a violations event. The batch pipeline scores
+    `s3://<raw>/batch/` (or any `InputDataUri`) with the latest approved model into `s3://<curated>/batch-predictions/`.
+    Both run the same deployed `pipeline_code/` version as the training pipeline.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        project_name: str,
+        environment: EnvironmentConfig,
+        names: OperationsNames,
+        definitions: dict[str, PipelineDefinition],
+        training_definition: PipelineDefinition,
+        zones: dict[str, s3.IBucket],
+        key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Runs {names.prefix}'s monitoring and batch-inference pipelines, their jobs and models",
+        )
+        self._grant_data(names, zones)
+        # The transform job runs the registered model's image (named in the training definition).
+        grant_pipeline_jobs(
+            self.role, ("processing-job", "transform-job"), [*definitions.values(), training_definition]
+        )
+        grant_volume_key(self.role, key)
+        self._grant_registry_and_publishing(stack, project_name, environment, names)
+        acknowledge_grant_policy(self.role)
+
+        substitutions = {
+            PLACEHOLDERS.role_arn: self.role.role_arn,
+            PLACEHOLDERS.kms_key_arn: key.key_arn,
+            PLACEHOLDERS.raw_bucket: zones["raw"].bucket_name,
+            PLACEHOLDERS.curated_bucket: zones["curated"].bucket_name,
+            PLACEHOLDERS.artifacts_bucket: zones["artifacts"].bucket_name,
+            PLACEHOLDERS.model_package_group: names.model_package_group,
+        }
+        self.pipelines = {
+            kind: sagemaker.CfnPipeline(
+                self,
+                f"{kind.title().replace('-', '')}Pipeline",
+                pipeline_name=f"{names.prefix}-{kind}",
+                pipeline_display_name=f"{names.prefix}-{kind}",
+                role_arn=self.role.role_arn,
+                pipeline_definition={"PipelineDefinitionBody": definition.render(substitutions)},
+            )
+            for kind, definition in definitions.items()
+        }
+        for pipeline in self.pipelines.values():
+            pipeline.node.add_dependency(self.role)
+
+        self.scheduler_role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
+            ),
+            description=f"EventBridge Scheduler starts {names.prefix}'s SageMaker pipelines",
+        )
+        schedules = {
+            "training": (environment.schedules.retraining, [{"Name": "Trigger", "Value": "schedule"}]),
+            "batch-inference": (environment.schedules.batch_inference, []),
+        }
+        if "monitoring" in definitions:
+            schedules["monitoring"] = (environment.monitoring.schedule, [])
+        self.schedules = {kind: self._schedule(stack, names, kind, *spec, key) for kind, spec in schedules.items()}
+        key.grant_decrypt(self.scheduler_role)  # the schedules' targets are encrypted with the lake key
+        acknowledge_grant_policy(self.scheduler_role)
+
+    def _schedule(
+        self,
+        stack: cdk.Stack,
+        names: OperationsNames,
+        kind: str,
+        expression: str,
+        parameters: list[dict[str, str]],
+        key: kms.IKey,
+    ) -> scheduler.CfnSchedule:
+        pipeline_arn = stack.format_arn(
+            service="sagemaker", resource="pipeline", resource_name=f"{names.prefix}-{kind}"
+        )
+        self.scheduler_role.add_to_policy(
+            iam.PolicyStatement(actions=["sagemaker:StartPipelineExecution"], resources=[pipeline_arn])
+        )
+        return scheduler.CfnSchedule(
+            self,
+            f"{kind.title().replace('-', '')}Schedule",
+            name=f"{names.prefix}-{kind}",
+            description=f"Starts {names.prefix}-{kind}",
+            schedule_expression=expression,
+            schedule_expression_timezone="UTC",
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            kms_key_arn=key.key_arn,
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=pipeline_arn,
+                role_arn=self.scheduler_role.role_arn,
+                sage_maker_pipeline_parameters=scheduler.CfnSchedule.SageMakerPipelineParametersProperty(
+                    pipeline_parameter_list=[
+                        scheduler.CfnSchedule.SageMakerPipelineParameterProperty(name=p["Name"], value=p["Value"])
+                        for p in parameters
+                    ]
+                    or None
+                ),
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_event_age_in_seconds=3600, maximum_retry_attempts=3
+                ),
+            ),
+        )
+
+    def _grant_data(self, names: OperationsNames, zones: dict[str, s3.IBucket]) -> None:
+        # The zones are imported with the lake key: each bucket grant includes the key.
+        artifacts, curated, raw = zones["artifacts"], zones["curated"], zones["raw"]
+        reads = (f"{CODE_PREFIX}/*", f"{names.data_capture_prefix}/*", f"{names.ground_truth_prefix}/*")
+        for objects in reads:
+            artifacts.grant_read(self.role, objects)
+            acknowledge_bucket_grant(
+                self.role, artifacts, objects, "Monitoring reads code and captured data", write=False
+            )
+        # Model packages' baselines, models and test splits; batch runs' intermediate features.
+        for objects in (f"{OUTPUT_PREFIX}/*", "monitoring/*"):
+            artifacts.grant_read_write(self.role, objects)
+            acknowledge_bucket_grant(self.role, artifacts, objects, "Runs read models, write reports", write=True)
+        curated.grant_read_write(self.role, f"{names.batch_predictions_prefix}/*")
+        acknowledge_bucket_grant(
+            self.role, curated, f"{names.batch_predictions_prefix}/*", "Batch runs write predictions", write=True
+        )
+        raw.grant_read(self.role)  # the batch input (InputDataUri) may be anywhere in the raw zone
+        acknowledge_bucket_grant(self.role, raw, "*", "Batch runs read their input from the raw zone", write=False)
+
+    def _grant_registry_and_publishing(
+        self, stack: cdk.Stack, project_name: str, environment: EnvironmentConfig, names: OperationsNames
+    ) -> None:
+        group = names.model_package_group
+        packages = stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")
+        models = stack.format_arn(service="sagemaker", resource="model", resource_name=f"{group}-v*")
+        parameter = stack.format_arn(
+            service="ssm",
+            resource="parameter",
+            resource_name=current_model_parameter(project_name, environment.name).lstrip("/"),
+        )
+        statements = [
+            iam.PolicyStatement(sid="ReadLiveModel", actions=["ssm:GetParameter"], resources=[parameter]),
+            iam.PolicyStatement(
+                sid="ReadRegistry",
+                actions=["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
+                resources=[
+                    packages,
+                    stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=group),
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="BatchModels",
+                actions=["sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:AddTags"],
+                resources=[models],
+            ),
+            iam.PolicyStatement(
+                sid="PublishDriftMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": names.metric_namespace}},
+            ),
+            iam.PolicyStatement(
+                sid="PublishViolations",
+                actions=["events:PutEvents"],
+                resources=[stack.format_arn(service="events", resource="event-bus", resource_name="default")],
+            ),
+        ]
+        for statement in statements:
+            self.role.add_to_policy(statement)
+        reasons = {
+            packages: "Model package versions are numbered at registration; reads stay in the environment's group.",
+            models: "Batch models are named <group>-v<package version> when the batch pipeline first needs them.",
+        }
+        for arn, reason in reasons.items():
+            acknowledge(self.role, "AwsSolutions-IAM5", reason, finding=f"Resource::{nag_finding(self, arn)}")
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5",
+            "Two actions without a resource type: cloudwatch:PutMetricData (limited to the monitoring namespace by "
+            "a condition) and ecr:GetAuthorizationToken (a login token; pulls are limited to named repositories).",
+            finding="Resource::*",
+        )

@@ -1,0 +1,156 @@
+"""Retrain on drift, against moto: one start per drift episode, never inside the cooldown or beside a run."""
+
+from __future__ import annotations
+
+import copy
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from lambdas.shared.observability import InvalidEventError
+from tests.lambdas.conftest import ENVIRONMENT, World
+
+
+def _started(world: World) -> list[dict[str, Any]]:
+    return world.executions()
+
+
+def test_an_alarm_going_to_alarm_starts_one_run_that_records_its_cause(
+    drift_handler: ModuleType, world: World, alarm_event: dict, lambda_context
+) -> None:
+    # Given a drift alarm's transition into ALARM and no run yet
+    # When it is delivered
+    result = drift_handler.lambda_handler(alarm_event, lambda_context)
+    # Then one execution starts, with the cause in its lineage parameters
+    assert result["outcome"] == "started"
+    (execution,) = _started(world)
+    assert execution["PipelineExecutionArn"] == result["execution_arn"]
+    assert execution["Parameters"]["Trigger"] == "drift"
+    detail = execution["Parameters"]["TriggerDetail"]
+    assert alarm_event["detail"]["alarmName"] in detail
+    assert "2026-11-26T06:04:40.989000+00:00" in detail
+    assert f"s3://{ENVIRONMENT}-artifacts-" in detail
+    assert "/monitoring/reports/" in detail
+    assert set(execution["Parameters"]) <= {"Trigger", "TriggerDetail", "InputDataUri", "CodeVersion"}
+    # and the ledger remembers when and why
+    ledger = world.ledger()
+    assert ledger["last_trigger"]["S"] == "drift"
+    assert ledger["last_execution_arn"]["S"] == result["execution_arn"]
+
+
+def test_a_duplicate_delivery_starts_exactly_one_run(
+    drift_handler: ModuleType, world: World, alarm_event: dict, lambda_context, logs
+) -> None:
+    first = drift_handler.lambda_handler(alarm_event, lambda_context)
+    # EventBridge delivers at least once: the same event again, with the same id and the same state timestamp
+    second = drift_handler.lambda_handler(copy.deepcopy(alarm_event), lambda_context)
+    assert first == second
+    assert world.execution_count() == 1
+    assert [line["message"] for line in logs() if "message" in line][-1].startswith("duplicate delivery")
+
+
+def test_the_same_episode_in_a_new_event_envelope_is_still_one_run(
+    drift_handler: ModuleType, world: World, alarm_event: dict, lambda_context
+) -> None:
+    # A replayed or re-put event has a new id, but it is the same alarm ARN and the same transition timestamp.
+    drift_handler.lambda_handler(alarm_event, lambda_context)
+    again = copy.deepcopy(alarm_event) | {"id": "0f5c4a2e-0000-4000-8000-000000000001", "replay-name": "replay-1"}
+    drift_handler.lambda_handler(again, lambda_context)
+    assert world.execution_count() == 1
+
+
+def test_a_new_alarm_episode_inside_the_cooldown_is_skipped(
+    drift_handler: ModuleType, world: World, alarm_event: dict, lambda_context
+) -> None:
+    drift_handler.lambda_handler(alarm_event, lambda_context)
+    later = copy.deepcopy(alarm_event)
+    later["detail"]["state"]["timestamp"] = "2026-11-26T09:04:40.000+0000"  # a new transition into ALARM
+    result = drift_handler.lambda_handler(later, lambda_context)
+    assert result["outcome"] == "skipped"
+    assert result["reason"] == "cooldown"
+    assert "24.0 h" in result["detail"]
+    assert world.execution_count() == 1
+
+
+def test_a_run_in_flight_skips_the_start(
+    drift_handler: ModuleType, world: World, alarm_event: dict, lambda_context
+) -> None:
+    world.set_run_in_flight()
+    result = drift_handler.lambda_handler(alarm_event, lambda_context)
+    assert (result["outcome"], result["reason"]) == ("skipped", "run-in-flight")
+    assert world.execution_count() == 1  # only the one already running
+    assert "last_started_at" not in world.ledger()
+
+
+def test_a_violations_report_starts_a_run_naming_the_report(
+    drift_handler: ModuleType, world: World, violations_event: dict, lambda_context
+) -> None:
+    result = drift_handler.lambda_handler(violations_event, lambda_context)
+    assert result["outcome"] == "started"
+    (execution,) = _started(world)
+    detail = execution["Parameters"]["TriggerDetail"]
+    assert violations_event["detail"]["reportUri"] in detail
+    assert "feature_drift(age) 0.31 > 0.2" in detail
+    assert "2 violation(s)" in detail
+    # the same report delivered again is the same episode
+    drift_handler.lambda_handler(copy.deepcopy(violations_event), lambda_context)
+    assert world.execution_count() == 1
+
+
+def test_each_decision_is_one_json_log_line_and_one_metric(
+    drift_handler: ModuleType, world: World, alarm_event: dict, lambda_context, logs
+) -> None:
+    world.set_run_in_flight()
+    drift_handler.lambda_handler(alarm_event, lambda_context)
+    lines = logs()
+    (decision,) = [line for line in lines if "decision" in line]
+    assert decision["level"] == "INFO"
+    assert decision["service"] == "retrain-on-drift"
+    assert decision["decision"]["reason"] == "run-in-flight"
+    assert decision["function_request_id"] == lambda_context.aws_request_id
+    (emf,) = [line for line in lines if "_aws" in line]
+    directive = emf["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "MLOps/Retraining"
+    assert [m["Name"] for m in directive["Metrics"]] == ["RetrainDecisions"]
+    assert (emf["Environment"], emf["Trigger"], emf["Outcome"], emf["Reason"]) == (
+        ENVIRONMENT, "drift", "skipped", "run-in-flight"
+    )  # fmt: skip
+    assert emf["RetrainDecisions"] == [1.0] or emf["RetrainDecisions"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda e: e["detail"].update(alarmName="mlops-test-latency-p99"), "not a drift alarm"),
+        (lambda e: e["detail"]["state"].update(value="OK"), "detail.state.value"),
+        (lambda e: e.update(resources=["not-an-arn"]), "resources.0"),
+    ],
+    ids=["other-alarm", "back-to-ok", "bad-arn"],
+)
+def test_an_event_that_is_not_a_drift_episode_is_rejected_and_changes_nothing(
+    drift_handler: ModuleType,
+    world: World,
+    alarm_event: dict,
+    lambda_context,
+    logs,
+    change,
+    message: str,
+) -> None:
+    change(alarm_event)
+    before = world.items()
+    with pytest.raises(InvalidEventError, match=message.replace(".", r"\.")):
+        drift_handler.lambda_handler(alarm_event, lambda_context)
+    assert world.execution_count() == 0
+    assert world.items() == before
+    (error,) = [line for line in logs() if line.get("level") == "ERROR"]
+    assert error["message"].startswith("invalid event rejected")
+
+
+def test_a_violations_report_of_another_environment_is_rejected(
+    drift_handler: ModuleType, world: World, violations_event: dict, lambda_context
+) -> None:
+    violations_event["detail"]["environment"] = "mlops-prod"
+    with pytest.raises(InvalidEventError, match="mlops-prod"):
+        drift_handler.lambda_handler(violations_event, lambda_context)
+    assert world.execution_count() == 0

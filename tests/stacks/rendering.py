@@ -1,0 +1,25 @@
+"""Synthesized strings with CloudFormation references (Fn::Join pieces) rendered to one text with placeholders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def render(node: Any) -> str:
+    """`<LogicalId>` for a Ref, `<LogicalId.Attr>` for a GetAtt, `<OutputName>` for a cross-stack output."""
+    if isinstance(node, str):
+        return node
+    if "Fn::Join" in node:
+        separator, parts = node["Fn::Join"]
+        return str(separator).join(render(part) for part in parts)
+    if "Ref" in node:
+        return f"<{node['Ref']}>"
+    if "Fn::GetAtt" in node:
+        return f"<{'.'.join(node['Fn::GetAtt'])}>"
+    if "Fn::GetStackOutput" in node:
+        return f"<{node['Fn::GetStackOutput']['OutputName']}>"
+    raise AssertionError(f"unexpected intrinsic: {node}")
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {key: r for key, r in template["Resources"].items() if r["Type"] == kind}

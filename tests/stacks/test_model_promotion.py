@@ -1,0 +1,417 @@
+"""The promotion state machine, state by state: the happy path, the rollback path and the approval wait.
+
+The synthesized DefinitionString is an Fn::Join of text and CloudFormation references; it is rendered to one JSON
+document with `<LogicalId>` / `<Output>` placeholders for the references, then walked like Step Functions would.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from config import PlatformConfig
+from stacks.units.model_promotion import autoscaling_enabled
+from tests.stacks.rendering import render as _render
+from tests.stacks.rendering import resources as _resources
+from tests.synthesis import Synthesis
+
+STAGES = ("dev", "staging", "prod")
+
+
+def _only(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The one resource of `kind` that the ModelPromotion unit owns (other units share the stack)."""
+    found = {k: r for k, r in _resources(template, kind).items() if k.startswith("ModelPromotion")}
+    assert len(found) == 1, f"{kind}: {list(found)}"
+    return next(iter(found.values()))
+
+
+@pytest.fixture(scope="module")
+def operations(synthesis: Synthesis) -> dict[str, dict[str, Any]]:
+    return {stage: synthesis.stack(stage, "Operations").template for stage in STAGES}
+
+
+@pytest.fixture(scope="module")
+def definitions(operations: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    rendered = {}
+    for stage, template in operations.items():
+        machine = _only(template, "AWS::StepFunctions::StateMachine")
+        rendered[stage] = json.loads(_render(machine["Properties"]["DefinitionString"]))
+    return rendered
+
+
+def _path(states: dict[str, Any], start: str, choose: dict[str, int]) -> list[str]:
+    """Follow Next from `start`; at a Choice take rule `choose[name]` (index) or Default (-1, the default)."""
+    path, name = [], start
+    while True:
+        path.append(name)
+        state = states[name]
+        if state["Type"] in ("Succeed", "Fail"):
+            return path
+        if state["Type"] == "Choice":
+            index = choose.get(name, -1)
+            name = state["Choices"][index]["Next"] if index >= 0 else state["Default"]
+        else:
+            name = state["Next"]
+        assert len(path) < 60, path
+
+
+def _catch(state: dict[str, Any]) -> str:
+    (handler,) = [c["Next"] for c in state["Catch"] if c["ErrorEquals"] == ["States.ALL"]]
+    return str(handler)
+
+
+def test_an_approved_package_of_the_environment_group_starts_the_state_machine(operations) -> None:
+    for stage, template in operations.items():
+        rule = _only(template, "AWS::Events::Rule")
+        assert rule["Properties"]["EventPattern"] == {
+            "source": ["aws.sagemaker"],
+            "detail-type": ["SageMaker Model Package State Change"],
+            "detail": {"ModelPackageGroupName": [f"mlops-{stage}-models"], "ModelApprovalStatus": ["Approved"]},
+        }
+        (target,) = rule["Properties"]["Targets"]
+        machines = [
+            k for k in _resources(template, "AWS::StepFunctions::StateMachine") if k.startswith("ModelPromotion")
+        ]
+        assert target["Arn"] == {"Ref": machines[0]}
+
+
+def test_the_state_machine_is_traced_and_logs_everything_to_an_encrypted_group(operations, platform_config) -> None:
+    for stage, template in operations.items():
+        props = _only(template, "AWS::StepFunctions::StateMachine")["Properties"]
+        assert props["StateMachineName"] == f"mlops-{stage}-promotion"
+        assert props["TracingConfiguration"] == {"Enabled": True}
+        assert props["LoggingConfiguration"]["Level"] == "ALL"
+        assert props["LoggingConfiguration"]["IncludeExecutionData"] is True
+        groups = [
+            g["Properties"]
+            for g in _resources(template, "AWS::Logs::LogGroup").values()
+            if g["Properties"].get("LogGroupName") == f"/aws/vendedlogs/states/mlops-{stage}-promotion"
+        ]
+        assert len(groups) == 1
+        assert "KmsKeyId" in groups[0]
+        assert groups[0]["RetentionInDays"] == platform_config.environment(stage).log_retention_days
+
+
+def test_the_happy_path_deploys_tests_and_publishes_the_model_state_by_state(definitions) -> None:
+    expected = {
+        # dev: serverless, automatic
+        "dev": [
+            "Start", "DescribePackage", "CreateModel", "CreateEndpointConfig", "FindEndpoint", "EndpointReady",
+            "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint", "EndpointState", "SmokeTest",
+            "CopyBaseline", "CopyModel", "RecordCurrentPackage", "NotifyPromoted", "Promoted",
+        ],
+        # staging: an instance endpoint like prod's, promoted automatically
+        "staging": [
+            "Start", "DescribePackage", "CreateModel", "CreateEndpointConfig", "FindEndpoint",
+            "EndpointReady", "DeregisterScaling", "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint",
+            "EndpointState", "SmokeTest", "RegisterScalableTarget", "RegisterScalingPolicy", "CopyBaseline",
+            "CopyModel", "RecordCurrentPackage", "NotifyPromoted", "Promoted",
+        ],
+        # prod: instance endpoint behind a person's approval, autoscaling re-registered once it is live
+        "prod": [
+            "Start", "DescribePackage", "WaitForApproval", "CreateModel", "CreateEndpointConfig", "FindEndpoint",
+            "EndpointReady", "DeregisterScaling", "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint",
+            "EndpointState", "SmokeTest", "RegisterScalableTarget", "RegisterScalingPolicy", "CopyBaseline",
+            "CopyModel", "RecordCurrentPackage", "NotifyPromoted", "Promoted",
+        ],
+    }  # fmt: skip
+    for stage, path in expected.items():
+        states = definitions[stage]["States"]
+        assert definitions[stage]["QueryLanguage"] == "JSONata"
+        assert definitions[stage]["StartAt"] == "Start"
+        assert _path(states, "Start", {"EndpointReady": 0, "EndpointState": 0}) == path
+    # a first promotion creates the endpoint instead
+    states = definitions["dev"]["States"]
+    assert _catch(states["FindEndpoint"]) == "EndpointMissing"
+    missing = states["EndpointMissing"]["Choices"][0]
+    assert "Could not find endpoint" in missing["Condition"]
+    assert missing["Next"] == "CreateEndpoint"
+    assert states["CreateEndpoint"]["Assign"]["firstDeploy"] is True
+    assert states["CreateEndpoint"]["Next"] == "WaitForEndpoint"
+
+
+def test_each_step_calls_the_api_the_contract_names(definitions) -> None:
+    states = definitions["prod"]["States"]
+    resources = {name: s.get("Resource") for name, s in states.items() if s["Type"] == "Task"}
+    assert resources["DescribePackage"] == "arn:<AWS::Partition>:states:::aws-sdk:sagemaker:describeModelPackage"
+    assert resources["CreateModel"] == "arn:<AWS::Partition>:states:::aws-sdk:sagemaker:createModel"
+    assert resources["UpdateEndpoint"] == "arn:<AWS::Partition>:states:::aws-sdk:sagemaker:updateEndpoint"
+    assert resources["CopyBaseline"] == "arn:<AWS::Partition>:states:::aws-sdk:s3:copyObject"
+    assert resources["RecordCurrentPackage"] == "arn:<AWS::Partition>:states:::aws-sdk:ssm:putParameter"
+    assert (
+        resources["RegisterScalableTarget"]
+        == "arn:<AWS::Partition>:states:::aws-sdk:applicationautoscaling:registerScalableTarget"
+    )
+    assert resources["RejectPackage"] == "arn:<AWS::Partition>:states:::aws-sdk:sagemaker:updateModelPackage"
+
+    described = states["DescribePackage"]["Assign"]["package"]
+    assert described["baselineUri"] == "{% $states.result.DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri %}"
+    assert described["modelDataUrl"] == "{% $states.result.InferenceSpecification.Containers[0].ModelDataUrl %}"
+    copies = {name: states[name]["Arguments"] for name in ("CopyBaseline", "CopyModel")}
+    assert copies["CopyBaseline"]["Key"] == "monitoring/current/baseline.json"
+    assert copies["CopyModel"]["Key"] == "monitoring/current/model.tar.gz"
+    assert copies["CopyBaseline"]["CopySource"] == "{% $substringAfter($package.baselineUri, 's3://') %}"
+    assert all(c["ServerSideEncryption"] == "aws:kms" for c in copies.values())
+    assert states["RecordCurrentPackage"]["Arguments"] == {
+        "Name": "/mlops/prod/current-model-package",
+        "Value": "{% $package.arn %}",
+        "Type": "String",
+        "Overwrite": True,
+    }
+    model = states["CreateModel"]["Arguments"]
+    assert model["PrimaryContainer"] == {"Image": "{% $package.image %}", "ModelDataUrl": "{% $package.modelDataUrl %}"}
+    assert model["ExecutionRoleArn"].startswith("<ModelPromotionEndpointRole")
+    # the endpoint is found by name, never by a CloudFormation reference
+    assert states["UpdateEndpoint"]["Arguments"]["EndpointName"] == "mlops-prod-endpoint"
+    # the new endpoint must be InService *on the new config*: SageMaker's own rollback is a failure too
+    ok = states["EndpointState"]["Choices"][0]["Condition"]
+    assert ok == "{% $endpointStatus = 'InService' and $liveConfig = $endpointConfigName %}"
+
+
+def test_the_endpoint_config_comes_from_config(definitions, platform_config: PlatformConfig) -> None:
+    prod = platform_config.environment("prod").inference
+    config = definitions["prod"]["States"]["CreateEndpointConfig"]["Arguments"]
+    (variant,) = config["ProductionVariants"]
+    assert variant == {
+        "VariantName": "AllTraffic",
+        "ModelName": "{% $modelName %}",
+        "InstanceType": prod.instance_type,
+        "InitialInstanceCount": prod.initial_instance_count,
+    }
+    capture = config["DataCaptureConfig"]
+    assert capture["EnableCapture"] is True
+    assert capture["InitialSamplingPercentage"] == prod.data_capture_sampling_percent
+    assert capture["DestinationS3Uri"] == "s3://mlops-prod-artifacts-<AWS::AccountId>-<AWS::Region>/data-capture"
+    assert capture["CaptureContentTypeHeader"] == {"CsvContentTypes": ["text/csv"]}
+    assert capture["KmsKeyId"].startswith("<")
+    assert config["KmsKeyId"] == capture["KmsKeyId"]
+
+    dev = platform_config.environment("dev").inference
+    config = definitions["dev"]["States"]["CreateEndpointConfig"]["Arguments"]
+    (variant,) = config["ProductionVariants"]
+    assert variant["ServerlessConfig"] == {
+        "MemorySizeInMB": dev.serverless_memory_mb,
+        "MaxConcurrency": dev.serverless_max_concurrency,
+    }
+    # SageMaker refuses data capture and a volume key on serverless endpoints
+    assert "DataCaptureConfig" not in config
+    assert "KmsKeyId" not in config
+    assert "InstanceType" not in variant
+
+
+def test_instance_endpoints_get_target_tracking_autoscaling_between_the_configured_bounds(
+    definitions, platform_config: PlatformConfig
+) -> None:
+    prod = platform_config.environment("prod").inference
+    states = definitions["prod"]["States"]
+    target = states["RegisterScalableTarget"]["Arguments"]
+    assert target == {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/mlops-prod-endpoint/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "MinCapacity": prod.min_capacity,
+        "MaxCapacity": prod.max_capacity,
+    }
+    policy = states["RegisterScalingPolicy"]["Arguments"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["TargetValue"] == prod.target_invocations_per_instance
+    assert tracking["PredefinedMetricSpecification"] == {
+        "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+    }
+    assert not [n for n in definitions["dev"]["States"] if "Scal" in n]  # serverless: no autoscaling at all
+
+
+def test_the_wait_for_in_service_is_bounded_by_config(definitions, platform_config: PlatformConfig) -> None:
+    for stage, definition in definitions.items():
+        minutes = platform_config.environment(stage).promotion.in_service_timeout_minutes
+        states = definition["States"]
+        for start in ("CreateEndpoint", "UpdateEndpoint"):
+            assert states[start]["Assign"]["deadline"] == f"{{% $millis() + {minutes * 60_000} %}}"
+        timed_out = states["EndpointState"]["Choices"][2]
+        assert timed_out["Condition"] == "{% $millis() > $deadline %}"
+        assert timed_out["Next"] == "Rollback"
+        assert f"not InService within {minutes} minutes" in timed_out["Assign"]["reason"]
+        assert states["EndpointState"]["Default"] == "WaitForEndpoint"
+        assert states["WaitForEndpoint"]["Seconds"] == 30
+
+
+def test_any_failure_after_the_endpoint_changed_rolls_back_and_rejects_the_package(
+    definitions, platform_config: PlatformConfig
+) -> None:
+    for stage in ("dev", "staging", "prod"):
+        states = definitions[stage]["States"]
+        live = [n for n in ("CheckEndpoint", "SmokeTest", "CopyBaseline", "CopyModel", "RecordCurrentPackage")]
+        live += [n for n in ("RegisterScalableTarget", "RegisterScalingPolicy") if n in states]
+        for name in live:
+            assert _catch(states[name]) == "Rollback", name
+            assert "reason" in states[name]["Catch"][0]["Assign"]
+        assert states["EndpointState"]["Choices"][1]["Next"] == "Rollback"  # Failed, or SageMaker rolled back
+
+        rollback = states["Rollback"]
+        assert rollback["Choices"][0] == {"Condition": "{% $firstDeploy %}", "Next": "DeleteNewEndpoint"}
+        assert states["DeleteNewEndpoint"]["Arguments"] == {"EndpointName": f"mlops-{stage}-endpoint"}
+        assert rollback["Default"] == "RevertEndpoint"
+        assert states["RevertEndpoint"]["Arguments"] == {
+            "EndpointName": f"mlops-{stage}-endpoint",
+            "EndpointConfigName": "{% $previousConfig %}",  # kept by FindEndpoint before the update
+        }
+        assert states["FindEndpoint"]["Assign"]["previousConfig"] == "{% $states.result.EndpointConfigName %}"
+        reverted = _path(states, "Rollback", {})
+        scaled = autoscaling_enabled(platform_config.environment(stage).inference)
+        restore = ["RestoreScalableTarget", "RestoreScalingPolicy"] if scaled else []
+        assert reverted == ["Rollback", "RevertEndpoint", *restore, "RejectPackage", "NotifyFailure", "PromotionFailed"]
+        assert _path(states, "Rollback", {"Rollback": 0}) == [
+            "Rollback", "DeleteNewEndpoint", "RejectPackage", "NotifyFailure", "PromotionFailed",
+        ]  # fmt: skip
+        reject = states["RejectPackage"]["Arguments"]
+        assert reject == {
+            "ModelPackageArn": "{% $states.context.Execution.Input.detail.ModelPackageArn %}",
+            "ModelApprovalStatus": "Rejected",
+            "ApprovalDescription": "{% $substring($reason, 0, 1000) %}",
+        }
+        assert states["PromotionFailed"]["Cause"] == "{% $reason %}"
+        # failures before anything changed reject without touching the endpoint
+        for name in ("DescribePackage", "CreateModel", "CreateEndpointConfig", "CreateEndpoint"):
+            assert _catch(states[name]) == "RejectPackage", name
+
+
+def test_every_task_catches_and_every_transition_lands_on_a_state(definitions) -> None:
+    for definition in definitions.values():
+        states = definition["States"]
+        for name, state in states.items():
+            targets = [state.get("Next"), state.get("Default")]
+            targets += [c["Next"] for c in state.get("Catch", []) + state.get("Choices", [])]
+            assert all(t in states for t in targets if t), name
+            if state["Type"] == "Task":
+                assert state.get("Catch"), f"{name} has no Catch: a failure there would skip rollback and rejection"
+        reachable, todo = set(), [definition["StartAt"]]
+        while todo:
+            name = todo.pop()
+            if name in reachable:
+                continue
+            reachable.add(name)
+            state = states[name]
+            todo += [t for t in [state.get("Next"), state.get("Default")] if t]
+            todo += [c["Next"] for c in state.get("Catch", []) + state.get("Choices", [])]
+        assert reachable == set(states)
+
+
+def test_prod_waits_for_a_person_with_a_task_token_and_staging_does_not(
+    definitions, platform_config: PlatformConfig
+) -> None:
+    assert "WaitForApproval" not in definitions["staging"]["States"]
+    assert "WaitForApproval" not in definitions["dev"]["States"]
+    states = definitions["prod"]["States"]
+    wait = states["WaitForApproval"]
+    hours = platform_config.environment("prod").promotion.approval_timeout_hours
+    assert wait["Resource"] == "arn:<AWS::Partition>:states:::sns:publish.waitForTaskToken"
+    assert wait["TimeoutSeconds"] == hours * 3600
+    assert wait["Arguments"]["TopicArn"].startswith("<Alerts")
+    message = wait["Arguments"]["Message"]
+    assert message.count("$states.context.Task.Token") == 2
+    assert "aws stepfunctions send-task-success --task-token" in message
+    assert "aws stepfunctions send-task-failure --task-token" in message
+    assert """--task-output '{\\"approved\\": true}'""" in message
+    assert f"within {hours} hours" in message
+    # approved -> deploy; refused or timed out -> Rejected, with the reason
+    assert wait["Next"] == "CreateModel"
+    timeout, refused = wait["Catch"]
+    assert timeout["ErrorEquals"] == ["States.Timeout"]
+    assert timeout["Next"] == "RejectPackage"
+    assert timeout["Assign"]["reason"] == f"no decision within {hours} hours of approval"
+    assert refused["ErrorEquals"] == ["States.ALL"]
+    assert refused["Next"] == "RejectPackage"
+    assert "refused by a person" in refused["Assign"]["reason"]
+    assert states["DescribePackage"]["Next"] == "WaitForApproval"  # nothing is created before the decision
+
+
+def _policy_statements(template: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for key, resource in _resources(template, "AWS::IAM::Policy").items()
+        if key.startswith(prefix)
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_the_state_machine_role_is_least_privilege(operations) -> None:
+    template = operations["prod"]
+    statements = _policy_statements(template, "ModelPromotionStateMachineRole")
+    assert statements
+    by_action: dict[str, list[str]] = {}
+    for statement in statements:
+        actions = _as_list(statement["Action"])
+        assert not any(a == "*" or a.endswith(":*") for a in actions), actions
+        for action in actions:
+            by_action.setdefault(action.lower(), []).extend(_render(r) for r in _as_list(statement["Resource"]))
+    sagemaker = {a: r for a, r in by_action.items() if a.startswith("sagemaker:")}
+    assert sagemaker["sagemaker:createmodel"] == ["arn:aws:sagemaker:eu-west-1:333333333333:model/mlops-prod-*"]
+    assert sagemaker["sagemaker:updatemodelpackage"] == [
+        "arn:aws:sagemaker:eu-west-1:333333333333:model-package/mlops-prod-models/*"
+    ]
+    for action in ("sagemaker:updateendpoint", "sagemaker:describeendpoint", "sagemaker:deleteendpoint"):
+        assert "arn:aws:sagemaker:eu-west-1:333333333333:endpoint/mlops-prod-endpoint" in sagemaker[action]
+        assert all(
+            r.endswith(("endpoint/mlops-prod-endpoint", "endpoint-config/mlops-prod-*")) for r in sagemaker[action]
+        )
+    (passed,) = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert passed["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    assert _render(passed["Resource"]).startswith("<ModelPromotionEndpointRole")
+    assert [r.split(":parameter")[1] for r in by_action["ssm:putparameter"]] == ["/mlops/prod/current-model-package"]
+    written = sorted(r.rsplit("/", 2)[-2] + "/" + r.rsplit("/", 1)[-1] for r in by_action["s3:putobject"])
+    assert written == ["current/baseline.json", "current/model.tar.gz"]
+    assert all(r.endswith("/pipeline-runs/*") for r in by_action["s3:getobject"])
+
+
+def test_the_endpoint_role_reads_models_and_writes_data_capture_only(operations) -> None:
+    statements = _policy_statements(operations["prod"], "ModelPromotionEndpointRole")
+    s3 = {
+        s["Sid"]: (s["Action"], _render(s["Resource"]))
+        for s in statements
+        if s["Sid"] in ("ReadModels", "WriteDataCapture")
+    }
+    assert s3["ReadModels"][0] == "s3:GetObject"
+    assert s3["ReadModels"][1].endswith("/pipeline-runs/*")
+    assert s3["WriteDataCapture"][0] == "s3:PutObject"
+    assert s3["WriteDataCapture"][1].endswith("/data-capture/*")
+    role = _resources(operations["prod"], "AWS::IAM::Role")
+    (endpoint_role,) = [r for k, r in role.items() if k.startswith("ModelPromotionEndpointRole")]
+    principal = endpoint_role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+    assert principal == {"Service": "sagemaker.amazonaws.com"}
+
+
+def test_the_smoke_test_function_reads_test_splits_and_invokes_the_one_endpoint(
+    operations, platform_config: PlatformConfig
+) -> None:
+    template = operations["prod"]
+    (function,) = [
+        r["Properties"]
+        for k, r in _resources(template, "AWS::Lambda::Function").items()
+        if k.startswith("ModelPromotionSmokeTest")
+    ]
+    assert function["Environment"]["Variables"] == {
+        "ENDPOINT_NAME": "mlops-prod-endpoint",
+        "SMOKE_TEST_ROWS": str(platform_config.environment("prod").promotion.smoke_test_rows),
+    }
+    assert function["Handler"] == "handler.handler"
+    statements = {s["Sid"]: s for s in _policy_statements(template, "ModelPromotionSmokeTestRole") if "Sid" in s}
+    assert _render(statements["ReadTestSplit"]["Resource"]).endswith("/pipeline-runs/*/Preprocess/test/test.csv")
+    assert _render(statements["Invoke"]["Resource"]).endswith(":endpoint/mlops-prod-endpoint")
+
+
+def test_autoscaling_only_where_capacity_may_vary_and_never_on_burstable_instances(
+    platform_config: PlatformConfig,
+) -> None:
+    prod = platform_config.environment("prod").inference
+    assert autoscaling_enabled(prod) is True
+    assert autoscaling_enabled(platform_config.environment("dev").inference) is False  # serverless
+    assert autoscaling_enabled(prod.model_copy(update={"min_capacity": 2, "max_capacity": 2})) is False
+    with pytest.raises(ValueError, match="does not autoscale burstable"):
+        autoscaling_enabled(prod.model_copy(update={"instance_type": "ml.t3.large"}))

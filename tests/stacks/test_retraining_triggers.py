@@ -1,0 +1,230 @@
+"""The retraining triggers unit, per environment: rules, functions, state table, dead letters, least privilege."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config import PlatformConfig
+from stacks.units.retraining_triggers import (
+    AVERAGE_ROW_BYTES,
+    FUNCTION_RETRY_ATTEMPTS,
+    POWERTOOLS_LAYER_VERSION,
+    RESERVED_CONCURRENCY,
+)
+from tests.synthesis import Synthesis
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+TABLE = "RetrainingTriggersState78B802AC"
+QUEUE = "RetrainingTriggersDeadLetters1D58B7C2"
+PACKAGE_LIMIT = 100 * 1024
+
+
+def _of_type(template: dict[str, Any], kind: str, prefix: str = "RetrainingTriggers") -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind and k.startswith(prefix)}
+
+
+def _function(template: dict[str, Any], name: str) -> dict[str, Any]:
+    (function,) = [
+        f for f in _of_type(template, "AWS::Lambda::Function").values() if f["Properties"]["FunctionName"] == name
+    ]
+    return function
+
+
+def _statements(template: dict[str, Any], role_prefix: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for key, policy in _of_type(template, "AWS::IAM::Policy").items()
+        if key.startswith(role_prefix)
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _rendered(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def stage(request: pytest.FixtureRequest, synthesis: Synthesis, platform_config: PlatformConfig):
+    name = request.param
+    return synthesis.stack(name, "Operations").template, platform_config.environment(name), synthesis
+
+
+def _rule_with(template: dict[str, Any], detail_type: str) -> dict[str, Any]:
+    (rule,) = [
+        r["Properties"]
+        for r in _of_type(template, "AWS::Events::Rule").values()
+        if r["Properties"]["EventPattern"]["detail-type"] == [detail_type]
+    ]
+    return rule
+
+
+def test_rules_match_only_this_environments_drift_and_new_data(stage) -> None:
+    template, environment, _ = stage
+    prefix = f"mlops-{environment.name}"
+    alarm = _rule_with(template, "CloudWatch Alarm State Change")["EventPattern"]
+    assert alarm["source"] == ["aws.cloudwatch"]
+    assert alarm["detail"] == {"alarmName": [{"prefix": f"{prefix}-drift-"}], "state": {"value": ["ALARM"]}}
+    violations = _rule_with(template, "Drift Violations Report")["EventPattern"]
+    assert violations == {
+        "source": ["mlops.monitoring"],
+        "detail-type": ["Drift Violations Report"],
+        "detail": {"environment": [prefix]},
+    }
+    new_data = _rule_with(template, "Object Created")["EventPattern"]
+    assert new_data["source"] == ["aws.s3"]
+    assert new_data["detail"]["object"] == {"key": [{"prefix": "adult/"}]}
+    assert f"{prefix}-raw-" in _rendered(new_data["detail"]["bucket"]["name"])
+
+
+def test_every_rule_target_retries_and_has_the_dead_letter_queue(stage) -> None:
+    template, _, _ = stage
+    rules = _of_type(template, "AWS::Events::Rule")
+    assert len(rules) == 3
+    for rule in rules.values():
+        (target,) = rule["Properties"]["Targets"]
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [QUEUE, "Arn"]}}
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+        assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 24 * 3600
+
+
+def test_failed_invocations_go_to_the_encrypted_dead_letter_queue_with_an_alarm(stage) -> None:
+    template, _, _ = stage
+    invoke_configs = _of_type(template, "AWS::Lambda::EventInvokeConfig")
+    assert len(invoke_configs) == 2
+    assert {c["Properties"]["MaximumRetryAttempts"] for c in invoke_configs.values()} == {FUNCTION_RETRY_ATTEMPTS}
+    for function in _of_type(template, "AWS::Lambda::Function").values():
+        assert function["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [QUEUE, "Arn"]}}
+    queue = template["Resources"][QUEUE]["Properties"]
+    assert queue["KmsMasterKeyId"] == {"Fn::GetAtt": ["RetrainingTriggersDeadLettersKey8146B903", "Arn"]}
+    key_policy = _rendered(template["Resources"]["RetrainingTriggersDeadLettersKey8146B903"]["Properties"])
+    assert "events.amazonaws.com" in key_policy  # EventBridge encrypts the events it dead-letters
+    (alarm,) = [
+        a["Properties"]
+        for a in _of_type(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Namespace") == "AWS/SQS"
+    ]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [QUEUE, "QueueName"]}}]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert alarm["AlarmActions"] == [
+        {"Ref": next(k for k, v in template["Resources"].items() if v["Type"] == "AWS::SNS::Topic")}
+    ]
+
+
+def test_functions_run_python_312_with_the_pinned_powertools_layer_tracing_and_little_concurrency(stage) -> None:
+    template, environment, _ = stage
+    for name in ("retrain-on-drift", "retrain-on-new-data"):
+        function = _function(template, f"mlops-{environment.name}-{name}")["Properties"]
+        assert function["Runtime"] == "python3.12"
+        assert function["Handler"] == f"lambdas.{name.replace('-', '_')}.handler.lambda_handler"
+        (layer,) = function["Layers"]
+        assert layer == {
+            "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:017000801446:layer:"
+            f"AWSLambdaPowertoolsPythonV3-python312-x86_64:{POWERTOOLS_LAYER_VERSION}"
+        }
+        assert function["TracingConfig"] == {"Mode": "Active"}
+        assert function["ReservedConcurrentExecutions"] == RESERVED_CONCURRENCY <= 5
+        assert "LogGroup" in function["LoggingConfig"]
+
+
+def test_settings_reach_the_functions_from_config(stage) -> None:
+    template, environment, _ = stage
+    prefix = f"mlops-{environment.name}"
+    drift = _function(template, f"{prefix}-retrain-on-drift")["Properties"]["Environment"]["Variables"]
+    new_data = _function(template, f"{prefix}-retrain-on-new-data")["Properties"]["Environment"]["Variables"]
+    for variables in (drift, new_data):
+        assert variables["PLATFORM_ENVIRONMENT"] == prefix
+        assert variables["TRAINING_PIPELINE_NAME"] == f"{prefix}-training"
+        assert variables["COOLDOWN_HOURS"] == str(environment.retraining.cooldown_hours)
+        assert variables["STATE_TABLE_NAME"] == {"Ref": TABLE}
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "MLOps/Retraining"
+    assert drift["DRIFT_ALARM_PREFIX"] == f"{prefix}-drift-"
+    assert "/monitoring/reports/" in _rendered(drift["MONITORING_REPORTS_URI"])
+    assert new_data["MIN_NEW_ROWS"] == str(environment.retraining.min_new_rows)
+    assert new_data["MIN_NEW_BYTES"] == str(environment.retraining.min_new_bytes)
+    assert new_data["AVERAGE_ROW_BYTES"] == str(AVERAGE_ROW_BYTES)
+    assert new_data["INPUT_PREFIX"] == "adult/"
+
+
+def test_the_state_table_is_encrypted_recoverable_and_kept_as_configured(stage) -> None:
+    template, environment, _ = stage
+    table = template["Resources"][TABLE]
+    props = table["Properties"]
+    assert props["TableName"] == f"mlops-{environment.name}-retraining-state"
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["SSESpecification"]["SSEType"] == "KMS"
+    assert "DataLakeKey" in _rendered(props["SSESpecification"]["KMSMasterKeyId"])
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    expected = "Delete" if environment.is_destroyable else "Retain"
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == expected
+    assert props.get("DeletionProtectionEnabled", False) is (not environment.is_destroyable)
+
+
+def test_log_groups_keep_logs_as_long_as_config_says(stage) -> None:
+    template, environment, _ = stage
+    groups = _of_type(template, "AWS::Logs::LogGroup")
+    assert len(groups) == 2
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == environment.log_retention_days
+        assert "KmsKeyId" in group["Properties"]
+
+
+def test_each_role_may_do_only_what_its_trigger_needs(stage) -> None:
+    template, environment, _ = stage
+    for role in ("RetrainingTriggersRetrainOnDriftRole", "RetrainingTriggersRetrainOnNewDataRole"):
+        statements = _statements(template, role)
+        actions = sorted(
+            a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        )
+        assert actions == sorted(
+            [
+                "logs:CreateLogStream", "logs:PutLogEvents",
+                "sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution",
+                "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
+                "kms:Decrypt", "kms:GenerateDataKey",
+                "sqs:SendMessage",
+                "xray:PutTelemetryRecords", "xray:PutTraceSegments",
+            ]
+        )  # fmt: skip
+        (sagemaker,) = [s for s in statements if s.get("Sid") == "StartTrainingPipeline"]
+        assert re.search(rf':pipeline/mlops-{environment.name}-training"(\]\]\}})?$', _rendered(sagemaker["Resource"]))
+        (table,) = [s for s in statements if "dynamodb:GetItem" in s["Action"]]
+        assert table["Resource"] == {"Fn::GetAtt": [TABLE, "Arn"]}
+        wildcard = [s for s in statements if s["Resource"] == "*"]
+        assert [sorted(s["Action"]) for s in wildcard] == [["xray:PutTelemetryRecords", "xray:PutTraceSegments"]]
+        assert not any("cloudwatch:" in a or "s3:" in a for a in actions)  # EMF metrics, sizes from the event
+
+
+def test_each_deployment_package_is_small_and_holds_only_its_handler(stage) -> None:
+    template, environment, synthesis = stage
+    for name in ("retrain_on_drift", "retrain_on_new_data"):
+        function = _function(template, f"mlops-{environment.name}-{name.replace('_', '-')}")
+        key = function["Properties"]["Code"]["S3Key"]
+        asset = synthesis.outdir / f"asset.{key.removesuffix('.zip')}"
+        files = sorted(str(p.relative_to(asset)) for p in asset.rglob("*") if p.is_file())
+        assert files
+        assert all(re.match(rf"lambdas/(__init__|shared/\w+|{name}/\w+)\.py$", f) for f in files), files
+        assert f"lambdas/{name}/handler.py" in files
+        assert sum((asset / f).stat().st_size for f in files) < PACKAGE_LIMIT
+        _zip_is_small(asset, files)
+
+
+def _zip_is_small(asset: Path, files: list[str]) -> None:
+    archive = asset.with_suffix(".test.zip")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for name in files:
+            zipped.write(asset / name, name)
+    try:
+        assert archive.stat().st_size < PACKAGE_LIMIT
+    finally:
+        archive.unlink()
