@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import io
 import json
+import logging
 import os
 import shutil
 import statistics
@@ -32,9 +33,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # in case aws_cdk gets imported
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the local moto server logs every request otherwise
+
 ROOT = Path(__file__).resolve().parent.parent
 LAYER = ROOT / ".bench-venv-powertools-layer" / "python"
-POWERTOOLS = "aws-lambda-powertools[tracer,parser]==3.37.0"
+POWERTOOLS = "aws-lambda-powertools[tracer,parser]==3.23.0"  # what layer 27 ships (stacks/units/retraining_triggers.py)
 HANDLERS = ("retrain_on_drift", "retrain_on_new_data")
 # What the layer build removes (the runtime provides them).
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "dateutil", "python_dateutil", "urllib3", "six", "jmespath")
