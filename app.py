@@ -76,7 +76,7 @@ def create_app(
 
 
 def refresh_pipeline_definitions(config: PlatformConfig) -> None:
-    """Rebuild (with the SageMaker SDK, ~20 s) only the definitions whose config, code or builder changed."""
+    """Rebuild (with the SageMaker SDK, ~10 s) only the definitions whose config, code or builder changed."""
     stale = stale_definitions(config)
     if not stale:
         return

@@ -2,5 +2,5 @@
 
 `builder` (needs the SDK) turns an environment's config into a definition; `generate` writes one per
 environment into `generated/`; `fingerprint` (standard library only) tells synth whether a committed
-definition is still what the builder would produce, so synth never pays the SDK's ~15 s when nothing changed.
+definition is still what the builder would produce, so synth never pays the SDK's ~10 s when nothing changed.
 """
