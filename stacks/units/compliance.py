@@ -41,10 +41,9 @@ def acknowledge_grant_policy(role: IConstruct) -> None:
     )
 
 
-# The action groups that Bucket.grant_read / grant_read_write (and the key grants they imply) emit.
-_S3_READ_ACTIONS = ("s3:GetObject*", "s3:GetBucket*", "s3:List*")
-_S3_WRITE_ACTIONS = ("s3:DeleteObject*", "s3:Abort*")
-_KMS_GRANT_ACTIONS = ("kms:GenerateDataKey*", "kms:ReEncrypt*")
+# The wildcard action groups that Bucket.grant_read / grant_read_write (and the key grants they imply) emit.
+_READ_GRANT_ACTIONS = ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "kms:GenerateDataKey*")
+_WRITE_GRANT_ACTIONS = ("s3:DeleteObject*", "s3:Abort*", "kms:ReEncrypt*")
 
 
 def nag_finding(scope: IConstruct, value: str) -> str:
@@ -78,24 +77,13 @@ def acknowledge_bucket_grant(role: IConstruct, bucket: s3.IBucket, objects: str,
         f"{why}: object keys under {objects} are made at run time.",
         finding=f"Resource::{nag_finding(role, bucket.arn_for_objects(objects))}",
     )
-    actions = (*_S3_READ_ACTIONS, *_KMS_GRANT_ACTIONS[:1]) + (
-        (*_S3_WRITE_ACTIONS, _KMS_GRANT_ACTIONS[1]) if write else ()
-    )
-    for action in actions:
+    for action in _READ_GRANT_ACTIONS + (_WRITE_GRANT_ACTIONS if write else ()):
         acknowledge(
             role,
             "AwsSolutions-IAM5",
             f"{why}: CDK's grant action group, limited to {objects} and the lake key.",
             finding=f"Action::{action}",
         )
-
-
-def nag_account_region(scope: IConstruct) -> tuple[str, str]:
-    """The account and region as cdk-nag writes them in finding ids (`<AWS::AccountId>` where unresolved)."""
-    stack = cdk.Stack.of(scope)
-    account = "<AWS::AccountId>" if cdk.Token.is_unresolved(stack.account) else stack.account
-    region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region
-    return account, region
 
 
 def acknowledge_bucket_deployment(stack: cdk.Stack, bucket: s3.IBucket) -> None:
@@ -120,12 +108,12 @@ def acknowledge_bucket_deployment(stack: cdk.Stack, bucket: s3.IBucket) -> None:
         f"{only_at_deploy}; AWSLambdaBasicExecutionRole only lets it write logs.",
         finding="Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
     )
+    assets = f"arn:aws:s3:::cdk-hnb659fds-assets-{stack.account}-{stack.region}/*"  # CDK's default bootstrap
     acknowledge(
         handler,
         "AwsSolutions-IAM5",
         f"{only_at_deploy}: it reads CDK's staged assets by their hash key.",
-        finding=f"Resource::arn:aws:s3:::cdk-hnb659fds-assets-{nag_account_region(handler)[0]}-"
-        f"{nag_account_region(handler)[1]}/*",
+        finding=f"Resource::{nag_finding(handler, assets)}",
     )
     acknowledge(
         handler,
@@ -133,7 +121,7 @@ def acknowledge_bucket_deployment(stack: cdk.Stack, bucket: s3.IBucket) -> None:
         f"{only_at_deploy}: it writes the asset's files into the bucket.",
         finding=f"Resource::{nag_finding(handler, bucket.arn_for_objects('*'))}",
     )
-    for action in (*_S3_READ_ACTIONS, *_S3_WRITE_ACTIONS, *_KMS_GRANT_ACTIONS):
+    for action in _READ_GRANT_ACTIONS + _WRITE_GRANT_ACTIONS:
         acknowledge(
             handler,
             "AwsSolutions-IAM5",
