@@ -19,6 +19,12 @@ STAGING_DIR = GENERATED_DIR / "staging"  # what the SDK "uploaded" (its training
 STAGING_PREFIX = "pipeline-staging"  # the artifacts-zone prefix of STAGING_DIR's contents
 CODE_PREFIX = "pipeline-code"  # the artifacts-zone prefix of pipeline_code/, one folder per code hash
 OUTPUT_PREFIX = "pipeline-runs"  # step outputs, models and checkpoints, per execution
+# Operations: what the promotion, monitoring and batch pipelines and the alarms agree on (OperationsNames).
+DATA_CAPTURE_PREFIX = "data-capture"  # endpoint data capture: <prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/
+GROUND_TRUTH_PREFIX = "ground-truth"  # labels uploaded later, Model Monitor's ground-truth layout
+MONITORING_REPORTS_PREFIX = "monitoring/reports"
+BATCH_PREDICTIONS_PREFIX = "batch-predictions"  # in the curated zone
+METRIC_NAMESPACE = "MLOps/Monitoring"  # the drift check's CloudWatch metrics, which the drift alarms watch
 
 # What of pipeline_code/ is not shipped to the jobs (and so does not make a new code version): caches and docs.
 CODE_EXCLUDE = ("__pycache__", "*.pyc", "*.md")
@@ -68,6 +74,11 @@ def pipelines_of(environment: EnvironmentConfig) -> tuple[str, ...]:
 
 def pipeline_name(project_name: str, environment: str, pipeline: str = "training") -> str:
     return f"{project_name}-{environment}-{pipeline}"
+
+
+def endpoint_name(project_name: str, environment: str) -> str:
+    """The environment's one endpoint, created and updated by the promotion state machine at run time."""
+    return f"{project_name}-{environment}-endpoint"
 
 
 def current_model_parameter(project_name: str, environment: str) -> str:

@@ -27,33 +27,40 @@ from sagemaker.core.workflow import (
 from sagemaker.mlops.workflow import ConditionStep, Pipeline, TransformStep
 
 from pipeline_definition.builder import PROCESSING_IN, PROCESSING_OUT, PipelineBuilder
-from pipeline_definition.contract import PLACEHOLDERS, current_model_parameter, pipeline_name
+from pipeline_definition.contract import (
+    BATCH_PREDICTIONS_PREFIX,
+    DATA_CAPTURE_PREFIX,
+    GROUND_TRUTH_PREFIX,
+    METRIC_NAMESPACE,
+    MONITORING_REPORTS_PREFIX,
+    PLACEHOLDERS,
+    current_model_parameter,
+    endpoint_name,
+    pipeline_name,
+)
 
 MIN_MONITORING_ROWS = 100  # the drift check refuses fewer rows: effect sizes on tiny batches mislead
-METRIC_NAMESPACE = "MLOps/Monitoring"  # stacks/units/operations_names.py: the alarms watch these metrics
-MONITORING_PREFIX = "monitoring/reports"
-BATCH_PREDICTIONS_PREFIX = "batch-predictions"
 
 
 class MonitoringPipelineBuilder(PipelineBuilder):
     """The custom monitoring pipeline: works in every AWS account, no Model Monitor needed."""
 
-    output_root = f"s3://{PLACEHOLDERS.artifacts_bucket}/{MONITORING_PREFIX}"
+    output_root = f"s3://{PLACEHOLDERS.artifacts_bucket}/{MONITORING_REPORTS_PREFIX}"
 
     def _parameters(self) -> None:
         env = self.ctx.environment
-        prefix = f"{self.ctx.project_name}-{env.name}"
+        endpoint = endpoint_name(self.ctx.project_name, env.name)
         artifacts = f"s3://{PLACEHOLDERS.artifacts_bucket}"
         self.processing_type = ParameterString("ProcessingInstanceType", default_value=env.monitoring.instance_type)
         self.processing_count = ParameterInteger("ProcessingInstanceCount", default_value=env.monitoring.instance_count)
         self.source = ParameterString("Source", default_value=env.monitoring.source, enum_values=["capture", "batch"])
         self.capture_uri = ParameterString(
-            "CaptureUri", default_value=f"{artifacts}/data-capture/{prefix}-endpoint/AllTraffic/"
+            "CaptureUri", default_value=f"{artifacts}/{DATA_CAPTURE_PREFIX}/{endpoint}/AllTraffic/"
         )
         self.batch_uri = ParameterString(
             "BatchPredictionsUri", default_value=f"s3://{PLACEHOLDERS.curated_bucket}/{BATCH_PREDICTIONS_PREFIX}/"
         )
-        self.ground_truth_uri = ParameterString("GroundTruthUri", default_value=f"{artifacts}/ground-truth/")
+        self.ground_truth_uri = ParameterString("GroundTruthUri", default_value=f"{artifacts}/{GROUND_TRUTH_PREFIX}/")
         self.window_hours = ParameterInteger("WindowHours", default_value=env.monitoring.window_hours)
 
     @property

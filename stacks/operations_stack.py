@@ -43,7 +43,7 @@ class OperationsStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         prefix = f"{project_name}-{environment.name}"
-        self.names = OperationsNames(prefix)
+        self.names = OperationsNames(project_name, environment.name)
         self.key = data.lake.key
         self.zones = import_zones(self, prefix, self.key, ("raw", "curated", "artifacts"))
         self.alerts = sns.Topic(
@@ -60,7 +60,6 @@ class OperationsStack(cdk.Stack):
         self.pipelines = OperationsPipelines(
             self,
             "OperationsPipelines",
-            project_name=project_name,
             environment=environment,
             names=self.names,
             definitions={
@@ -82,7 +81,7 @@ class OperationsStack(cdk.Stack):
                 artifacts_bucket=self.zones["artifacts"],
                 key=self.key,
                 alerts=self.alerts,
-                current_model_parameter=f"/{project_name}/{environment.name}/current-model-package",
+                current_model_parameter=self.names.current_model_parameter,
             ),
             log_retention=log_retention(environment),
             removal_policy=removal_policy(environment),

@@ -11,7 +11,7 @@ from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from config.settings import EnvironmentConfig
-from pipeline_definition.contract import CODE_PREFIX, OUTPUT_PREFIX, PLACEHOLDERS, current_model_parameter
+from pipeline_definition.contract import CODE_PREFIX, OUTPUT_PREFIX, PLACEHOLDERS
 from stacks.units.compliance import acknowledge, acknowledge_bucket_grant, acknowledge_grant_policy, nag_finding
 from stacks.units.operations_names import OperationsNames
 from stacks.units.pipeline_role import PipelineDefinition, grant_pipeline_jobs, grant_volume_key
@@ -21,7 +21,7 @@ class OperationsPipelines(Construct):
     """What runs on a schedule: custom monitoring (when `monitoring.backend` is `custom`), batch inference and
     the scheduled retraining run.
 
-    The monitoring pipeline reads the model that promotion recorded as live (`current_model_parameter`), the last
+    The monitoring pipeline reads the model that promotion recorded as live (`names.current_model_parameter`), the last
     `monitoring.window_hours` of endpoint capture (or batch predictions) and, where uploaded, ground truth; it
     publishes drift metrics (namespace `MLOps/Monitoring`) and a violations event. The batch pipeline scores
     `s3://<raw>/batch/` (or any `InputDataUri`) with the latest approved model into `s3://<curated>/batch-predictions/`.
@@ -33,7 +33,6 @@ class OperationsPipelines(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        project_name: str,
         environment: EnvironmentConfig,
         names: OperationsNames,
         definitions: dict[str, PipelineDefinition],
@@ -55,7 +54,7 @@ class OperationsPipelines(Construct):
             self.role, ("processing-job", "transform-job"), [*definitions.values(), training_definition]
         )
         grant_volume_key(self.role, key)
-        self._grant_registry_and_publishing(stack, project_name, environment, names)
+        self._grant_registry_and_publishing(stack, names)
         acknowledge_grant_policy(self.role)
 
         substitutions = {
@@ -70,8 +69,8 @@ class OperationsPipelines(Construct):
             kind: sagemaker.CfnPipeline(
                 self,
                 f"{kind.title().replace('-', '')}Pipeline",
-                pipeline_name=f"{names.prefix}-{kind}",
-                pipeline_display_name=f"{names.prefix}-{kind}",
+                pipeline_name=names.pipeline(kind),
+                pipeline_display_name=names.pipeline(kind),
                 role_arn=self.role.role_arn,
                 pipeline_definition={"PipelineDefinitionBody": definition.render(substitutions)},
             )
@@ -107,17 +106,15 @@ class OperationsPipelines(Construct):
         parameters: list[dict[str, str]],
         key: kms.IKey,
     ) -> scheduler.CfnSchedule:
-        pipeline_arn = stack.format_arn(
-            service="sagemaker", resource="pipeline", resource_name=f"{names.prefix}-{kind}"
-        )
+        pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=names.pipeline(kind))
         self.scheduler_role.add_to_policy(
             iam.PolicyStatement(actions=["sagemaker:StartPipelineExecution"], resources=[pipeline_arn])
         )
         return scheduler.CfnSchedule(
             self,
             f"{kind.title().replace('-', '')}Schedule",
-            name=f"{names.prefix}-{kind}",
-            description=f"Starts {names.prefix}-{kind}",
+            name=names.pipeline(kind),
+            description=f"Starts {names.pipeline(kind)}",
             schedule_expression=expression,
             schedule_expression_timezone="UTC",
             flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
@@ -158,16 +155,14 @@ class OperationsPipelines(Construct):
         raw.grant_read(self.role)  # the batch input (InputDataUri) may be anywhere in the raw zone
         acknowledge_bucket_grant(self.role, raw, "*", "Batch runs read their input from the raw zone", write=False)
 
-    def _grant_registry_and_publishing(
-        self, stack: cdk.Stack, project_name: str, environment: EnvironmentConfig, names: OperationsNames
-    ) -> None:
+    def _grant_registry_and_publishing(self, stack: cdk.Stack, names: OperationsNames) -> None:
         group = names.model_package_group
         packages = stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")
         models = stack.format_arn(service="sagemaker", resource="model", resource_name=f"{group}-v*")
         parameter = stack.format_arn(
             service="ssm",
             resource="parameter",
-            resource_name=current_model_parameter(project_name, environment.name).lstrip("/"),
+            resource_name=names.current_model_parameter.lstrip("/"),
         )
         statements = [
             iam.PolicyStatement(sid="ReadLiveModel", actions=["ssm:GetParameter"], resources=[parameter]),
