@@ -16,10 +16,10 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 import pytest
 
 from config import PlatformConfig, load_config
+from tests.pipeline_definition.offline_generation import OUT_VARIABLE
 from tests.synthesis import Synthesis, read_synthesis
 
 ROOT = Path(__file__).resolve().parent.parent
-_OFFLINE_GENERATION = "MLOPS_OFFLINE_GENERATION_DIR"
 _background: list[subprocess.Popen[bytes]] = []
 
 
@@ -34,7 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or config.option.collectonly or not _selects_pipeline_definition_tests(config):
         return
     out = tempfile.mkdtemp(prefix="mlops-offline-generation-")
-    os.environ[_OFFLINE_GENERATION] = out  # xdist workers, started later, inherit it
+    os.environ[OUT_VARIABLE] = out  # with pytest-xdist, the workers (started later) inherit it
     script = ROOT / "tests" / "pipeline_definition" / "offline_generation.py"
     log = Path(out) / "child.log"
     with log.open("wb") as output:
@@ -46,7 +46,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         if process.poll() is None:
             process.kill()
         process.wait()
-    if _background and (out := os.environ.pop(_OFFLINE_GENERATION, None)):
+    if _background and (out := os.environ.pop(OUT_VARIABLE, None)):
         shutil.rmtree(out, ignore_errors=True)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-OUT_VARIABLE = "MLOPS_OFFLINE_GENERATION_DIR"
+from tests.pipeline_definition.offline_generation import OUT_VARIABLE
 
 
 @dataclass(frozen=True)

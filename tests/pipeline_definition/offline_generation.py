@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+# Where the session's background build writes (set by tests/conftest.py, read by the tests that wait for it).
+OUT_VARIABLE = "MLOPS_OFFLINE_GENERATION_DIR"
 attempts: list[str] = []
 
 

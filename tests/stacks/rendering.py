@@ -1,4 +1,5 @@
-"""Synthesized strings with CloudFormation references (Fn::Join pieces) rendered to one text with placeholders."""
+"""Reading synthesized templates: resources by type, IAM statements, and CloudFormation references (Fn::Join
+pieces) rendered to one text with placeholders."""
 
 from __future__ import annotations
 
@@ -23,3 +24,18 @@ def render(node: Any) -> str:
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {key: r for key, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def policy_statements(template: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
+    """The statements of every AWS::IAM::Policy whose logical ID starts with `prefix`."""
+    return [
+        statement
+        for key, policy in resources(template, "AWS::IAM::Policy").items()
+        if key.startswith(prefix)
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def as_list(value: Any) -> list[Any]:
+    """An IAM `Action` or `Resource`, which is a string or a list."""
+    return value if isinstance(value, list) else [value]

@@ -7,23 +7,20 @@ from aws_cdk.assertions import Match, Template
 
 from config import PlatformConfig
 from stacks.dataset_schema import CURATED_DATASET_NAME, curated_glue_columns
+from tests.stacks.rendering import resources
 from tests.synthesis import Synthesis
 
 ZONES = ("Raw", "Curated", "Features", "Artifacts")
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 
-def _resources(template: dict, kind: str) -> dict[str, dict]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
-
-
 def _zone_bucket(template: dict, zone: str) -> dict:
-    (bucket,) = [v for k, v in _resources(template, "AWS::S3::Bucket").items() if k.startswith(f"DataLake{zone}Zone")]
+    (bucket,) = [v for k, v in resources(template, "AWS::S3::Bucket").items() if k.startswith(f"DataLake{zone}Zone")]
     return bucket["Properties"]
 
 
 def _logical_id(template: dict, prefix: str, kind: str) -> str:
-    (logical_id,) = [k for k in _resources(template, kind) if k.startswith(prefix)]
+    (logical_id,) = [k for k in resources(template, kind) if k.startswith(prefix)]
     return logical_id
 
 
@@ -50,7 +47,7 @@ def test_every_zone_is_encrypted_with_the_rotating_lake_key(lake) -> None:
 def test_every_bucket_is_versioned_private_and_tls_only(lake) -> None:
     stack, _ = lake
     template = Template.from_json(stack.template)
-    buckets = _resources(stack.template, "AWS::S3::Bucket")
+    buckets = resources(stack.template, "AWS::S3::Bucket")
     assert len(buckets) == 5  # four zones and the access-log bucket
     for logical_id, bucket in buckets.items():
         props = bucket["Properties"]
@@ -136,16 +133,16 @@ def test_only_the_raw_zone_emits_eventbridge_events(lake) -> None:
         expected = {"EventBridgeConfiguration": {"EventBridgeEnabled": True}} if zone == "Raw" else None
         assert notifications == expected, zone
     # EventBridge is switched on natively, without the Lambda-backed BucketNotifications custom resource.
-    assert not _resources(stack.template, "Custom::S3BucketNotifications")
+    assert not resources(stack.template, "Custom::S3BucketNotifications")
 
 
 def test_removal_policy_follows_config(lake) -> None:
     stack, environment = lake
     stateful = {
-        **_resources(stack.template, "AWS::S3::Bucket"),
-        **_resources(stack.template, "AWS::KMS::Key"),
+        **resources(stack.template, "AWS::S3::Bucket"),
+        **resources(stack.template, "AWS::KMS::Key"),
     }
-    auto_delete = _resources(stack.template, "Custom::S3AutoDeleteObjects")
+    auto_delete = resources(stack.template, "Custom::S3AutoDeleteObjects")
     if environment.removal_policy == "destroy":
         assert {r["DeletionPolicy"] for r in stateful.values()} == {"Delete"}
         assert len(auto_delete) == 5  # every bucket is emptied before CloudFormation deletes it
@@ -180,7 +177,7 @@ def test_tags_from_config_reach_the_resources(lake) -> None:
 
 def test_curated_table_is_parquet_over_the_curated_zone_with_the_shared_schema(lake) -> None:
     stack, _ = lake
-    (table,) = _resources(stack.template, "AWS::Glue::Table").values()
+    (table,) = resources(stack.template, "AWS::Glue::Table").values()
     table_input = table["Properties"]["TableInput"]
     descriptor = table_input["StorageDescriptor"]
     assert table_input["Name"] == CURATED_DATASET_NAME
@@ -188,13 +185,13 @@ def test_curated_table_is_parquet_over_the_curated_zone_with_the_shared_schema(l
     assert [(c["Name"], c["Type"]) for c in descriptor["Columns"]] == curated_glue_columns()
     curated_id = _logical_id(stack.template, "DataLakeCuratedZone", "AWS::S3::Bucket")
     assert descriptor["Location"] == {"Fn::Join": ["", ["s3://", {"Ref": curated_id}, f"/{CURATED_DATASET_NAME}/"]]}
-    (database,) = _resources(stack.template, "AWS::Glue::Database").values()
+    (database,) = resources(stack.template, "AWS::Glue::Database").values()
     assert table["Properties"]["DatabaseName"] == database["Properties"]["DatabaseInput"]["Name"]
 
 
 def test_athena_results_are_encrypted_with_the_lake_key_and_enforced(lake) -> None:
     stack, _ = lake
-    (workgroup,) = _resources(stack.template, "AWS::Athena::WorkGroup").values()
+    (workgroup,) = resources(stack.template, "AWS::Athena::WorkGroup").values()
     configuration = workgroup["Properties"]["WorkGroupConfiguration"]
     assert configuration["EnforceWorkGroupConfiguration"] is True
     key_id = _logical_id(stack.template, "DataLakeKey", "AWS::KMS::Key")

@@ -11,6 +11,7 @@ import pytest
 from config import PlatformConfig
 from pipeline_code import schema
 from pipeline_definition import contract
+from tests.stacks.rendering import as_list, policy_statements
 from tests.synthesis import Synthesis
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -19,19 +20,6 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 def _only(template: dict[str, Any], kind: str) -> dict[str, Any]:
     (resource,) = [r for r in template["Resources"].values() if r["Type"] == kind]
     return resource
-
-
-def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        statement
-        for resource in template["Resources"].values()
-        if resource["Type"] == "AWS::IAM::Policy"
-        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 @pytest.fixture(params=ENVIRONMENTS)
@@ -135,13 +123,10 @@ def test_pipeline_is_the_generated_definition_with_every_placeholder_replaced(st
 
 def test_the_pipeline_role_has_no_wildcard_action_and_star_only_where_iam_requires_it(stage) -> None:
     _, pipeline, _ = stage
-    role_policies = [
-        s for k, r in pipeline["Resources"].items() if k.startswith("TrainingPipelineExecutionRoleDefaultPolicy")
-        for s in r["Properties"]["PolicyDocument"]["Statement"]
-    ]  # fmt: skip
+    role_policies = policy_statements(pipeline, "TrainingPipelineExecutionRoleDefaultPolicy")
     assert role_policies
     for statement in role_policies:
-        actions = _as_list(statement["Action"])
+        actions = as_list(statement["Action"])
         assert not any(action == "*" or action.endswith(":*") for action in actions), actions
         if statement["Resource"] == "*":
             assert actions == ["ecr:GetAuthorizationToken"]  # no resource type exists for it
@@ -150,8 +135,8 @@ def test_the_pipeline_role_has_no_wildcard_action_and_star_only_where_iam_requir
 def test_the_pipeline_role_reaches_only_its_own_prefixes_of_the_artifacts_zone(stage) -> None:
     _, pipeline, environment = stage
     prefixes = set()
-    for statement in _statements(pipeline):
-        for resource in _as_list(statement["Resource"]):
+    for statement in policy_statements(pipeline):
+        for resource in as_list(statement["Resource"]):
             parts = resource.get("Fn::Join", ["", []])[1] if isinstance(resource, dict) else []
             last = parts[-1] if parts else None
             if (
@@ -168,8 +153,8 @@ def test_jobs_may_only_be_the_pipelines_own(stage) -> None:
     _, pipeline, _ = stage
     job_resources = [
         json.dumps(statement["Resource"])
-        for statement in _statements(pipeline)
-        if any(a.startswith("sagemaker:Create") and a.endswith("Job") for a in _as_list(statement["Action"]))
+        for statement in policy_statements(pipeline)
+        if any(a.startswith("sagemaker:Create") and a.endswith("Job") for a in as_list(statement["Action"]))
     ]
     assert len(job_resources) == 3
     assert all("/pipelines-*" in resource for resource in job_resources)

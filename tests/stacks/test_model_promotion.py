@@ -13,6 +13,7 @@ import pytest
 
 from config import PlatformConfig
 from stacks.units.model_promotion import autoscaling_enabled
+from tests.stacks.rendering import as_list, policy_statements
 from tests.stacks.rendering import render as _render
 from tests.stacks.rendering import resources as _resources
 from tests.synthesis import Synthesis
@@ -328,29 +329,16 @@ def test_prod_waits_for_a_person_with_a_task_token_and_staging_does_not(
     assert states["DescribePackage"]["Next"] == "WaitForApproval"  # nothing is created before the decision
 
 
-def _policy_statements(template: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
-    return [
-        statement
-        for key, resource in _resources(template, "AWS::IAM::Policy").items()
-        if key.startswith(prefix)
-        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def test_the_state_machine_role_is_least_privilege(operations) -> None:
     template = operations["prod"]
-    statements = _policy_statements(template, "ModelPromotionStateMachineRole")
+    statements = policy_statements(template, "ModelPromotionStateMachineRole")
     assert statements
     by_action: dict[str, list[str]] = {}
     for statement in statements:
-        actions = _as_list(statement["Action"])
+        actions = as_list(statement["Action"])
         assert not any(a == "*" or a.endswith(":*") for a in actions), actions
         for action in actions:
-            by_action.setdefault(action.lower(), []).extend(_render(r) for r in _as_list(statement["Resource"]))
+            by_action.setdefault(action.lower(), []).extend(_render(r) for r in as_list(statement["Resource"]))
     sagemaker = {a: r for a, r in by_action.items() if a.startswith("sagemaker:")}
     assert sagemaker["sagemaker:createmodel"] == ["arn:aws:sagemaker:eu-west-1:333333333333:model/mlops-prod-*"]
     assert sagemaker["sagemaker:updatemodelpackage"] == [
@@ -371,7 +359,7 @@ def test_the_state_machine_role_is_least_privilege(operations) -> None:
 
 
 def test_the_endpoint_role_reads_models_and_writes_data_capture_only(operations) -> None:
-    statements = _policy_statements(operations["prod"], "ModelPromotionEndpointRole")
+    statements = policy_statements(operations["prod"], "ModelPromotionEndpointRole")
     s3 = {
         s["Sid"]: (s["Action"], _render(s["Resource"]))
         for s in statements
@@ -401,7 +389,7 @@ def test_the_smoke_test_function_reads_test_splits_and_invokes_the_one_endpoint(
         "SMOKE_TEST_ROWS": str(platform_config.environment("prod").promotion.smoke_test_rows),
     }
     assert function["Handler"] == "handler.handler"
-    statements = {s["Sid"]: s for s in _policy_statements(template, "ModelPromotionSmokeTestRole") if "Sid" in s}
+    statements = {s["Sid"]: s for s in policy_statements(template, "ModelPromotionSmokeTestRole") if "Sid" in s}
     assert _render(statements["ReadTestSplit"]["Resource"]).endswith("/pipeline-runs/*/Preprocess/test/test.csv")
     assert _render(statements["Invoke"]["Resource"]).endswith(":endpoint/mlops-prod-endpoint")
 

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from config import PlatformConfig
 from pipeline_definition import contract
+from tests.stacks.rendering import as_list, policy_statements, resources
 from tests.synthesis import Synthesis
 
 ENVIRONMENTS = ("dev", "staging", "prod")
-
-
-def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 @pytest.fixture(params=ENVIRONMENTS)
@@ -29,7 +21,7 @@ def operations(request: pytest.FixtureRequest, synthesis: Synthesis, platform_co
 
 def test_custom_monitoring_and_batch_pipelines_exist_with_every_placeholder_replaced(operations) -> None:
     template, environment = operations
-    pipelines = {p["Properties"]["PipelineName"]: p for p in _of_type(template, "AWS::SageMaker::Pipeline").values()}
+    pipelines = {p["Properties"]["PipelineName"]: p for p in resources(template, "AWS::SageMaker::Pipeline").values()}
     prefix = f"mlops-{environment.name}"
     assert set(pipelines) == {f"{prefix}-monitoring", f"{prefix}-batch-inference"}
     for pipeline in pipelines.values():
@@ -42,7 +34,7 @@ def test_custom_monitoring_and_batch_pipelines_exist_with_every_placeholder_repl
 def test_schedules_start_each_pipeline_on_its_configured_expression(operations) -> None:
     template, environment = operations
     schedules = {
-        s["Properties"]["Name"]: s["Properties"] for s in _of_type(template, "AWS::Scheduler::Schedule").values()
+        s["Properties"]["Name"]: s["Properties"] for s in resources(template, "AWS::Scheduler::Schedule").values()
     }
     prefix = f"mlops-{environment.name}"
     expected = {
@@ -64,21 +56,16 @@ def test_schedules_start_each_pipeline_on_its_configured_expression(operations) 
 
 def test_the_operations_role_publishes_only_monitoring_metrics_and_no_wildcard_action(operations) -> None:
     template, _ = operations
-    statements = [
-        s
-        for key, policy in _of_type(template, "AWS::IAM::Policy").items()
-        if key.startswith("OperationsPipelinesExecutionRole")
-        for s in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
+    statements = policy_statements(template, "OperationsPipelinesExecutionRole")
     assert statements
     for statement in statements:
-        actions = _as_list(statement["Action"])
+        actions = as_list(statement["Action"])
         assert not any(a == "*" or a.endswith(":*") for a in actions), actions
         if statement["Resource"] == "*":
             assert actions in (["cloudwatch:PutMetricData"], ["ecr:GetAuthorizationToken"])
             if actions == ["cloudwatch:PutMetricData"]:
                 assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "MLOps/Monitoring"}}
-    granted = {a for s in statements for a in _as_list(s["Action"])}
+    granted = {a for s in statements for a in as_list(s["Action"])}
     assert {"ssm:GetParameter", "sagemaker:CreateTransformJob", "events:PutEvents"} <= granted
     assert "sagemaker:CreateTrainingJob" not in granted  # training is the training pipeline's role's job
 
@@ -95,7 +82,7 @@ def test_model_monitor_accounts_get_no_custom_monitoring_pipeline(
     outdir = tmp_path_factory.mktemp("model-monitor")
     create_app(config, outdir=str(outdir)).synth()
     template = read_synthesis(outdir).stack("dev", "Operations").template
-    names = {p["Properties"]["PipelineName"] for p in _of_type(template, "AWS::SageMaker::Pipeline").values()}
+    names = {p["Properties"]["PipelineName"] for p in resources(template, "AWS::SageMaker::Pipeline").values()}
     assert names == {"mlops-dev-batch-inference"}
-    schedules = {s["Properties"]["Name"] for s in _of_type(template, "AWS::Scheduler::Schedule").values()}
+    schedules = {s["Properties"]["Name"] for s in resources(template, "AWS::Scheduler::Schedule").values()}
     assert "mlops-dev-monitoring" not in schedules

@@ -24,6 +24,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from config import ConfigError, PlatformConfig, load_config
 from config.settings import DEFAULT_CONFIG_PATH
+from tests.stacks.rendering import as_list, resources
 from tests.stacks.test_logical_ids import STATEFUL_TYPES
 from tests.stacks.test_snapshots import normalise
 from tests.synthesis import Synthesis, SynthesizedStack, read_synthesis
@@ -45,7 +46,7 @@ class ReleaseSynthesis:
 
     @property
     def pipeline(self) -> dict[str, Any]:
-        (pipeline,) = _of_type(self.template, "AWS::CodePipeline::Pipeline").values()
+        (pipeline,) = resources(self.template, "AWS::CodePipeline::Pipeline").values()
         return pipeline["Properties"]
 
     def stage(self, name: str) -> list[dict[str, Any]]:
@@ -58,10 +59,6 @@ class ReleaseSynthesis:
 
     def project(self, action: dict[str, Any]) -> dict[str, Any]:
         return self.template["Resources"][action["Configuration"]["ProjectName"]["Ref"]]["Properties"]
-
-
-def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
 def _release_config(tmp_path: Path) -> PlatformConfig:
@@ -205,7 +202,7 @@ def test_cross_account_keys_encrypt_the_artifact_buckets_and_each_stage_account_
     # A stage in another region reads artifacts from the bucket CDK keeps there, in a support stack.
     (support_file,) = release.outdir.glob(f"cross-region-stack-{TOOLING}_eu-west-1.template.json")
     support = json.loads(support_file.read_text())
-    (bucket_id,) = _of_type(support, "AWS::S3::Bucket")
+    (bucket_id,) = resources(support, "AWS::S3::Bucket")
     keys["eu-west-1"] = _kms_encrypted_bucket_key(support, bucket_id)
     for name in ENVIRONMENTS:
         environment = release.config.environment(name)
@@ -215,15 +212,15 @@ def test_cross_account_keys_encrypt_the_artifact_buckets_and_each_stage_account_
 
 
 def test_failed_releases_and_waiting_approvals_notify_the_configured_address(release: ReleaseSynthesis) -> None:
-    (rule,) = _of_type(release.template, "AWS::CodeStarNotifications::NotificationRule").values()
+    (rule,) = resources(release.template, "AWS::CodeStarNotifications::NotificationRule").values()
     assert sorted(rule["Properties"]["EventTypeIds"]) == [
         "codepipeline-pipeline-manual-approval-needed",
         "codepipeline-pipeline-pipeline-execution-failed",
     ]
-    (topic_id,) = _of_type(release.template, "AWS::SNS::Topic")
+    (topic_id,) = resources(release.template, "AWS::SNS::Topic")
     assert rule["Properties"]["Targets"] == [{"TargetAddress": {"Ref": topic_id}, "TargetType": "SNS"}]
     assert "KmsMasterKeyId" in release.template["Resources"][topic_id]["Properties"]
-    (subscription,) = _of_type(release.template, "AWS::SNS::Subscription").values()
+    (subscription,) = resources(release.template, "AWS::SNS::Subscription").values()
     assert subscription["Properties"] == {"Endpoint": EMAIL, "Protocol": "email", "TopicArn": {"Ref": topic_id}}
 
 
@@ -274,8 +271,8 @@ def test_only_dev_starts_training_when_pipeline_code_changed_after_its_check(rel
 
 def _check_role(release: ReleaseSynthesis, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     template = release.stage_stack(name, "ReleaseAccess").template
-    (role,) = _of_type(template, "AWS::IAM::Role").values()
-    (policy,) = _of_type(template, "AWS::IAM::ManagedPolicy").values()
+    (role,) = resources(template, "AWS::IAM::Role").values()
+    (policy,) = resources(template, "AWS::IAM::ManagedPolicy").values()
     return role["Properties"], policy["Properties"]["PolicyDocument"]["Statement"]
 
 
@@ -285,7 +282,7 @@ def test_the_check_role_trusts_the_tooling_account_and_only_dev_may_start_traini
         assert role["RoleName"] == f"mlops-{name}-release-check"
         (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
         assert json.dumps(trust["Principal"]).count(f":iam::{TOOLING}:root") == 1
-        actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+        actions = {a for s in statements for a in as_list(s["Action"])}
         writes = {"sagemaker:StartPipelineExecution", "ssm:PutParameter"}
         assert bool(actions & writes) is (name == "dev"), name
     _, dev_statements = _check_role(release, "dev")

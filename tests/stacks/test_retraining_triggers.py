@@ -17,6 +17,7 @@ from stacks.units.retraining_triggers import (
     POWERTOOLS_LAYER_VERSION,
     RESERVED_CONCURRENCY,
 )
+from tests.stacks.rendering import as_list, policy_statements
 from tests.synthesis import Synthesis
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -34,15 +35,6 @@ def _function(template: dict[str, Any], name: str) -> dict[str, Any]:
         f for f in _of_type(template, "AWS::Lambda::Function").values() if f["Properties"]["FunctionName"] == name
     ]
     return function
-
-
-def _statements(template: dict[str, Any], role_prefix: str) -> list[dict[str, Any]]:
-    return [
-        s
-        for key, policy in _of_type(template, "AWS::IAM::Policy").items()
-        if key.startswith(role_prefix)
-        for s in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
 
 
 def _rendered(value: Any) -> str:
@@ -181,10 +173,8 @@ def test_log_groups_keep_logs_as_long_as_config_says(stage) -> None:
 def test_each_role_may_do_only_what_its_trigger_needs(stage) -> None:
     template, environment, _ = stage
     for role in ("RetrainingTriggersRetrainOnDriftRole", "RetrainingTriggersRetrainOnNewDataRole"):
-        statements = _statements(template, role)
-        actions = sorted(
-            a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-        )
+        statements = policy_statements(template, role)
+        actions = sorted(a for s in statements for a in as_list(s["Action"]))
         assert actions == sorted(
             [
                 "logs:CreateLogStream", "logs:PutLogEvents",
