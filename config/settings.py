@@ -347,6 +347,22 @@ class EnvironmentConfig(_Section):
         return self
 
     @model_validator(mode="after")
+    def _model_monitor_has_what_it_reads(self) -> EnvironmentConfig:
+        if self.monitoring.backend != "model-monitor":
+            return self
+        problems = []
+        if not self.pipeline.native_checks:
+            problems.append(
+                "pipeline.native_checks true (the training pipeline's native checks make the Model Monitor "
+                "baselines the promotion hands to the monitoring schedules)"
+            )
+        if self.inference.mode != "instance":
+            problems.append("inference.mode 'instance' (Model Monitor reads data capture; serverless has none)")
+        if problems:
+            raise ValueError("monitoring.backend 'model-monitor' needs " + " and ".join(problems))
+        return self
+
+    @model_validator(mode="after")
     def _account_required_beyond_dev(self) -> EnvironmentConfig:
         if self.account is None and self.name != "dev":
             raise ValueError("account is required outside dev (a 12-digit AWS account id, quoted)")

@@ -322,7 +322,7 @@ class TrainingPipelineBuilder(PipelineBuilder):
             cache=False,  # writes to the feature store: a cached result would skip new records
         )
 
-        native_checks = self._native_checks(preprocess) if env.pipeline.native_checks else []
+        native_checks, monitor_metadata = self._native_checks(preprocess) if env.pipeline.native_checks else ([], {})
         trainer = self._trainer(preprocess)
         channels = [
             InputData(
@@ -422,7 +422,8 @@ class TrainingPipelineBuilder(PipelineBuilder):
         )
 
         register = ModelStep(
-            name="RegisterModel", step_args=self._register_args(model_data, evaluate, bias, preprocess)
+            name="RegisterModel",
+            step_args=self._register_args(model_data, evaluate, bias, preprocess, monitor_metadata),
         )
         fail = FailStep(
             name="QualityGateFailed",
@@ -467,13 +468,34 @@ class TrainingPipelineBuilder(PipelineBuilder):
             sagemaker_session=self.session,
         )
 
-    def _native_checks(self, preprocess: ProcessingStep) -> list[Any]:
+    def _native_checks(self, preprocess: ProcessingStep) -> tuple[list[Any], dict[str, Any]]:
         """SageMaker's own data-quality (Model Monitor) and data-bias (Clarify) baselines of the train split.
 
         Only for accounts that still have both services. They register new baselines and never fail the run:
-        the gate is the project's own evaluation and bias step, which every account can run.
+        the gate is the project's own evaluation and bias step, which every account can run. The data-quality
+        baseline is computed over the train split in the endpoint's request layout (features only, from
+        `pipeline_code.model_monitor_inputs`, which also writes the SHAP baseline row); the model package records
+        where both baselines are (`model_monitor_*` metadata) for the promotion to hand them to the monitoring
+        schedules of the model-monitor backend.
         """
         env = self.ctx.environment
+        inputs = self._processing_step(
+            "NativeBaselineInputs",
+            "model_monitor_inputs",
+            inputs=[
+                self._input("train", self._step_output(preprocess, "train"), f"{PROCESSING_IN}/train"),
+                self._input("baseline", self._step_output(preprocess, "baseline"), f"{PROCESSING_IN}/baseline"),
+            ],
+            outputs=["features", "shap"],
+            arguments=[
+                "--train",
+                f"{PROCESSING_IN}/train",
+                "--baseline",
+                f"{PROCESSING_IN}/baseline",
+                "--output",
+                PROCESSING_OUT,
+            ],
+        )
         check_job = CheckJobConfig(
             role=PLACEHOLDERS.role_arn,
             instance_count=1,
@@ -488,7 +510,7 @@ class TrainingPipelineBuilder(PipelineBuilder):
         quality = QualityCheckStep(
             name="NativeDataQualityBaseline",
             quality_check_config=DataQualityCheckConfig(
-                baseline_dataset=train_uri,
+                baseline_dataset=Join(on="/", values=[self._step_output(inputs, "features"), "features.csv"]),
                 dataset_format=DatasetFormat.csv(header=False),
                 output_s3_uri=self._output_uri("NativeDataQualityBaseline", "baseline"),
             ),
@@ -522,7 +544,14 @@ class TrainingPipelineBuilder(PipelineBuilder):
             register_new_baseline=True,
             model_package_group_name=PLACEHOLDERS.model_package_group,
         )
-        return [quality, bias]
+        metadata = {
+            "model_monitor_statistics": quality.properties.CalculatedBaselineStatistics,
+            "model_monitor_constraints": quality.properties.CalculatedBaselineConstraints,
+            "model_monitor_shap_baseline": Join(
+                on="/", values=[self._step_output(inputs, "shap"), "shap_baseline.csv"]
+            ),
+        }
+        return [inputs, quality, bias], metadata
 
     def _trainer(self, preprocess: ProcessingStep) -> ModelTrainer:
         env = self.ctx.environment
@@ -568,7 +597,12 @@ class TrainingPipelineBuilder(PipelineBuilder):
         )
 
     def _register_args(
-        self, model_data: Any, evaluate: ProcessingStep, bias: ProcessingStep, preprocess: ProcessingStep
+        self,
+        model_data: Any,
+        evaluate: ProcessingStep,
+        bias: ProcessingStep,
+        preprocess: ProcessingStep,
+        monitor_metadata: dict[str, Any],
     ) -> Any:
         env = self.ctx.environment
         serving_image = image_uris.retrieve(SERVING_IMAGE[0], region=env.region, version=SERVING_IMAGE[1])
@@ -627,5 +661,6 @@ class TrainingPipelineBuilder(PipelineBuilder):
                         self.min_child_weight,
                     ],
                 ),
+                **monitor_metadata,
             },
         )

@@ -85,6 +85,7 @@ class OperationsStack(cdk.Stack):
             ),
             log_retention=log_retention(environment),
             removal_policy=removal_policy(environment),
+            model_monitor=environment.monitoring.backend == "model-monitor",
         )
         self.native_monitoring = (
             NativeMonitoring(

@@ -63,3 +63,20 @@ def synthesis(platform_config: PlatformConfig, tmp_path_factory: pytest.TempPath
     outdir = tmp_path_factory.mktemp("cdk.out")
     create_app(platform_config, outdir=str(outdir)).synth()
     return read_synthesis(outdir)
+
+
+@pytest.fixture(scope="session")
+def model_monitor_synthesis(platform_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    """prod with `monitoring.backend: model-monitor`, through create_app so cdk-nag applies (it fails synth).
+
+    Only the monitoring section changes: the committed prod training definition (native checks off) stays in use,
+    since switching native checks on would change its fingerprint and make synth rebuild the committed files.
+    """
+    from app import create_app
+
+    prod = platform_config.environment("prod")
+    prod = prod.model_copy(update={"monitoring": prod.monitoring.model_copy(update={"backend": "model-monitor"})})
+    config = platform_config.model_copy(update={"environments": {"prod": prod}})
+    outdir = tmp_path_factory.mktemp("cdk.out-model-monitor")
+    create_app(config, outdir=str(outdir)).synth()
+    return read_synthesis(outdir)

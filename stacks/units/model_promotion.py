@@ -3,13 +3,17 @@
 Approved package (EventBridge) → describe it → [prod: wait for a person, task token] → create the model and an
 endpoint config → create or update `<prefix>-endpoint` → wait until InService (bounded) → smoke-test it with real
 rows → [instance mode: register target-tracking autoscaling] → copy its baseline and model to
-`monitoring/current/` → record the package ARN in SSM. Any failure after the endpoint changed rolls it back (the
-previous endpoint config, or deletes a first endpoint); every failure marks the package Rejected with the reason.
+`monitoring/current/` → [model-monitor backend: copy its Model Monitor baselines and write the Clarify analysis
+configs under `monitoring/current/model-monitor/`] → record the package ARN in SSM. Any failure after the
+endpoint changed rolls it back (the previous endpoint config, or deletes a first endpoint); every failure marks the
+package Rejected with the reason. With the model-monitor backend, a package without Model Monitor baselines is
+rejected before anything is deployed.
 The endpoint and its configs exist only at run time: nothing here looks a model up at synth.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,12 @@ from constructs import Construct
 from config.settings import InferenceSettings, PromotionSettings
 from stacks.units.compliance import acknowledge, acknowledge_grant_policy, nag_finding
 from stacks.units.model_registry import MODEL_ARTIFACTS_PREFIX
+from stacks.units.native_monitoring import (
+    BASELINE_PREFIX,
+    PACKAGE_BASELINES,
+    bias_analysis_config,
+    explainability_analysis_config,
+)
 from stacks.units.operations_names import OperationsNames
 from stacks.units.sagemaker_grants import grant_container_logs, grant_metrics
 
@@ -85,9 +95,12 @@ class ModelPromotion(Construct):
         where: PromotionTargets,
         log_retention: logs.RetentionDays,
         removal_policy: cdk.RemovalPolicy,
+        model_monitor: bool = False,
     ) -> None:
+        """`model_monitor`: the environment monitors with Model Monitor (`monitoring.backend: model-monitor`)."""
         super().__init__(scope, construct_id)
         self._stack = cdk.Stack.of(self)
+        self._model_monitor = model_monitor
         self._names = names
         self._inference = inference
         self._promotion = promotion
@@ -247,14 +260,21 @@ class ModelPromotion(Construct):
             ),
         )
         done = sfn.Succeed.jsonata(self, "Promoted")
-        copy_baseline = self._copy("CopyBaseline", "$package.baselineUri", "baseline.json")
-        copy_model = self._copy("CopyModel", "$package.modelDataUrl", "model.tar.gz")
-        for step in (copy_baseline, copy_model, record):
+        current = names.current_model_prefix
+        copies = [
+            self._copy("CopyBaseline", "$package.baselineUri", f"{current}/baseline.json"),
+            self._copy("CopyModel", "$package.modelDataUrl", f"{current}/model.tar.gz"),
+            *(self._model_monitor_baselines() if self._model_monitor else []),
+            record,
+        ]
+        for step in copies:
             step.add_catch(rollback, errors=["States.ALL"], assign={"reason": failure_reason})
         notify_success.add_catch(done, errors=["States.ALL"])  # the promotion itself succeeded
-        publish = copy_baseline.next(copy_model).next(record).next(notify_success).next(done)
+        for step, following in zip(copies, [*copies[1:], notify_success], strict=True):
+            step.next(following)
+        notify_success.next(done)
         live: sfn.IChainable = (
-            self._scaling("Register", then=copy_baseline, on_error=rollback) if self._autoscaling else publish
+            self._scaling("Register", then=copies[0], on_error=rollback) if self._autoscaling else copies[0]
         )
 
         # -- smoke test, then the bounded wait for InService
@@ -440,13 +460,34 @@ class ModelPromotion(Construct):
                     "modelDataUrl": "{% $states.result.InferenceSpecification.Containers[0].ModelDataUrl %}",
                     "baselineUri": "{% $states.result.DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri %}",
                     "evaluationUri": "{% $states.result.ModelMetrics.ModelQuality.Statistics.S3Uri %}",
+                    **self._package_baseline_fields(),
                 },
                 # Unique per execution, so a package approved twice never collides with its first model.
                 "modelName": run_name,
                 "endpointConfigName": run_name,
             },
         )
-        describe.add_catch(reject, errors=["States.ALL"], assign={"reason": failure_reason}).next(deploy)
+        describe.add_catch(reject, errors=["States.ALL"], assign={"reason": failure_reason})
+        if self._model_monitor:
+            keys = ", ".join(PACKAGE_BASELINES)
+            no_baselines = sfn.Pass.jsonata(
+                self,
+                "NoModelMonitorBaselines",
+                assign={
+                    "reason": f"{{% $package.arn & ' has no Model Monitor baselines ({keys} metadata): monitoring."
+                    "backend is model-monitor, so packages must come from a training run with pipeline.native_checks"
+                    " true' %}"
+                },
+            )
+            no_baselines.next(reject)
+            present = " and ".join(f"$package.{key} != ''" for key in PACKAGE_BASELINES)
+            describe.next(
+                sfn.Choice.jsonata(self, "HasModelMonitorBaselines")
+                .when(sfn.Condition.jsonata(f"{{% {present} %}}"), deploy)
+                .otherwise(no_baselines)
+            )
+        else:
+            describe.next(deploy)
         start = sfn.Pass.jsonata(
             self,
             "Start",
@@ -549,10 +590,53 @@ class ModelPromotion(Construct):
             step.add_catch(on_error, errors=["States.ALL"], assign={"reason": reason})
         return register.next(policy).next(then)
 
-    def _copy(self, construct_id: str, source_uri: str, name: str) -> tasks.CallAwsService:
-        """S3 CopyObject of `source_uri` (a JSONata expression giving s3://bucket/key) to monitoring/current/."""
+    def _package_baseline_fields(self) -> dict[str, str]:
+        """`$package.<metadata key>`: the URI of each Model Monitor baseline the package records, or ''."""
+        if not self._model_monitor:
+            return {}
+        metadata = "$states.result.CustomerMetadataProperties"
+        return {key: f"{{% $exists({metadata}.{key}) ? {metadata}.{key} : '' %}}" for key in PACKAGE_BASELINES}
+
+    def _model_monitor_baselines(self) -> list[tasks.CallAwsService]:
+        """Copies of the package's Model Monitor baselines and the Clarify analysis configs, where the monitoring
+        schedules (`native_monitoring`) read them."""
+        copies = [
+            self._copy(construct_id, f"$package.{key}", f"{BASELINE_PREFIX}/{file}")
+            for key, (construct_id, file) in PACKAGE_BASELINES.items()
+        ]
+        bucket = self._where.artifacts_bucket.bucket_name
+        shap_baseline = f"s3://{bucket}/{BASELINE_PREFIX}/{PACKAGE_BASELINES['model_monitor_shap_baseline'][1]}"
+        configs = {
+            "WriteBiasAnalysisConfig": ("model-bias", bias_analysis_config()),
+            "WriteExplainabilityAnalysisConfig": (
+                "model-explainability",
+                explainability_analysis_config(self._names.endpoint, shap_baseline),
+            ),
+        }
+        writes = [
+            self._call(
+                construct_id,
+                "s3",
+                "putObject",
+                [self._where.artifacts_bucket.arn_for_objects(f"{BASELINE_PREFIX}/{kind}/analysis_config.json")],
+                iam_action="s3:PutObject",
+                parameters={
+                    "Bucket": bucket,
+                    "Key": f"{BASELINE_PREFIX}/{kind}/analysis_config.json",
+                    "Body": json.dumps(config, sort_keys=True),
+                    "ContentType": "application/json",
+                    "ServerSideEncryption": "aws:kms",
+                    "SSEKMSKeyId": self._where.key.key_arn,
+                },
+            )
+            for construct_id, (kind, config) in configs.items()
+        ]
+        return [*copies, *writes]
+
+    def _copy(self, construct_id: str, source_uri: str, key: str) -> tasks.CallAwsService:
+        """S3 CopyObject of `source_uri` (a JSONata expression giving s3://bucket/key) to `key` of the artifacts
+        zone."""
         where = self._where
-        key = f"{self._names.current_model_prefix}/{name}"
         return self._call(
             construct_id,
             "s3",

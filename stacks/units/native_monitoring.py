@@ -2,7 +2,17 @@
 
 Synthesized only where `monitoring.backend: model-monitor`; the `custom` backend (the project's own drift check)
 needs none of this. Baselines are read from fixed keys under `monitoring/current/model-monitor/` of the artifacts
-zone, so a promotion replaces them without a deploy.
+zone, which the promotion (`model_promotion`) writes for the model it puts live, so no deploy is needed:
+
+- `data-quality/{statistics,constraints}.json`: copied from the package, whose training run made them with
+  Model Monitor's own baselining job (`pipeline.native_checks`, `NativeDataQualityBaseline`);
+- `model-explainability/shap_baseline.csv`: copied from the package (`NativeBaselineInputs`);
+- `model-bias/analysis_config.json` and `model-explainability/analysis_config.json`: written from
+  `bias_analysis_config` and `explainability_analysis_config` below (the layout the SDK's `BiasAnalysisConfig`
+  and `ExplainabilityAnalysisConfig` produce; a test compares them).
+
+Model quality, bias drift and feature attribution run without constraint files: their metrics go to CloudWatch,
+where `monitoring_alarms` compares them with the config's thresholds.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from config.settings import MonitoringSettings
+from pipeline_code import schema
 from stacks.units.compliance import acknowledge, acknowledge_grant_policy, nag_finding
 from stacks.units.operations_names import OperationsNames
 from stacks.units.sagemaker_grants import grant_container_logs, grant_metrics
@@ -47,6 +58,43 @@ CLARIFY_REGISTRIES = {
 
 BASELINE_PREFIX = "monitoring/current/model-monitor"
 MONITORING_TYPES = ("data-quality", "model-quality", "model-bias", "model-explainability")
+# What the promotion copies: the package's metadata key (set by the training pipeline's native checks) → the
+# promotion's state that copies it, and the file under BASELINE_PREFIX.
+PACKAGE_BASELINES = {
+    "model_monitor_statistics": ("CopyDataQualityStatistics", "data-quality/statistics.json"),
+    "model_monitor_constraints": ("CopyDataQualityConstraints", "data-quality/constraints.json"),
+    "model_monitor_shap_baseline": ("CopyShapBaseline", "model-explainability/shap_baseline.csv"),
+}
+SHAP_SAMPLES = 100  # kernel SHAP samples per explained record
+
+
+def bias_analysis_config() -> dict[str, Any]:
+    """Clarify's analysis config for post-training bias drift: the label and facet the bias gate uses."""
+    return {
+        "label_values_or_threshold": [1],
+        "facet": [{"name_or_index": "sex", "value_or_threshold": [schema.SEX.index("Female")]}],
+        "headers": [schema.LABEL, *schema.FEATURE_NAMES],
+        "label": schema.LABEL,
+    }
+
+
+def explainability_analysis_config(endpoint: str, shap_baseline_uri: str) -> dict[str, Any]:
+    """Clarify's analysis config for feature attribution drift: SHAP against the live endpoint."""
+    return {
+        "methods": {
+            "shap": {
+                "use_logit": False,
+                "save_local_shap_values": False,  # per-record values of every captured request: not kept
+                "baseline": shap_baseline_uri,
+                "num_samples": SHAP_SAMPLES,
+                "agg_method": "mean_abs",
+            }
+        },
+        "predictor": {"endpoint_name": endpoint, "accept_type": "text/csv", "content_type": "text/csv"},
+        "headers": list(schema.FEATURE_NAMES),
+    }
+
+
 _CRON = re.compile(r"^cron\(0 (?P<hour>\*|\d{1,2}) (\*|\?) \* (\*|\?) \*\)$")
 
 
@@ -75,9 +123,8 @@ class NativeMonitoring(Construct):
     """Job definitions and schedules `<prefix>-{data-quality,model-quality,model-bias,model-explainability}`.
 
     Expects the endpoint `names.endpoint` with data capture on (instance mode; serverless endpoints capture
-    nothing), ground truth under `names.ground_truth_prefix`, and the baselines under BASELINE_PREFIX:
-    `data-quality/{statistics,constraints}.json`, `model-quality/constraints.json`,
-    `model-bias/{analysis_config,constraints}.json`, `model-explainability/{analysis_config,constraints}.json`.
+    nothing), ground truth under `names.ground_truth_prefix`, and the files the promotion writes under
+    BASELINE_PREFIX (see the module's docstring).
     """
 
     def __init__(
@@ -116,7 +163,9 @@ class NativeMonitoring(Construct):
                 image_uri=analyzer, environment={"publish_cloudwatch_metrics": "Enabled"}
             ),
             data_quality_baseline_config=sagemaker.CfnDataQualityJobDefinition.DataQualityBaselineConfigProperty(
-                constraints_resource=self._constraints(sagemaker.CfnDataQualityJobDefinition, "data-quality"),
+                constraints_resource=sagemaker.CfnDataQualityJobDefinition.ConstraintsResourceProperty(
+                    s3_uri=self._baseline("data-quality", "constraints.json")
+                ),
                 statistics_resource=sagemaker.CfnDataQualityJobDefinition.StatisticsResourceProperty(
                     s3_uri=self._baseline("data-quality", "statistics.json")
                 ),
@@ -133,9 +182,6 @@ class NativeMonitoring(Construct):
             model_quality_app_specification=sagemaker.CfnModelQualityJobDefinition.ModelQualityAppSpecificationProperty(
                 image_uri=analyzer, problem_type="BinaryClassification"
             ),
-            model_quality_baseline_config=sagemaker.CfnModelQualityJobDefinition.ModelQualityBaselineConfigProperty(
-                constraints_resource=self._constraints(sagemaker.CfnModelQualityJobDefinition, "model-quality")
-            ),
             model_quality_job_input=sagemaker.CfnModelQualityJobDefinition.ModelQualityJobInputProperty(
                 endpoint_input=self._endpoint_input(sagemaker.CfnModelQualityJobDefinition, labelled=True),
                 ground_truth_s3_input=sagemaker.CfnModelQualityJobDefinition.MonitoringGroundTruthS3InputProperty(
@@ -150,9 +196,6 @@ class NativeMonitoring(Construct):
             "ModelBiasJob",
             model_bias_app_specification=sagemaker.CfnModelBiasJobDefinition.ModelBiasAppSpecificationProperty(
                 image_uri=clarify, config_uri=self._baseline("model-bias", "analysis_config.json")
-            ),
-            model_bias_baseline_config=sagemaker.CfnModelBiasJobDefinition.ModelBiasBaselineConfigProperty(
-                constraints_resource=self._constraints(sagemaker.CfnModelBiasJobDefinition, "model-bias")
             ),
             model_bias_job_input=sagemaker.CfnModelBiasJobDefinition.ModelBiasJobInputProperty(
                 endpoint_input=self._endpoint_input(sagemaker.CfnModelBiasJobDefinition, labelled=True),
@@ -169,13 +212,6 @@ class NativeMonitoring(Construct):
             model_explainability_app_specification=(
                 sagemaker.CfnModelExplainabilityJobDefinition.ModelExplainabilityAppSpecificationProperty(
                     image_uri=clarify, config_uri=self._baseline("model-explainability", "analysis_config.json")
-                )
-            ),
-            model_explainability_baseline_config=(
-                sagemaker.CfnModelExplainabilityJobDefinition.ModelExplainabilityBaselineConfigProperty(
-                    constraints_resource=self._constraints(
-                        sagemaker.CfnModelExplainabilityJobDefinition, "model-explainability"
-                    )
                 )
             ),
             model_explainability_job_input=sagemaker.CfnModelExplainabilityJobDefinition.ModelExplainabilityJobInputProperty(
@@ -218,9 +254,6 @@ class NativeMonitoring(Construct):
 
     def _baseline(self, kind: str, file: str) -> str:
         return self._uri(f"{BASELINE_PREFIX}/{kind}/{file}")
-
-    def _constraints(self, cfn: Any, kind: str) -> Any:
-        return cfn.ConstraintsResourceProperty(s3_uri=self._baseline(kind, "constraints.json"))
 
     def _endpoint_input(self, cfn: Any, *, labelled: bool = False) -> Any:
         window = {"start_time_offset": f"-PT{self._monitoring.window_hours}H", "end_time_offset": "-PT0H"}

@@ -115,6 +115,8 @@ BAD_CONFIGS = {
     ),
     "bad project name": ("project_name", "My Project", ["'project_name'", "'My Project'"]),
     "capture from a serverless endpoint": ("environments.dev.monitoring", {"source": "capture"}, ["environment 'dev'", "section", "serverless endpoints support no data capture"]),
+    "model-monitor without its baselines": ("environments.staging.monitoring", {"backend": "model-monitor"}, ["environment 'staging'", "monitoring.backend 'model-monitor' needs pipeline.native_checks true"]),
+    "model-monitor on a serverless endpoint": ("environments.dev.monitoring", {"backend": "model-monitor", "source": "batch"}, ["environment 'dev'", "native_checks true", "and inference.mode 'instance'"]),
     "project name too long for bucket names": ("project_name", "a-very-long-project", ["'project_name'", "'a-very-long-project'"]),
 }  # fmt: skip
 

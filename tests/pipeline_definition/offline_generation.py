@@ -46,14 +46,15 @@ def generate_everything(out: Path, refused: list[str]) -> int:
     generate.build_definitions = recording  # type: ignore[assignment]
     (out / "generated").mkdir(parents=True)
     code = generate.main(["--out", str(out / "generated"), "--force"])
-    # The same build with SageMaker's native checks and Model Monitor switched on for dev.
+    # The same build with SageMaker's native checks and Model Monitor switched on for staging (an instance
+    # endpoint: Model Monitor reads data capture).
     config = yaml.safe_load((ROOT / "config" / "environments.yaml").read_text())
-    config["environments"]["dev"].setdefault("pipeline", {})["native_checks"] = True
-    config["environments"]["dev"].setdefault("monitoring", {})["backend"] = "model-monitor"
+    config["environments"]["staging"].setdefault("pipeline", {})["native_checks"] = True
+    config["environments"]["staging"].setdefault("monitoring", {})["backend"] = "model-monitor"
     native_config = out / "native-config.yaml"
     native_config.write_text(yaml.safe_dump(config))
     (out / "native").mkdir()
-    return code | generate.main(["dev", "--out", str(out / "native"), "--force", "--config", str(native_config)])
+    return code | generate.main(["staging", "--out", str(out / "native"), "--force", "--config", str(native_config)])
 
 
 def main(out: Path) -> int:

@@ -232,7 +232,7 @@ def test_the_definition_holds_no_account_or_bucket_of_this_machine(tmp_path: Pat
 def test_native_checks_add_model_monitor_and_clarify_baselines_when_switched_on(
     offline_generation: OfflineGeneration,
 ) -> None:
-    native = json.loads((offline_generation.native / "dev-training.json").read_text())
+    native = json.loads((offline_generation.native / "staging-training.json").read_text())
     assert check_references(native) == []
     steps = {step["Name"]: step for step in native["Steps"]}
     assert steps["NativeDataQualityBaseline"]["Type"] == "QualityCheck"
@@ -240,10 +240,37 @@ def test_native_checks_add_model_monitor_and_clarify_baselines_when_switched_on(
     for name in ("NativeDataQualityBaseline", "NativeDataBiasBaseline"):
         assert steps[name]["SkipCheck"] is True
         assert steps[name]["RegisterNewBaseline"] is True
-    # Off by default: the shipped dev definition has neither.
-    assert not {"NativeDataQualityBaseline", "NativeDataBiasBaseline"} & {
-        s["Name"] for s in _definition("dev")["Steps"]
+    # Off by default: the shipped definitions have none of them.
+    native_steps = {"NativeBaselineInputs", "NativeDataQualityBaseline", "NativeDataBiasBaseline"}
+    assert not native_steps & {s["Name"] for s in _definition("staging")["Steps"]}
+
+
+def test_the_native_data_quality_baseline_sees_the_request_layout_and_the_package_records_it(
+    offline_generation: OfflineGeneration,
+) -> None:
+    """Model Monitor compares captured requests (features only) column by column with its baseline: the baseline
+    job must read the label-free copy of the train split, and the package must say where the baselines are."""
+    native = json.loads((offline_generation.native / "staging-training.json").read_text())
+    steps = {step["Name"]: step for step in native["Steps"]}
+    inputs = steps["NativeBaselineInputs"]["Arguments"]
+    assert inputs["AppSpecification"]["ContainerEntrypoint"][-1].endswith("pipeline_code.model_monitor_inputs")
+    sources = {i["InputName"]: i["S3Input"]["S3Uri"] for i in inputs["ProcessingInputs"] if i["InputName"] != "code"}
+    assert sources == {
+        "train": {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"},
+        "baseline": {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"},
     }
+    dataset = json.dumps(steps["NativeDataQualityBaseline"]["Arguments"])
+    assert "Steps.NativeBaselineInputs.ProcessingOutputConfig.Outputs['features']" in dataset
+    assert "Outputs['train']" not in dataset
+    metadata = _step(native, "RegisterModel")["Arguments"]["CustomerMetadataProperties"]
+    assert metadata["model_monitor_statistics"] == {
+        "Get": "Steps.NativeDataQualityBaseline.CalculatedBaselineStatistics"
+    }
+    assert metadata["model_monitor_constraints"] == {
+        "Get": "Steps.NativeDataQualityBaseline.CalculatedBaselineConstraints"
+    }
+    assert "Outputs['shap']" in json.dumps(metadata["model_monitor_shap_baseline"])
+    assert "model_monitor_statistics" not in json.dumps(_definition("staging"))
 
 
 # -------------------------------------------------------------------------------------- operations pipelines

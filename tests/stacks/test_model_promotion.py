@@ -7,12 +7,14 @@ document with `<LogicalId>` / `<Output>` placeholders for the references, then w
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
 from config import PlatformConfig
 from stacks.units.model_promotion import autoscaling_enabled
+from stacks.units.native_monitoring import PACKAGE_BASELINES
 from tests.stacks.rendering import as_list, policy_statements
 from tests.stacks.rendering import render as _render
 from tests.stacks.rendering import resources as _resources
@@ -403,3 +405,121 @@ def test_autoscaling_only_where_capacity_may_vary_and_never_on_burstable_instanc
     assert autoscaling_enabled(prod.model_copy(update={"min_capacity": 2, "max_capacity": 2})) is False
     with pytest.raises(ValueError, match="does not autoscale burstable"):
         autoscaling_enabled(prod.model_copy(update={"instance_type": "ml.t3.large"}))
+
+
+# ------------------------------------------------------------------------------- model-monitor backend (prod)
+
+
+@pytest.fixture(scope="module")
+def model_monitor_states(model_monitor_synthesis: Synthesis) -> dict[str, Any]:
+    template = model_monitor_synthesis.stack("prod", "Operations").template
+    machine = _only(template, "AWS::StepFunctions::StateMachine")
+    return dict(json.loads(_render(machine["Properties"]["DefinitionString"]))["States"])
+
+
+def test_with_model_monitor_a_promotion_writes_every_baseline_the_schedules_read(
+    model_monitor_states: dict[str, Any], model_monitor_synthesis: Synthesis
+) -> None:
+    states = model_monitor_states
+    path = _path(states, "Start", {"HasModelMonitorBaselines": 0, "EndpointReady": 0, "EndpointState": 0})
+    tail = path[path.index("CopyModel") + 1 :]
+    assert tail == [
+        "CopyDataQualityStatistics", "CopyDataQualityConstraints", "CopyShapBaseline",
+        "WriteBiasAnalysisConfig", "WriteExplainabilityAnalysisConfig", "RecordCurrentPackage", "NotifyPromoted",
+        "Promoted",
+    ]  # fmt: skip
+    # each copy reads the URI the package's metadata records and writes the key the schedules read
+    describe = states["DescribePackage"]["Assign"]["package"]
+    for key, (state, file) in PACKAGE_BASELINES.items():
+        assert describe[key] == (
+            f"{{% $exists($states.result.CustomerMetadataProperties.{key}) ? "
+            f"$states.result.CustomerMetadataProperties.{key} : '' %}}"
+        )
+        arguments = states[state]["Arguments"]
+        assert arguments["Key"] == f"monitoring/current/model-monitor/{file}"
+        assert arguments["CopySource"] == f"{{% $substringAfter($package.{key}, 's3://') %}}"
+        assert _catch(states[state]) == "Rollback"  # a failed copy rolls the endpoint back, like the others
+    operations = model_monitor_synthesis.stack("prod", "Operations").template
+    read_by_schedules = set()
+    for kind in ("DataQuality", "ModelBias", "ModelExplainability"):
+        (definition,) = _resources(operations, f"AWS::SageMaker::{kind}JobDefinition").values()
+        read_by_schedules |= set(
+            re.findall(r"monitoring/current/model-monitor/([\w./-]+)", json.dumps(definition["Properties"]))
+        )
+    written = {
+        states[state]["Arguments"]["Key"].split("monitoring/current/model-monitor/")[1]
+        for state in tail
+        if state.startswith(("Copy", "Write"))
+    }
+    assert read_by_schedules <= written
+    assert written - read_by_schedules == {"model-explainability/shap_baseline.csv"}  # read through the config
+
+
+def test_the_clarify_analysis_configs_are_what_the_sagemaker_sdk_would_write(
+    model_monitor_states: dict[str, Any],
+) -> None:
+    from sagemaker.core.clarify import BiasConfig, ModelConfig, SHAPConfig
+    from sagemaker.core.model_monitor.clarify_model_monitoring import BiasAnalysisConfig, ExplainabilityAnalysisConfig
+
+    from pipeline_code import schema
+
+    bias = json.loads(model_monitor_states["WriteBiasAnalysisConfig"]["Arguments"]["Body"])
+    expected_bias = BiasAnalysisConfig(
+        BiasConfig(label_values_or_threshold=[1], facet_name="sex", facet_values_or_threshold=[0]),
+        headers=[schema.LABEL, *schema.FEATURE_NAMES],
+        label=schema.LABEL,
+    )._to_dict()
+    assert bias == expected_bias
+    assert schema.SEX[bias["facet"][0]["value_or_threshold"][0]] == "Female"  # the facet the bias gate checks
+    explain = json.loads(model_monitor_states["WriteExplainabilityAnalysisConfig"]["Arguments"]["Body"])
+    shap_baseline = explain["methods"]["shap"]["baseline"]
+    assert shap_baseline.startswith("s3://mlops-prod-artifacts-")
+    assert shap_baseline.endswith("/monitoring/current/model-monitor/model-explainability/shap_baseline.csv")
+    expected_explain = ExplainabilityAnalysisConfig(
+        SHAPConfig(baseline=shap_baseline, num_samples=100, agg_method="mean_abs", save_local_shap_values=False),
+        ModelConfig(endpoint_name="mlops-prod-endpoint", content_type="text/csv", accept_type="text/csv"),
+        headers=list(schema.FEATURE_NAMES),
+    )._to_dict()
+    assert explain == expected_explain
+    for state in ("WriteBiasAnalysisConfig", "WriteExplainabilityAnalysisConfig"):
+        arguments = model_monitor_states[state]["Arguments"]
+        assert arguments["ServerSideEncryption"] == "aws:kms"
+        assert _catch(model_monitor_states[state]) == "Rollback"
+
+
+def test_with_model_monitor_a_package_without_baselines_is_rejected_before_anything_is_deployed(
+    model_monitor_states: dict[str, Any],
+) -> None:
+    states = model_monitor_states
+    assert states["DescribePackage"]["Next"] == "HasModelMonitorBaselines"
+    choice = states["HasModelMonitorBaselines"]
+    (present,) = choice["Choices"]
+    for key in PACKAGE_BASELINES:
+        assert f"$package.{key} != ''" in present["Condition"]
+    assert present["Next"] == "WaitForApproval"  # prod: then a person decides, then the deploy
+    path = _path(states, "Start", {})
+    assert path[: path.index("RejectPackage") + 1] == [
+        "Start", "DescribePackage", "HasModelMonitorBaselines", "NoModelMonitorBaselines", "RejectPackage",
+    ]  # fmt: skip
+    reason = states["NoModelMonitorBaselines"]["Assign"]["reason"]
+    assert "pipeline.native_checks" in reason
+    assert "has no Model Monitor baselines" in reason
+
+
+def test_with_model_monitor_the_state_machine_writes_only_the_baseline_keys(model_monitor_synthesis) -> None:
+    template = model_monitor_synthesis.stack("prod", "Operations").template
+    written = sorted(
+        _render(r).split("/monitoring/")[1]
+        for statement in policy_statements(template, "ModelPromotionStateMachineRole")
+        if "s3:PutObject" in as_list(statement["Action"])
+        for r in as_list(statement["Resource"])
+    )
+    assert written == [
+        "current/baseline.json",
+        "current/model-monitor/data-quality/constraints.json",
+        "current/model-monitor/data-quality/statistics.json",
+        "current/model-monitor/model-bias/analysis_config.json",
+        "current/model-monitor/model-explainability/analysis_config.json",
+        "current/model-monitor/model-explainability/shap_baseline.csv",
+        "current/model.tar.gz",
+    ]
