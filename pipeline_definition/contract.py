@@ -81,6 +81,16 @@ def endpoint_name(project_name: str, environment: str) -> str:
     return f"{project_name}-{environment}-endpoint"
 
 
+def model_package_group_name(project_name: str, environment: str) -> str:
+    """The Model Registry group the training pipeline registers in and the promotion deploys from."""
+    return f"{project_name}-{environment}-models"
+
+
+def feature_group_name(project_name: str, environment: str) -> str:
+    """The Feature Store group the training pipeline ingests the curated Adult features into."""
+    return f"{project_name}-{environment}-adult"
+
+
 def current_model_parameter(project_name: str, environment: str) -> str:
     """The SSM parameter where promotion records the model package that is live on the endpoint."""
     return f"/{project_name}/{environment}/current-model-package"

@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from config.settings import EnvironmentConfig
+from pipeline_definition.contract import feature_group_name, model_package_group_name
 from stacks.dataset_schema import CURATED_DATASET_NAME, curated_glue_columns
 from stacks.units.data_lake import DataLake
 from stacks.units.experiment_tracking import ExperimentTracking
@@ -29,10 +30,11 @@ class DataLakeStack(cdk.Stack):
         construct_id: str,
         *,
         environment: EnvironmentConfig,
-        resource_prefix: str,
+        project_name: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, termination_protection=environment.termination_protection, **kwargs)
+        resource_prefix = f"{project_name}-{environment.name}"
         self.lake = DataLake(
             self,
             "DataLake",
@@ -45,7 +47,7 @@ class DataLakeStack(cdk.Stack):
         self.feature_store = FeatureStore(
             self,
             "FeatureStore",
-            feature_group_name=f"{resource_prefix}-adult",
+            feature_group_name=feature_group_name(project_name, environment.name),
             key=self.lake.key,
             features_bucket=self.lake.zones["features"],
             glue_database_name=self.lake.glue_database_name,
@@ -57,7 +59,7 @@ class DataLakeStack(cdk.Stack):
         self.model_registry = ModelRegistry(
             self,
             "ModelRegistry",
-            model_package_group_name=f"{resource_prefix}-models",
+            model_package_group_name=model_package_group_name(project_name, environment.name),
             cross_account_readers=environment.model_registry.cross_account_readers,
             artifacts_bucket=self.lake.zones["artifacts"],
             key=self.lake.key,

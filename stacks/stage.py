@@ -29,8 +29,8 @@ class MlopsStage(cdk.Stage):
             "DataLake",
             stack_name=f"{prefix}-data-lake",
             description=f"{project_name} {environment.name}: data lake, feature group, model registry (stateful)",
+            project_name=project_name,
             environment=environment,
-            resource_prefix=prefix,
         )
         self.ml_pipeline = MlPipelineStack(
             self,

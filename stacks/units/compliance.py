@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import weakref
 
 import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
 _PACK_PREFIX = {"AwsSolutions": "AwsSolutions", "NIST.800.53.R5": "NIST.800.53.R5"}
+_REASONS: weakref.WeakKeyDictionary[IConstruct, dict[str, list[str]]] = weakref.WeakKeyDictionary()
 
 
 def acknowledge(scope: IConstruct, rule: str, reason: str, *, finding: str | None = None) -> None:
@@ -24,7 +26,12 @@ def acknowledge(scope: IConstruct, rule: str, reason: str, *, finding: str | Non
     if pack not in _PACK_PREFIX:
         raise ValueError(f"unknown cdk-nag pack in rule {rule!r}; known: {', '.join(_PACK_PREFIX)}")
     rule_id = f"{_PACK_PREFIX[pack]}::{rule}" + (f"[{finding}]" if finding else "")
-    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+    # One finding can have several causes (two statements with `Resource: *`, acknowledged by two grants): an
+    # acknowledgment replaces the previous one with the same id, so it carries every reason given so far.
+    given = _REASONS.setdefault(scope, {}).setdefault(rule_id, [])
+    if reason not in given:
+        given.append(reason)
+    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule_id, reason=" Also: ".join(given)))
 
 
 def acknowledge_grant_policy(role: IConstruct) -> None:

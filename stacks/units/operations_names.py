@@ -16,6 +16,7 @@ from pipeline_definition.contract import (
     MONITORING_REPORTS_PREFIX,
     current_model_parameter,
     endpoint_name,
+    model_package_group_name,
     pipeline_name,
 )
 
@@ -56,7 +57,7 @@ class OperationsNames:
 
     @property
     def model_package_group(self) -> str:
-        return f"{self.prefix}-models"
+        return model_package_group_name(self.project_name, self.environment)
 
     # S3 prefixes in the artifacts zone (the pipeline definitions use the same ones: pipeline_definition.contract)
     data_capture_prefix: str = DATA_CAPTURE_PREFIX

@@ -202,7 +202,7 @@ class OperationsPipelines(Construct):
         acknowledge(
             self.role,
             "AwsSolutions-IAM5",
-            "Two actions without a resource type: cloudwatch:PutMetricData (limited to the monitoring namespace by "
-            "a condition) and ecr:GetAuthorizationToken (a login token; pulls are limited to named repositories).",
+            "cloudwatch:PutMetricData has no resource type in IAM; the drift check may publish only to the "
+            "monitoring namespace (a condition).",
             finding="Resource::*",
         )

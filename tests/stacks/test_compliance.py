@@ -56,6 +56,22 @@ def test_acknowledging_without_a_reason_is_refused() -> None:
         acknowledge(stack, "AwsSolutions-S1", "not needed")
 
 
+def test_a_finding_acknowledged_for_two_causes_keeps_both_reasons(synthesis: Synthesis) -> None:
+    """The operations pipelines' role has two `Resource: *` statements, acknowledged by two different grants; the
+    second acknowledgment of the same finding id must not erase the first one's reason."""
+    suppressed = [s for r in synthesis.validation_report["pluginReports"] for s in r["suppressedViolations"]]
+    reasons = {
+        s["reason"]
+        for s in suppressed
+        if s["acknowledgedId"] == "AwsSolutions::AwsSolutions-IAM5[Resource::*]"
+        and "OperationsPipelines/ExecutionRole/" in json.dumps(s["violatingConstructs"])
+    }
+    assert len(reasons) == 1, reasons  # the same text in every environment
+    (reason,) = reasons
+    assert "ecr:GetAuthorizationToken" in reason  # from grant_pipeline_jobs
+    assert "cloudwatch:PutMetricData" in reason  # from OperationsPipelines itself
+
+
 def test_cfn_lint_finds_no_error_and_no_warning(synthesis: Synthesis) -> None:
     templates = sorted(synthesis.outdir.glob("assembly-*/*.template.json"))
     assert len(templates) == len(synthesis.stacks)
