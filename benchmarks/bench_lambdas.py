@@ -3,10 +3,18 @@
     .venv/bin/python benchmarks/bench_lambdas.py [--runs 7] [--events 1000]
 
 - Cold import: a fresh interpreter per run imports `lambdas.<handler>.handler` with Powertools installed the way
-  the public layer ships it (`pip install --target` of aws-lambda-powertools[tracer,parser], boto* removed, no
-  bytecode: the layer strips `.pyc` and /opt is read-only, so every cold start compiles). Kept in
-  `.bench-venv-powertools-layer/` (first run needs PyPI). boto3 comes from the project's virtualenv, as it
-  comes from the Lambda runtime. Also measured with bytecode cached, for comparison.
+  the public layer ships it (`pip install --target` of aws-lambda-powertools[all] with the fastjsonschema the
+  layer was built with, boto* removed, no bytecode: the layer strips `.pyc` and /opt is read-only, so every cold
+  start compiles). Kept in `.bench-venv-powertools-layer/`, rebuilt when `LAYER_REQUIREMENTS` changes (the
+  requirements it was built from are written into it; the first run needs PyPI). boto3 comes from the project's
+  virtualenv, as it comes from the Lambda runtime. Also measured with bytecode cached, for comparison (really
+  cached: a PYTHONDONTWRITEBYTECODE of the calling shell is dropped, or that figure would compile as well).
+- The interpreter gets the variables the Lambda Python runtime sets (`LAMBDA_ENVIRONMENT`): they change what an
+  import does. The X-Ray SDK (imported by Powertools' Tracer) checks `LAMBDA_TASK_ROOT` when its recorder is
+  created (`aws_xray_sdk.core.lambda_launcher.check_in_lambda`): outside Lambda it builds a DefaultSampler that
+  makes two botocore X-Ray clients at import (~90 ms of CPU with bytecode cached, more without), which never
+  happens in Lambda, where segments come from the runtime and sampling is the service's. In Lambda mode the SDK
+  writes a touch file, /tmp/.aws-xray/initialized (harmless: how the SDK signals that it was initialised).
 - Package size: the asset CDK builds for each function (`stacks.units.retraining_triggers._CopyPackage`), zipped.
 - Warm decision path: both handlers in this process against a local moto server (DynamoDB, SageMaker), 1,000
   events each after a warm-up; p50 and p99 of the handler call. Tracing is off (no X-Ray daemon here).
@@ -37,8 +45,13 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the local moto server logs every request otherwise
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYER = ROOT / ".bench-venv-powertools-layer" / "python"
-POWERTOOLS = "aws-lambda-powertools[tracer,parser]==3.23.0"  # what layer 27 ships (stacks/units/retraining_triggers.py)
+LAYER_DIR = ROOT / ".bench-venv-powertools-layer"
+LAYER = LAYER_DIR / "python"
+LAYER_BUILT_FROM = LAYER_DIR / "requirements.txt"
+# What layer 27 ships (stacks/units/retraining_triggers.py): Powertools 3.23.0 built with every extra, and the
+# fastjsonschema of that day (2.21.2, the newest on 2025-11-13) rather than whatever PyPI resolves today.
+POWERTOOLS = "aws-lambda-powertools[all]==3.23.0"
+LAYER_REQUIREMENTS = (POWERTOOLS, "fastjsonschema==2.21.2")
 HANDLERS = ("retrain_on_drift", "retrain_on_new_data")
 # What the layer build removes (the runtime provides them).
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "dateutil", "python_dateutil", "urllib3", "six", "jmespath")
@@ -64,17 +77,34 @@ ENVIRONMENT = {
 }
 
 
+# What the Lambda Python runtime sets in every function's environment (besides the function's own variables and
+# credentials); `_timed` adds LAMBDA_TASK_ROOT and _HANDLER for the package it imports.
+LAMBDA_ENVIRONMENT = {
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+    "AWS_LAMBDA_FUNCTION_NAME": "bench",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+    "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
+    "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+    "TZ": ":UTC",
+}
+
+
 def build_layer() -> None:
-    if (LAYER / "aws_lambda_powertools").is_dir():
+    """The layer's packages in LAYER, unless they are there already, built from LAYER_REQUIREMENTS."""
+    wanted = "\n".join(LAYER_REQUIREMENTS) + "\n"
+    built = LAYER_BUILT_FROM.read_text() if LAYER_BUILT_FROM.is_file() else None
+    if built == wanted and (LAYER / "aws_lambda_powertools").is_dir():
         return
-    LAYER.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(LAYER), POWERTOOLS],
-        check=True,
-    )
+    shutil.rmtree(LAYER_DIR, ignore_errors=True)
+    LAYER.mkdir(parents=True)
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(LAYER)]
+    subprocess.run([*pip, *LAYER_REQUIREMENTS], check=True)
     for entry in LAYER.iterdir():
         if entry.name.split("-")[0].split(".")[0] in RUNTIME_PROVIDED:
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    LAYER_BUILT_FROM.write_text(wanted)  # last: an interrupted build is redone
 
 
 def _strip_bytecode(root: Path) -> None:
@@ -86,12 +116,19 @@ def cold_import(handler: str, package: Path, *, bytecode: bool) -> float:
     return _timed(f"import lambdas.{handler}.handler", package, bytecode=bytecode)
 
 
-# What the cold import is made of: each line imports everything above it too (fresh interpreter each).
+# What the cold import is made of: each line imports everything above it too (fresh interpreter each). A handler's
+# figure adds its own modules, the decorators and what Runtime.create makes (once: Logger, Metrics, Tracer, the
+# DynamoDB client the idempotency layer and the ledger share).
 BREAKDOWN = (
     ("boto3 (runtime)", "import boto3"),
     ("+ Powertools Logger, Metrics", "from aws_lambda_powertools import Logger, Metrics; Logger(); Metrics()"),
     ("+ Tracer (X-Ray SDK)", "from aws_lambda_powertools import Tracer; Tracer(patch_modules=('botocore',))"),
-    ("+ pydantic (event and settings models)", "import pydantic"),
+    (
+        "+ fastjsonschema, event and settings schemas compiled",
+        "import os; from lambdas.retrain_on_drift.events import parse_drift_event; "
+        "from lambdas.retrain_on_drift.settings import DriftSettings; "
+        "from lambdas.shared.settings import load_settings; load_settings(DriftSettings, os.environ)",
+    ),
     (
         "+ idempotency (DynamoDB client)",
         "from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer as D; D(table_name='t')",
@@ -114,9 +151,18 @@ def _timed(code: str, package: Path, *, bytecode: bool = True) -> float:
     """CPU seconds (user + system) the statements take in a fresh interpreter. CPU time, not wall time: the
     import is CPU-bound, and CPU time stays put when other work shares the machine (wall time doubles)."""
     code = f"import time; t = time.process_time(); {code.rstrip('; ')}; print(time.process_time() - t)"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))} | ENVIRONMENT
-    # As in Lambda: the function's package and the layer come first on the path; Tracer really initialises.
-    env |= {"PYTHONPATH": f"{package}{os.pathsep}{LAYER}", "AWS_LAMBDA_FUNCTION_NAME": "bench"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_", "_X_AMZN"))}
+    env |= ENVIRONMENT | LAMBDA_ENVIRONMENT
+    # As in Lambda: the function's package and the layer come first on the path; Tracer really initialises (in
+    # Lambda mode: LAMBDA_TASK_ROOT, see the module's docstring).
+    env |= {
+        "PYTHONPATH": f"{package}{os.pathsep}{LAYER}",
+        "LAMBDA_TASK_ROOT": str(package),
+        "_HANDLER": f"lambdas.{package.name}.handler.lambda_handler",
+    }
+    # Whatever this shell says: without bytecode (as the layer ships) nothing is written or read from an earlier
+    # run's caches (they are stripped first); with it, the first run writes the caches the next ones read.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if not bytecode:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd="/")
@@ -243,7 +289,10 @@ def main() -> None:
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     build_layer()
-    print(f"python {sys.version.split()[0]} (Lambda runs 3.12); {POWERTOOLS} from {LAYER.relative_to(ROOT)}")
+    print(
+        f"python {sys.version.split()[0]} (Lambda runs 3.12); {' '.join(LAYER_REQUIREMENTS)} "
+        f"from {LAYER.relative_to(ROOT)}"
+    )
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; cold import figures are CPU time")
     with tempfile.TemporaryDirectory() as scratch:
         for handler in HANDLERS:

@@ -27,7 +27,7 @@ def episode_of(
     meets the cooldown instead).
     """
     if isinstance(event, AlarmStateChange):
-        name = event.detail.alarmName
+        name = event.detail.alarm_name
         if not name.startswith(alarm_prefix):
             raise InvalidEventError(f"alarm {name!r} is not a drift alarm of this environment ({alarm_prefix}*)")
         since = event.detail.state.timestamp.isoformat()
@@ -43,8 +43,8 @@ def episode_of(
         for v in event.detail.violations
     )
     return Episode(
-        key={"report": event.detail.reportUri},
-        detail=f"drift report {event.detail.reportUri}: {len(event.detail.violations)} violation(s): {found}",
+        key={"report": event.detail.report_uri},
+        detail=f"drift report {event.detail.report_uri}: {len(event.detail.violations)} violation(s): {found}",
     )
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass, field
 
-from pydantic import Field
-
-from lambdas.shared.settings import TriggerSettings
+from lambdas.shared.settings import TriggerSettings, env
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DriftSettings(TriggerSettings):
-    alarm_prefix: Annotated[str, Field(alias="DRIFT_ALARM_PREFIX", min_length=3)]  # <project>-<env>-drift-
-    reports_uri: Annotated[str, Field(alias="MONITORING_REPORTS_URI", pattern=r"^s3://\S+/$")]
+    # <project>-<env>-drift-
+    alarm_prefix: str = field(metadata=env("DRIFT_ALARM_PREFIX", {"type": "string", "minLength": 3}))
+    reports_uri: str = field(metadata=env("MONITORING_REPORTS_URI", {"type": "string", "pattern": r"^s3://\S+/$"}))

@@ -7,22 +7,20 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
-from lambdas.retrain_on_new_data.events import ObjectCreated
+from lambdas.retrain_on_new_data.events import parse_object_created
 from lambdas.retrain_on_new_data.logic import TRIGGER, below_threshold, check_object, describe, estimated_rows, ignored
 from lambdas.retrain_on_new_data.settings import NewDataSettings
-from lambdas.shared.events import EventParser
 from lambdas.shared.idempotency import token_of
-from lambdas.shared.observability import InvalidEventError, reject, report
+from lambdas.shared.observability import InvalidEventError
 from lambdas.shared.runtime import Runtime
 from lambdas.shared.settings import load_settings
 from lambdas.shared.starter import utc_now
+from lambdas.shared.validation import SchemaValidationError
 
 settings = load_settings(NewDataSettings, os.environ)
 runtime = Runtime.create(settings, trigger=TRIGGER)
 logger, tracer, metrics, starter = runtime.logger, runtime.tracer, runtime.metrics, runtime.starter
-events: EventParser[ObjectCreated] = EventParser(ObjectCreated)
 
 
 @idempotent_function(  # type: ignore[untyped-decorator]
@@ -42,7 +40,7 @@ def count_and_decide(*, delivery: dict[str, str], size: int) -> dict[str, Any]:
         decision = starter.try_start(
             trigger=TRIGGER, detail=describe(seen, settings.raw_bucket), token=token_of(delivery), seen=seen
         )
-    report(decision, logger=logger, metrics=metrics, object=delivery)
+    runtime.report(decision, object=delivery)
     return decision.as_dict()
 
 
@@ -52,15 +50,15 @@ def count_and_decide(*, delivery: dict[str, str], size: int) -> dict[str, Any]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     runtime.idempotency.register_lambda_context(context)
     try:
-        parsed = events.parse(event)
+        parsed = parse_object_created(event)
         check_object(parsed, raw_bucket=settings.raw_bucket, input_prefix=settings.input_prefix)
-    except (ValidationError, InvalidEventError) as error:
-        reject(error, trigger=TRIGGER, logger=logger, metrics=metrics)
+    except (SchemaValidationError, InvalidEventError) as error:
+        runtime.reject(error)
     skip = ignored(parsed)
     if skip is not None:
-        report(skip, logger=logger, metrics=metrics)
+        runtime.report(skip)
         return skip.as_dict()
     obj = parsed.detail.object
-    delivery = {"bucket": parsed.detail.bucket.name, "key": obj.key, "sequencer": obj.sequencer}
+    delivery = {"bucket": parsed.detail.bucket_name, "key": obj.key, "sequencer": obj.sequencer}
     result: dict[str, Any] = runtime.decide_once(count_and_decide, delivery, delivery=delivery, size=obj.size)
     return result

@@ -20,7 +20,7 @@ TRIGGER = "new-data"
 
 def check_object(event: ObjectCreated, *, raw_bucket: str, input_prefix: str) -> None:
     """Objects outside the training input (another bucket, another prefix) are misrouted events."""
-    bucket, key = event.detail.bucket.name, event.detail.object.key
+    bucket, key = event.detail.bucket_name, event.detail.object.key
     if bucket != raw_bucket:
         raise InvalidEventError(f"object in bucket {bucket!r}, not the raw zone {raw_bucket!r}")
     if not key.startswith(input_prefix):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass, field
 
-from pydantic import Field
+from lambdas.shared.settings import TriggerSettings, env
 
-from lambdas.shared.settings import TriggerSettings
+_POSITIVE = {"type": "integer", "exclusiveMinimum": 0}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NewDataSettings(TriggerSettings):
-    raw_bucket: Annotated[str, Field(alias="RAW_BUCKET_NAME", min_length=3)]
-    input_prefix: Annotated[str, Field(alias="INPUT_PREFIX", pattern=r"^[\w!.*'()/-]+/$")]  # adult/
-    min_new_rows: Annotated[int, Field(alias="MIN_NEW_ROWS", gt=0)]
-    min_new_bytes: Annotated[int, Field(alias="MIN_NEW_BYTES", gt=0)]
-    average_row_bytes: Annotated[int, Field(alias="AVERAGE_ROW_BYTES", gt=0)]
+    raw_bucket: str = field(metadata=env("RAW_BUCKET_NAME", {"type": "string", "minLength": 3}))
+    # adult/
+    input_prefix: str = field(metadata=env("INPUT_PREFIX", {"type": "string", "pattern": r"^[\w!.*'()/-]+/$"}))
+    min_new_rows: int = field(metadata=env("MIN_NEW_ROWS", _POSITIVE))
+    min_new_bytes: int = field(metadata=env("MIN_NEW_BYTES", _POSITIVE))
+    average_row_bytes: int = field(metadata=env("AVERAGE_ROW_BYTES", _POSITIVE))

@@ -33,9 +33,10 @@ from stacks.units.operations_names import OperationsNames
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 
-# Powertools for AWS Lambda (Python) v3, public layer version 27 (Powertools 3.23.0, with all extras: pydantic v2,
-# aws-xray-sdk; boto3 comes from the runtime). The layer is pinned, not resolved from SSM at deploy, so a synth
-# says exactly what runs.
+# Powertools for AWS Lambda (Python) v3, public layer version 27 (Powertools 3.23.0, with all extras: fastjsonschema,
+# which validates the triggers' events and settings, and aws-xray-sdk; its pydantic is not used by the functions;
+# boto3 comes from the runtime). The layer is pinned, not resolved from SSM at deploy, so a synth says exactly
+# what runs.
 POWERTOOLS_LAYER_VERSION = 27
 POWERTOOLS_LAYER_ARN = (
     "arn:${AWS::Partition}:lambda:${AWS::Region}:017000801446:layer:"
@@ -58,7 +59,7 @@ RESERVED_CONCURRENCY = 2
 @jsii.implements(cdk.ILocalBundling)
 class _CopyPackage:
     """The deployment package without Docker or pip: `lambdas/__init__.py`, `lambdas/shared/` and one handler's
-    folder, Python sources only (Powertools and pydantic come from the layer, boto3 from the runtime)."""
+    folder, Python sources only (Powertools and fastjsonschema come from the layer, boto3 from the runtime)."""
 
     def __init__(self, function: str) -> None:
         self.function = function

@@ -7,18 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lambdas.retrain_on_drift.events import AlarmStateChange, DriftEvent, ViolationsReport
+from lambdas.retrain_on_drift.events import parse_drift_event
 from lambdas.retrain_on_drift.logic import episode_of
 from lambdas.retrain_on_new_data.logic import below_threshold, estimated_rows
 from lambdas.shared.adapters import LedgerState
 from lambdas.shared.decision import clip, cooldown_remaining, cooldown_skip, in_flight_skip
-from lambdas.shared.events import EventParser
 from lambdas.shared.observability import InvalidEventError
 from tests.lambdas.conftest import ENVIRONMENT, load_event
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
-DRIFT: EventParser[AlarmStateChange | ViolationsReport] = EventParser(DriftEvent)
 
 
 def _state(rows: int, size: int) -> LedgerState:
@@ -80,7 +78,7 @@ def test_an_alarm_episode_is_its_arn_and_transition_time_not_the_event_id() -> N
     other = json.loads(json.dumps(event)) | {"id": "another-delivery", "time": "2026-11-26T06:05:00Z"}
     episodes = [
         episode_of(
-            DRIFT.parse(e),
+            parse_drift_event(e),
             alarm_prefix=f"{ENVIRONMENT}-drift-",
             environment=ENVIRONMENT,
             reports_uri="s3://b/monitoring/reports/",
@@ -101,7 +99,7 @@ def test_an_alarm_of_another_environment_is_not_an_episode() -> None:
     event = load_event("alarm_state_change")
     with pytest.raises(InvalidEventError, match="not a drift alarm"):
         episode_of(
-            DRIFT.parse(event),
+            parse_drift_event(event),
             alarm_prefix="mlops-prod-drift-",
             environment="mlops-prod",
             reports_uri="s3://b/r/",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from types import ModuleType
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.warnings import PowertoolsUserWarning
 
 from lambdas.shared.observability import InvalidEventError
 from tests.lambdas.conftest import ENVIRONMENT, World
@@ -119,6 +121,23 @@ def test_each_decision_is_one_json_log_line_and_one_metric(
     assert emf["RetrainDecisions"] == [1.0] or emf["RetrainDecisions"] == 1.0
 
 
+def test_metrics_warn_about_no_dimension_in_either_handler_or_across_invocations(
+    drift_handler: ModuleType,
+    new_data_handler: ModuleType,
+    world: World,
+    alarm_event: dict,
+    object_event,
+    lambda_context,
+) -> None:
+    # Both handlers in one process share Powertools' metric store (as in these tests and the benchmark), and each
+    # invocation flushes it: a dimension added twice (e.g. through set_default_dimensions) would warn here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PowertoolsUserWarning)
+        for _ in range(2):
+            drift_handler.lambda_handler(copy.deepcopy(alarm_event), lambda_context)
+            new_data_handler.lambda_handler(object_event(122), lambda_context)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -145,6 +164,26 @@ def test_an_event_that_is_not_a_drift_episode_is_rejected_and_changes_nothing(
     assert world.items() == before
     (error,) = [line for line in logs() if line.get("level") == "ERROR"]
     assert error["message"].startswith("invalid event rejected")
+
+
+def test_a_malformed_event_is_logged_with_the_field_path_and_the_rule(
+    drift_handler: ModuleType, world: World, alarm_event: dict, lambda_context, logs
+) -> None:
+    alarm_event["detail"]["state"]["value"] = "OK"
+    expected = "1 validation error(s): detail.state.value: must be same as const definition: ALARM"
+    with pytest.raises(InvalidEventError) as raised:
+        drift_handler.lambda_handler(alarm_event, lambda_context)
+    assert str(raised.value) == expected
+    lines = logs()
+    (error,) = [line for line in lines if line.get("level") == "ERROR"]
+    assert error["message"] == f"invalid event rejected: {expected}"
+    assert error["validation_errors"] == [
+        {"loc": "detail.state.value", "type": "const", "msg": "must be same as const definition: ALARM"}
+    ]
+    (emf,) = [line for line in lines if "_aws" in line]
+    assert (emf["Environment"], emf["Trigger"], emf["Outcome"], emf["Reason"]) == (
+        ENVIRONMENT, "drift", "rejected", "invalid-event"
+    )  # fmt: skip
 
 
 def test_a_violations_report_of_another_environment_is_rejected(
