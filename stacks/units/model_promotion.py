@@ -364,16 +364,24 @@ class ModelPromotion(Construct):
             )
             deregister.add_catch(update_endpoint, errors=["States.ALL"]).next(update_endpoint)
             before_update = deregister
+        # Another promotion (or SageMaker itself) is changing the endpoint: wait for it, within the same bound as
+        # the wait for InService, instead of rejecting a good package for its timing.
         busy = sfn.Pass.jsonata(
             self,
             "EndpointBusy",
             assign={
-                "reason": f"{{% '{names.endpoint} is ' & $endpointStatus & ', not InService: approve again later' %}}"
+                "reason": f"{{% '{names.endpoint} stayed ' & $endpointStatus & ' for {timeout_minutes} minutes: "
+                "approve again later' %}"
             },
         ).next(reject)
+        wait_busy = sfn.Wait.jsonata(
+            self, "WaitWhileBusy", time=sfn.WaitTime.duration(cdk.Duration.seconds(POLL_SECONDS))
+        )
+        changing = "['Creating', 'Updating', 'SystemUpdating', 'RollingBack']"
         ready = (
             sfn.Choice.jsonata(self, "EndpointReady")
             .when(sfn.Condition.jsonata("{% $endpointStatus = 'InService' %}"), before_update)
+            .when(sfn.Condition.jsonata(f"{{% $endpointStatus in {changing} and $millis() < $busyUntil %}}"), wait_busy)
             .otherwise(busy)
         )
         missing = (
@@ -402,6 +410,7 @@ class ModelPromotion(Construct):
             errors=["States.ALL"],
             assign={"lookupError": "{% $states.errorOutput %}", "reason": failure_reason},
         ).next(ready)
+        wait_busy.next(find)
 
         # -- the model and its endpoint config
         create_config = self._call(
@@ -410,6 +419,7 @@ class ModelPromotion(Construct):
             "createEndpointConfig",
             [self._arn("endpoint-config", f"{names.prefix}-*")],
             parameters=self._endpoint_config(),
+            assign={"busyUntil": f"{{% $millis() + {timeout_minutes * 60 * 1000} %}}"},
         )
         create_config.add_catch(reject, errors=["States.ALL"], assign={"reason": failure_reason}).next(find)
         create_model = self._call(

@@ -265,3 +265,23 @@ def test_a_rollback_undoes_only_what_this_execution_did(machines) -> None:
     assert choose(states, **rolled_back) == "RestoreScalableTarget"
     live_new = {"firstDeploy": False, "endpointStatus": "InService", "liveConfig": "new", "previousConfig": "old"}
     assert choose(states, **live_new) == "RevertEndpoint"
+
+
+def test_a_busy_endpoint_is_waited_for_within_the_bound_then_the_package_is_rejected(machines, platform_config) -> None:
+    """Two approvals minutes apart: the second waits for the first's update instead of rejecting a good package."""
+    for stage, first_step in (("dev", "UpdateEndpoint"), ("prod", "DeregisterScaling")):
+        states = machines[stage]
+        minutes = platform_config.environment(stage).promotion.in_service_timeout_minutes
+        now = evaluate("{% $millis() %}")
+        busy_until = evaluate(states["CreateEndpointConfig"]["Assign"]["busyUntil"])
+        assert abs((busy_until - now) / 60_000 - minutes) < 0.1
+        ready = states["EndpointReady"]
+        assert choose(ready, endpointStatus="InService", busyUntil=busy_until) == first_step
+        for status in ("Updating", "Creating", "SystemUpdating", "RollingBack"):
+            assert choose(ready, endpointStatus=status, busyUntil=busy_until) == "WaitWhileBusy", status
+            assert choose(ready, endpointStatus=status, busyUntil=now - 1) == "EndpointBusy", status
+        assert choose(ready, endpointStatus="Failed", busyUntil=busy_until) == "EndpointBusy"  # won't change alone
+        assert states["WaitWhileBusy"]["Next"] == "FindEndpoint"
+        reason = evaluate(states["EndpointBusy"]["Assign"]["reason"], endpointStatus="Updating")
+        assert reason == f"mlops-{stage}-endpoint stayed Updating for {minutes} minutes: approve again later"
+        assert states["EndpointBusy"]["Next"] == "RejectPackage"
