@@ -305,6 +305,8 @@ class PromotionSettings(_Section):
     approval_timeout_hours: Annotated[int, Field(ge=1, le=8760)]
     in_service_timeout_minutes: Annotated[int, Field(ge=5, le=180)]  # bound on waiting for InService
     smoke_test_rows: Annotated[int, Field(ge=1, le=100)]  # real rows sent to a new endpoint before it counts
+    # endpoint configs (each with its model) kept after a promotion, the live one included; older ones are deleted
+    keep_endpoint_configs: Annotated[int, Field(ge=2, le=50)]
 
 
 class AlertSettings(_Section):

@@ -270,7 +270,8 @@ class ModelPromotion(Construct):
         for step in copies:
             step.add_catch(rollback, errors=["States.ALL"], assign={"reason": failure_reason})
         notify_success.add_catch(done, errors=["States.ALL"])  # the promotion itself succeeded
-        for step, following in zip(copies, [*copies[1:], notify_success], strict=True):
+        tidy = self._delete_superseded(then=notify_success)
+        for step, following in zip(copies, [*copies[1:], tidy], strict=True):
             step.next(following)
         notify_success.next(done)
         live: sfn.IChainable = (
@@ -600,6 +601,64 @@ class ModelPromotion(Construct):
             step.add_catch(on_error, errors=["States.ALL"], assign={"reason": reason})
         return register.next(policy).next(then)
 
+    def _delete_superseded(self, *, then: sfn.IChainable) -> sfn.IChainable:
+        """Delete the endpoint configs (and their models, which have the same names) of earlier promotions beyond
+        the newest `promotion.keep_endpoint_configs`, the live one always kept. Never fails a promotion: whatever
+        cannot be deleted stays, and the next promotion tries again."""
+        names, keep = self._names, self._promotion.keep_endpoint_configs
+        ours = f"/^{names.prefix}-v[0-9]+-[0-9a-f]{{8}}$/"  # run_name's shape: never a batch model or another's
+        listed = self._call(
+            "ListEndpointConfigs",
+            "sagemaker",
+            "listEndpointConfigs",
+            ["*"],
+            iam_action="sagemaker:ListEndpointConfigs",
+            parameters={
+                "NameContains": f"{names.prefix}-v",
+                "SortBy": "CreationTime",
+                "SortOrder": "Descending",
+                "MaxResults": 100,
+            },
+            assign={
+                # Newest first; [..] keeps one-item results arrays (JSONata unwraps singletons)
+                "superseded": (
+                    f"{{% ($ours := [$states.result.EndpointConfigs[$match(EndpointConfigName, {ours})]"
+                    ".EndpointConfigName]; $older := [$ours[$ != $endpointConfigName]];"
+                    f" $count($older) > {keep - 1} ? [$older[[{keep - 1}..$count($older) - 1]]] : []) %}}"
+                )
+            },
+        )
+        delete_config = self._call(
+            "DeleteSupersededConfig",
+            "sagemaker",
+            "deleteEndpointConfig",
+            [self._arn("endpoint-config", f"{names.prefix}-*")],
+            parameters={"EndpointConfigName": "{% $states.input %}"},
+        )
+        delete_model = self._call(
+            "DeleteSupersededModel",
+            "sagemaker",
+            "deleteModel",
+            [self._arn("model", f"{names.prefix}-*")],
+            parameters={"ModelName": "{% $states.input %}"},
+            outputs="{% $states.input %}",
+        )
+        deleted = sfn.Succeed.jsonata(self, "SupersededDeleted")
+        delete_config.add_catch(delete_model, errors=["States.ALL"], outputs="{% $states.input %}")
+        delete_model.add_catch(deleted, errors=["States.ALL"])
+        delete_config.next(delete_model).next(deleted)
+        each = sfn.Map.jsonata(
+            self,
+            "DeleteSuperseded",
+            items=sfn.ProvideItems.jsonata("{% $superseded %}"),
+            max_concurrency=1,
+        )
+        each.item_processor(delete_config)
+        for step in (listed, each):
+            step.add_catch(then, errors=["States.ALL"])
+        listed.next(each).next(then)
+        return listed
+
     def _package_baseline_fields(self) -> dict[str, str]:
         """`$package.<metadata key>`: the URI of each Model Monitor baseline the package records, or ''."""
         if not self._model_monitor:
@@ -849,6 +908,13 @@ class ModelPromotion(Construct):
                 f"and the requests name only {self._scaling_resource_id}"
             )
         acknowledge(role, "AwsSolutions-IAM5", f"{star}.", finding="Resource::*")
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "sagemaker:ListEndpointConfigs has no resource type; the state machine deletes only <prefix>-* configs "
+            "and models, named as promotions name them.",
+            finding="Resource::*",
+        )
         acknowledge(
             role,
             "AwsSolutions-IAM5",

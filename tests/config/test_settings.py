@@ -117,6 +117,7 @@ BAD_CONFIGS = {
     "capture from a serverless endpoint": ("environments.dev.monitoring", {"source": "capture"}, ["environment 'dev'", "section", "serverless endpoints support no data capture"]),
     "model-monitor without its baselines": ("environments.staging.monitoring", {"backend": "model-monitor"}, ["environment 'staging'", "monitoring.backend 'model-monitor' needs pipeline.native_checks true"]),
     "model-monitor on a serverless endpoint": ("environments.dev.monitoring", {"backend": "model-monitor", "source": "batch"}, ["environment 'dev'", "native_checks true", "and inference.mode 'instance'"]),
+    "keeping fewer than two endpoint configs": ("defaults.promotion.keep_endpoint_configs", 1, ["'promotion.keep_endpoint_configs'", "1", "greater than or equal to 2"]),
     "project name too long for bucket names": ("project_name", "a-very-long-project", ["'project_name'", "'a-very-long-project'"]),
 }  # fmt: skip
 

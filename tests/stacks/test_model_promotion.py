@@ -103,21 +103,24 @@ def test_the_happy_path_deploys_tests_and_publishes_the_model_state_by_state(def
         "dev": [
             "Start", "DescribePackage", "CreateModel", "CreateEndpointConfig", "FindEndpoint", "EndpointReady",
             "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint", "EndpointState", "SmokeTest",
-            "CopyBaseline", "CopyModel", "RecordCurrentPackage", "NotifyPromoted", "Promoted",
+            "CopyBaseline", "CopyModel", "RecordCurrentPackage", "ListEndpointConfigs", "DeleteSuperseded",
+            "NotifyPromoted", "Promoted",
         ],
         # staging: an instance endpoint like prod's, promoted automatically
         "staging": [
             "Start", "DescribePackage", "CreateModel", "CreateEndpointConfig", "FindEndpoint",
             "EndpointReady", "DeregisterScaling", "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint",
             "EndpointState", "SmokeTest", "RegisterScalableTarget", "RegisterScalingPolicy", "CopyBaseline",
-            "CopyModel", "RecordCurrentPackage", "NotifyPromoted", "Promoted",
+            "CopyModel", "RecordCurrentPackage", "ListEndpointConfigs", "DeleteSuperseded", "NotifyPromoted",
+            "Promoted",
         ],
         # prod: instance endpoint behind a person's approval, autoscaling re-registered once it is live
         "prod": [
             "Start", "DescribePackage", "WaitForApproval", "CreateModel", "CreateEndpointConfig", "FindEndpoint",
             "EndpointReady", "DeregisterScaling", "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint",
             "EndpointState", "SmokeTest", "RegisterScalableTarget", "RegisterScalingPolicy", "CopyBaseline",
-            "CopyModel", "RecordCurrentPackage", "NotifyPromoted", "Promoted",
+            "CopyModel", "RecordCurrentPackage", "ListEndpointConfigs", "DeleteSuperseded", "NotifyPromoted",
+            "Promoted",
         ],
     }  # fmt: skip
     for stage, path in expected.items():
@@ -425,8 +428,8 @@ def test_with_model_monitor_a_promotion_writes_every_baseline_the_schedules_read
     tail = path[path.index("CopyModel") + 1 :]
     assert tail == [
         "CopyDataQualityStatistics", "CopyDataQualityConstraints", "CopyShapBaseline",
-        "WriteBiasAnalysisConfig", "WriteExplainabilityAnalysisConfig", "RecordCurrentPackage", "NotifyPromoted",
-        "Promoted",
+        "WriteBiasAnalysisConfig", "WriteExplainabilityAnalysisConfig", "RecordCurrentPackage", "ListEndpointConfigs",
+        "DeleteSuperseded", "NotifyPromoted", "Promoted",
     ]  # fmt: skip
     # each copy reads the URI the package's metadata records and writes the key the schedules read
     describe = states["DescribePackage"]["Assign"]["package"]
@@ -523,3 +526,37 @@ def test_with_model_monitor_the_state_machine_writes_only_the_baseline_keys(mode
         "current/model-monitor/model-explainability/shap_baseline.csv",
         "current/model.tar.gz",
     ]
+
+
+def test_after_a_promotion_superseded_configs_and_models_are_deleted_without_risking_it(
+    definitions, operations
+) -> None:
+    for stage, definition in definitions.items():
+        states = definition["States"]
+        listed = states["ListEndpointConfigs"]
+        assert listed["Arguments"]["NameContains"] == f"mlops-{stage}-v"
+        assert (listed["Arguments"]["SortBy"], listed["Arguments"]["SortOrder"]) == ("CreationTime", "Descending")
+        each = states["DeleteSuperseded"]
+        assert each["Type"] == "Map"
+        assert each["Items"] == "{% $superseded %}"
+        assert each["MaxConcurrency"] == 1
+        # a failure anywhere in the clean-up goes on to the success message: the model is live
+        assert _catch(listed) == "NotifyPromoted"
+        assert _catch(each) == "NotifyPromoted"
+        assert each["Next"] == "NotifyPromoted"
+        inner = each["ItemProcessor"]["States"]
+        assert each["ItemProcessor"]["StartAt"] == "DeleteSupersededConfig"
+        assert inner["DeleteSupersededConfig"]["Arguments"] == {"EndpointConfigName": "{% $states.input %}"}
+        assert inner["DeleteSupersededModel"]["Arguments"] == {"ModelName": "{% $states.input %}"}
+        assert _catch(inner["DeleteSupersededConfig"]) == "DeleteSupersededModel"
+        assert _catch(inner["DeleteSupersededModel"]) == "SupersededDeleted"
+    statements = policy_statements(operations["prod"], "ModelPromotionStateMachineRole")
+    by_action: dict[str, list[str]] = {}
+    for statement in statements:
+        for action in as_list(statement["Action"]):
+            by_action.setdefault(action.lower(), []).extend(_render(r) for r in as_list(statement["Resource"]))
+    assert by_action["sagemaker:deleteendpointconfig"] == [
+        "arn:aws:sagemaker:eu-west-1:333333333333:endpoint-config/mlops-prod-*"
+    ]
+    assert by_action["sagemaker:deletemodel"] == ["arn:aws:sagemaker:eu-west-1:333333333333:model/mlops-prod-*"]
+    assert by_action["sagemaker:listendpointconfigs"] == ["*"]  # no resource type in IAM

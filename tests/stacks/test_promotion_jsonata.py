@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -285,3 +286,45 @@ def test_a_busy_endpoint_is_waited_for_within_the_bound_then_the_package_is_reje
         reason = evaluate(states["EndpointBusy"]["Assign"]["reason"], endpointStatus="Updating")
         assert reason == f"mlops-{stage}-endpoint stayed Updating for {minutes} minutes: approve again later"
         assert states["EndpointBusy"]["Next"] == "RejectPackage"
+
+
+def _listed(names: list[str]) -> dict[str, Any]:
+    """ListEndpointConfigs as the state machine calls it, on the local moto server, after creating `names` in order
+    (oldest first; moto sorts by creation time, so each is created a little later than the previous one)."""
+    with moto_server() as url:
+        sagemaker = boto3.client(
+            "sagemaker", region_name=REGION, endpoint_url=url, aws_access_key_id="t", aws_secret_access_key="t"
+        )
+        for name in names:
+            sagemaker.create_model(
+                ModelName=name,
+                ExecutionRoleArn="arn:aws:iam::123456789012:role/endpoint",
+                PrimaryContainer={"Image": "i"},
+            )
+            variant = {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1}
+            sagemaker.create_endpoint_config(
+                EndpointConfigName=name, ProductionVariants=[variant | {"InstanceType": "ml.m5.large"}]
+            )
+            time.sleep(0.002)
+        listed = sagemaker.list_endpoint_configs(
+            NameContains="mlops-prod-v", SortBy="CreationTime", SortOrder="Descending", MaxResults=100
+        )
+    listed.pop("ResponseMetadata")
+    return dict(json.loads(json.dumps(listed, default=str)))
+
+
+def test_the_clean_up_deletes_only_this_environments_superseded_promotions(machines, platform_config) -> None:
+    keep = platform_config.environment("prod").promotion.keep_endpoint_configs
+    assert keep == 3
+    expression = machines["prod"]["ListEndpointConfigs"]["Assign"]["superseded"]
+    promotions = [f"mlops-prod-v{v}-{v:08x}" for v in range(1, 7)]  # v1 (oldest) ... v6
+    others = ["mlops-prod-v7-not-a-promotion", "mlops-prod-models-v3"]  # a hand-made config, a batch model
+    listed = _listed([*promotions[:3], *others, *promotions[3:]])
+    live = promotions[-1]
+    # newest first: v6 (live) and the two before it stay; v3, v2, v1 go; the others are never touched
+    assert evaluate(expression, states={"result": listed}, endpointConfigName=live) == promotions[2::-1]
+    # a rollback target that is not the newest: the live config is kept wherever it sits in the list
+    assert live not in evaluate(expression, states={"result": listed}, endpointConfigName=promotions[0])
+    for count, expected in ((1, []), (keep, []), (keep + 1, [promotions[0]])):  # one name still comes as a list
+        listed = _listed(promotions[:count])
+        assert evaluate(expression, states={"result": listed}, endpointConfigName=promotions[count - 1]) == expected
