@@ -18,10 +18,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from fastjsonschema import JsonSchemaValueException
-
 from lambdas.shared.events import NON_EMPTY, STRING, TIMESTAMP, EventBridgeEnvelope, envelope_schema
-from lambdas.shared.validation import Problem, SchemaValidationError, compile_schema, moment, violation
+from lambdas.shared.validation import Problem, SchemaValidationError, compile_schema, moment
 
 ALARM_ARN = r"^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:.+$"
 S3_URI = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+$"
@@ -154,10 +152,7 @@ _VIOLATION_FIELDS = frozenset({"check", "value", "threshold", "feature"})
 
 def parse_drift_event(event: Any) -> DriftEvent:
     """The event as a dataclass, or SchemaValidationError naming the first invalid field."""
-    try:
-        _validate(event)
-    except JsonSchemaValueException as error:
-        raise violation(error) from None
+    _validate(event)
     envelope = EventBridgeEnvelope.fields_of(event)
     detail = event["detail"]
     if event["detail-type"] == ALARM_STATE_CHANGE:

@@ -6,10 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastjsonschema import JsonSchemaValueException
-
 from lambdas.shared.events import EventBridgeEnvelope, envelope_schema
-from lambdas.shared.validation import Problem, SchemaValidationError, compile_schema, violation
+from lambdas.shared.validation import Problem, SchemaValidationError, compile_schema
 
 BUCKET_NAME = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 STRING_OR_NULL: dict[str, Any] = {"type": ["string", "null"]}
@@ -70,10 +68,7 @@ class ObjectCreated(EventBridgeEnvelope):
 
 def parse_object_created(event: Any) -> ObjectCreated:
     """The event as a dataclass, or SchemaValidationError naming the first invalid field."""
-    try:
-        _validate(event)
-    except JsonSchemaValueException as error:
-        raise violation(error) from None
+    _validate(event)
     detail, obj = event["detail"], event["detail"]["object"]
     if not isinstance(obj["size"], int):
         raise SchemaValidationError((Problem("detail.object.size", "type", f"must be integer, not {obj['size']!r}"),))

@@ -18,9 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, TypeVar
 
-from fastjsonschema import JsonSchemaValueException
-
-from lambdas.shared.validation import compile_schema, problems_of
+from lambdas.shared.validation import SchemaValidationError, compile_schema
 
 _RESOURCE_NAME = r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,255}$"
 _INTEGER = re.compile(r"-?[0-9]{1,30}")  # ASCII digits; int() would also read "1_000", " 7" or non-ASCII digits
@@ -70,7 +68,7 @@ def load_settings(model: type[Settings], environ: Mapping[str, str]) -> Settings
     values = {v.name: _typed(environ[v.name], v.schema) for v in variables if v.name in environ}
     try:
         compile_schema(environment_schema(model))(values)
-    except JsonSchemaValueException as error:
+    except SchemaValidationError as error:
         problems = "; ".join(_problems(variables, values, environ)) or str(error)
         raise SettingsError(f"invalid environment variables for {model.__name__}: {problems}") from None
     return model(**{v.attribute: values[v.name] for v in variables if v.name in values})
@@ -107,8 +105,8 @@ def _problems(variables: list[_Variable], values: Mapping[str, Any], environ: Ma
             continue
         try:
             compile_schema(variable.schema)(values[variable.name])
-        except JsonSchemaValueException as error:
-            (problem,) = problems_of(error)
+        except SchemaValidationError as error:
+            (problem,) = error.problems
             yield f"{variable.name}={environ[variable.name]!r}: {problem.msg}; allowed: {_allowed(variable.schema)}"
 
 

@@ -30,10 +30,17 @@ DATE_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(
 
 
 def compile_schema(schema: Mapping[str, Any]) -> Validator:
-    """A validator of `schema` (Draft-07): returns its argument unchanged or raises JsonSchemaValueException.
-    Call it at import only: compiling costs milliseconds, validating microseconds."""
-    validator: Validator = fastjsonschema.compile(dict(schema), formats={"date-time": DATE_TIME}, use_default=False)
-    return validator
+    """A validator of `schema` (Draft-07): returns its argument unchanged or raises SchemaValidationError naming
+    the problem. Call it at import only: compiling costs milliseconds, validating microseconds."""
+    compiled = fastjsonschema.compile(dict(schema), formats={"date-time": DATE_TIME}, use_default=False)
+
+    def validate(document: Any) -> Any:
+        try:
+            return compiled(document)
+        except JsonSchemaValueException as error:
+            raise SchemaValidationError(problems_of(error)) from None
+
+    return validate
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +79,6 @@ def problems_of(error: JsonSchemaValueException) -> tuple[Problem, ...]:
     if name and message.startswith(name + " "):
         message = message[len(name) + 1 :]
     return (Problem(loc, error.rule or "invalid", message),)
-
-
-def violation(error: JsonSchemaValueException) -> SchemaValidationError:
-    return SchemaValidationError(problems_of(error))
 
 
 def dotted(path: list[str]) -> str:
