@@ -16,13 +16,12 @@ Outputs (each a folder, for a ProcessingOutput):
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from pipeline_code import schema, tabular
-from pipeline_code.artifacts import atomic_output
+from pipeline_code.artifacts import atomic_output, read_json
 from pipeline_code.cli import PROCESSING_INPUT, PROCESSING_OUTPUT, run_step
 from pipeline_code.errors import DataValidationError
 
@@ -66,7 +65,7 @@ def shap_baseline(baseline: dict[str, Any]) -> list[float | int]:
 
 
 def write_shap_baseline(baseline_json: Path, out_csv: Path) -> list[float | int]:
-    row = shap_baseline(json.loads(baseline_json.read_text()))
+    row = shap_baseline(read_json(baseline_json))
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     out_csv.write_text(",".join(str(value) for value in row) + "\n")
     return row

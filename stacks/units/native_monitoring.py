@@ -56,7 +56,8 @@ CLARIFY_REGISTRIES = {
     "us-west-1": "740489534195", "us-west-2": "306415355426",
 }  # fmt: skip
 
-BASELINE_PREFIX = "monitoring/current/model-monitor"
+# Beside the custom backend's copies of the live model and its baseline (OperationsNames.current_model_prefix)
+BASELINE_PREFIX = f"{OperationsNames.current_model_prefix}/model-monitor"
 MONITORING_TYPES = ("data-quality", "model-quality", "model-bias", "model-explainability")
 # What the promotion copies: the package's metadata key (set by the training pipeline's native checks) → the
 # promotion's state that copies it, and the file under BASELINE_PREFIX.
