@@ -89,8 +89,9 @@ def _text(value: Any) -> str:
 class _Evaluator:
     def __init__(self, definition: Mapping[str, Any], run: Run) -> None:
         self.run = run
+        # CDK replaces placeholders in the whole body, parameter defaults included.
         self.parameters = {
-            p["Name"]: _typed(p["Type"], run.parameters.get(p["Name"], p.get("DefaultValue")))
+            p["Name"]: _typed(p["Type"], run.parameters.get(p["Name"], self.value(p.get("DefaultValue"))))
             for p in definition["Parameters"]
         }
         self.requests: dict[str, StepRequest] = {}
