@@ -5,11 +5,17 @@
 (JsonPath ``binary_classification_metrics.auc.value``) and the Model Registry's ``ModelQuality.Statistics``
 read. The business figure is the expected cost per 1,000 decisions at the threshold that minimises it, from
 configurable false-positive and false-negative costs.
+
+It also reports the hyper-parameters the evaluated model was trained with (read from the model itself, so a tuned
+run reports the winning job's): ``hyperparameters`` (an object) and ``hyperparameters_summary``
+(``num_round=400 ... eta=0.1 ...``), which the pipeline copies into the Model Registry's customer metadata and
+which therefore must fit SageMaker's value pattern (see ``metadata_summary``).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,10 +30,28 @@ from sklearn.metrics import roc_curve
 from pipeline_code import metrics, schema, tabular, tracking
 from pipeline_code.artifacts import atomic_output, write_json
 from pipeline_code.cli import PROCESSING_INPUT, PROCESSING_OUTPUT, run_step
-from pipeline_code.errors import DataValidationError
-from pipeline_code.train import load_model, predict_proba
+from pipeline_code.errors import DataValidationError, PipelineError
+from pipeline_code.train import load_hyperparameters, load_model, predict_proba
 
 REPORTED = ("auc", "accuracy", "precision", "recall", "f1", "log_loss")
+# The ASCII part of what SageMaker accepts as a CustomerMetadataProperties value (1-256 characters of
+# [\p{L}\p{Z}\p{N}_.:/=+\-@]): the standard library has no \p classes, and numbers never need more.
+METADATA_VALUE = re.compile(r"[A-Za-z0-9 _.:/=+\-@]{1,256}")
+
+
+def _compact(value: float | int) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
+
+
+def metadata_summary(hyperparameters: dict[str, float | int]) -> str:
+    """``name=value`` pairs joined by blanks, fit for a Model Registry metadata value (or a clear error)."""
+    summary = " ".join(f"{name}={_compact(value)}" for name, value in hyperparameters.items())
+    if not METADATA_VALUE.fullmatch(summary):
+        raise PipelineError(
+            f"hyper-parameter summary does not fit SageMaker's metadata value (1-256 of [A-Za-z0-9 _.:/=+-@]): "
+            f"{summary[:300]!r}"
+        )
+    return summary
 
 
 def labelled_predictions(model_dir: Path | str, data: Path | str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     def step() -> None:
         _, label, score = labelled_predictions(args.model, args.test)
         report = evaluation_report(label, score, args.threshold, args.false_positive_cost, args.false_negative_cost)
+        hyperparameters = load_hyperparameters(args.model)
+        report["hyperparameters"] = hyperparameters
+        report["hyperparameters_summary"] = metadata_summary(hyperparameters)
         block = report["binary_classification_metrics"]
         with atomic_output(args.output) as out:
             write_json(out / "evaluation.json", report)

@@ -6,7 +6,8 @@ Outputs, each in its own sub-folder so a SageMaker ProcessingOutput can map it t
 - ``train/train.csv``, ``validation/validation.csv``, ``test/test.csv``: the SageMaker XGBoost container's
   CSV layout (no header, label first, then the features in ``schema.FEATURES`` order, categories as codes).
 - ``manifest/feature_manifest.json``: column order, kinds and category codes, so any consumer can decode.
-- ``manifest/lineage.json``: size and SHA-256 of every input file, recorded with the registered model.
+- ``manifest/lineage.json``: the data snapshot's URI and every input object's key, size and SHA-256, recorded
+  with the registered model (by URI, and the combined digest).
 - ``baseline/baseline.json``: per-feature statistics and full distributions of the train split.
 
 Cleaning is: trim the blank after each comma, drop the test file's trailing dot from labels, encode missing
@@ -145,26 +146,36 @@ def feature_manifest() -> dict[str, Any]:
     }
 
 
-def input_lineage(paths: list[Path]) -> dict[str, Any]:
-    """What the model was made from: each input file's size and SHA-256, and one digest over all of them.
+def input_lineage(paths: list[Path], root: Path | None = None, manifest_uri: str | None = None) -> dict[str, Any]:
+    """What the model was made from: every input object's key, size and SHA-256, and one digest over all.
 
-    The Model Registry records `input.sha256` (a pipeline PropertyFile reads it), so a registered model names
-    the exact bytes it was trained on, wherever they were copied since.
+    A file's key is its path relative to ``root`` (the input folder: under a ManifestFile input, its S3 key
+    relative to the manifest's prefix). The Model Registry records `input.sha256` (a pipeline PropertyFile reads
+    it) and this document's URI, so a registered model names the exact bytes it was trained on, and the data
+    snapshot (``manifest_uri``) that selected them.
     """
     files = []
     combined = hashlib.sha256()
     for path in paths:
+        key = path.relative_to(root).as_posix() if root is not None and path.is_relative_to(root) else path.name
         digest = hashlib.sha256()
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
-        files.append({"name": path.name, "bytes": path.stat().st_size, "sha256": digest.hexdigest()})
-        combined.update(f"{path.name}\0{digest.hexdigest()}\n".encode())
-    return {"input": {"sha256": combined.hexdigest(), "files": files}}
+        files.append({"key": key, "bytes": path.stat().st_size, "sha256": digest.hexdigest()})
+        combined.update(f"{key}\0{digest.hexdigest()}\n".encode())
+    return {"manifest_uri": manifest_uri, "input": {"sha256": combined.hexdigest(), "files": files}}
 
 
 def preprocess(
-    paths: list[Path], out: Path, fractions: tuple[float, float, float], seed: int, max_distinct: int
+    paths: list[Path],
+    out: Path,
+    fractions: tuple[float, float, float],
+    seed: int,
+    max_distinct: int,
+    *,
+    root: Path | None = None,
+    manifest_uri: str | None = None,
 ) -> dict[str, int]:
     """Encode, split and write every batch; write manifest and baseline. Returns the row count per split."""
     counts = dict.fromkeys(SPLITS, 0)
@@ -204,7 +215,7 @@ def preprocess(
     if empty := baseline.entirely_missing():
         raise DataValidationError([f"column '{schema.column(n).raw_name}': every value is missing" for n in empty])
     write_json(out / "manifest" / "feature_manifest.json", feature_manifest())
-    write_json(out / "manifest" / "lineage.json", input_lineage(paths))
+    write_json(out / "manifest" / "lineage.json", input_lineage(paths, root, manifest_uri))
     write_json(out / "baseline" / "baseline.json", baseline.result(max_distinct))
     return counts
 
@@ -216,6 +227,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--train-fraction", type=float, default=0.7)
     parser.add_argument("--validation-fraction", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--manifest-uri",
+        help="the data snapshot (ManifestFile) that delivered --input: recorded in lineage.json, and every file "
+        "there must then be a data file",
+    )
     parser.add_argument("--max-distinct", type=int, default=100_000, help="numeric baseline resolution")
     return parser.parse_args(argv)
 
@@ -228,9 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         if min(args.train_fraction, args.validation_fraction, test_fraction) <= 0:
             raise PipelineError("train, validation and test fractions must each be > 0 and sum to 1")
         fractions = (args.train_fraction, args.validation_fraction, test_fraction)
-        paths = tabular.data_files(args.input)
+        paths = tabular.data_files(args.input, strict=args.manifest_uri is not None)
+        root = Path(args.input) if Path(args.input).is_dir() else None
         with atomic_output(args.output) as out:
-            counts = preprocess(paths, out, fractions, args.seed, args.max_distinct)
+            counts = preprocess(
+                paths, out, fractions, args.seed, args.max_distinct, root=root, manifest_uri=args.manifest_uri
+            )
         print("preprocess: " + ", ".join(f"{k} {v} rows" for k, v in counts.items()))
 
     return run_step(step, "preprocess")

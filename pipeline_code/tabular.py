@@ -28,16 +28,28 @@ T = TypeVar("T")
 BLOCK_SIZE = 16 << 20
 RAW_SUFFIXES = (".csv", ".data", ".test", ".gz")
 MISSING_CODE = -1
+UCI_COMMENT = "|"  # UCI's adult.test opens with the line "|1x3 Cross validator"
 
 
-def data_files(path: Path | str) -> list[Path]:
-    """The data files of an input: the file itself, or the data files in a folder (a SageMaker channel)."""
+def data_files(path: Path | str, *, strict: bool = False) -> list[Path]:
+    """The data files of an input: the file itself, or every data file under a folder (a SageMaker channel).
+
+    Folders are walked recursively, in the order of their relative paths: a ManifestFile or S3Prefix input
+    lands its objects under their S3 keys (`adult/adult.data`, `feedback/2026/12/01/part-0.csv`). With
+    ``strict`` (a data snapshot, where the starter chose every object) any other file is an error, so no
+    delivered object is silently skipped; otherwise files of other kinds (a README) are left alone.
+    """
     p = Path(path)
     if p.is_file():
         return [p]
     if not p.is_dir():
         raise DataValidationError(f"input {p} does not exist")
-    files = sorted(f for f in p.iterdir() if f.is_file() and f.name.endswith(RAW_SUFFIXES))
+    found = sorted((f for f in p.rglob("*") if f.is_file()), key=lambda f: f.relative_to(p).as_posix())
+    files = [f for f in found if f.name.endswith(RAW_SUFFIXES)]
+    if strict and (others := [f.relative_to(p).as_posix() for f in found if f not in files]):
+        raise DataValidationError(
+            f"input {p} holds file(s) that are not data files ({', '.join(RAW_SUFFIXES)}): {others[:10]}"
+        )
     if not files:
         raise DataValidationError(f"input folder {p} holds no data file ({', '.join(RAW_SUFFIXES)})")
     return files
@@ -45,17 +57,43 @@ def data_files(path: Path | str) -> list[Path]:
 
 def _first_line(path: Path) -> str:
     """The first line of a (possibly compressed) file, without reading the rest."""
+    return _lines(path, 1)[0]
+
+
+@dataclass(frozen=True)
+class RawLayout:
+    """Where a raw file's rows start and what its columns are called."""
+
+    names: list[str]
+    skip_rows: int  # lines before the first data row (a header, UCI's comment line)
+
+
+def _lines(path: Path, count: int) -> list[str]:
+    """The first ``count`` lines of a (possibly compressed) file, without reading the rest."""
     with pa.input_stream(str(path)) as stream:
         head: bytes = stream.read(1 << 16)
-    return head.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
+    return [line.decode("utf-8", errors="replace").strip() for line in head.split(b"\n")[:count]]
 
 
-def read_header(path: Path) -> list[str]:
-    """Check the header line of a raw file: every schema column, no other, in any order."""
-    first = _first_line(path)
+def raw_layout(path: Path) -> RawLayout:
+    """Read a raw file's layout: with a header (every schema column, no other, in any order) or without one.
+
+    The UCI originals have no header (columns in ``schema.RAW_COLUMNS`` order) and ``adult.test`` starts with
+    a comment line (``|1x3 Cross validator``); the shipped copies and the feedback files have a header.
+    """
+    lines = _lines(path, 2)
+    skip = 1 if lines[0].startswith(UCI_COMMENT) else 0
+    first = lines[skip] if skip < len(lines) else ""
     if not first:
-        raise DataValidationError(f"{path.name}: file is empty (no header line)")
+        raise DataValidationError(f"{path.name}: file is empty (no header or data line)")
     names = [n.strip() for n in first.split(",")]
+    if not set(names) & set(schema.RAW_COLUMNS):  # no column name: a data row
+        if len(names) != len(schema.RAW_COLUMNS):
+            raise DataValidationError(
+                f"{path.name}: first row has {len(names)} fields and is no header; a file without header "
+                f"needs {len(schema.RAW_COLUMNS)} fields in this order: {', '.join(schema.RAW_COLUMNS)}"
+            )
+        return RawLayout(list(schema.RAW_COLUMNS), skip)
     missing = [c for c in schema.RAW_COLUMNS if c not in names]
     extra = [n for n in names if n not in schema.RAW_COLUMNS]
     problems = [f"{path.name}: missing column '{c}'" for c in missing]
@@ -64,10 +102,10 @@ def read_header(path: Path) -> list[str]:
         problems.append(f"{path.name}: duplicate column names in header")
     if problems:
         raise DataValidationError(problems)
-    return names
+    return RawLayout(names, skip + 1)
 
 
-def _raw_reader(path: Path, names: list[str], all_strings: bool) -> pacsv.CSVStreamingReader:
+def _raw_reader(path: Path, names: list[str], all_strings: bool, skip_rows: int = 1) -> pacsv.CSVStreamingReader:
     # categories are read dictionary-encoded: cleaning and lookup run once per distinct value, not per row;
     # whole-number columns as int64, which parses faster than float64 (a fraction there is a type error)
     text = pa.string() if all_strings else pa.dictionary(pa.int32(), pa.string())
@@ -76,7 +114,7 @@ def _raw_reader(path: Path, names: list[str], all_strings: bool) -> pacsv.CSVStr
     types = {n: text if all_strings or n not in numeric else number[numeric[n]] for n in names}
     return pacsv.open_csv(
         pa.input_stream(str(path)),
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_SIZE),
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip_rows, block_size=BLOCK_SIZE),
         convert_options=pacsv.ConvertOptions(
             column_types=types,
             null_values=["", schema.MISSING_TOKEN, " " + schema.MISSING_TOKEN],
@@ -99,14 +137,14 @@ def _describe_arrow_error(path: Path, err: pa.ArrowInvalid, names: list[str] | N
 
 def iter_raw_batches(path: Path, all_strings: bool = False) -> Iterator[pa.RecordBatch]:
     """Stream a raw file's record batches, numeric columns typed unless ``all_strings``."""
-    names = read_header(path)
+    layout = raw_layout(path)
     try:
-        reader = _raw_reader(path, names, all_strings)
+        reader = _raw_reader(path, layout.names, all_strings, layout.skip_rows)
         for batch in reader:
             if batch.num_rows:
                 yield batch
     except pa.ArrowInvalid as err:
-        raise _describe_arrow_error(path, err, names) from err
+        raise _describe_arrow_error(path, err, layout.names) from err
 
 
 @dataclass

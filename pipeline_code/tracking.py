@@ -6,6 +6,12 @@ config turns tracking on. A local run or a test may point it at a folder (``file
 then, so steps without tracking never pay for it.
 
 A tracking server that is down must not lose a model: a failure to log is reported on stderr and the step goes on.
+
+Runs are grouped by what they were made from, not by pipeline execution: the data snapshot
+(``MLOPS_DATA_SNAPSHOT``, the run's manifest URI) and the code version (``MLOPS_CODE_HASH``). Those are in
+the cached steps' cache keys anyway, while an execution ARN there would make every key unique and switch step
+caching off; a cached step does not run again, so its MLflow run is the one of the execution that computed it.
+A step that is never cached may also pass ``PIPELINE_EXECUTION_ARN``, which is then tagged.
 """
 
 from __future__ import annotations
@@ -19,6 +25,20 @@ from typing import Any
 
 def enabled() -> bool:
     return bool(os.environ.get("MLFLOW_TRACKING_URI"))
+
+
+def run_group() -> dict[str, str]:
+    """The tags that group one training run's steps: data snapshot, its short id, code version (and execution)."""
+    snapshot = os.environ.get("MLOPS_DATA_SNAPSHOT", "local")
+    tags = {
+        "data_snapshot": snapshot,
+        # s3://<artifacts>/data-snapshots/<sha256 first 16 hex>.manifest -> the hex part
+        "data_snapshot_id": snapshot.rstrip("/").rsplit("/", 1)[-1].removesuffix(".manifest"),
+        "code_hash": os.environ.get("MLOPS_CODE_HASH", "local"),
+    }
+    if execution := os.environ.get("PIPELINE_EXECUTION_ARN"):
+        tags["pipeline_execution_arn"] = execution
+    return tags
 
 
 def log_step(
@@ -35,9 +55,9 @@ def log_step(
         import mlflow
 
         mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", "mlops-pipeline"))
-        execution = os.environ.get("PIPELINE_EXECUTION_ARN", "local")
-        with mlflow.start_run(run_name=f"{step}-{execution.rsplit('/', 1)[-1]}"):
-            mlflow.set_tags({"step": step, "pipeline_execution_arn": execution})
+        group = run_group()
+        with mlflow.start_run(run_name=f"{step}-{group['data_snapshot_id']}"):
+            mlflow.set_tags({"step": step, **group})
             if params:
                 mlflow.log_params(dict(params))
             if metrics:

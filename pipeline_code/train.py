@@ -4,7 +4,9 @@ SageMaker passes hyper-parameters as ``--name value`` arguments and the data/mod
 and ``SM_MODEL_DIR``; the same arguments work locally. The final line ``validation-auc:<value>`` is what a
 tuning job's metric regex (``validation-auc:([0-9\\.]+)``) reads. The model is saved with
 ``Booster.save_model`` in XGBoost's JSON format (``xgboost-model.json``), which other XGBoost versions load;
-``model_fn``/``predict_fn`` let the same script serve it in the framework container.
+``model_fn``/``predict_fn`` let the same script serve it in the framework container. The hyper-parameters the
+training used (whatever set them: config, a tuning job, SM_HPS) are saved beside it
+(``metadata/hyperparameters.json``), so every later step reads them from the model itself.
 
 Only numpy, pandas and xgboost are imported (plus the standard-library schema), all present in the SageMaker
 XGBoost container, so the script needs no extra requirements there.
@@ -34,6 +36,15 @@ from pipeline_code.errors import DataValidationError
 MODEL_FILE = "xgboost-model.json"
 MODEL_ARCHIVE = "model.tar.gz"
 METRIC_NAME = "validation-auc"
+# What the model was trained with, beside it in model.tar.gz. In a sub-folder: SageMaker's XGBoost container
+# loads the files at the top of the model folder as boosters, and must find only the model there.
+HYPERPARAMETERS_FILE = "metadata/hyperparameters.json"
+SAGEMAKER_RESERVED = ("sagemaker_", "_tuning_objective_metric")  # hyper-parameter names SageMaker tooling owns
+# The hyper-parameters a run records, in this order (the booster's other parameters are fixed by the code).
+RECORDED = (
+    "num_round", "early_stopping_rounds", "max_depth", "eta", "subsample", "colsample_bytree", "min_child_weight",
+    "gamma", "reg_lambda", "alpha", "seed",
+)  # fmt: skip
 
 
 def load_matrix(channel: Path | str) -> xgb.DMatrix:
@@ -96,6 +107,34 @@ def save_model(booster: xgb.Booster, model_dir: Path) -> Path:
     return path
 
 
+def used_hyperparameters(args: argparse.Namespace, trees: int) -> dict[str, float | int]:
+    """The hyper-parameters this training used (after SM_HPS, tuning and defaults), and the trees it kept."""
+    return {**{name: getattr(args, name) for name in RECORDED}, "trees": trees}
+
+
+def save_hyperparameters(hyperparameters: dict[str, float | int], model_dir: Path) -> Path:
+    path = model_dir / HYPERPARAMETERS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(hyperparameters, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def load_hyperparameters(model_dir: Path | str) -> dict[str, float | int]:
+    """The hyper-parameters saved with a model: from its folder, or from the model.tar.gz in the folder."""
+    path = Path(model_dir)
+    if (path / HYPERPARAMETERS_FILE).is_file():
+        loaded: dict[str, float | int] = json.loads((path / HYPERPARAMETERS_FILE).read_text())
+        return loaded
+    if (path / MODEL_ARCHIVE).is_file():
+        with tarfile.open(path / MODEL_ARCHIVE, "r:gz") as tar:
+            member = next((m for m in tar.getmembers() if m.name.lstrip("./") == HYPERPARAMETERS_FILE), None)
+            handle = tar.extractfile(member) if member is not None and member.isfile() else None
+            if handle is not None:
+                from_archive: dict[str, float | int] = json.loads(handle.read())
+                return from_archive
+    raise DataValidationError(f"no {HYPERPARAMETERS_FILE} with the model in {path} (trained by an older train.py?)")
+
+
 def load_model(model_dir: Path | str) -> xgb.Booster:
     """Load a model saved by ``save_model``: a folder holding it, the file itself, or a folder holding the
     ``model.tar.gz`` a SageMaker training job makes of its model folder (what a pipeline's later steps get)."""
@@ -149,6 +188,9 @@ def hyperparameter_args(parser: argparse.ArgumentParser) -> list[str]:
         parser.error(f"SM_HPS is not valid JSON: {err}")
     if not isinstance(hps, dict):
         parser.error(f"SM_HPS must be a JSON object of hyper-parameters, got {raw[:80]!r}")
+    # SageMaker's own settings travel as hyper-parameters too (a tuning job's script mode: sagemaker_program,
+    # sagemaker_submit_directory); they are the container's business, not the training's.
+    hps = {name: value for name, value in hps.items() if not name.startswith(SAGEMAKER_RESERVED)}
     known = {action.dest for action in parser._actions}
     unknown = sorted(set(hps) - known)
     if unknown:
@@ -184,15 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     def step() -> None:
         booster, auc = train(load_matrix(args.train), load_matrix(args.validation), args)
         model_path = save_model(booster, Path(args.model_dir))
+        used = used_hyperparameters(args, booster.num_boosted_rounds())
+        save_hyperparameters(used, Path(args.model_dir))
         print(f"trees:{booster.num_boosted_rounds()}")
+        # The tuning job's MetricDefinitions read this line (builder.METRIC_REGEX): keep its shape.
         print(f"{METRIC_NAME}:{auc:.6f}")
         tracking.log_step(
             "train",
-            params={
-                **xgb_params(args),
-                "num_round": args.num_round,
-                "early_stopping_rounds": args.early_stopping_rounds,
-            },
+            params={**xgb_params(args), **used},
             metrics={METRIC_NAME: auc, "trees": booster.num_boosted_rounds()},
             artifacts=[model_path],
         )

@@ -43,10 +43,12 @@ class Limits:
 def load_raw_strings(paths: list[Path]) -> pd.DataFrame:
     """All rows of all files as strings (no typing yet: wrong types are findings, not crashes).
 
-    Adds ``_file`` and ``_line`` (1-based line in the file, header is line 1) so messages can point at rows.
+    Adds ``_file`` and ``_line`` (1-based line in the file, counting a header or comment line) so messages can
+    point at rows.
     """
     frames = []
     for path in paths:
+        first_data_line = tabular.raw_layout(path).skip_rows + 1
         batches = list(tabular.iter_raw_batches(path, all_strings=True))
         if not batches:
             frames.append(pd.DataFrame(columns=[*schema.RAW_COLUMNS, "_file", "_line"]))
@@ -54,7 +56,7 @@ def load_raw_strings(paths: list[Path]) -> pd.DataFrame:
         df = pa.Table.from_batches(batches).to_pandas()
         df = df.apply(lambda s: s.str.strip())
         df["_file"] = path.name
-        df["_line"] = range(2, len(df) + 2)
+        df["_line"] = range(first_data_line, len(df) + first_data_line)
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
 
@@ -181,6 +183,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", default=f"{PROCESSING_INPUT}/data", help="raw CSV file or folder")
     parser.add_argument("--output", default=f"{PROCESSING_OUTPUT}/validation", help="report folder")
+    parser.add_argument(
+        "--manifest-uri",
+        help="the data snapshot (ManifestFile) that delivered --input: every file there must then be a data file",
+    )
     add_limit_arguments(parser, Limits())
     return parser.parse_args(argv)
 
@@ -190,9 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     limits = limits_from_args(Limits, args)
 
     def step() -> None:
-        report = validate(tabular.data_files(args.input), limits)
+        paths = tabular.data_files(args.input, strict=args.manifest_uri is not None)
+        report = validate(paths, limits)
         with atomic_output(args.output) as out:
-            write_json(out / "validation_report.json", {"status": "passed", **report})
+            write_json(
+                out / "validation_report.json", {"status": "passed", "manifest_uri": args.manifest_uri, **report}
+            )
         print(f"validate: {report['row_count']} rows passed every check")
 
     return run_step(step, "validate")

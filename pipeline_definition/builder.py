@@ -11,6 +11,7 @@ deterministic (`OfflinePipelineSession`): the same config and code give the same
 
 from __future__ import annotations
 
+import copy
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from sagemaker.core.shapes.shapes import CheckpointConfig, OutputDataConfig, Pro
 from sagemaker.core.training.configs import Compute, InputData, SourceCode
 from sagemaker.core.workflow import (
     ConditionGreaterThanOrEqualTo,
+    ConditionIn,
     ConditionLessThanOrEqualTo,
     ExecutionVariables,
     Join,
@@ -67,6 +69,7 @@ from pipeline_definition.contract import (
 )
 from pipeline_definition.fingerprint import code_hash
 from pipeline_definition.offline_session import OfflinePipelineSession
+from pipeline_definition.tuning_step import ScriptTuningStep
 
 CONTAINER_CODE_DIR = "/opt/ml/processing/input/code"
 PROCESSING_IN = "/opt/ml/processing/input"
@@ -77,7 +80,22 @@ PROCESSING_OUT = "/opt/ml/processing/output"
 DISTRIBUTION_IMAGE = ("sagemaker-distribution", "3.2.0")
 SERVING_IMAGE = ("xgboost", "3.0-5")  # the SageMaker XGBoost container serves `xgboost-model` files
 
-METRIC_REGEX = r"validation-auc:([0-9\.]+)"
+METRIC_REGEX = r"validation-auc:([0-9\.]+)"  # what pipeline_code.train prints last
+
+# The data snapshot a training run reads: s3://<artifacts>/data-snapshots/<sha256 first 16 hex>.manifest, a
+# SageMaker ManifestFile written by whoever starts the run. Left at this default, the run stops at once.
+DATA_SNAPSHOTS_PREFIX = "data-snapshots"
+NO_DATA_SNAPSHOT = "none"
+NO_DATA_SNAPSHOT_MESSAGE = (
+    "No data snapshot: the training pipeline reads exactly the objects listed in InputManifestUri, an immutable "
+    f"SageMaker manifest file s3://{PLACEHOLDERS.artifacts_bucket}/{DATA_SNAPSHOTS_PREFIX}/<sha256 first 16 hex>"
+    '.manifest ([{"prefix": "s3://<raw bucket>/"}, "adult/adult.data", ...]). Start runs through the retraining '
+    "triggers, the release's code-change trigger or the manual-run command, which write the snapshot and pass "
+    "its URI; a run started by hand must pass InputManifestUri itself."
+)
+# The tuning job's training jobs cannot name an entrypoint: they run train.py in script mode (tuning_step.py).
+TUNING_SCRIPT = "pipeline_code/train.py"
+TRAINING_CODE_CHANNEL = "/opt/ml/input/data/code"
 
 
 @dataclass(frozen=True)
@@ -123,11 +141,14 @@ class PipelineBuilder:
         self.code_uri = f"s3://{PLACEHOLDERS.artifacts_bucket}/{code_prefix}"
         self.cache = CacheConfig(enable_caching=True, expire_after="P30D")
         # With experiment tracking on, every step logs to the environment's MLflow server (pipeline_code.tracking).
-        self.tracking_env = (
+        # Nothing per execution here: these variables are in cached steps' cache keys (Environment), where an
+        # execution ARN would make every key unique. Runs are grouped by code hash (and, in the training
+        # pipeline, by data snapshot) instead.
+        self.tracking_env: dict[str, Any] = (
             {
                 "MLFLOW_TRACKING_URI": PLACEHOLDERS.mlflow_tracking_server_arn,
                 "MLFLOW_EXPERIMENT_NAME": pipeline_name(context.project_name, env.name),
-                "PIPELINE_EXECUTION_ARN": ExecutionVariables.PIPELINE_EXECUTION_ARN,
+                "MLOPS_CODE_HASH": self.code_hash,
             }
             if env.experiment_tracking.enabled
             else {}
@@ -177,12 +198,10 @@ class PipelineBuilder:
         return self._input("code", self.code_uri, CONTAINER_CODE_DIR)
 
     @staticmethod
-    def _input(name: str, uri: Any, local_path: str) -> ProcessingInput:
+    def _input(name: str, uri: Any, local_path: str, data_type: str = "S3Prefix") -> ProcessingInput:
         return ProcessingInput(
             input_name=name,
-            s3_input=ProcessingS3Input(
-                s3_uri=uri, s3_data_type="S3Prefix", local_path=local_path, s3_input_mode="File"
-            ),
+            s3_input=ProcessingS3Input(s3_uri=uri, s3_data_type=data_type, local_path=local_path, s3_input_mode="File"),
         )
 
     def _output(self, step: str, name: str) -> ProcessingOutput:
@@ -235,7 +254,11 @@ class TrainingPipelineBuilder(PipelineBuilder):
         env = self.ctx.environment
         hp = env.training.hyperparameters
         t = env.thresholds
-        self.input_data = ParameterString("InputDataUri", default_value=f"s3://{PLACEHOLDERS.raw_bucket}/adult/")
+        # The data, as a content-addressed snapshot: SageMaker's cache key of a Processing step holds input URIs,
+        # never bytes, so only an immutable manifest makes "same key" mean "same data".
+        self.manifest = ParameterString("InputManifestUri", default_value=NO_DATA_SNAPSHOT)
+        if self.tracking_env:
+            self.tracking_env["MLOPS_DATA_SNAPSHOT"] = self.manifest  # same snapshot, same key: caching still works
         self.processing_type = ParameterString("ProcessingInstanceType", default_value=env.processing.instance_type)
         self.processing_count = ParameterInteger("ProcessingInstanceCount", default_value=env.processing.instance_count)
         self.training_type = ParameterString("TrainingInstanceType", default_value=env.training.instance_type)
@@ -253,14 +276,15 @@ class TrainingPipelineBuilder(PipelineBuilder):
         self.min_child_weight = ParameterFloat("MinChildWeight", default_value=hp.min_child_weight)
         # Lineage: what started this run, and from which code.
         self.trigger = ParameterString("Trigger", default_value="manual", enum_values=None)
-        self.trigger_detail = ParameterString("TriggerDetail", default_value="")
+        # Registered as model metadata, whose values must be 1-256 characters: never empty.
+        self.trigger_detail = ParameterString("TriggerDetail", default_value="none")
         self.code_version = ParameterString("CodeVersion", default_value="unreleased")
         self.approval_status = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
 
     @property
     def parameters(self) -> list[Any]:
         return [
-            self.input_data,
+            self.manifest,
             self.processing_type,
             self.processing_count,
             self.training_type,
@@ -285,20 +309,24 @@ class TrainingPipelineBuilder(PipelineBuilder):
     # --------------------------------------------------------------------------------------------- steps
     def build(self) -> Pipeline:
         env = self.ctx.environment
+        # Both read exactly the snapshot's objects (ManifestFile), landed under their keys below data/.
+        data = self._input("data", self.manifest, f"{PROCESSING_IN}/data", data_type="ManifestFile")
+        snapshot_args = ["--input", f"{PROCESSING_IN}/data", "--manifest-uri", self.manifest]
         validate = self._processing_step(
             "ValidateData",
             "validate",
-            inputs=[self._input("data", self.input_data, f"{PROCESSING_IN}/data")],
+            inputs=[data],
             outputs=["validation"],
-            arguments=["--input", f"{PROCESSING_IN}/data", "--output", f"{PROCESSING_OUT}/validation"],
+            arguments=[*snapshot_args, "--output", f"{PROCESSING_OUT}/validation"],
         )
+        guard = self._snapshot_guard(validate)
         self.lineage_file = PropertyFile(name="InputLineage", output_name="manifest", path="lineage.json")
         preprocess = self._processing_step(
             "Preprocess",
             "preprocess",
-            inputs=[self._input("data", self.input_data, f"{PROCESSING_IN}/data")],
+            inputs=[data],
             outputs=["train", "validation", "test", "manifest", "baseline"],
-            arguments=["--input", f"{PROCESSING_IN}/data", "--output", PROCESSING_OUT],
+            arguments=[*snapshot_args, "--output", PROCESSING_OUT],
             property_files=[self.lineage_file],
         )
         preprocess.add_depends_on([validate])
@@ -334,6 +362,9 @@ class TrainingPipelineBuilder(PipelineBuilder):
                 content_type="text/csv",
             ),
         ]
+        training = TrainingStep(
+            name="TrainModel", step_args=trainer.train(input_data_config=channels), cache_config=self.cache
+        )
         if env.tuning.enabled:
             tuner = HyperparameterTuner(
                 model_trainer=trainer,
@@ -351,19 +382,25 @@ class TrainingPipelineBuilder(PipelineBuilder):
                 max_parallel_jobs=env.tuning.max_parallel_jobs,
                 random_seed=42,
             )
-            train: TrainingStep | TuningStep = TuningStep(
-                name="TuneModel", step_args=tuner.tune(inputs=channels), cache_config=self.cache
+            train: TrainingStep | TuningStep = ScriptTuningStep(
+                name="TuneModel",
+                step_args=tuner.tune(inputs=channels),
+                cache_config=self.cache,
+                training_request=copy.deepcopy(training.arguments),
+                image_uri=image_uris.retrieve(SERVING_IMAGE[0], region=env.region, version=SERVING_IMAGE[1]),
+                script=TUNING_SCRIPT,
+                code_dir=TRAINING_CODE_CHANNEL,
             )
             model_data: Any = train.get_top_model_s3_uri(
                 top_k=0, s3_bucket=PLACEHOLDERS.artifacts_bucket, prefix=f"{OUTPUT_PREFIX}/models"
             )
         else:
-            train = TrainingStep(
-                name="TrainModel", step_args=trainer.train(input_data_config=channels), cache_config=self.cache
-            )
+            train = training
             model_data = train.properties.ModelArtifacts.S3ModelArtifacts
 
-        evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
+        self.evaluation_report = evaluation_report = PropertyFile(
+            name="EvaluationReport", output_name="evaluation", path="evaluation.json"
+        )
         evaluate = self._processing_step(
             "EvaluateModel",
             "evaluate",
@@ -464,8 +501,24 @@ class TrainingPipelineBuilder(PipelineBuilder):
         return Pipeline(
             name=pipeline_name(self.ctx.project_name, env.name),
             parameters=self.parameters,
-            steps=[validate, preprocess, ingest, *native_checks, train, evaluate, bias, gate],
+            steps=[guard, preprocess, ingest, *native_checks, train, evaluate, bias, gate],
             sagemaker_session=self.session,
+            # The SDK's default would have Pipelines create an experiment and a trial per execution (SageMaker
+            # Experiments), which the pipeline role may not do; tracking is MLflow's (pipeline_code.tracking).
+            pipeline_experiment_config=None,
+        )
+
+    def _snapshot_guard(self, validate: ProcessingStep) -> ConditionStep:
+        """Stop a run without a data snapshot before anything runs, with a message saying how to start one.
+
+        The rest of the pipeline hangs off ValidateData, the else branch (Preprocess depends on it), so nothing
+        else can start while the condition routes to the Fail step.
+        """
+        return ConditionStep(
+            name="CheckDataSnapshot",
+            conditions=[ConditionIn(value=self.manifest, in_values=[NO_DATA_SNAPSHOT, ""])],
+            if_steps=[FailStep(name="NoDataSnapshot", error_message=NO_DATA_SNAPSHOT_MESSAGE)],
+            else_steps=[validate],
         )
 
     def _native_checks(self, preprocess: ProcessingStep) -> tuple[list[Any], dict[str, Any]]:
@@ -636,30 +689,24 @@ class TrainingPipelineBuilder(PipelineBuilder):
             drift_check_baselines=baselines,
             approval_status=self.approval_status,
             description=f"{schema.LABEL} classifier trained by {pipeline_name(self.ctx.project_name, env.name)}",
+            # Every value must be 1-256 characters of [\p{L}\p{Z}\p{N}_.:/=+\-@] (the registry refuses the package
+            # otherwise): URIs, hex digests, ARNs, sanitized parameters and the evaluation's metadata-safe summary.
+            # Lineage that does not fit (every input object) is in the JSON document at lineage_uri.
             customer_metadata_properties={
-                "input_data_uri": self.input_data,
+                "input_manifest_uri": self.manifest,
                 "input_data_sha256": JsonGet(
                     step_name=preprocess.name, property_file=self.lineage_file, json_path="input.sha256"
                 ),
+                "lineage_uri": Join(on="/", values=[self._step_output(preprocess, "manifest"), "lineage.json"]),
                 "code_version": self.code_version,
                 "code_hash": self.code_hash,
                 "pipeline_execution_arn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
                 "trigger": self.trigger,
                 "trigger_detail": self.trigger_detail,
-                "hyperparameters": Join(
-                    on="",
-                    values=[
-                        "num_round=",
-                        self.num_round,
-                        ";max_depth=",
-                        self.max_depth,
-                        ";eta=",
-                        self.eta,
-                        ";subsample=",
-                        self.subsample,
-                        ";min_child_weight=",
-                        self.min_child_weight,
-                    ],
+                # What the registered model was trained with: for a tuned run the winning job's, read from the
+                # model by the evaluation (pipeline_code.evaluate).
+                "hyperparameters": JsonGet(
+                    step_name=evaluate.name, property_file=self.evaluation_report, json_path="hyperparameters_summary"
                 ),
                 **monitor_metadata,
             },

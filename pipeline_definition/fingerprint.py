@@ -30,6 +30,7 @@ BUILDER_SETTINGS = (
 # The builder's own modules: a change to any of them may change the definition.
 _BUILDER_SOURCES = (
     "builder.py", "operations_builders.py", "offline_session.py", "generate.py", "fingerprint.py", "contract.py",
+    "tuning_step.py",
 )  # fmt: skip
 
 

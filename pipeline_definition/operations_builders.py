@@ -165,6 +165,7 @@ class MonitoringPipelineBuilder(PipelineBuilder):
             parameters=self.parameters,
             steps=[gather, enough],
             sagemaker_session=self.session,
+            pipeline_experiment_config=None,  # no SageMaker Experiments trial per execution (see the builder)
         )
 
 
@@ -244,4 +245,5 @@ class BatchInferencePipelineBuilder(PipelineBuilder):
             parameters=self.parameters,
             steps=[prepare, resolve, score],
             sagemaker_session=self.session,
+            pipeline_experiment_config=None,  # no SageMaker Experiments trial per execution (see the builder)
         )

@@ -131,8 +131,11 @@ def test_steps_run_in_the_documented_order(environment: str, platform_config: Pl
     definition = _definition(environment)
     train = "TuneModel" if platform_config.environment(environment).tuning.enabled else "TrainModel"
     top = [step["Name"] for step in definition["Steps"]]
-    assert top == ["ValidateData", "Preprocess", "IngestFeatures", train, "EvaluateModel", "CheckBiasAndExplain",
+    assert top == ["CheckDataSnapshot", "Preprocess", "IngestFeatures", train, "EvaluateModel", "CheckBiasAndExplain",
                    "CheckQualityGates"]  # fmt: skip
+    guard = _step(definition, "CheckDataSnapshot")["Arguments"]
+    assert [s["Name"] for s in guard["ElseSteps"]] == ["ValidateData"]  # runs only with a data snapshot
+    assert _step(definition, "Preprocess")["DependsOn"] == ["ValidateData"]
     gate = _step(definition, "CheckQualityGates")["Arguments"]
     assert [s["Name"] for s in gate["IfSteps"]] == ["RegisterModel"]
     assert [s["Name"] for s in gate["ElseSteps"]] == ["QualityGateFailed"]
@@ -175,8 +178,9 @@ def test_registration_records_metrics_baselines_and_lineage() -> None:
     assert lineage["code_version"] == {"Get": "Parameters.CodeVersion"}
     assert lineage["code_hash"] == fingerprint.code_hash()
     assert lineage["pipeline_execution_arn"] == {"Get": "Execution.PipelineExecutionArn"}
-    assert "input_data_uri" in lineage
+    assert lineage["input_manifest_uri"] == {"Get": "Parameters.InputManifestUri"}
     assert lineage["input_data_sha256"]["Std:JsonGet"]["Path"] == "input.sha256"  # the exact input bytes
+    assert "Outputs['manifest']" in json.dumps(lineage["lineage_uri"])  # every input object, by URI
     assert "hyperparameters" in lineage
 
 

@@ -1,0 +1,75 @@
+"""A tuning step whose training jobs run the project's training code, as TrainModel does.
+
+The SDK's `HyperparameterTuner` (3.27) builds its training-job definition from a `ModelTrainer` without the
+trainer's `code` and `sm_drivers` channels, so the tuning job's jobs start the image's default entrypoint and
+never run `pipeline_code.train` (aws/sagemaker-python-sdk#5508, #5610). A tuning job cannot name an
+entrypoint either: `HyperParameterAlgorithmSpecification` has no `ContainerEntrypoint`/`ContainerArguments`
+(botocore's SageMaker model). So the definition is completed here, from TrainModel's own request:
+
+- the image is SageMaker's XGBoost framework container, whose entrypoint runs the `sagemaker_program` script
+  from `sagemaker_submit_directory` (script mode; `pipeline_code/train.py` makes its package importable);
+- the `code` channel (the deployed step code) and the `sm_drivers` channel (the trainer's `sm_train.sh`, which a
+  training toolkit that knows ModelTrainer runs instead: the same `python3 -m pipeline_code.train`);
+- TrainModel's hyper-parameters that are not tuned become static ones, and its resource config (with the volume
+  key) is used as is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sagemaker.mlops.workflow import TuningStep
+
+# Channels the ModelTrainer adds itself (its source dir and its drivers), as opposed to data channels.
+TRAINER_CHANNELS = ("code", "sm_drivers")
+SCRIPT_MODE_PROGRAM = "sagemaker_program"
+SCRIPT_MODE_DIRECTORY = "sagemaker_submit_directory"
+
+
+class ScriptTuningStep(TuningStep):  # type: ignore[misc]  # the SDK ships no type information
+    """A `TuningStep` whose training-job definition starts `script` from TrainModel's code channel."""
+
+    def __init__(
+        self,
+        *,
+        training_request: dict[str, Any],
+        image_uri: str,
+        script: str,
+        code_dir: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._training_request = training_request
+        self._image_uri = image_uri
+        self._script = script
+        self._code_dir = code_dir
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        request: dict[str, Any] = super().arguments
+        job = request["TrainingJobDefinition"]
+        training = self._training_request
+        ranges = request["HyperParameterTuningJobConfig"]["ParameterRanges"]
+        tuned = {r["Name"] for kind in ranges.values() for r in kind}
+        channels = {c["ChannelName"]: c for c in training["InputDataConfig"]}
+        missing = [name for name in TRAINER_CHANNELS if name not in channels]
+        if missing:
+            raise ValueError(f"TrainModel's request has no {missing} channel(s) to give the tuning job")
+        job["AlgorithmSpecification"] = {
+            **job["AlgorithmSpecification"],
+            "TrainingImage": self._image_uri,
+        }
+        present = {c["ChannelName"] for c in job["InputDataConfig"]}
+        job["InputDataConfig"] = [
+            *job["InputDataConfig"],
+            *(channels[name] for name in TRAINER_CHANNELS if name not in present),
+        ]
+        static = dict(job.get("StaticHyperParameters", {}))
+        for name, value in training.get("HyperParameters", {}).items():
+            if name not in tuned:
+                static.setdefault(name, value)
+        static[SCRIPT_MODE_PROGRAM] = self._script
+        static[SCRIPT_MODE_DIRECTORY] = self._code_dir
+        job["StaticHyperParameters"] = static
+        job["ResourceConfig"] = training["ResourceConfig"]
+        return request
