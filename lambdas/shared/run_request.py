@@ -15,7 +15,7 @@ TRIGGER = "Trigger"
 TRIGGER_DETAIL = "TriggerDetail"
 INPUT_MANIFEST = "InputManifestUri"
 CODE_VERSION = "CodeVersion"
-TRIGGERS = ("manual", "new-data", "drift", "code-change")  # the Trigger parameter's documented values
+TRIGGERS = ("manual", "new-data", "drift", "code-change", "schedule")  # the Trigger parameter's documented values
 
 MAX_METADATA_VALUE = 256  # SageMaker CustomerMetadataProperties value length
 MAX_DESCRIPTION = 3072  # StartPipelineExecution's PipelineExecutionDescription

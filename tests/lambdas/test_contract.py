@@ -50,4 +50,4 @@ def test_the_parameters_sent_are_declared_by_the_committed_training_definition(e
 
 
 def test_the_triggers_use_the_documented_trigger_values() -> None:
-    assert {DRIFT, NEW_DATA} <= set(TRIGGERS) == {"manual", "new-data", "drift", "code-change"}
+    assert {DRIFT, NEW_DATA} <= set(TRIGGERS) == {"manual", "new-data", "drift", "code-change", "schedule"}
