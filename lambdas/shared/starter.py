@@ -64,8 +64,9 @@ class Starter:
         try:
             arn = self.pipeline.start(
                 parameters=parameters,
+                # The data first: a long cause (many violations) is what gets clipped.
                 description=execution_description(
-                    f"{description}; data: {len(snapshot.keys)} object(s), {snapshot.size} bytes in {snapshot.uri}"
+                    f"data: {len(snapshot.keys)} object(s), {snapshot.size} bytes in {snapshot.uri}; {description}"
                 ),
                 display_name=display_name(f"{trigger}-{now:%Y%m%d%H%M%S}"),
                 token=token,
