@@ -64,6 +64,8 @@ ENVIRONMENT = {
     "DRIFT_ALARM_PREFIX": "mlops-bench-drift-",
     "MONITORING_REPORTS_URI": "s3://mlops-bench-artifacts/monitoring/reports/",
     "RAW_BUCKET_NAME": "mlops-bench-raw-123456789012-eu-west-1",
+    "SNAPSHOT_PREFIXES": "adult/,feedback/",
+    "SNAPSHOTS_URI": "s3://mlops-bench-artifacts-123456789012-eu-west-1/data-snapshots/",
     "INPUT_PREFIX": "adult/",
     "MIN_NEW_ROWS": "10000",
     "MIN_NEW_BYTES": "10000000",
@@ -208,6 +210,11 @@ def warm_paths(events: int) -> dict[str, tuple[float, float, float, dict[str, in
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    s3 = boto3.client("s3")
+    for bucket in (ENVIRONMENT["RAW_BUCKET_NAME"], ENVIRONMENT["SNAPSHOTS_URI"].split("/")[2]):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    # a start snapshots the raw zone: give it data
+    s3.put_object(Bucket=ENVIRONMENT["RAW_BUCKET_NAME"], Key="adult/adult.data", Body=b"age\n39\n")
     definition = {"Version": "2020-12-01", "Parameters": [{"Name": "Trigger", "Type": "String"}], "Steps": []}
     sagemaker.create_pipeline(
         PipelineName=ENVIRONMENT["TRAINING_PIPELINE_NAME"],

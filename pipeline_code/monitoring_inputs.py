@@ -18,6 +18,9 @@ a leading label column only when every row has a label, so every line has the sa
 drift check's label detection cannot guess wrong), ``scores/scores.csv`` (the served score of each row of
 ``current.csv``), and ``summary/summary.json`` (``rows`` is what the pipeline's condition reads).
 An empty window is not an error: ``rows`` is 0 and ``current.csv`` is empty.
+
+With ``--feedback-uri`` (the raw zone's ``feedback/``), the rows that have ground truth are also written back in
+the raw data's layout (``pipeline_code.feedback``): labelled feedback that the next training run learns from.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline_code import aws, schema, tabular
+from pipeline_code import aws, feedback, schema, tabular
 from pipeline_code.artifacts import atomic_output, write_json
 from pipeline_code.cli import PROCESSING_OUTPUT, run_step
 from pipeline_code.errors import DataValidationError, PipelineError
@@ -343,6 +346,15 @@ def gather_ground_truth(s3: Any, uri: str, window: Window, delay_hours: float) -
 def join_labels(gathered: Gathered, truth: dict[str, list[int]]) -> tuple[np.ndarray | None, int]:
     """One label per gathered row and the number of labelled rows; the labels are None unless every row has
     one (a partly labelled window is checked as unlabelled, never with a column that is partly empty)."""
+    labels = row_labels(gathered, truth)
+    known = [label for label in labels if label is not None]
+    if gathered.event_ids and len(known) == len(labels):
+        return np.asarray(known, dtype=np.int8), len(known)
+    return None, len(known)
+
+
+def row_labels(gathered: Gathered, truth: dict[str, list[int]]) -> list[int | None]:
+    """The label of each gathered row (its request's ground truth, row for row), None where there is none."""
     rows_of = Counter(gathered.event_ids)
     mismatched = [
         f"ground truth of event {event_id}: {len(truth[event_id])} label(s) for {count} captured row(s)"
@@ -352,14 +364,14 @@ def join_labels(gathered: Gathered, truth: dict[str, list[int]]) -> tuple[np.nda
     if mismatched:
         raise DataValidationError(mismatched[:MAX_ERRORS])
     seen: Counter[str] = Counter()
-    labels: list[int] = []
+    labels: list[int | None] = []
     for event_id in gathered.event_ids:
         if event_id in truth:
             labels.append(truth[event_id][seen[event_id]])
             seen[event_id] += 1
-    if gathered.event_ids and len(labels) == len(gathered.event_ids):
-        return np.asarray(labels, dtype=np.int8), len(labels)
-    return None, len(labels)
+        else:
+            labels.append(None)
+    return labels
 
 
 def gather_batch(s3: Any, batch_uri: str, window: Window) -> Gathered:
@@ -417,6 +429,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-uri", help="s3://bucket/prefix of the batch transform outputs")
     parser.add_argument("--ground-truth-uri", help="Model Monitor ground-truth prefix (capture only)")
     parser.add_argument("--ground-truth-delay-hours", type=float, default=24.0)
+    parser.add_argument("--feedback-uri", help="s3://<raw>/feedback/: write the labelled rows there, raw layout")
     parser.add_argument("--window-hours", type=float, required=True)
     parser.add_argument("--end", default=None, help="ISO-8601 end of the window (exclusive); default: now")
     parser.add_argument("--region", default=None)
@@ -435,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
             raise PipelineError("--source batch needs --batch-uri")
         if args.source == "batch" and args.ground_truth_uri:
             raise PipelineError("--ground-truth-uri joins by capture eventId: it needs --source capture")
+        if args.feedback_uri:
+            aws.split_s3_uri(args.feedback_uri)
         end = parse_time(args.end, "--end") if args.end else datetime.now(UTC)
         window = Window.ending(end, args.window_hours)
         s3 = aws.make_client("s3", args.endpoint_url, args.region)
@@ -446,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             gathered = gather_batch(s3, args.batch_uri, window)
         labels, labelled, note = None, 0, "no ground truth given: features only"
+        feedback_uri: str | None = None
         if args.ground_truth_uri:
             truth = gather_ground_truth(s3, args.ground_truth_uri, window, args.ground_truth_delay_hours)
             labels, labelled = join_labels(gathered, truth)
@@ -454,6 +470,17 @@ def main(argv: list[str] | None = None) -> int:
                 if labels is not None
                 else f"{labelled} of {len(gathered.features)} row(s) have ground truth: features only, no label column"
             )
+            if args.feedback_uri and labelled:
+                pairs = [(row, y) for row, y in zip(gathered.features, row_labels(gathered, truth), strict=True)
+                         if y is not None]  # fmt: skip
+                feedback_uri = feedback.write_feedback(
+                    s3,
+                    feedback_uri=args.feedback_uri,
+                    manifest_uri=feedback.manifest_uri_of(deployed.reference_uri, REFERENCE_SUFFIX),
+                    window_end=window.end,
+                    rows=[row for row, _ in pairs],
+                    labels=[y for _, y in pairs],
+                )
         with atomic_output(args.output) as out:
             aws.download(s3, deployed.baseline_uri, out / "baseline" / "baseline.json")
             aws.download(s3, deployed.model_uri, out / "model" / "model.tar.gz")
@@ -468,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
                 "source": args.source,
                 "source_uri": args.capture_uri if args.source == "capture" else args.batch_uri,
                 "objects_read": gathered.objects,
+                "feedback_uri": feedback_uri,  # None: no labelled row, or no --feedback-uri
+                "feedback_rows": labelled if feedback_uri else 0,
                 "model_package_arn": deployed.arn,
                 "model_data_url": deployed.model_uri,
                 "baseline_uri": deployed.baseline_uri,

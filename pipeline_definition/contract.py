@@ -1,14 +1,19 @@
 """What the pipeline definition and the CDK app agree on: placeholders, S3 prefixes, file locations, names.
 
-Standard library only: the CDK app imports this on every synth, the builder (with the SDK) only when generating.
+Standard library only (the config model is imported for type checking only): the CDK app imports this on every
+synth, the builder (with the SDK) only when generating, and the release's CodeBuild steps, which install boto3
+and nothing else, for the code hash and the data-snapshot prefixes.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from config.settings import EnvironmentConfig
+if TYPE_CHECKING:
+    from config.settings import EnvironmentConfig
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parent
@@ -26,8 +31,16 @@ MONITORING_REPORTS_PREFIX = "monitoring/reports"
 BATCH_PREDICTIONS_PREFIX = "batch-predictions"  # in the curated zone
 METRIC_NAMESPACE = "MLOps/Monitoring"  # the drift check's CloudWatch metrics, which the drift alarms watch
 
+# Training data: every run reads an immutable manifest of the raw zone's objects under these prefixes (the
+# Adult data and the labelled feedback the monitoring pipeline writes), written to the artifacts zone under
+# DATA_SNAPSHOT_PREFIX by whoever starts the run (lambdas/shared/snapshot.py).
+RAW_TRAINING_PREFIX = "adult/"
+FEEDBACK_PREFIX = "feedback/"  # s3://<raw>/feedback/yyyy/mm/dd/<window end>.csv, raw Adult layout
+SNAPSHOT_PREFIXES = (RAW_TRAINING_PREFIX, FEEDBACK_PREFIX)
+DATA_SNAPSHOT_PREFIX = "data-snapshots"  # s3://<artifacts>/data-snapshots/<sha256 16 hex>.manifest
+
 # What of pipeline_code/ is not shipped to the jobs (and so does not make a new code version): caches and docs.
-CODE_EXCLUDE = ("__pycache__", "*.pyc", "*.md")
+CODE_EXCLUDE = ("__pycache__", "*.pyc", "*.pyo", "*.md", ".pytest_cache", ".mypy_cache", ".ruff_cache")
 
 
 def code_files(code_dir: Path = CODE_DIR) -> list[Path]:
@@ -35,8 +48,26 @@ def code_files(code_dir: Path = CODE_DIR) -> list[Path]:
     return sorted(
         path
         for path in code_dir.rglob("*")
-        if path.is_file() and not any(path.match(pattern) or pattern in path.parts for pattern in CODE_EXCLUDE)
+        if path.is_file()
+        and not any(path.match(pattern) or pattern in path.relative_to(code_dir).parts for pattern in CODE_EXCLUDE)
     )
+
+
+def code_hash(code_dir: Path = CODE_DIR) -> str:
+    """The one content hash of the step code (16 hex): the S3 prefix CDK deploys it under, the definition's
+    fingerprint and lineage, and what the release's code-change trigger compares. Files that are not deployed
+    (README, caches) are left out, so editing them makes no new code version and starts no retrain."""
+    if not code_dir.is_dir():
+        raise ValueError(f"{code_dir} is not a directory: cannot hash the step code")
+    files = code_files(code_dir)
+    if not files:
+        raise ValueError(f"{code_dir} holds no code file: refusing to hash an empty tree")
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(code_dir).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)

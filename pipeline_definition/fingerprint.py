@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 from config.settings import EnvironmentConfig, PlatformConfig
 from pipeline_definition.contract import (
-    CODE_DIR,
     PACKAGE_DIR,
     PIPELINES,
-    code_files,
+    code_hash,
     definition_path,
     fingerprint_path,
 )
@@ -34,15 +32,7 @@ _BUILDER_SOURCES = (
 )  # fmt: skip
 
 
-def code_hash(code_dir: Path = CODE_DIR) -> str:
-    """Content hash of the step code: a new hash is a new S3 prefix, so runs in flight keep their code."""
-    digest = hashlib.sha256()
-    # Every file CDK deploys with the code, not only modules: the S3 prefix is named after this hash.
-    for path in code_files(code_dir):
-        digest.update(path.relative_to(code_dir).as_posix().encode())
-        digest.update(b"\0")
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+__all__ = ["code_hash", "definition_fingerprint", "is_fresh", "stale_definitions"]  # code_hash: from contract
 
 
 def definition_fingerprint(project_name: str, environment: EnvironmentConfig) -> str:

@@ -3,7 +3,8 @@
 Both reuse `PipelineBuilder` (offline session, image, step code, job I/O) and the modules in `pipeline_code/`:
 
 - monitoring: GatherMonitoringInputs (the last window of endpoint capture or batch predictions, plus the deployed
-  model, its baseline and reference data) → HasEnoughData → CheckDrift (feature, prediction, quality and bias
+  model, its baseline and reference data; the window's labelled rows go back to the raw zone's `feedback/` as
+  training data) → HasEnoughData → CheckDrift (feature, prediction, quality and bias
   drift; metrics to CloudWatch, a violations event to EventBridge). Scheduled by `monitoring.schedule`.
 - batch inference: PrepareBatch (raw rows → the model's feature layout) and ResolveModel (the latest Approved
   package → a SageMaker model) → ScoreBatch (a Transform step; predictions joined to their inputs, in the
@@ -30,6 +31,7 @@ from pipeline_definition.builder import PROCESSING_IN, PROCESSING_OUT, PipelineB
 from pipeline_definition.contract import (
     BATCH_PREDICTIONS_PREFIX,
     DATA_CAPTURE_PREFIX,
+    FEEDBACK_PREFIX,
     GROUND_TRUTH_PREFIX,
     METRIC_NAMESPACE,
     MONITORING_REPORTS_PREFIX,
@@ -95,6 +97,8 @@ class MonitoringPipelineBuilder(PipelineBuilder):
                 self.batch_uri,
                 "--ground-truth-uri",
                 self.ground_truth_uri,
+                "--feedback-uri",
+                f"s3://{PLACEHOLDERS.raw_bucket}/{FEEDBACK_PREFIX}",
                 "--window-hours",
                 self.window_hours.to_string(),
                 "--end",

@@ -134,6 +134,7 @@ class OperationsStack(cdk.Stack):
             targets_=TriggerTargets(
                 training_pipeline_name=self.names.training_pipeline,
                 raw_bucket_name=self.zones["raw"].bucket_name,
+                artifacts_bucket_name=self.zones["artifacts"].bucket_name,
                 monitoring_reports_uri=f"s3://{self.zones['artifacts'].bucket_name}/{self.names.monitoring_reports_prefix}/",
                 key=self.key,
                 alerts=self.alerts,

@@ -213,6 +213,11 @@ class ReleaseStack(cdk.Stack):
                         "TRAINING_PIPELINE_NAME": training_pipeline,
                         "CODE_HASH_PARAMETER": code_hash_parameter(project_name, environment.name),
                         "CODE_DIR": CODE_DIR,
+                        # The run's data snapshot (lambdas/shared/snapshot.py), named as the data lake names them.
+                        "RAW_BUCKET_NAME": f"{prefix}-raw-{account}-{environment.region}",
+                        "SNAPSHOT_PREFIXES": ",".join(contract.SNAPSHOT_PREFIXES),
+                        "SNAPSHOTS_URI": f"s3://{prefix}-artifacts-{account}-{environment.region}/"
+                        f"{contract.DATA_SNAPSHOT_PREFIX}/",
                     },
                     command="python -m release.code_change_trigger",
                 )

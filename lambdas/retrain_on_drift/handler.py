@@ -25,9 +25,9 @@ logger, tracer, metrics, starter = runtime.logger, runtime.tracer, runtime.metri
 @idempotent_function(  # type: ignore[untyped-decorator]
     data_keyword_argument="episode", persistence_store=runtime.persistence, config=runtime.idempotency
 )
-def decide_episode(*, episode: dict[str, str], detail: str) -> dict[str, Any]:
+def decide_episode(*, episode: dict[str, str], detail: str, description: str) -> dict[str, Any]:
     runtime.first_delivery.mark()
-    decision = starter.try_start(trigger=TRIGGER, detail=detail, token=token_of(episode))
+    decision = starter.try_start(trigger=TRIGGER, detail=detail, description=description, token=token_of(episode))
     runtime.report(decision, episode=episode)
     return decision.as_dict()
 
@@ -47,6 +47,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except (SchemaValidationError, InvalidEventError) as error:
         runtime.reject(error)
     result: dict[str, Any] = runtime.decide_once(
-        decide_episode, episode.key, episode=episode.key, detail=episode.detail
+        decide_episode, episode.key, episode=episode.key, detail=episode.detail, description=episode.description
     )
     return result

@@ -12,10 +12,13 @@ TRIGGER = "drift"
 
 @dataclass(frozen=True)
 class Episode:
-    """One drift episode: `key` identifies it for idempotency, `detail` becomes the run's TriggerDetail."""
+    """One drift episode: `key` identifies it for idempotency, `detail` becomes the run's TriggerDetail (model
+    metadata: the report's URI, or the alarm's ARN @ the moment it entered ALARM), `description` the execution's
+    description (free text: the alarm's reason, the violations)."""
 
     key: dict[str, str]
     detail: str
+    description: str
 
 
 def episode_of(
@@ -34,7 +37,8 @@ def episode_of(
         reason = " ".join(event.detail.state.reason.split())
         return Episode(
             key={"alarm": event.resources[0], "since": since},
-            detail=f"alarm {name} in ALARM since {since}; reports under {reports_uri}; reason: {reason}",
+            detail=f"{event.resources[0]}@{since}",
+            description=f"alarm {name} in ALARM since {since}; reports under {reports_uri}; reason: {reason}",
         )
     if event.detail.environment != environment:
         raise InvalidEventError(f"violations report of environment {event.detail.environment!r}, not {environment!r}")
@@ -44,7 +48,8 @@ def episode_of(
     )
     return Episode(
         key={"report": event.detail.report_uri},
-        detail=f"drift report {event.detail.report_uri}: {len(event.detail.violations)} violation(s): {found}",
+        detail=event.detail.report_uri,
+        description=f"drift report {event.detail.report_uri}: {len(event.detail.violations)} violation(s): {found}",
     )
 
 

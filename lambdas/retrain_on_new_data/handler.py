@@ -9,7 +9,15 @@ from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.retrain_on_new_data.events import parse_object_created
-from lambdas.retrain_on_new_data.logic import TRIGGER, below_threshold, check_object, describe, estimated_rows, ignored
+from lambdas.retrain_on_new_data.logic import (
+    TRIGGER,
+    below_threshold,
+    check_object,
+    describe,
+    estimated_rows,
+    ignored,
+    latest_uri,
+)
 from lambdas.retrain_on_new_data.settings import NewDataSettings
 from lambdas.shared.idempotency import token_of
 from lambdas.shared.observability import InvalidEventError
@@ -38,7 +46,11 @@ def count_and_decide(*, delivery: dict[str, str], size: int) -> dict[str, Any]:
     decision = below_threshold(seen, min_rows=settings.min_new_rows, min_bytes=settings.min_new_bytes)
     if decision is None:
         decision = starter.try_start(
-            trigger=TRIGGER, detail=describe(seen, settings.raw_bucket), token=token_of(delivery), seen=seen
+            trigger=TRIGGER,
+            detail=latest_uri(seen, settings.raw_bucket),
+            description=describe(seen, settings.raw_bucket),
+            token=token_of(delivery),
+            seen=seen,
         )
     runtime.report(decision, object=delivery)
     return decision.as_dict()

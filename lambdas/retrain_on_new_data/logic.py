@@ -4,6 +4,10 @@ Rows are estimated from the event's byte size (`ceil(size / average_row_bytes)`)
 object: the event carries the exact size for free, reading would cost a GET and a KMS decrypt per object (and
 read access to the raw zone), and a threshold of "about 10,000 new rows" does not need an exact count. The
 average row size is measured on the shipped data set (see the unit test that checks it).
+
+Only the training data prefix (`adult/`) counts, not `feedback/`: the monitoring pipeline writes a feedback file
+in the same run that reports drift, so counting it would start a second run for one cause (and spend the
+cooldown with a vaguer reason). Feedback still reaches training: every run's snapshot lists `feedback/` too.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from lambdas.retrain_on_new_data.events import ObjectCreated
 from lambdas.shared.adapters import LedgerState
 from lambdas.shared.decision import Decision
 from lambdas.shared.observability import InvalidEventError
+from lambdas.shared.snapshot import DATA_SUFFIXES
 
 TRIGGER = "new-data"
 
@@ -28,10 +33,18 @@ def check_object(event: ObjectCreated, *, raw_bucket: str, input_prefix: str) ->
 
 
 def ignored(event: ObjectCreated) -> Decision | None:
-    """Folder markers and empty objects carry no data: skipped without being counted."""
+    """Folder markers, empty objects and files that are not data (a README) are skipped without being counted:
+    the snapshot leaves them out too (`lambdas.shared.snapshot.is_data`)."""
     obj = event.detail.object
     if obj.size == 0 or obj.key.endswith("/"):
         return Decision(outcome="skipped", reason="empty-object", detail=f"{obj.key} holds no data", trigger=TRIGGER)
+    if not obj.key.lower().endswith(DATA_SUFFIXES):
+        return Decision(
+            outcome="skipped",
+            reason="not-data",
+            detail=f"{obj.key} is not a data file ({', '.join(DATA_SUFFIXES)})",
+            trigger=TRIGGER,
+        )
     return None
 
 
@@ -49,6 +62,11 @@ def below_threshold(state: LedgerState, *, min_rows: int, min_bytes: int) -> Dec
         detail=f"{describe(state)}; a run needs {min_rows} rows or {min_bytes} bytes",
         trigger=TRIGGER,
     )
+
+
+def latest_uri(state: LedgerState, bucket: str) -> str:
+    """The run's TriggerDetail: the object whose arrival started it."""
+    return f"s3://{bucket}/{state.latest_key}" if state.latest_key else f"s3://{bucket}/"
 
 
 def describe(state: LedgerState, bucket: str | None = None) -> str:

@@ -11,7 +11,6 @@ _POSITIVE = {"type": "integer", "exclusiveMinimum": 0}
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewDataSettings(TriggerSettings):
-    raw_bucket: str = field(metadata=env("RAW_BUCKET_NAME", {"type": "string", "minLength": 3}))
     # adult/
     input_prefix: str = field(metadata=env("INPUT_PREFIX", {"type": "string", "pattern": r"^[\w!.*'()/-]+/$"}))
     min_new_rows: int = field(metadata=env("MIN_NEW_ROWS", _POSITIVE))

@@ -1,12 +1,15 @@
 """boto3 adapters: the only code of the triggers that talks to AWS.
 
-`TrainingPipeline` wraps SageMaker, `Ledger` the state table. Clients are made on first use (a client costs
-~0.1 s), which keeps the cold import short; boto3 reads `AWS_ENDPOINT_URL` and `AWS_MAX_ATTEMPTS`, so the tests
-point the same code at a local moto server without any switch in it.
+`TrainingPipeline` wraps SageMaker, `Ledger` the state table, `DataSnapshots` the raw zone's listing and the
+manifests in the artifacts zone (also used by `release`, which installs boto3 only: no Powertools here).
+Clients are made on first use (a client costs ~0.1 s), which keeps the cold import short; boto3 reads
+`AWS_ENDPOINT_URL` and `AWS_MAX_ATTEMPTS`, so the tests point the same code at a local moto server without any
+switch in it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,6 +19,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from lambdas.shared.snapshot import ListedObject, Snapshot, build_snapshot, parse_prefixes, split_s3_uri
 
 # Throttling is retried by botocore (standard mode: exponential backoff with jitter); what still fails is raised,
 # so Lambda retries the invocation and finally sends the event to the dead-letter queue.
@@ -45,19 +50,52 @@ class TrainingPipeline:
         )
         return any(s.get("PipelineExecutionStatus") == "Executing" for s in response["PipelineExecutionSummaries"])
 
-    def start(self, *, trigger: str, detail: str, display_name: str, token: str) -> str:
+    def start(self, *, parameters: Mapping[str, str], description: str, display_name: str, token: str) -> str:
+        """Start a run with `parameters` (`lambdas.shared.run_request.run_parameters`)."""
         response = self._client.start_pipeline_execution(
             PipelineName=self.name,
-            PipelineExecutionDisplayName=display_name[:82],
-            PipelineExecutionDescription=detail[:3072],
-            PipelineParameters=[
-                {"Name": "Trigger", "Value": trigger},
-                {"Name": "TriggerDetail", "Value": detail},
-            ],
+            PipelineExecutionDisplayName=display_name,
+            PipelineExecutionDescription=description,
+            PipelineParameters=[{"Name": name, "Value": value} for name, value in parameters.items()],
             # The same token within 8 hours returns the same execution instead of a second one.
             ClientRequestToken=token[:128],
         )
         return str(response["PipelineExecutionArn"])
+
+
+class DataSnapshots:
+    """List the raw zone's data under the snapshot prefixes, write the manifest to the artifacts zone.
+
+    ListBucket on the raw zone (those prefixes only) and PutObject under `data-snapshots/`: no object is read.
+    The artifacts zone's default encryption (SSE-KMS with the lake key) applies to the manifest.
+    """
+
+    def __init__(self, *, raw_bucket: str, prefixes: Sequence[str], snapshots_uri: str, client: Any = None) -> None:
+        self.raw_bucket = raw_bucket
+        self.prefixes = parse_prefixes(prefixes)
+        self.snapshots_uri = snapshots_uri
+        self._injected = client
+
+    @cached_property
+    def _client(self) -> Any:
+        return self._injected or boto3.client("s3", config=_CONFIG)
+
+    def listed(self) -> Iterator[ListedObject]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        for prefix in self.prefixes:
+            for page in paginator.paginate(Bucket=self.raw_bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    yield ListedObject(key=obj["Key"], etag=obj.get("ETag", ""), size=int(obj.get("Size", 0)))
+
+    def take(self) -> Snapshot:
+        """The snapshot of what is there now, written (again: same name, same bytes) to the artifacts zone;
+        EmptySnapshotError when there is no data, before anything is written."""
+        snapshot = build_snapshot(
+            raw_bucket=self.raw_bucket, prefixes=self.prefixes, objects=self.listed(), snapshots_uri=self.snapshots_uri
+        )
+        bucket, key = split_s3_uri(snapshot.uri)
+        self._client.put_object(Bucket=bucket, Key=key, Body=snapshot.document, ContentType="application/json")
+        return snapshot
 
 
 @dataclass(frozen=True)

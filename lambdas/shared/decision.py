@@ -8,19 +8,17 @@ from typing import Any, Literal
 
 Outcome = Literal["started", "skipped"]
 
-# SageMaker caps a pipeline parameter's value at 1,024 characters.
-MAX_PARAMETER_VALUE = 1024
-
 
 @dataclass(frozen=True)
 class Decision:
     """What a trigger decided for one event, and why; logged, counted and returned as is."""
 
     outcome: Outcome
-    reason: str  # started | cooldown | run-in-flight | below-threshold | concurrent-start
+    reason: str  # started | cooldown | run-in-flight | below-threshold | concurrent-start | empty-object | not-data
     detail: str
     trigger: str  # the pipeline's Trigger parameter: drift | new-data
     execution_arn: str | None = None
+    input_manifest_uri: str | None = None  # the data snapshot the run reads
 
     @property
     def start(self) -> bool:
@@ -61,10 +59,6 @@ def in_flight_skip(*, trigger: str, run_in_flight: bool) -> Decision | None:
     return Decision(
         outcome="skipped", reason="run-in-flight", detail="an execution of the pipeline is Executing", trigger=trigger
     )
-
-
-def clip(text: str, limit: int = MAX_PARAMETER_VALUE) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _hours(delta: timedelta) -> str:

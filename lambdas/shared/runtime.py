@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
-from lambdas.shared.adapters import Ledger, TrainingPipeline, dynamodb_client
+from lambdas.shared.adapters import DataSnapshots, Ledger, TrainingPipeline, dynamodb_client
 from lambdas.shared.decision import Decision
 from lambdas.shared.idempotency import FirstDelivery
 from lambdas.shared.observability import InvalidEventError, duplicate, failed, reject, report
@@ -50,6 +50,11 @@ class Runtime:
             starter=Starter(
                 pipeline=TrainingPipeline(settings.pipeline_name),
                 ledger=ledger,
+                snapshots=DataSnapshots(
+                    raw_bucket=settings.raw_bucket,
+                    prefixes=settings.snapshot_prefixes.split(","),
+                    snapshots_uri=settings.snapshots_uri,
+                ),
                 cooldown=timedelta(hours=settings.cooldown_hours),
             ),
         )

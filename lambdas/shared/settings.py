@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 from lambdas.shared.validation import SchemaValidationError, compile_schema
 
 _RESOURCE_NAME = r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,255}$"
+_BUCKET_NAME = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+_FOLDER = r"[\w!.*'()/-]+/"
 _INTEGER = re.compile(r"-?[0-9]{1,30}")  # ASCII digits; int() would also read "1_000", " 7" or non-ASCII digits
 
 
@@ -45,6 +47,13 @@ class TriggerSettings:
         metadata=env("STATE_TABLE_NAME", {"type": "string", "pattern": r"^[a-zA-Z0-9_.-]{3,255}$"})
     )
     cooldown_hours: int = field(metadata=env("COOLDOWN_HOURS", {"type": "integer", "minimum": 0, "maximum": 8760}))
+    # The data snapshot every run reads: the raw zone's objects under these prefixes (comma-separated folders,
+    # `adult/,feedback/`, from pipeline_definition.contract), its manifest written under SNAPSHOTS_URI.
+    raw_bucket: str = field(metadata=env("RAW_BUCKET_NAME", {"type": "string", "pattern": _BUCKET_NAME}))
+    snapshot_prefixes: str = field(
+        metadata=env("SNAPSHOT_PREFIXES", {"type": "string", "pattern": rf"^{_FOLDER}(,{_FOLDER})*$"})
+    )
+    snapshots_uri: str = field(metadata=env("SNAPSHOTS_URI", {"type": "string", "pattern": r"^s3://[a-z0-9.-]+/\S*/$"}))
     # How long a delivered event is remembered: EventBridge and Lambda retry for up to 24 h.
     idempotency_hours: int = field(
         default=48, metadata=env("IDEMPOTENCY_HOURS", {"type": "integer", "minimum": 1, "maximum": 8760})

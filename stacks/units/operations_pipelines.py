@@ -11,7 +11,7 @@ from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from config.settings import EnvironmentConfig
-from pipeline_definition.contract import CODE_PREFIX, OUTPUT_PREFIX, PLACEHOLDERS
+from pipeline_definition.contract import CODE_PREFIX, FEEDBACK_PREFIX, OUTPUT_PREFIX, PLACEHOLDERS
 from stacks.units.compliance import (
     acknowledge,
     acknowledge_bucket_grant,
@@ -172,6 +172,22 @@ class OperationsPipelines(Construct):
         )
         raw.grant_read(self.role)  # the batch input (InputDataUri) may be anywhere in the raw zone
         acknowledge_bucket_grant(self.role, raw, "*", "Batch runs read their input from the raw zone", write=False)
+        # Monitoring writes the window's labelled rows back as training data (pipeline_code/feedback.py): PutObject
+        # there only. The zone's default SSE-KMS uses the lake key, which the grants above already let it use.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteLabelledFeedback",
+                actions=["s3:PutObject"],
+                resources=[raw.arn_for_objects(f"{FEEDBACK_PREFIX}*")],
+            )
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5",
+            f"Monitoring writes one labelled-feedback file per window, named by the window's end (made at run "
+            f"time), under {FEEDBACK_PREFIX} of the raw zone only.",
+            finding=f"Resource::{nag_finding(self, raw.arn_for_objects(f'{FEEDBACK_PREFIX}*'))}",
+        )
 
     def _grant_registry_and_publishing(self, stack: cdk.Stack, names: OperationsNames) -> None:
         group = names.model_package_group

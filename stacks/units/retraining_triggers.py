@@ -2,7 +2,8 @@
 
 Two Lambda functions (code in `lambdas/`, Powertools from its public layer), one DynamoDB table for their state
 (Powertools idempotency records and the pipeline's ledger: last start, new data counted since), EventBridge
-rules with retries and a dead-letter queue, and an alarm on that queue.
+rules with retries and a dead-letter queue, and an alarm on that queue. Each start lists the raw zone's training
+prefixes and writes a data snapshot (`snapshot_statements`, shared with the release's role).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from config.settings import RetrainingSettings
-from stacks.units.compliance import acknowledge, acknowledge_grant_policy
+from pipeline_definition.contract import DATA_SNAPSHOT_PREFIX, RAW_TRAINING_PREFIX, SNAPSHOT_PREFIXES
+from stacks.units.compliance import acknowledge, acknowledge_grant_policy, nag_finding
 from stacks.units.operations_names import OperationsNames
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
@@ -46,7 +48,9 @@ POWERTOOLS_LAYER_ARN = (
 # Average bytes per row of the raw CSV (the shipped UCI Adult data: 3,974,469 bytes / 32,561 rows). The new-data
 # trigger estimates rows from an object's size with it; tests/lambdas checks it against the data.
 AVERAGE_ROW_BYTES = 122
-INPUT_PREFIX = "adult/"  # the training pipeline's default InputDataUri is s3://<raw zone>/adult/
+# New-data events count objects under the training data prefix only; feedback/ rides along in every snapshot
+# (lambdas/retrain_on_new_data/logic.py says why).
+INPUT_PREFIX = RAW_TRAINING_PREFIX
 METRIC_NAMESPACE = "MLOps/Retraining"
 
 # Lambda retries a failed asynchronous invocation twice, then sends the event to the dead-letter queue.
@@ -90,14 +94,61 @@ def package(function: str) -> lambda_.Code:
     )
 
 
+def snapshot_statements(
+    scope: Construct, *, raw_bucket_name: str, artifacts_bucket_name: str, key_arn: str
+) -> list[iam.PolicyStatement]:
+    """What taking a data snapshot needs (`lambdas.shared.adapters.DataSnapshots`), and nothing more: list the
+    raw zone under the snapshot prefixes (no GetObject: a listing has every key and ETag), write manifests under
+    `data-snapshots/` of the artifacts zone, and the key through S3 to encrypt them (the zone's default SSE-KMS).
+    `key_arn` may be `arn:...:key/*` where the key is not known: S3's encryption context then pins the bucket."""
+    stack = cdk.Stack.of(scope)
+    raw = f"arn:{stack.partition}:s3:::{raw_bucket_name}"
+    artifacts = f"arn:{stack.partition}:s3:::{artifacts_bucket_name}"
+    return [
+        iam.PolicyStatement(
+            sid="ListRawTrainingData",
+            actions=["s3:ListBucket"],
+            resources=[raw],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in SNAPSHOT_PREFIXES]}},
+        ),
+        iam.PolicyStatement(
+            sid="WriteDataSnapshots", actions=["s3:PutObject"], resources=[f"{artifacts}/{DATA_SNAPSHOT_PREFIX}/*"]
+        ),
+        iam.PolicyStatement(
+            sid="EncryptDataSnapshots",
+            actions=["kms:GenerateDataKey"],
+            resources=[key_arn],
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": f"s3.{stack.region}.amazonaws.com",
+                    "kms:EncryptionContext:aws:s3:arn": artifacts,  # S3 bucket keys: the context is the bucket
+                }
+            },
+        ),
+    ]
+
+
+def acknowledge_snapshot_statements(scope: Construct, *, artifacts_bucket_name: str) -> None:
+    """AwsSolutions-IAM5 for the manifests' keys, which are content hashes made at run time."""
+    snapshots = f"arn:{cdk.Stack.of(scope).partition}:s3:::{artifacts_bucket_name}/{DATA_SNAPSHOT_PREFIX}/*"
+    acknowledge(
+        scope,
+        "AwsSolutions-IAM5",
+        f"Data snapshots are named by the SHA-256 of the data they list (made at run time); PutObject only, "
+        f"only under {DATA_SNAPSHOT_PREFIX}/ of the artifacts zone.",
+        finding=f"Resource::{nag_finding(scope, snapshots)}",
+    )
+
+
 @dataclass(frozen=True)
 class TriggerTargets:
     """What the triggers act on and report to."""
 
     training_pipeline_name: str
     raw_bucket_name: str
+    artifacts_bucket_name: str  # data snapshots: s3://<artifacts>/data-snapshots/
     monitoring_reports_uri: str  # s3://<artifacts>/monitoring/reports/
-    key: kms.IKey  # the lake key: the state table and the log groups
+    key: kms.IKey  # the lake key: the state table, the log groups and the snapshots
     alerts: sns.ITopic
 
 
@@ -201,6 +252,9 @@ class RetrainingTriggers(Construct):
             "STATE_TABLE_NAME": self.table.table_name,
             "COOLDOWN_HOURS": str(retraining.cooldown_hours),
             "POWERTOOLS_METRICS_NAMESPACE": METRIC_NAMESPACE,
+            "RAW_BUCKET_NAME": targets_.raw_bucket_name,
+            "SNAPSHOT_PREFIXES": ",".join(SNAPSHOT_PREFIXES),
+            "SNAPSHOTS_URI": f"s3://{targets_.artifacts_bucket_name}/{DATA_SNAPSHOT_PREFIX}/",
         }
         self.on_drift = self._function(
             "RetrainOnDrift",
@@ -217,7 +271,6 @@ class RetrainingTriggers(Construct):
             description="Starts the training pipeline once enough new data has landed in the raw zone",
             environment=common
             | {
-                "RAW_BUCKET_NAME": targets_.raw_bucket_name,
                 "INPUT_PREFIX": INPUT_PREFIX,
                 "MIN_NEW_ROWS": str(retraining.min_new_rows),
                 "MIN_NEW_BYTES": str(retraining.min_new_bytes),
@@ -284,7 +337,7 @@ class RetrainingTriggers(Construct):
             self,
             f"{construct_id}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Runs {name}: reads the training pipeline's executions, starts one, keeps its state",
+            description=f"Runs {name}: reads the training pipeline's executions, snapshots its data, starts one",
         )
         log_group.grant_write(role)
         role.add_to_policy(
@@ -305,6 +358,14 @@ class RetrainingTriggers(Construct):
                 resources=[self.dead_letters_key.key_arn],
             )
         )
+        for statement in snapshot_statements(
+            self,
+            raw_bucket_name=self._targets.raw_bucket_name,
+            artifacts_bucket_name=self._targets.artifacts_bucket_name,
+            key_arn=self._targets.key.key_arn,
+        ):
+            role.add_to_policy(statement)
+        acknowledge_snapshot_statements(role, artifacts_bucket_name=self._targets.artifacts_bucket_name)
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="StateTableKey",

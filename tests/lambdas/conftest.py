@@ -30,9 +30,12 @@ ENVIRONMENT = "mlops-test"
 PIPELINE = f"{ENVIRONMENT}-training"
 TABLE = f"{ENVIRONMENT}-retraining-state"
 RAW_BUCKET = f"{ENVIRONMENT}-raw-{ACCOUNT}-{REGION}"
+ARTIFACTS_BUCKET = f"{ENVIRONMENT}-artifacts-{ACCOUNT}-{REGION}"
+SNAPSHOTS_URI = f"s3://{ARTIFACTS_BUCKET}/data-snapshots/"
+TRAINING_KEY = "adult/adult.data"  # every test starts with this one data object in the raw zone
 EVENTS = Path(__file__).with_name("events")
 # What the committed definitions declare (tests/lambdas/test_contract.py checks that against them).
-PIPELINE_PARAMETERS = ("Trigger", "TriggerDetail", "InputDataUri", "CodeVersion")
+PIPELINE_PARAMETERS = ("Trigger", "TriggerDetail", "InputManifestUri", "CodeVersion")
 
 SETTINGS = {
     "PLATFORM_ENVIRONMENT": ENVIRONMENT,
@@ -43,6 +46,8 @@ SETTINGS = {
     "DRIFT_ALARM_PREFIX": f"{ENVIRONMENT}-drift-",
     "MONITORING_REPORTS_URI": f"s3://{ENVIRONMENT}-artifacts-{ACCOUNT}-{REGION}/monitoring/reports/",
     "RAW_BUCKET_NAME": RAW_BUCKET,
+    "SNAPSHOT_PREFIXES": "adult/,feedback/",
+    "SNAPSHOTS_URI": SNAPSHOTS_URI,
     "INPUT_PREFIX": "adult/",
     "MIN_NEW_ROWS": "10000",
     "MIN_NEW_BYTES": "10000000",
@@ -80,6 +85,8 @@ def aws_environment(moto_endpoint: str) -> Iterator[None]:
 def clients(aws_environment: None) -> dict[str, Any]:
     config = Config(retries={"max_attempts": 1, "mode": "standard"})
     made = {name: boto3.client(name, config=config) for name in ("dynamodb", "sagemaker", "s3")}
+    for bucket in (RAW_BUCKET, ARTIFACTS_BUCKET):
+        made["s3"].create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     # The table as the unit creates it: partition key `id`, TTL on `expiration` (Powertools' idempotency records).
     made["dynamodb"].create_table(
         TableName=TABLE,
@@ -171,9 +178,26 @@ class World:
         )
         _moto_pipeline().pipeline_executions[execution["PipelineExecutionArn"]].pipeline_execution_status = "Executing"
 
+    def put_raw(self, key: str, body: bytes = b"age, workclass\n39, State-gov\n") -> None:
+        self.clients["s3"].put_object(Bucket=RAW_BUCKET, Key=key, Body=body)
+
+    def raw_keys(self) -> list[str]:
+        listed = self.clients["s3"].list_objects_v2(Bucket=RAW_BUCKET).get("Contents", [])
+        return [obj["Key"] for obj in listed]
+
+    def manifest(self, uri: str) -> list[Any]:
+        """The manifest document a run was given (its URI must lie under SNAPSHOTS_URI)."""
+        assert uri.startswith(SNAPSHOTS_URI), uri
+        body = self.clients["s3"].get_object(Bucket=ARTIFACTS_BUCKET, Key=uri.removeprefix(f"s3://{ARTIFACTS_BUCKET}/"))
+        document: list[Any] = json.loads(body["Body"].read())
+        return document
+
     def reset(self) -> None:
         self.clients["dynamodb"].delete_item(TableName=TABLE, Key={"id": {"S": f"ledger#{PIPELINE}"}})
         _moto_pipeline().pipeline_executions.clear()
+        for key in self.raw_keys():
+            self.clients["s3"].delete_object(Bucket=RAW_BUCKET, Key=key)
+        self.put_raw(TRAINING_KEY)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from aws_lambda_powertools.warnings import PowertoolsUserWarning
 
 from lambdas.shared.observability import InvalidEventError
-from tests.lambdas.conftest import ENVIRONMENT, World
+from tests.lambdas.conftest import ENVIRONMENT, PIPELINE_PARAMETERS, RAW_BUCKET, TRAINING_KEY, World
 
 
 def _started(world: World) -> list[dict[str, Any]]:
@@ -29,12 +29,19 @@ def test_an_alarm_going_to_alarm_starts_one_run_that_records_its_cause(
     (execution,) = _started(world)
     assert execution["PipelineExecutionArn"] == result["execution_arn"]
     assert execution["Parameters"]["Trigger"] == "drift"
-    detail = execution["Parameters"]["TriggerDetail"]
-    assert alarm_event["detail"]["alarmName"] in detail
-    assert "2026-11-26T06:04:40.989000+00:00" in detail
-    assert f"s3://{ENVIRONMENT}-artifacts-" in detail
-    assert "/monitoring/reports/" in detail
-    assert set(execution["Parameters"]) <= {"Trigger", "TriggerDetail", "InputDataUri", "CodeVersion"}
+    # TriggerDetail (model metadata) names the episode: the alarm's ARN @ its transition into ALARM
+    assert execution["Parameters"]["TriggerDetail"] == f"{alarm_event['resources'][0]}@2026-11-26T06:04:40.989000+00:00"
+    # the free text is in the execution's description
+    described = execution["PipelineExecutionDescription"]
+    assert alarm_event["detail"]["alarmName"] in described
+    assert f"s3://{ENVIRONMENT}-artifacts-" in described
+    assert "/monitoring/reports/" in described
+    assert set(execution["Parameters"]) == set(PIPELINE_PARAMETERS) - {"CodeVersion"}
+    # the run reads a snapshot of the raw zone's training data
+    assert world.manifest(execution["Parameters"]["InputManifestUri"]) == [
+        {"prefix": f"s3://{RAW_BUCKET}/"},
+        TRAINING_KEY,
+    ]
     # and the ledger remembers when and why
     ledger = world.ledger()
     assert ledger["last_trigger"]["S"] == "drift"
@@ -91,10 +98,10 @@ def test_a_violations_report_starts_a_run_naming_the_report(
     result = drift_handler.lambda_handler(violations_event, lambda_context)
     assert result["outcome"] == "started"
     (execution,) = _started(world)
-    detail = execution["Parameters"]["TriggerDetail"]
-    assert violations_event["detail"]["reportUri"] in detail
-    assert "feature_drift(age) 0.31 > 0.2" in detail
-    assert "2 violation(s)" in detail
+    assert execution["Parameters"]["TriggerDetail"] == violations_event["detail"]["reportUri"]
+    described = execution["PipelineExecutionDescription"]
+    assert "feature_drift(age) 0.31 > 0.2" in described
+    assert "2 violation(s)" in described
     # the same report delivered again is the same episode
     drift_handler.lambda_handler(copy.deepcopy(violations_event), lambda_context)
     assert world.execution_count() == 1

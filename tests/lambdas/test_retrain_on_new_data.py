@@ -12,7 +12,7 @@ import pytest
 
 from lambdas.retrain_on_new_data.logic import estimated_rows
 from lambdas.shared.observability import InvalidEventError
-from tests.lambdas.conftest import RAW_BUCKET, SETTINGS, World
+from tests.lambdas.conftest import RAW_BUCKET, SETTINGS, TRAINING_KEY, World
 
 ROOT = Path(__file__).resolve().parents[2]
 MIN_BYTES = int(SETTINGS["MIN_NEW_BYTES"])
@@ -41,13 +41,21 @@ def test_enough_new_rows_start_one_run_and_reset_the_counters(
     new_data_handler: ModuleType, world: World, object_event, lambda_context
 ) -> None:
     sizes = [600_000, 500_000, 200_000]  # ~4,918 + ~4,099 + ~1,640 rows: the third crosses 10,000 rows (1.3 MB)
-    results = [new_data_handler.lambda_handler(object_event(size), lambda_context) for size in sizes]
+    events = [object_event(size) for size in sizes]
+    keys = [event["detail"]["object"]["key"] for event in events]
+    for key, size in zip(keys, sizes, strict=True):
+        world.put_raw(key, b"1" * size)
+    world.put_raw("adult/README.md")  # not data: left out of the snapshot
+    results = [new_data_handler.lambda_handler(event, lambda_context) for event in events]
     assert [r["outcome"] for r in results] == ["skipped", "skipped", "started"]
     assert sum(estimated_rows(s, average_row_bytes=ROW_BYTES) for s in sizes[:2]) < MIN_ROWS
     (execution,) = world.executions()
     assert execution["Parameters"]["Trigger"] == "new-data"
-    assert "3 new object(s), 1300000 bytes" in execution["Parameters"]["TriggerDetail"]
-    assert f"latest s3://{RAW_BUCKET}/adult/" in execution["Parameters"]["TriggerDetail"]
+    assert execution["Parameters"]["TriggerDetail"] == f"s3://{RAW_BUCKET}/{keys[-1]}"
+    assert "3 new object(s), 1300000 bytes" in execution["PipelineExecutionDescription"]
+    # the run reads every data object of the raw zone, sorted: the new ones and what was there
+    manifest = world.manifest(execution["Parameters"]["InputManifestUri"])
+    assert manifest == [{"prefix": f"s3://{RAW_BUCKET}/"}, *sorted([*keys, TRAINING_KEY])]
     assert _counters(world) == (0, 0, 0)
 
 
@@ -76,11 +84,13 @@ def test_new_data_is_debounced_by_the_cooldown_and_by_a_run_in_flight(
     assert (busy["outcome"], busy["reason"]) == ("skipped", "run-in-flight")
 
 
-def test_folder_markers_and_empty_objects_are_not_counted(
+def test_folder_markers_empty_objects_and_other_files_are_not_counted(
     new_data_handler: ModuleType, world: World, object_event, lambda_context
 ) -> None:
     for event in (object_event(0), object_event(5, key="adult/2026/11/")):
         assert new_data_handler.lambda_handler(event, lambda_context)["reason"] == "empty-object"
+    readme = new_data_handler.lambda_handler(object_event(5_000_000_000, key="adult/README.md"), lambda_context)
+    assert (readme["reason"], world.execution_count()) == ("not-data", 0)
     assert world.ledger() == {}
 
 

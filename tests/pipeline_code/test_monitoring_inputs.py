@@ -150,6 +150,8 @@ def deployed(endpoint: str, run_dir: Path) -> str:
     put(s3, model_uri, archive.getvalue())
     put(s3, f"{RUN}/Preprocess/baseline/baseline.json", (run_dir / "preprocess/baseline/baseline.json").read_bytes())
     put(s3, f"{RUN}/Preprocess/test/test.csv", (run_dir / "preprocess/test/test.csv").read_bytes())
+    manifest = (run_dir / "preprocess/manifest/feature_manifest.json").read_bytes()
+    put(s3, f"{RUN}/Preprocess/manifest/feature_manifest.json", manifest)
     put(s3, f"{RUN}/EvaluateModel/evaluation/evaluation.json", (run_dir / "evaluation/evaluation.json").read_bytes())
     sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
     arn = sagemaker.create_model_package(

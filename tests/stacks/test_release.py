@@ -265,6 +265,10 @@ def test_only_dev_starts_training_when_pipeline_code_changed_after_its_check(rel
     assert env["TRAINING_PIPELINE_NAME"] == "mlops-dev-training"
     assert env["CODE_HASH_PARAMETER"] == "/mlops/dev/release/pipeline-code-hash"
     assert env["CODE_DIR"] == "pipeline_code"
+    # the run's data snapshot: the dev zones, named as the data lake names them in dev's account and region
+    assert env["RAW_BUCKET_NAME"] == "mlops-dev-raw-111111111111-eu-west-1"
+    assert env["SNAPSHOT_PREFIXES"] == "adult/,feedback/"
+    assert env["SNAPSHOTS_URI"] == "s3://mlops-dev-artifacts-111111111111-eu-west-1/data-snapshots/"
     for name in ("staging", "prod"):
         assert "StartTrainingOnCodeChange" not in {a["Name"] for a in release.stage(name)}
 
@@ -283,11 +287,21 @@ def test_the_check_role_trusts_the_tooling_account_and_only_dev_may_start_traini
         (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
         assert json.dumps(trust["Principal"]).count(f":iam::{TOOLING}:root") == 1
         actions = {a for s in statements for a in as_list(s["Action"])}
-        writes = {"sagemaker:StartPipelineExecution", "ssm:PutParameter"}
+        writes = {"sagemaker:StartPipelineExecution", "ssm:PutParameter", "s3:PutObject", "kms:GenerateDataKey"}
         assert bool(actions & writes) is (name == "dev"), name
+        assert not any(a.startswith("s3:Get") for a in actions)  # never reads data
     _, dev_statements = _check_role(release, "dev")
     (start,) = [s for s in dev_statements if s["Action"] == "sagemaker:StartPipelineExecution"]
     assert start["Resource"] == "arn:aws:sagemaker:eu-west-1:111111111111:pipeline/mlops-dev-training"
+    by_sid = {s.get("Sid"): s for s in dev_statements}
+    assert by_sid["ListRawTrainingData"]["Condition"] == {"StringLike": {"s3:prefix": ["adult/*", "feedback/*"]}}
+    assert by_sid["WriteDataSnapshots"]["Action"] == "s3:PutObject"
+    account, region = {"Ref": "AWS::AccountId"}, {"Ref": "AWS::Region"}  # the dev account's own stack
+    assert by_sid["WriteDataSnapshots"]["Resource"] == {
+        "Fn::Join": ["", ["arn:aws:s3:::mlops-dev-artifacts-", account, "-", region, "/data-snapshots/*"]]
+    }
+    key = by_sid["EncryptDataSnapshots"]
+    assert key["Condition"]["StringEquals"]["kms:ViaService"] == "s3.eu-west-1.amazonaws.com"
 
 
 # ------------------------------------------------------------------------------ gates: nag, lint, snapshot

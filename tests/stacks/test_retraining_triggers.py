@@ -184,6 +184,7 @@ def test_each_role_may_do_only_what_its_trigger_needs(stage) -> None:
                 "kms:Decrypt", "kms:GenerateDataKey",
                 "sqs:SendMessage",
                 "xray:PutTelemetryRecords", "xray:PutTraceSegments",
+                "s3:ListBucket", "s3:PutObject", "kms:GenerateDataKey",  # the data snapshot
             ]
         )  # fmt: skip
         (sagemaker,) = [s for s in statements if s.get("Sid") == "StartTrainingPipeline"]
@@ -192,7 +193,36 @@ def test_each_role_may_do_only_what_its_trigger_needs(stage) -> None:
         assert table["Resource"] == {"Fn::GetAtt": [TABLE, "Arn"]}
         wildcard = [s for s in statements if s["Resource"] == "*"]
         assert [sorted(s["Action"]) for s in wildcard] == [["xray:PutTelemetryRecords", "xray:PutTraceSegments"]]
-        assert not any("cloudwatch:" in a or "s3:" in a for a in actions)  # EMF metrics, sizes from the event
+        assert not any(a.startswith(("s3:Get", "cloudwatch:")) for a in actions)  # no data read; EMF metrics
+        _snapshot_statements_are_least_privilege(statements, environment.name)
+
+
+def _snapshot_statements_are_least_privilege(statements: list[dict[str, Any]], name: str) -> None:
+    by_sid = {s.get("Sid"): s for s in statements}
+    listing = by_sid["ListRawTrainingData"]
+    assert f"mlops-{name}-raw-" in _rendered(listing["Resource"])
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["adult/*", "feedback/*"]}}
+    writing = by_sid["WriteDataSnapshots"]
+    assert writing["Action"] == "s3:PutObject"
+    assert re.search(rf"mlops-{name}-artifacts-.*/data-snapshots/\*", _rendered(writing["Resource"]))
+    key = by_sid["EncryptDataSnapshots"]
+    assert key["Action"] == "kms:GenerateDataKey"
+    assert "DataLakeKey" in _rendered(key["Resource"])
+    conditions = key["Condition"]["StringEquals"]
+    assert "s3." in _rendered(conditions["kms:ViaService"])
+    assert f"mlops-{name}-artifacts-" in _rendered(conditions["kms:EncryptionContext:aws:s3:arn"])
+
+
+def test_snapshot_settings_reach_both_functions(stage) -> None:
+    template, environment, _ = stage
+    for name in ("retrain-on-drift", "retrain-on-new-data"):
+        variables = _function(template, f"mlops-{environment.name}-{name}")["Properties"]["Environment"]["Variables"]
+        assert variables["SNAPSHOT_PREFIXES"] == "adult/,feedback/"
+        assert f"mlops-{environment.name}-raw-" in _rendered(variables["RAW_BUCKET_NAME"])
+        account, region = {"Ref": "AWS::AccountId"}, {"Ref": "AWS::Region"}
+        assert variables["SNAPSHOTS_URI"] == {
+            "Fn::Join": ["", [f"s3://mlops-{environment.name}-artifacts-", account, "-", region, "/data-snapshots/"]]
+        }
 
 
 def test_each_deployment_package_is_small_and_holds_only_its_handler(stage) -> None:
