@@ -14,6 +14,10 @@ moto runs Step Functions executions with the ASL interpreter it took from LocalS
   update rolls back to the old config and ends InService with a FailureReason). `CreateEndpoint` on an existing
   name fails, as on AWS (moto overwrites it). Status transitions are scripted per endpoint (`EndpointScript`),
   one status per DescribeEndpoint, so tests can simulate Creating/Updating/Failed without waiting.
+- The aws-sdk service name `applicationautoscaling` (Step Functions') is not mapped to boto3's
+  `application-autoscaling`.
+- SendTaskFailure drops its `cause` (moto's response handler passes only `error`), so a person's reason for
+  refusing would read `null`: passed on.
 - Lambda without Docker always answers its own request body: a function registered with `register_lambda` runs
   a Python callable in-process instead (the real handler's logic against moto).
 - SageMaker Runtime answers static text, cached by request: `set_model_behaviour` decides what an endpoint
@@ -172,10 +176,10 @@ def _patch_sagemaker() -> None:
         return original_describe(self, endpoint_name)
 
     original_describe = backend_cls.describe_endpoint
-    backend_cls.create_endpoint = create_endpoint
-    backend_cls.update_endpoint = update_endpoint
-    backend_cls.delete_endpoint = delete_endpoint
-    backend_cls.describe_endpoint = describe_endpoint
+    backend_cls.create_endpoint = create_endpoint  # type: ignore[method-assign]  # a documented moto patch
+    backend_cls.update_endpoint = update_endpoint  # type: ignore[attr-defined]  # added: moto has none
+    backend_cls.delete_endpoint = delete_endpoint  # type: ignore[method-assign]  # a documented moto patch
+    backend_cls.describe_endpoint = describe_endpoint  # type: ignore[method-assign]  # a documented moto patch
 
     def update_endpoint_response(self: Any) -> Any:
         from moto.core.responses import ActionResult
@@ -185,7 +189,7 @@ def _patch_sagemaker() -> None:
         )
         return ActionResult({"EndpointArn": arn})
 
-    responses.SageMakerResponse.update_endpoint = update_endpoint_response
+    responses.SageMakerResponse.update_endpoint = update_endpoint_response  # type: ignore[attr-defined]  # added: moto has none
 
 
 def _patch_runtime() -> None:
@@ -211,7 +215,7 @@ def _patch_runtime() -> None:
         headers = {"Content-Type": "text/csv", "x-Amzn-Invoked-Production-Variant": variant["VariantName"]}
         return 200, headers, answer
 
-    responses.SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint
+    responses.SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint  # type: ignore[method-assign]  # a documented moto patch
 
 
 def _patch_lambda() -> None:
@@ -232,7 +236,7 @@ def _patch_lambda() -> None:
             return json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}).encode()
         return json.dumps(result).encode()
 
-    LambdaSimpleBackend.invoke = invoke
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]  # a documented moto patch
 
 
 # ------------------------------------------------------------------------------------------------- JSONata
@@ -261,9 +265,28 @@ def _patch_jsonata() -> None:
         )
 
     moto_jsonata._eval_jsonata = evaluate
+    # Step Functions names Application Auto Scaling `applicationautoscaling` (SDK v2); boto3 needs the hyphen.
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+
+    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES["applicationautoscaling"] = "application-autoscaling"
     intrinsics._DECLARATION_BY_VARIABLE_REFERENCE["$uuid"] = ""  # bound by `evaluate` instead
     for module in (moto_jsonata, states, variable_store):
         module.encode_jsonata_variable_declarations = encode  # type: ignore[attr-defined]
+
+
+def _patch_send_task_failure() -> None:
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]  # a documented moto patch
 
 
 def enable_local_step_functions() -> None:
@@ -277,4 +300,5 @@ def enable_local_step_functions() -> None:
         _patch_sagemaker()
         _patch_runtime()
         _patch_lambda()
+        _patch_send_task_failure()
         _applied = True

@@ -17,6 +17,7 @@ config and points moto's Step Functions interpreter at its port (the `MOTO_PORT`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -53,9 +54,7 @@ def operations_template(assembly_dir: Path, environment: str) -> dict[str, Any]:
 
 
 def _promotion_resource(template: dict[str, Any], kind: str, prefix: str) -> tuple[str, dict[str, Any]]:
-    found = [
-        (key, r) for key, r in template["Resources"].items() if r["Type"] == kind and key.startswith(prefix)
-    ]
+    found = [(key, r) for key, r in template["Resources"].items() if r["Type"] == kind and key.startswith(prefix)]
     if len(found) != 1:
         raise TwinError(f"expected one {kind} named {prefix}*, found {[key for key, _ in found]}")
     return found[0]
@@ -247,10 +246,8 @@ def _buckets(definition: dict[str, Any]) -> set[str]:
 def _create_bucket(s3: Any, bucket: str) -> None:
     region = s3.meta.region_name
     where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=bucket, **where)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
 
 
 class _Resolver:
@@ -261,7 +258,7 @@ class _Resolver:
         self._clients = clients
         self._values = names
         self._region = clients["stepfunctions"].meta.region_name
-        self._account = clients["sts"].get_caller_identity()["Account"]
+        self._account = str(clients["sts"].get_caller_identity()["Account"])
 
     def render(self, node: Any) -> str:
         if isinstance(node, str):
@@ -280,14 +277,14 @@ class _Resolver:
     def _ref(self, logical_id: str) -> str:
         pseudo = {"AWS::Partition": "aws", "AWS::Region": self._region, "AWS::AccountId": self._account}
         if logical_id in pseudo:
-            return pseudo[logical_id]
+            return str(pseudo[logical_id])
         key = f"Ref:{logical_id}"
         if key not in self._values:
             kind = self._template["Resources"][logical_id]["Type"]
             if kind != "AWS::SNS::Topic":
                 raise TwinError(f"no local stand-in for Ref {logical_id} ({kind}): pass names[{key!r}]")
             self._values[key] = self._clients["sns"].create_topic(Name=logical_id)["TopicArn"]
-        return self._values[key]
+        return str(self._values[key])
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
         key = f"GetAtt:{logical_id}.{attribute}"
@@ -310,10 +307,19 @@ class _Resolver:
         return self._values[key]
 
     def role(self, logical_id: str) -> str:
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}  # noqa: E501
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
         name = logical_id[-64:]
         try:
-            return str(self._clients["iam"].create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+            return str(
+                self._clients["iam"].create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+                    "Arn"
+                ]
+            )
         except self._clients["iam"].exceptions.EntityAlreadyExistsException:
             return str(self._clients["iam"].get_role(RoleName=name)["Role"]["Arn"])
 
