@@ -378,10 +378,28 @@ class ModelPromotion(Construct):
         wait_busy = sfn.Wait.jsonata(
             self, "WaitWhileBusy", time=sfn.WaitTime.duration(cdk.Duration.seconds(POLL_SECONDS))
         )
-        changing = "['Creating', 'Updating', 'SystemUpdating', 'RollingBack']"
+        # DeleteEndpoint is the only operation SageMaker allows on a Failed endpoint (EndpointSummary's
+        # EndpointStatus): delete it, wait until it is gone, then create it anew with this package.
+        delete_failed = self._call(
+            "DeleteFailedEndpoint",
+            "sagemaker",
+            "deleteEndpoint",
+            [self.endpoint_arn],
+            parameters={"EndpointName": names.endpoint},
+        )
+        delete_failed.add_catch(
+            reject,
+            errors=["States.ALL"],
+            assign={
+                "reason": f"{{% '{names.endpoint} is Failed (' & $failureReason & ') and deleting it failed: '"
+                " & $states.errorOutput.Cause %}"
+            },
+        ).next(wait_busy)
+        changing = "['Creating', 'Updating', 'SystemUpdating', 'RollingBack', 'Deleting']"
         ready = (
             sfn.Choice.jsonata(self, "EndpointReady")
             .when(sfn.Condition.jsonata("{% $endpointStatus = 'InService' %}"), before_update)
+            .when(sfn.Condition.jsonata("{% $endpointStatus = 'Failed' %}"), delete_failed)
             .when(sfn.Condition.jsonata(f"{{% $endpointStatus in {changing} and $millis() < $busyUntil %}}"), wait_busy)
             .otherwise(busy)
         )
@@ -404,6 +422,7 @@ class ModelPromotion(Construct):
             assign={
                 "previousConfig": "{% $states.result.EndpointConfigName %}",
                 "endpointStatus": "{% $states.result.EndpointStatus %}",
+                "failureReason": "{% $states.result.FailureReason ? $states.result.FailureReason : '' %}",
             },
         )
         find.add_catch(
@@ -622,8 +641,9 @@ class ModelPromotion(Construct):
             assign={
                 # Newest first; [..] keeps one-item results arrays (JSONata unwraps singletons)
                 "superseded": (
+                    # $filter, not [$ != ...]: a bare `$` is refused by Step Functions' reference checks.
                     f"{{% ($ours := [$states.result.EndpointConfigs[$match(EndpointConfigName, {ours})]"
-                    ".EndpointConfigName]; $older := [$ours[$ != $endpointConfigName]];"
+                    ".EndpointConfigName]; $older := [$filter($ours, function($v) { $v != $endpointConfigName })];"
                     f" $count($older) > {keep - 1} ? [$older[[{keep - 1}..$count($older) - 1]]] : []) %}}"
                 )
             },
@@ -634,6 +654,8 @@ class ModelPromotion(Construct):
             "deleteEndpointConfig",
             [self._arn("endpoint-config", f"{names.prefix}-*")],
             parameters={"EndpointConfigName": "{% $states.input %}"},
+            # DeleteEndpointConfig returns nothing: pass the name on, the model has the same one.
+            outputs="{% $states.input %}",
         )
         delete_model = self._call(
             "DeleteSupersededModel",

@@ -281,7 +281,8 @@ def test_a_busy_endpoint_is_waited_for_within_the_bound_then_the_package_is_reje
         for status in ("Updating", "Creating", "SystemUpdating", "RollingBack"):
             assert choose(ready, endpointStatus=status, busyUntil=busy_until) == "WaitWhileBusy", status
             assert choose(ready, endpointStatus=status, busyUntil=now - 1) == "EndpointBusy", status
-        assert choose(ready, endpointStatus="Failed", busyUntil=busy_until) == "EndpointBusy"  # won't change alone
+        # DeleteEndpoint is the only operation on a Failed endpoint: it is replaced, not waited for
+        assert choose(ready, endpointStatus="Failed", busyUntil=busy_until) == "DeleteFailedEndpoint"
         assert states["WaitWhileBusy"]["Next"] == "FindEndpoint"
         reason = evaluate(states["EndpointBusy"]["Assign"]["reason"], endpointStatus="Updating")
         assert reason == f"mlops-{stage}-endpoint stayed Updating for {minutes} minutes: approve again later"
