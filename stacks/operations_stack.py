@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
@@ -53,6 +54,20 @@ class OperationsStack(cdk.Stack):
             display_name=f"{prefix} alarms",
             master_key=self.key,
             enforce_ssl=True,
+        )
+        # enforce_ssl replaces SNS's default topic policy, which let the account's services publish: CloudWatch
+        # alarms of this account need their own grant, or no alarm notification would ever arrive.
+        self.alerts.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alerts.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": self.account},
+                    "ArnLike": {"aws:SourceArn": self.format_arn(service="cloudwatch", resource="alarm:*")},
+                },
+            )
         )
         if environment.alerts.email:
             self.alerts.add_subscription(subscriptions.EmailSubscription(environment.alerts.email))

@@ -51,6 +51,7 @@ def acknowledge_grant_policy(role: IConstruct) -> None:
 # The wildcard action groups that Bucket.grant_read / grant_read_write (and the key grants they imply) emit.
 _READ_GRANT_ACTIONS = ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "kms:GenerateDataKey*")
 _WRITE_GRANT_ACTIONS = ("s3:DeleteObject*", "s3:Abort*", "kms:ReEncrypt*")
+_PUT_GRANT_ACTIONS = ("s3:Abort*", "kms:ReEncrypt*", "kms:GenerateDataKey*")
 
 
 def nag_finding(scope: IConstruct, value: str) -> str:
@@ -133,5 +134,22 @@ def acknowledge_bucket_deployment(stack: cdk.Stack, bucket: s3.IBucket) -> None:
             handler,
             "AwsSolutions-IAM5",
             f"{only_at_deploy}: CDK's grant action groups for a copy.",
+            finding=f"Action::{action}",
+        )
+
+
+def acknowledge_bucket_put(role: IConstruct, bucket: s3.IBucket, objects: str, why: str) -> None:
+    """AwsSolutions-IAM5 for `bucket.grant_put(role, objects)`: writes without deletes."""
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5",
+        f"{why}: object keys under {objects} are made at run time.",
+        finding=f"Resource::{nag_finding(role, bucket.arn_for_objects(objects))}",
+    )
+    for action in _PUT_GRANT_ACTIONS:
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            f"{why}: CDK's put action group (no deletes), limited to {objects} and the lake key.",
             finding=f"Action::{action}",
         )

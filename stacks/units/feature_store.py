@@ -42,6 +42,15 @@ class FeatureStore(Construct):
             description=f"Feature Store writes the offline store of {feature_group_name}",
         )
         features_bucket.grant_read_write(self.offline_store_role, f"{OFFLINE_STORE_PREFIX}/*")
+        # AWS's managed AmazonSageMakerFeatureStoreAccess policy grants PutObjectAcl too: Feature Store sets the
+        # ACL of the files it writes, which grant_read_write leaves out.
+        self.offline_store_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="OfflineStoreObjectAcl",
+                actions=["s3:PutObjectAcl"],
+                resources=[features_bucket.arn_for_objects(f"{OFFLINE_STORE_PREFIX}/*")],
+            )
+        )
         acknowledge_grant_policy(self.offline_store_role)
         acknowledge_bucket_grant(
             self.offline_store_role,

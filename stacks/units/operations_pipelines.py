@@ -12,9 +12,18 @@ from constructs import Construct
 
 from config.settings import EnvironmentConfig
 from pipeline_definition.contract import CODE_PREFIX, OUTPUT_PREFIX, PLACEHOLDERS
-from stacks.units.compliance import acknowledge, acknowledge_bucket_grant, acknowledge_grant_policy, nag_finding
+from stacks.units.compliance import (
+    acknowledge,
+    acknowledge_bucket_grant,
+    acknowledge_bucket_put,
+    acknowledge_grant_policy,
+    nag_finding,
+)
 from stacks.units.operations_names import OperationsNames
 from stacks.units.pipeline_role import PipelineDefinition, grant_pipeline_jobs, grant_volume_key
+
+# The batch-inference steps whose outputs go to pipeline-runs/<execution>/<step>/ (operations_builders).
+BATCH_STEPS_WRITING_ARTIFACTS = ("PrepareBatch", "ResolveModel")
 
 
 class OperationsPipelines(Construct):
@@ -144,13 +153,22 @@ class OperationsPipelines(Construct):
             acknowledge_bucket_grant(
                 self.role, artifacts, objects, "Monitoring reads code and captured data", write=False
             )
-        # Model packages' baselines, models and test splits; batch runs' intermediate features.
+        # Registered models, baselines and test splits (pipeline-runs/), the live model (monitoring/current/):
+        # read only. Runs write only under their own steps' output prefixes, and nothing here deletes.
         for objects in (f"{OUTPUT_PREFIX}/*", "monitoring/*"):
-            artifacts.grant_read_write(self.role, objects)
-            acknowledge_bucket_grant(self.role, artifacts, objects, "Runs read models, write reports", write=True)
-        curated.grant_read_write(self.role, f"{names.batch_predictions_prefix}/*")
+            artifacts.grant_read(self.role, objects)
+            acknowledge_bucket_grant(self.role, artifacts, objects, "Runs read models and baselines", write=False)
+        written = [f"{OUTPUT_PREFIX}/*/{step}/*" for step in BATCH_STEPS_WRITING_ARTIFACTS]
+        for objects in (*written, f"{names.monitoring_reports_prefix}/*"):
+            artifacts.grant_put(self.role, objects)
+            acknowledge_bucket_put(self.role, artifacts, objects, "Runs write their steps' outputs")
+        curated.grant_read(self.role, f"{names.batch_predictions_prefix}/*")
+        curated.grant_put(self.role, f"{names.batch_predictions_prefix}/*")
         acknowledge_bucket_grant(
-            self.role, curated, f"{names.batch_predictions_prefix}/*", "Batch runs write predictions", write=True
+            self.role, curated, f"{names.batch_predictions_prefix}/*", "Batch runs read predictions", write=False
+        )
+        acknowledge_bucket_put(
+            self.role, curated, f"{names.batch_predictions_prefix}/*", "Batch runs write predictions"
         )
         raw.grant_read(self.role)  # the batch input (InputDataUri) may be anywhere in the raw zone
         acknowledge_bucket_grant(self.role, raw, "*", "Batch runs read their input from the raw zone", write=False)

@@ -16,7 +16,9 @@ from stacks.units.compliance import acknowledge, nag_finding
 
 _ECR_IMAGE = re.compile(r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repo>[\w./-]+):")
 
-# The jobs a pipeline run starts are named `pipelines-<execution>-<step>-<suffix>`.
+# The jobs a pipeline run starts are named `pipelines-<execution>-<step>-<suffix>`, except tuning jobs: their
+# names hold at most 32 characters, too few for that form, so Pipelines names them without the prefix.
+_NAME_PATTERNS = {"hyper-parameter-tuning-job": "*"}
 _JOB_ACTIONS = {
     "processing-job": ["CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob"],
     "training-job": ["CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob"],
@@ -78,14 +80,17 @@ def grant_pipeline_jobs(role: iam.Role, job_types: Iterable[str], definitions: I
     stack = cdk.Stack.of(role)
     for resource in job_types:
         actions = _JOB_ACTIONS[resource]
-        arn = stack.format_arn(service="sagemaker", resource=resource, resource_name="pipelines-*")
+        arn = stack.format_arn(
+            service="sagemaker", resource=resource, resource_name=_NAME_PATTERNS.get(resource, "pipelines-*")
+        )
         role.add_to_policy(
             iam.PolicyStatement(actions=[f"sagemaker:{a}" for a in actions] + ["sagemaker:AddTags"], resources=[arn])
         )
         acknowledge(
             role,
             "AwsSolutions-IAM5",
-            "SageMaker Pipelines names each job pipelines-<execution id>-<step>-<suffix> at run time.",
+            "SageMaker Pipelines names each job pipelines-<execution id>-<step>-<suffix> at run time (tuning jobs, "
+            "capped at 32 characters, <execution id>-<step>-<suffix>): only Create/Describe/Stop/List of that type.",
             finding=f"Resource::{nag_finding(role, arn)}",
         )
     # Jobs run as this same role.

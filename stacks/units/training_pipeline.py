@@ -16,9 +16,11 @@ from stacks.units.compliance import (
     acknowledge,
     acknowledge_bucket_deployment,
     acknowledge_bucket_grant,
+    acknowledge_bucket_put,
     acknowledge_grant_policy,
     nag_finding,
 )
+from stacks.units.experiment_tracking import MLFLOW_PREFIX
 from stacks.units.pipeline_role import PipelineDefinition, grant_pipeline_jobs, grant_volume_key
 
 # What the steps log to a managed MLflow tracking server (pipeline_code.tracking): runs, params, metrics, models.
@@ -73,7 +75,7 @@ class TrainingPipeline(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Runs {pipeline_name} and the processing, training and tuning jobs it starts",
         )
-        self._grant_data(raw_bucket, artifacts_bucket, key)
+        self._grant_data(raw_bucket, artifacts_bucket, key, mlflow=mlflow_tracking_server_arn is not None)
         grant_pipeline_jobs(self.role, ("processing-job", "training-job", "hyper-parameter-tuning-job"), [definition])
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -88,7 +90,13 @@ class TrainingPipeline(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="RegisterModels",
-                actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackageGroup", "sagemaker:AddTags"],
+                # Pipelines describes the package it registered to fill in the step's properties.
+                actions=[
+                    "sagemaker:CreateModelPackage",
+                    "sagemaker:DescribeModelPackage",
+                    "sagemaker:DescribeModelPackageGroup",
+                    "sagemaker:AddTags",
+                ],
                 resources=[model_package_group_arn, packages_arn],
             )
         )
@@ -156,15 +164,19 @@ class TrainingPipeline(Construct):
             service="sagemaker", resource="pipeline", resource_name=pipeline_name.lower()
         )
 
-    def _grant_data(self, raw_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey) -> None:
+    def _grant_data(self, raw_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey, *, mlflow: bool) -> None:
         # Input data may sit anywhere in the raw zone (the InputDataUri parameter): read the whole zone.
         raw_bucket.grant_read(self.role)
-        artifacts_bucket.grant_read(self.role, f"{CODE_PREFIX}/*")
-        artifacts_bucket.grant_read(self.role, f"{STAGING_PREFIX}/*")
-        artifacts_bucket.grant_read_write(self.role, f"{OUTPUT_PREFIX}/*")
         acknowledge_bucket_grant(self.role, raw_bucket, "*", "Runs read input data from the raw zone", write=False)
-        for prefix, write in ((CODE_PREFIX, False), (STAGING_PREFIX, False), (OUTPUT_PREFIX, True)):
+        # Jobs write their outputs (and MLflow's client its run artifacts) but never delete: registered models
+        # and baselines live under pipeline-runs/, and only the bucket's lifecycle removes them.
+        written = [OUTPUT_PREFIX] + ([MLFLOW_PREFIX] if mlflow else [])
+        for prefix in [CODE_PREFIX, STAGING_PREFIX, *written]:
+            artifacts_bucket.grant_read(self.role, f"{prefix}/*")
             acknowledge_bucket_grant(
-                self.role, artifacts_bucket, f"{prefix}/*", "Jobs read code, write models and reports", write=write
+                self.role, artifacts_bucket, f"{prefix}/*", "Jobs read code, inputs and earlier outputs", write=False
             )
+        for prefix in written:
+            artifacts_bucket.grant_put(self.role, f"{prefix}/*")
+            acknowledge_bucket_put(self.role, artifacts_bucket, f"{prefix}/*", "Jobs write models, reports, runs")
         grant_volume_key(self.role, key)

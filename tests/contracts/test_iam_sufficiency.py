@@ -1,0 +1,311 @@
+"""Each principal's synthesized policies grant the calls it really makes, and no more than the narrowing allows.
+
+The calls come from the artifacts themselves: the Create*/Describe*/Stop* calls, iam:PassRole, AddTags and S3
+reads and writes of every job the committed definitions start (see `pipeline_requests`), the `aws-sdk` tasks of
+the promotion state machine's ASL, the publishers of the alert topic. Identity and resource policies (topic and
+key policies) are evaluated by `iam_policy`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from config import PlatformConfig
+from pipeline_definition.contract import definition_path, pipeline_name, pipelines_of
+from tests.contracts.iam_policy import Resolver, Statement, evaluate, resource_policies, role_policy, statements
+from tests.contracts.pipeline_requests import Run, StepRequest, run_requests
+from tests.synthesis import Synthesis, SynthesizedStack
+
+EXECUTION = "8kq2m1x0v9zt"
+ENVIRONMENTS = ("dev", "staging", "prod")
+SAGEMAKER = {"iam:PassedToService": "sagemaker.amazonaws.com"}
+
+
+class Stage:
+    """The stacks of one environment, resolved with its account and region."""
+
+    def __init__(self, synthesis: Synthesis, config: PlatformConfig, env: str) -> None:
+        environment = config.environment(env)
+        self.env, self.project = env, config.project_name
+        self.account, self.region = environment.account or "111111111111", environment.region
+        self.environment = environment
+        self.stacks = [s for s in synthesis.stacks if s.stage == env]
+        self.resolver = Resolver(self.stacks, self.account, self.region)
+
+    def stack(self, stack_id: str) -> SynthesizedStack:
+        return next(s for s in self.stacks if s.stack_id == stack_id)
+
+    def role(self, stack_id: str, logical_prefix: str) -> tuple[str, list[Statement]]:
+        stack = self.stack(stack_id)
+        logical = next(
+            k
+            for k, v in stack.template["Resources"].items()
+            if v["Type"] == "AWS::IAM::Role" and k.startswith(logical_prefix)
+        )
+        arn = self.resolver.resolve({"Fn::GetAtt": [logical, "Arn"]}, stack)
+        return arn, role_policy(self.resolver, stack, logical)
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
+
+    def bucket(self, zone: str) -> str:
+        return f"{self.project}-{self.env}-{zone}-{self.account}-{self.region}"
+
+    def key_arn(self) -> str:
+        data = self.stack("DataLake")
+        logical = next(k for k, v in data.template["Resources"].items() if v["Type"] == "AWS::KMS::Key")
+        return self.resolver.resolve({"Fn::GetAtt": [logical, "Arn"]}, data)
+
+    def requests(self, pipeline: str, role_arn: str) -> list[StepRequest]:
+        deployed = {
+            "arn:aws:iam::000000000000:role/placeholder-pipeline-execution-role": role_arn,
+            "arn:aws:kms:us-east-1:000000000000:key/placeholder-lake-key": self.key_arn(),
+            "placeholder-raw-bucket": self.bucket("raw"),
+            "placeholder-curated-bucket": self.bucket("curated"),
+            "placeholder-artifacts-bucket": self.bucket("artifacts"),
+            "placeholder-feature-group": f"{self.project}-{self.env}-adult",
+            "placeholder-model-package-group": f"{self.project}-{self.env}-models",
+        }
+        files = {
+            "EvaluationReport": {
+                "binary_classification_metrics": {"auc": {"value": 0.93}, "f1": {"value": 0.7}},
+                "business_metric": {"expected_cost_per_1000": 200.0},
+            },
+            "BiasReport": {"summary": {"min_disparate_impact": 0.5}},
+            "InputLineage": {"input": {"sha256": "ab" * 32}},
+            "ResolvedModel": {"model_name": f"{self.project}-{self.env}-models-v12"},
+            "MonitoringInputs": {"rows": 2400},
+        }
+        run = Run(
+            self.account, self.region, pipeline_name(self.project, self.env, pipeline), EXECUTION, deployed, {}, files
+        )
+        return run_requests(json.loads(definition_path(self.env, pipeline).read_text()), run)
+
+
+_JOB_RESOURCE = {
+    "CreateProcessingJob": ("processing-job", "ProcessingJobName", "ProcessingJob"),
+    "CreateTrainingJob": ("training-job", "TrainingJobName", "TrainingJob"),
+    "CreateHyperParameterTuningJob": ("hyper-parameter-tuning-job", "HyperParameterTuningJobName", None),
+    "CreateTransformJob": ("transform-job", "TransformJobName", "TransformJob"),
+}
+
+
+def _s3_objects(node: Any) -> Iterator[str]:
+    """Every s3:// URI in a request, as the ARN of an object under it."""
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _s3_objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _s3_objects(value)
+    elif isinstance(node, str) and node.startswith("s3://"):
+        yield f"arn:aws:s3:::{node.removeprefix('s3://').rstrip('/')}/part-0001"
+
+
+def _outputs(request: StepRequest) -> list[str]:
+    p = request.params
+    found = [o["S3Output"]["S3Uri"] for o in p.get("ProcessingOutputConfig", {}).get("Outputs", [])]
+    definition = p.get("TrainingJobDefinition", p)
+    if "OutputDataConfig" in definition:
+        found.append(definition["OutputDataConfig"]["S3OutputPath"])
+    if "CheckpointConfig" in definition:
+        found.append(definition["CheckpointConfig"]["S3Uri"])
+    if "TransformOutput" in p:
+        found.append(p["TransformOutput"]["S3OutputPath"])
+    return [next(_s3_objects(uri)) for uri in found]
+
+
+def _needs(stage: Stage, requests: list[StepRequest]) -> list[tuple[str, str, dict[str, str]]]:
+    """(action, resource, condition context) of every call Pipelines and the jobs make as the pipeline role."""
+    needs: list[tuple[str, str, dict[str, str]]] = []
+    for request in requests:
+        p = request.params
+        if request.operation in _JOB_RESOURCE:
+            kind, member, noun = _JOB_RESOURCE[request.operation]
+            arn = stage.arn("sagemaker", f"{kind}/{p[member].lower()}")
+            noun = noun or "HyperParameterTuningJob"
+            for verb in ("Create", "Describe", "Stop"):
+                needs.append((f"sagemaker:{verb}{noun}", arn, {}))
+            needs.append(("sagemaker:AddTags", arn, {}))
+            role = p.get("RoleArn") or p.get("TrainingJobDefinition", {}).get("RoleArn")
+            if role:
+                needs.append(("iam:PassRole", role, SAGEMAKER))
+            written = _outputs(request)
+            for obj in written:
+                needs += [("s3:PutObject", obj, {}), ("kms:GenerateDataKey", stage.key_arn(), {})]
+            for obj in set(_s3_objects(p)) - set(written):
+                needs += [("s3:GetObject", obj, {}), ("kms:Decrypt", stage.key_arn(), {})]
+        elif request.operation == "CreateModelPackage":
+            group = p["ModelPackageGroupName"]
+            needs.append(("sagemaker:CreateModelPackage", stage.arn("sagemaker", f"model-package-group/{group}"), {}))
+            # Pipelines describes the package it registered to record the step's properties.
+            needs.append(("sagemaker:DescribeModelPackage", stage.arn("sagemaker", f"model-package/{group}/7"), {}))
+    return needs
+
+
+def _missing(policy: list[Statement], needs: list[tuple[str, str, dict[str, str]]]) -> list[str]:
+    return sorted(
+        {
+            f"{action} on {resource}"
+            for action, resource, context in needs
+            if not evaluate(policy, action, resource, context=context).allowed
+        }
+    )
+
+
+@pytest.fixture(scope="module", params=ENVIRONMENTS)
+def stage(request: pytest.FixtureRequest, synthesis: Synthesis, platform_config: PlatformConfig) -> Stage:
+    return Stage(synthesis, platform_config, request.param)
+
+
+def test_training_pipeline_role_grants_every_call_of_its_steps(stage: Stage) -> None:
+    role_arn, policy = stage.role("MlPipeline", "TrainingPipelineExecutionRole")
+    needs = _needs(stage, stage.requests("training", role_arn))
+    if stage.environment.experiment_tracking.enabled:
+        # MLflow's client uploads run artifacts (models, plots) straight to the server's artifact store.
+        artifact = f"arn:aws:s3:::{stage.bucket('artifacts')}/mlflow/3/0f1e2d3c/artifacts/model/model.ubj"
+        needs += [("s3:PutObject", artifact, {}), ("s3:GetObject", artifact, {})]
+    group = stage.arn("sagemaker", f"feature-group/{stage.project}-{stage.env}-adult")
+    needs.append(("sagemaker:PutRecord", group, {}))
+    assert _missing(policy, needs) == []
+
+
+def test_operations_pipeline_role_grants_every_call_of_its_steps(stage: Stage) -> None:
+    role_arn, policy = stage.role("Operations", "OperationsPipelinesExecutionRole")
+    needs = []
+    for pipeline in pipelines_of(stage.environment):
+        if pipeline != "training":
+            needs += _needs(stage, stage.requests(pipeline, role_arn))
+    model = stage.arn("sagemaker", f"model/{stage.project}-{stage.env}-models-v12")
+    needs += [("sagemaker:CreateModel", model, {}), ("iam:PassRole", role_arn, SAGEMAKER)]
+    assert _missing(policy, needs) == []
+
+
+# What a registered package points at, written by an earlier run (pipeline-runs/<execution>/<step>/...).
+REGISTERED = (
+    "pipeline-runs/0aa1bb2cc3dd/EvaluateModel/evaluation/evaluation.json",
+    "pipeline-runs/0aa1bb2cc3dd/Preprocess/baseline/baseline.json",
+    "pipeline-runs/models/pipelines-0aa1bb2cc3dd-TrainModel-a1B2c3D4e5/output/model.tar.gz",
+)
+
+
+def test_no_job_role_can_delete_registered_artifacts_and_operations_cannot_overwrite_them(stage: Stage) -> None:
+    _, training = stage.role("MlPipeline", "TrainingPipelineExecutionRole")
+    _, operations = stage.role("Operations", "OperationsPipelinesExecutionRole")
+    for key in REGISTERED:
+        obj = f"arn:aws:s3:::{stage.bucket('artifacts')}/{key}"
+        for policy in (training, operations):
+            assert evaluate(policy, "s3:GetObject", obj).allowed, obj
+            assert not evaluate(policy, "s3:DeleteObject", obj).allowed, obj
+            assert not evaluate(policy, "s3:DeleteObjectVersion", obj).allowed, obj
+        assert not evaluate(operations, "s3:PutObject", obj).allowed, obj
+
+
+def test_tuning_jobs_are_granted_under_the_names_pipelines_gives_them(stage: Stage) -> None:
+    _, policy = stage.role("MlPipeline", "TrainingPipelineExecutionRole")
+    name = f"{EXECUTION}-TuneModel-a1b2c3d4e5"
+    arn = stage.arn("sagemaker", f"hyper-parameter-tuning-job/{name.lower()}")
+    for action in ("Create", "Describe", "Stop"):
+        assert evaluate(policy, f"sagemaker:{action}HyperParameterTuningJob", arn).allowed
+
+
+def test_offline_store_role_may_set_object_acls_as_feature_store_does(stage: Stage) -> None:
+    _, policy = stage.role("DataLake", "FeatureStoreOfflineStoreRole")
+    obj = f"arn:aws:s3:::{stage.bucket('features')}/offline-store/{stage.account}/sagemaker/x/data/part.parquet"
+    for action in ("s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"):
+        assert evaluate(policy, action, obj).allowed, action
+    assert evaluate(policy, "kms:GenerateDataKey", stage.key_arn()).allowed
+
+
+def test_cloudwatch_alarms_can_publish_to_the_alert_topic(stage: Stage) -> None:
+    operations = stage.stack("Operations")
+    topic_logical = next(k for k, v in operations.template["Resources"].items() if v["Type"] == "AWS::SNS::Topic")
+    topic = stage.resolver.resolve({"Ref": topic_logical}, operations)
+    policy = resource_policies(stage.resolver, [operations], "AWS::SNS::TopicPolicy", "PolicyDocument")
+    alarm = stage.arn("cloudwatch", f"alarm:{stage.project}-{stage.env}-drift-violations")
+    context = {"aws:SecureTransport": "true", "aws:SourceAccount": stage.account, "aws:SourceArn": alarm}
+    verdict = evaluate(policy, "sns:Publish", topic, principal="cloudwatch.amazonaws.com", context=context)
+    assert verdict.allowed, verdict
+    elsewhere = {**context, "aws:SourceAccount": "999999999999"}
+    assert not evaluate(policy, "sns:Publish", topic, principal="cloudwatch.amazonaws.com", context=elsewhere).allowed
+    # The topic is encrypted with the lake key: CloudWatch needs the key policy too.
+    key_policy = resource_policies(stage.resolver, [stage.stack("DataLake")], "AWS::KMS::Key", "KeyPolicy")
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        assert evaluate(
+            key_policy, action, stage.key_arn(), principal="cloudwatch.amazonaws.com", context=context
+        ).allowed, action
+
+
+# SDK operations whose IAM actions have other names (Service Authorization Reference).
+_IAM_ACTIONS = {
+    "s3:CopyObject": ("s3:GetObject", "s3:PutObject"),
+    "s3:HeadObject": ("s3:GetObject",),
+    "s3:ListObjectsV2": ("s3:ListBucket",),
+}
+
+
+# Step Functions names some services otherwise than IAM's action prefixes.
+_IAM_PREFIXES = {"applicationautoscaling": "application-autoscaling"}
+
+
+def _sdk_tasks(asl: dict[str, Any]) -> Iterator[str]:
+    for state in asl["States"].values():
+        resource = state.get("Resource", "")
+        if found := re.fullmatch(r"arn:aws:states:::aws-sdk:(\w[\w-]*):(\w+)(\.\w+)?", resource):
+            service = _IAM_PREFIXES.get(found[1], found[1])
+            operation = f"{service}:{found[2][0].upper()}{found[2][1:]}"
+            yield from _IAM_ACTIONS.get(operation, (operation,))
+        for branch in state.get("Branches", []) + ([state["ItemProcessor"]] if "ItemProcessor" in state else []):
+            yield from _sdk_tasks(branch)
+
+
+def test_promotion_state_machine_role_grants_every_sdk_task(stage: Stage) -> None:
+    operations = stage.stack("Operations")
+    machine = next(
+        v for v in operations.template["Resources"].values() if v["Type"] == "AWS::StepFunctions::StateMachine"
+    )
+    asl = json.loads(stage.resolver.resolve(machine["Properties"]["DefinitionString"], operations))
+    _, policy = stage.role("Operations", "ModelPromotionStateMachineRole")
+    actions = sorted(set(_sdk_tasks(asl)))
+    assert actions, "no aws-sdk task found in the promotion ASL"
+    granted = {s_action for s in policy if s.effect == "Allow" for s_action in s.actions}
+    # Resources are decided at run time (names with a random suffix): the action must be granted somewhere.
+    missing = [a for a in actions if not any(re.fullmatch(g.replace("*", ".*"), a, re.I) for g in granted)]
+    assert missing == []
+
+
+@pytest.mark.parametrize("function", ["RetrainingTriggersRetrainOnDriftRole", "RetrainingTriggersRetrainOnNewDataRole"])
+def test_retraining_lambda_roles_grant_their_boto3_calls(stage: Stage, function: str) -> None:
+    _, policy = stage.role("Operations", function)
+    pipeline = stage.arn("sagemaker", f"pipeline/{stage.project}-{stage.env}-training")
+    for action in ("sagemaker:StartPipelineExecution", "sagemaker:ListPipelineExecutions"):
+        assert evaluate(policy, action, pipeline).allowed, action
+
+
+def test_the_evaluator_honours_deny_wildcards_not_action_and_unknown_conditions() -> None:
+    policy = statements(
+        {
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::b/*"},
+                {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/secret/*"},
+                {
+                    "Effect": "Allow",
+                    "NotAction": "iam:*",
+                    "Resource": "arn:aws:sqs:*",
+                    "Condition": {"IpAddress": {"aws:SourceIp": "1.2.3.4"}},
+                },
+            ]
+        },
+        "test",
+    )
+    assert evaluate(policy, "s3:GetObject", "arn:aws:s3:::b/x").allowed
+    assert not evaluate(policy, "s3:GetObject", "arn:aws:s3:::b/secret/x").allowed
+    assert not evaluate(policy, "s3:PutObject", "arn:aws:s3:::b/x").allowed
+    verdict = evaluate(policy, "sqs:SendMessage", "arn:aws:sqs:eu-west-1:1:q", context={"aws:SourceIp": "1.2.3.4"})
+    assert not verdict.allowed
+    assert verdict.unevaluated == ("test: IpAddress aws:SourceIp (no value given)",)
