@@ -18,6 +18,11 @@ moto runs Step Functions executions with the ASL interpreter it took from LocalS
   `application-autoscaling`.
 - SendTaskFailure drops its `cause` (moto's response handler passes only `error`), so a person's reason for
   refusing would read `null`: passed on.
+- Application Auto Scaling registers a scalable target of a SageMaker variant whatever the endpoint's status;
+  AWS refuses it while the endpoint is being updated (ValidationException): refused here too.
+- The interpreter makes a new boto3 client for every aws-sdk task (`boto_client_for`): clients are cached per
+  region, service and moto port (tens of ms each, for every task of every execution). `validate_requests` adds a
+  check of every request those clients send (e.g. against the botocore service model's constraints).
 - Lambda without Docker always answers its own request body: a function registered with `register_lambda` runs
   a Python callable in-process instead (the real handler's logic against moto).
 - SageMaker Runtime answers static text, cached by request: `set_model_behaviour` decides what an endpoint
@@ -104,6 +109,7 @@ def reset_twin_state() -> None:
     """Forget scripts, endpoint states, Lambda handlers and model behaviour (moto's own reset does not)."""
     _scripts.clear()
     _states.clear()
+    _failures.clear()
     _lambdas.clear()
     _model_behaviour.clear()
 
@@ -218,6 +224,97 @@ def _patch_runtime() -> None:
     responses.SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint  # type: ignore[method-assign]  # a documented moto patch
 
 
+def _patch_autoscaling() -> None:
+    from moto.applicationautoscaling.exceptions import AWSValidationException
+    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
+    from moto.sagemaker.models import sagemaker_backends
+
+    original = ApplicationAutoscalingBackend.register_scalable_target
+
+    def register_scalable_target(
+        self: Any, namespace: str, r_id: str, dimension: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        if namespace == "sagemaker" and r_id.startswith("endpoint/"):
+            name = r_id.split("/")[1]
+            endpoint = sagemaker_backends[self.account_id][self.region_name].endpoints.get(name)
+            state = _states.get(name)
+            status = state.pending[0] if state and state.pending else (state.final if state else "InService")
+            if endpoint is not None and status != "InService":
+                raise AWSValidationException(f"Endpoint {name} is in status {status}; it must be InService.")
+        return original(self, namespace, r_id, dimension, *args, **kwargs)
+
+    ApplicationAutoscalingBackend.register_scalable_target = register_scalable_target  # type: ignore[method-assign]  # a documented moto patch
+
+
+RequestValidator = Callable[[str, str, dict[str, Any]], list[str]]  # (botocore service, operation, params) -> problems
+_validators: list[RequestValidator] = []
+request_problems: list[str] = []  # every problem a validator found, "<service>.<operation>: <problem>"
+
+
+def validate_requests(validator: RequestValidator | None) -> None:
+    """Check every request the interpreter's aws-sdk tasks send with `validator` (None: stop checking). A request
+    with problems fails its task (as AWS would with a ValidationException) and is recorded in `request_problems`."""
+    _validators[:] = [validator] if validator else []
+    request_problems.clear()
+
+
+_failures: dict[tuple[str, str], str] = {}
+
+
+def fail_next_request(service: str, operation: str, message: str) -> None:
+    """The next `service`.`operation` request of an aws-sdk task (botocore names, e.g. "ssm", "PutParameter")
+    fails with an InternalFailure carrying `message`, as a throttled or broken AWS call would."""
+    _failures[(service, operation)] = message
+
+
+def _check_request(params: dict[str, Any], model: Any, **_: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    service, operation = model.service_model.service_name, model.name
+    if (message := _failures.pop((service, operation), None)) is not None:
+        # moto's interpreter reads ResponseMetadata.RequestId of a ClientError, as botocore's carry one
+        response: Any = {"Error": {"Code": "InternalFailure", "Message": message}}
+        response["ResponseMetadata"] = {"HTTPStatusCode": 500, "RequestId": "twin"}
+        raise ClientError(response, operation)
+    if not _validators:
+        return
+    problems = _validators[0](service, operation, params)
+    if problems:
+        request_problems.extend(f"{service}.{operation}: {problem}" for problem in problems)
+        raise ValueError(f"{service}.{operation} would be refused by AWS: " + "; ".join(problems))
+
+
+def _patch_clients() -> None:
+    import importlib
+    from pathlib import Path
+
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+    cache: dict[tuple[str, str, str], Any] = {}
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if state_credentials is not None:  # a cross-account role: not cached
+            client = original(region, service, state_credentials)
+            client.meta.events.register("before-parameter-build.*.*", _check_request)
+            return client
+        key = (region, service, moto_server_port())
+        with _lock:
+            if key not in cache:
+                cache[key] = original(region, service)
+                cache[key].meta.events.register("before-parameter-build.*.*", _check_request)
+            return cache[key]
+
+    # Each interpreter module imported the function by name: import those modules and replace it there.
+    parser = Path(boto_client.__file__).resolve().parents[2]
+    for source in parser.rglob("*.py"):
+        if "import boto_client_for" in source.read_text():
+            relative = source.relative_to(parser.parent).with_suffix("")
+            module = importlib.import_module("moto.stepfunctions." + ".".join(relative.parts))
+            module.boto_client_for = boto_client_for  # type: ignore[attr-defined]  # a documented moto patch
+
+
 def _patch_lambda() -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
@@ -301,4 +398,6 @@ def enable_local_step_functions() -> None:
         _patch_runtime()
         _patch_lambda()
         _patch_send_task_failure()
+        _patch_autoscaling()
+        _patch_clients()
         _applied = True

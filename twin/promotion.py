@@ -84,7 +84,7 @@ class LocalPromotion:
         poll_seconds: float = 0,
     ) -> LocalPromotion:
         """`clients`: boto3 clients on moto for stepfunctions, sagemaker, sagemaker-runtime, s3, iam, sns,
-        lambda, kms and sts (all in one region)."""
+        lambda, kms, sts, ssm, dynamodb and application-autoscaling (all in one region)."""
         return cls.from_template(
             operations_template(assembly_dir, environment), clients=clients, names=names, poll_seconds=poll_seconds
         )
@@ -280,10 +280,14 @@ class _Resolver:
             return str(pseudo[logical_id])
         key = f"Ref:{logical_id}"
         if key not in self._values:
-            kind = self._template["Resources"][logical_id]["Type"]
-            if kind != "AWS::SNS::Topic":
+            resource = self._template["Resources"][logical_id]
+            kind = resource["Type"]
+            if kind == "AWS::SNS::Topic":
+                self._values[key] = self._clients["sns"].create_topic(Name=logical_id)["TopicArn"]
+            elif kind == "AWS::DynamoDB::Table":
+                self._values[key] = self._table(resource["Properties"])
+            else:
                 raise TwinError(f"no local stand-in for Ref {logical_id} ({kind}): pass names[{key!r}]")
-            self._values[key] = self._clients["sns"].create_topic(Name=logical_id)["TopicArn"]
         return str(self._values[key])
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
@@ -305,6 +309,17 @@ class _Resolver:
                 raise TwinError(f"no local stand-in for the stack output {output}: pass names[{key!r}]")
             self._values[key] = self._clients["kms"].create_key(Description=output)["KeyMetadata"]["Arn"]
         return self._values[key]
+
+    def _table(self, properties: dict[str, Any]) -> str:
+        """The table with its synthesized name and keys (on demand; no KMS, no TTL: moto does not need them)."""
+        name = str(properties["TableName"])
+        self._clients["dynamodb"].create_table(
+            TableName=name,
+            KeySchema=properties["KeySchema"],
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        return name
 
     def role(self, logical_id: str) -> str:
         trust = {

@@ -14,7 +14,9 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 
+from tests.contracts.botocore_contract import validate_request
 from tests.moto_server import moto_server
 from tests.synthesis import Synthesis
 from twin import moto_patches
@@ -23,7 +25,10 @@ from twin.promotion import LocalPromotion
 
 REGION = "eu-west-1"
 GOOD, BAD = "model-good", "model-bad"  # the content of a model.tar.gz decides what the endpoint answers
-SERVICES = ("stepfunctions", "sagemaker", "sagemaker-runtime", "s3", "iam", "sns", "lambda", "kms", "sts", "ssm")
+SERVICES = (
+    "stepfunctions", "sagemaker", "sagemaker-runtime", "s3", "iam", "sns", "lambda", "kms", "sts", "ssm", "dynamodb",
+    "application-autoscaling",
+)  # fmt: skip
 
 
 class World:
@@ -122,28 +127,39 @@ def _answer(model_data_url: str, body: str) -> str:
 _CONTENT: dict[str, str] = {}
 
 
-@pytest.fixture
-def world(synthesis: Synthesis, request: pytest.FixtureRequest) -> Iterator[World]:
-    environment = request.param
-    moto_patches.reset_twin_state()
+@pytest.fixture(scope="module")
+def moto_clients() -> Iterator[dict[str, Any]]:
+    """One moto server and its clients for the module: each test starts from a reset (clients cost ~50 ms each)."""
     with moto_server() as url:
-        clients = {
+        yield {
             service: boto3.client(
                 service, region_name=REGION, endpoint_url=url, aws_access_key_id="t", aws_secret_access_key="t"
             )
             for service in SERVICES
         }
-        promo = LocalPromotion.from_cloud_assembly(synthesis.outdir, environment, clients=clients)
-        w = World(promo, environment)
 
-        def answer(model_data_url: str, body: str) -> str:
-            bucket, key = model_data_url.removeprefix("s3://").split("/", 1)
-            _CONTENT[model_data_url] = w.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-            return _answer(model_data_url, body)
 
-        moto_patches.set_model_behaviour(answer)
-        yield w
+@pytest.fixture
+def world(synthesis: Synthesis, moto_clients: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[World]:
+    environment = request.param
     moto_patches.reset_twin_state()
+    requests.post(f"{moto_clients['s3'].meta.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
+    # Every request of an aws-sdk task is checked against botocore's service model, patterns and limits included.
+    moto_patches.validate_requests(validate_request)
+    promo = LocalPromotion.from_cloud_assembly(synthesis.outdir, environment, clients=moto_clients)
+    w = World(promo, environment)
+
+    def answer(model_data_url: str, body: str) -> str:
+        bucket, key = model_data_url.removeprefix("s3://").split("/", 1)
+        _CONTENT[model_data_url] = w.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        return _answer(model_data_url, body)
+
+    moto_patches.set_model_behaviour(answer)
+    yield w
+    problems = list(moto_patches.request_problems)
+    moto_patches.validate_requests(None)
+    moto_patches.reset_twin_state()
+    assert problems == [], "requests AWS would refuse"
 
 
 ALL = pytest.mark.parametrize("world", ["dev", "staging", "prod"], indirect=True)
@@ -199,6 +215,44 @@ def test_a_failed_smoke_test_rolls_the_endpoint_back_and_rejects_the_package(wor
     assert reason in result["cause"]
     assert world.live_package() == good
     assert world.current("model.tar.gz") == GOOD
+    # e: the rejected package's config and model are gone at once: they never count among keep_endpoint_configs
+    assert [c["EndpointConfigName"] for c in world.sm.list_endpoint_configs()["EndpointConfigs"]] == [live_config]
+    assert [m["ModelName"] for m in world.sm.list_models()["Models"]] == [live_config]
+    # d: scaling is registered again only once the revert is InService (AAS refuses an Updating endpoint)
+    assert "autoscaling" not in reason
+    scaling = world.promo.clients["application-autoscaling"]
+    targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [t["ResourceId"] for t in targets] == [f"endpoint/{world.promo.endpoint_name}/variant/AllTraffic"]
+    assert result["states"].index("CheckRevert") < result["states"].index("RestoreScalableTarget")
+
+
+@STAGING
+def test_a_failure_after_the_baseline_copies_restores_the_live_packages_files(world: World) -> None:
+    """b: RecordCurrentPackage fails after monitoring/current/ got the new package's files: they go back."""
+    good = world.register()
+    assert world.promote(good)["status"] == "SUCCEEDED"
+    late = world.register()
+    moto_patches.fail_next_request("ssm", "PutParameter", "parameter store unavailable")
+    result = world.promote(late)
+    assert result["status"] == "FAILED"
+    assert "parameter store unavailable" in result["cause"]
+    assert world.live_package() == good
+    assert world.current("baseline.json") == '{"run": 1}'  # not run 2's
+    assert "RestoreBaseline" in result["states"]
+    assert "not restored" not in result["cause"]
+
+
+@DEV
+def test_one_state_change_sent_twice_promotes_once(world: World) -> None:
+    """g: SageMaker may deliver one state change more than once (other event ids): one promotion."""
+    package = world.register()
+    first, second = (world.promo.start(package, event_id=event) for event in ("event-a", "event-b"))
+    results = [world.promo.wait(first), world.promo.wait(second)]
+    assert [r["status"] for r in results] == ["SUCCEEDED", "SUCCEEDED"]
+    ends = sorted(world.promo.states_entered(e)[-1] for e in (first, second))
+    assert ends == ["DuplicateApproval", "Promoted"]
+    assert len(world.sm.list_models()["Models"]) == 1
+    assert world.live_package() == package
 
 
 @DEV
@@ -216,7 +270,9 @@ def test_a_package_without_a_baseline_is_rejected_before_anything_is_deployed(wo
     package = world.register(baseline=False)
     result = world.promote(package)
     assert result["status"] == "FAILED"
-    assert result["states"][:3] == ["Start", "DescribePackage", "RejectPackage"]
+    assert result["states"][:6] == [
+        "Start", "ClaimApproval", "DescribePackage", "BaselinesPublished", "NewModelUnused", "RejectPackage",
+    ]  # fmt: skip
     assert world.status(package)["ModelApprovalStatus"] == "Rejected"
     assert world.sm.list_models()["Models"] == []
     assert world.sm.list_endpoints()["Endpoints"] == []
@@ -277,12 +333,14 @@ def test_a_failed_update_rolled_back_by_sagemaker_rejects_with_its_reason(world:
 
 @DEV
 def test_superseded_configs_and_models_are_really_deleted(world: World) -> None:
-    """keep_endpoint_configs (3): after five promotions only the three newest configs and models remain."""
-    for _ in range(5):
-        assert world.promote(world.register())["status"] == "SUCCEEDED"
+    """keep_endpoint_configs (3): three earlier promotions' configs (made as promotions name them, oldest first)
+    and a fourth promotion: only the three newest configs and their models remain."""
+    earlier = [_any_config(world, f"mlops-dev-v{version}-0000000{version}") for version in (1, 2, 3)]
+    assert world.promote(world.register())["status"] == "SUCCEEDED"
     configs = sorted(c["EndpointConfigName"] for c in world.sm.list_endpoint_configs()["EndpointConfigs"])
     models = sorted(m["ModelName"] for m in world.sm.list_models()["Models"])
-    assert [c.split("-")[2] for c in configs] == ["v3", "v4", "v5"]
+    live = world.endpoint()["EndpointConfigName"]
+    assert configs == sorted([*earlier[1:], live])  # the oldest one went, with its model
     assert models == configs
 
 
@@ -304,8 +362,8 @@ def test_a_failed_endpoint_is_replaced_instead_of_blocking_every_promotion(world
     assert world.live_package() == package
 
 
-def _any_config(world: World) -> str:
-    config = f"mlops-{world.env}-handmade"
+def _any_config(world: World, config: str = "") -> str:
+    config = config or f"mlops-{world.env}-handmade"
     world.sm.create_model(
         ModelName=config, ExecutionRoleArn="arn:aws:iam::123456789012:role/x", PrimaryContainer={"Image": "i"}
     )
