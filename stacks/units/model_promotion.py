@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -46,6 +47,7 @@ from stacks.units.sagemaker_grants import grant_container_logs, grant_metrics
 SMOKE_TEST_CODE = Path(__file__).resolve().parents[2] / "lambdas" / "smoke_test"
 VARIANT = "AllTraffic"
 POLL_SECONDS = 30
+APPROVAL_CLAIM_DAYS = 7  # duplicate events of one state change arrive within minutes; the claim expires later
 # Instance families whose storage is local NVMe: SageMaker refuses a KmsKeyId for them (already encrypted).
 _LOCAL_STORAGE_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p4d", "p5", "inf2", "trn1")
 
@@ -111,6 +113,7 @@ class ModelPromotion(Construct):
         self.endpoint_arn = self._arn("endpoint", names.endpoint)
         self.endpoint_role = self._endpoint_role()
         self.smoke_test = self._smoke_test_function(log_retention, removal_policy)
+        self.approvals = self._approvals_table(removal_policy)
 
         self.log_group = logs.LogGroup(
             self,
@@ -131,6 +134,7 @@ class ModelPromotion(Construct):
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
         self._grant_state_machine(self.state_machine.role)
+        self.approver_policy = self._approver_policy() if promotion.manual_approval else None
 
         self.rule = events.Rule(
             self,
@@ -181,7 +185,7 @@ class ModelPromotion(Construct):
             ),
         )
         notify_failure.add_catch(failed, errors=["States.ALL"]).next(failed)
-        reject = self._call(
+        reject_package = self._call(
             "RejectPackage",
             "sagemaker",
             "updateModelPackage",
@@ -192,7 +196,10 @@ class ModelPromotion(Construct):
                 "ApprovalDescription": "{% $substring($reason, 0, 1000) %}",
             },
         )
-        reject.add_catch(notify_failure, errors=["States.ALL"]).next(notify_failure)
+        reject_package.add_catch(notify_failure, errors=["States.ALL"]).next(notify_failure)
+        # Before rejecting: monitoring/current/ back to the live package's files, this promotion's model and config
+        # deleted where the endpoint does not use them (only configs that were live count for keep_endpoint_configs).
+        reject = self._restore_published(then=self._discard_new_model(then=reject_package))
 
         # -- rollback: back to the previous endpoint config, or delete an endpoint this execution created
         restore_scaling = self._scaling("Restore", then=reject, on_error=reject) if self._autoscaling else reject
@@ -202,18 +209,20 @@ class ModelPromotion(Construct):
             "updateEndpoint",
             [self.endpoint_arn],
             parameters={"EndpointName": names.endpoint, "EndpointConfigName": "{% $previousConfig %}"},
+            assign={"revertUntil": f"{{% $millis() + {promotion.in_service_timeout_minutes * 60 * 1000} %}}"},
         )
         revert.add_catch(
             reject,
             errors=["States.ALL"],
             assign={"reason": "{% $reason & ' (rollback failed too: ' & $states.errorOutput.Cause & ')' %}"},
-        ).next(restore_scaling)
+        ).next(self._wait_for_revert(then=restore_scaling, on_error=reject))
         delete = self._call(
             "DeleteNewEndpoint",
             "sagemaker",
             "deleteEndpoint",
             [self.endpoint_arn],
             parameters={"EndpointName": names.endpoint},
+            assign={"newConfigInUse": False},
         )
         delete.add_catch(
             reject,
@@ -229,6 +238,7 @@ class ModelPromotion(Construct):
             .when(
                 sfn.Condition.jsonata("{% $endpointStatus = 'InService' and $liveConfig = $previousConfig %}"),
                 restore_scaling,
+                assign={"newConfigInUse": False},
             )
             .otherwise(revert)
         )
@@ -262,7 +272,7 @@ class ModelPromotion(Construct):
         done = sfn.Succeed.jsonata(self, "Promoted")
         current = names.current_model_prefix
         copies = [
-            self._copy("CopyBaseline", "$package.baselineUri", f"{current}/baseline.json"),
+            self._copy("CopyBaseline", "$package.baselineUri", f"{current}/baseline.json", published=True),
             self._copy("CopyModel", "$package.modelDataUrl", f"{current}/model.tar.gz"),
             *(self._model_monitor_baselines() if self._model_monitor else []),
             record,
@@ -339,7 +349,7 @@ class ModelPromotion(Construct):
             "createEndpoint",
             [self.endpoint_arn, self._arn("endpoint-config", f"{names.prefix}-*")],
             parameters={"EndpointName": names.endpoint, "EndpointConfigName": "{% $endpointConfigName %}"},
-            assign={**deadline, "firstDeploy": True},
+            assign={**deadline, "firstDeploy": True, "newConfigInUse": True},
         )
         create_endpoint.add_catch(reject, errors=["States.ALL"], assign={"reason": failure_reason}).next(wait)
         update_endpoint = self._call(
@@ -348,7 +358,7 @@ class ModelPromotion(Construct):
             "updateEndpoint",
             [self.endpoint_arn, self._arn("endpoint-config", f"{names.prefix}-*")],
             parameters={"EndpointName": names.endpoint, "EndpointConfigName": "{% $endpointConfigName %}"},
-            assign=deadline,
+            assign={**deadline, "newConfigInUse": True},
         )
         update_endpoint.add_catch(restore_scaling, errors=["States.ALL"], assign={"reason": failure_reason}).next(wait)
         before_update: sfn.IChainable = update_endpoint
@@ -378,10 +388,28 @@ class ModelPromotion(Construct):
         wait_busy = sfn.Wait.jsonata(
             self, "WaitWhileBusy", time=sfn.WaitTime.duration(cdk.Duration.seconds(POLL_SECONDS))
         )
-        changing = "['Creating', 'Updating', 'SystemUpdating', 'RollingBack']"
+        # DeleteEndpoint is the only operation SageMaker allows on a Failed endpoint (EndpointSummary's
+        # EndpointStatus): delete it, wait until it is gone, then create it anew with this package.
+        delete_failed = self._call(
+            "DeleteFailedEndpoint",
+            "sagemaker",
+            "deleteEndpoint",
+            [self.endpoint_arn],
+            parameters={"EndpointName": names.endpoint},
+        )
+        delete_failed.add_catch(
+            reject,
+            errors=["States.ALL"],
+            assign={
+                "reason": f"{{% '{names.endpoint} is Failed (' & $failureReason & ') and deleting it failed: '"
+                " & $states.errorOutput.Cause %}"
+            },
+        ).next(wait_busy)
+        changing = "['Creating', 'Updating', 'SystemUpdating', 'RollingBack', 'Deleting']"
         ready = (
             sfn.Choice.jsonata(self, "EndpointReady")
             .when(sfn.Condition.jsonata("{% $endpointStatus = 'InService' %}"), before_update)
+            .when(sfn.Condition.jsonata("{% $endpointStatus = 'Failed' %}"), delete_failed)
             .when(sfn.Condition.jsonata(f"{{% $endpointStatus in {changing} and $millis() < $busyUntil %}}"), wait_busy)
             .otherwise(busy)
         )
@@ -404,6 +432,7 @@ class ModelPromotion(Construct):
             assign={
                 "previousConfig": "{% $states.result.EndpointConfigName %}",
                 "endpointStatus": "{% $states.result.EndpointStatus %}",
+                "failureReason": "{% $states.result.FailureReason ? $states.result.FailureReason : '' %}",
             },
         )
         find.add_catch(
@@ -435,6 +464,7 @@ class ModelPromotion(Construct):
                 # Serverless endpoints support no network isolation; the built-in XGBoost container needs none.
                 "EnableNetworkIsolation": self._instance_mode,
             },
+            assign={"modelCreated": True},
         )
         create_model.add_catch(reject, errors=["States.ALL"], assign={"reason": failure_reason}).next(create_config)
 
@@ -502,9 +532,211 @@ class ModelPromotion(Construct):
         start = sfn.Pass.jsonata(
             self,
             "Start",
-            assign={"suffix": "{% $substring($uuid(), 0, 8) %}", "firstDeploy": False, "reason": "not started"},
+            assign={
+                "suffix": "{% $substring($uuid(), 0, 8) %}",
+                "firstDeploy": False,
+                "reason": "not started",
+                "published": False,
+                "modelCreated": False,
+                "newConfigInUse": False,
+            },
         )
-        return start.next(describe)
+        return start.next(self._claim_approval(then=describe, on_error=reject))
+
+    def _wait_for_revert(self, *, then: sfn.IChainable, on_error: sfn.IChainable) -> sfn.IChainable:
+        """After RevertEndpoint, wait until the endpoint is InService on the previous config: Application Auto
+        Scaling refuses to register a target of an endpoint being updated, and the new config may only be deleted
+        once the endpoint has left it."""
+        wait = sfn.Wait.jsonata(self, "WaitForRevert", time=sfn.WaitTime.duration(cdk.Duration.seconds(POLL_SECONDS)))
+        check = self._call(
+            "CheckRevert",
+            "sagemaker",
+            "describeEndpoint",
+            [self.endpoint_arn],
+            parameters={"EndpointName": self._names.endpoint},
+            assign={
+                "endpointStatus": "{% $states.result.EndpointStatus %}",
+                "liveConfig": "{% $states.result.EndpointConfigName %}",
+            },
+        )
+        check.add_catch(
+            on_error,
+            errors=["States.ALL"],
+            assign={"reason": "{% $reason & ' (rollback not confirmed: ' & $states.errorOutput.Cause & ')' %}"},
+        )
+        state = (
+            sfn.Choice.jsonata(self, "RevertState")
+            .when(
+                sfn.Condition.jsonata("{% $endpointStatus = 'InService' and $liveConfig = $previousConfig %}"),
+                then,
+                assign={"newConfigInUse": False},
+            )
+            .when(
+                sfn.Condition.jsonata(
+                    "{% $endpointStatus in ['Updating', 'SystemUpdating', 'RollingBack']"
+                    " and $millis() < $revertUntil %}"
+                ),
+                wait,
+            )
+            .otherwise(
+                sfn.Pass.jsonata(
+                    self,
+                    "RevertUnfinished",
+                    assign={
+                        "reason": "{% $reason & ' (rollback did not finish: ' & $endpointStatus & ' on ' & $liveConfig"
+                        " & ')' %}"
+                    },
+                ).next(on_error)
+            )
+        )
+        return wait.next(check).next(state)
+
+    def _restore_published(self, *, then: sfn.IChainable) -> sfn.IChainable:
+        """A failure after the copies to monitoring/current/: copy the files of the live package back (the one
+        in the SSM parameter, which is written last), or remove them after a first deploy (no live package)."""
+        names, where = self._names, self._where
+        current = names.current_model_prefix
+        not_restored = "{% $reason & ' (monitoring/current/ not restored: ' & $states.errorOutput.Cause & ')' %}"
+        parameter_arn = self._stack.format_arn(
+            service="ssm", resource="parameter", resource_name=where.current_model_parameter.lstrip("/")
+        )
+        read = self._call(
+            "ReadLivePackage",
+            "ssm",
+            "getParameter",
+            [parameter_arn],
+            parameters={"Name": where.current_model_parameter},
+            assign={"livePackage": "{% $states.result.Parameter.Value %}"},
+        )
+        keys = [f"{current}/baseline.json", f"{current}/model.tar.gz"]
+        if self._model_monitor:
+            keys += [f"{BASELINE_PREFIX}/{file}" for _, file in PACKAGE_BASELINES.values()]
+        delete = self._call(
+            "DeletePublished",
+            "s3",
+            "deleteObject",
+            [where.artifacts_bucket.arn_for_objects(key) for key in keys],
+            parameters={"Bucket": where.artifacts_bucket.bucket_name, "Key": "{% $states.input %}"},
+        )
+        unpublish = sfn.Map.jsonata(
+            self, "UnpublishBaselines", items=sfn.ProvideItems.jsonata(f"{{% {json.dumps(keys)} %}}"), max_concurrency=1
+        )
+        unpublish.item_processor(delete)
+        unpublish.add_catch(then, errors=["States.ALL"], assign={"reason": not_restored}).next(then)
+        no_live = (
+            sfn.Choice.jsonata(self, "NoLivePackage")
+            .when(sfn.Condition.jsonata("{% $contains($states.input.Error, 'ParameterNotFound') %}"), unpublish)
+            .otherwise(
+                sfn.Pass.jsonata(
+                    self,
+                    "LivePackageUnknown",
+                    assign={
+                        "reason": "{% $reason & ' (monitoring/current/ not restored: ' & $states.input.Cause & ')' %}"
+                    },
+                ).next(then)
+            )
+        )
+        read.add_catch(no_live, errors=["States.ALL"])
+        describe = self._call(
+            "DescribeLivePackage",
+            "sagemaker",
+            "describeModelPackage",
+            [self._package_arns()],
+            parameters={"ModelPackageName": "{% $livePackage %}"},
+            assign={
+                "live": {
+                    "baselineUri": "{% $states.result.DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri %}",
+                    "modelDataUrl": "{% $states.result.InferenceSpecification.Containers[0].ModelDataUrl %}",
+                    **self._package_baseline_fields(),
+                }
+            },
+        )
+        restores = [
+            self._copy("RestoreBaseline", "$live.baselineUri", f"{current}/baseline.json"),
+            self._copy("RestoreModel", "$live.modelDataUrl", f"{current}/model.tar.gz"),
+        ]
+        if self._model_monitor:
+            restores += [
+                self._copy(construct_id.replace("Copy", "Restore"), f"$live.{key}", f"{BASELINE_PREFIX}/{file}")
+                for key, (construct_id, file) in PACKAGE_BASELINES.items()
+            ]
+        chain: sfn.IChainable = then
+        for step in reversed(restores):
+            step.add_catch(then, errors=["States.ALL"], assign={"reason": not_restored}).next(chain)
+            chain = step
+        describe.add_catch(then, errors=["States.ALL"], assign={"reason": not_restored}).next(chain)
+        read.next(describe)
+        return (
+            sfn.Choice.jsonata(self, "BaselinesPublished")
+            .when(sfn.Condition.jsonata("{% $published %}"), read)
+            .otherwise(then)
+        )
+
+    def _discard_new_model(self, *, then: sfn.IChainable) -> sfn.IChainable:
+        """A rejected promotion's model and endpoint config go at once, unless the endpoint may still use them
+        (a rollback that failed): otherwise they would count among `promotion.keep_endpoint_configs` and push out
+        the configs of packages that really were live."""
+        names = self._names
+        delete_config = self._call(
+            "DiscardNewConfig",
+            "sagemaker",
+            "deleteEndpointConfig",
+            [self._arn("endpoint-config", f"{names.prefix}-*")],
+            parameters={"EndpointConfigName": "{% $endpointConfigName %}"},
+        )
+        delete_model = self._call(
+            "DiscardNewModel",
+            "sagemaker",
+            "deleteModel",
+            [self._arn("model", f"{names.prefix}-*")],
+            parameters={"ModelName": "{% $modelName %}"},
+        )
+        delete_config.add_catch(delete_model, errors=["States.ALL"]).next(delete_model)  # e.g. never created
+        delete_model.add_catch(then, errors=["States.ALL"]).next(then)
+        return (
+            sfn.Choice.jsonata(self, "NewModelUnused")
+            .when(sfn.Condition.jsonata("{% $modelCreated and $not($newConfigInUse) %}"), delete_config)
+            .otherwise(then)
+        )
+
+    def _claim_approval(self, *, then: sfn.IChainable, on_error: sfn.IChainable) -> sfn.IChainable:
+        """SageMaker may send one state change more than once: the first execution claims it (a conditional
+        write of package ARN + LastModifiedTime), any other ends quietly as DuplicateApproval. A re-approval
+        after a rejection changes LastModifiedTime, so it promotes again."""
+        detail = "$states.context.Execution.Input.detail"
+        changed = f"($exists({detail}.LastModifiedTime) ? $string({detail}.LastModifiedTime)"
+        changed += " : $states.context.Execution.Input.time)"
+        claim = self._call(
+            "ClaimApproval",
+            "dynamodb",
+            "putItem",
+            [self.approvals.table_arn],
+            parameters={
+                "TableName": self.approvals.table_name,
+                "Item": {
+                    "approval": {"S": f"{{% {detail}.ModelPackageArn & '@' & {changed} %}}"},
+                    "execution": {"S": "{% $states.context.Execution.Id %}"},
+                    "expiresAt": {"N": f"{{% $string($floor($millis() / 1000) + {APPROVAL_CLAIM_DAYS * 86400}) %}}"},
+                },
+                "ConditionExpression": "attribute_not_exists(approval)",
+            },
+        )
+        duplicate = sfn.Succeed.jsonata(self, "DuplicateApproval", comment="another execution has this approval")
+        # On AWS the error is DynamoDb.ConditionalCheckFailedException (moto names the service differently):
+        # matched on the exception name, any other error rejects with its reason.
+        claimed = (
+            sfn.Choice.jsonata(self, "AlreadyClaimed")
+            .when(sfn.Condition.jsonata("{% $contains($claimError.Error, 'ConditionalCheckFailed') %}"), duplicate)
+            .otherwise(
+                sfn.Pass.jsonata(
+                    self,
+                    "ClaimFailed",
+                    assign={"reason": "{% 'claiming the approval: ' & $claimError.Error & ': ' & $claimError.Cause %}"},
+                ).next(on_error)
+            )
+        )
+        claim.add_catch(claimed, errors=["States.ALL"], assign={"claimError": "{% $states.errorOutput %}"})
+        return claim.next(then)
 
     def _approval(self) -> tasks.SnsPublish:
         names, hours = self._names, self._promotion.approval_timeout_hours
@@ -622,8 +854,9 @@ class ModelPromotion(Construct):
             assign={
                 # Newest first; [..] keeps one-item results arrays (JSONata unwraps singletons)
                 "superseded": (
+                    # $filter, not [$ != ...]: a bare `$` is refused by Step Functions' reference checks.
                     f"{{% ($ours := [$states.result.EndpointConfigs[$match(EndpointConfigName, {ours})]"
-                    ".EndpointConfigName]; $older := [$ours[$ != $endpointConfigName]];"
+                    ".EndpointConfigName]; $older := [$filter($ours, function($v) { $v != $endpointConfigName })];"
                     f" $count($older) > {keep - 1} ? [$older[[{keep - 1}..$count($older) - 1]]] : []) %}}"
                 )
             },
@@ -634,6 +867,8 @@ class ModelPromotion(Construct):
             "deleteEndpointConfig",
             [self._arn("endpoint-config", f"{names.prefix}-*")],
             parameters={"EndpointConfigName": "{% $states.input %}"},
+            # DeleteEndpointConfig returns nothing: pass the name on, the model has the same one.
+            outputs="{% $states.input %}",
         )
         delete_model = self._call(
             "DeleteSupersededModel",
@@ -702,9 +937,9 @@ class ModelPromotion(Construct):
         ]
         return [*copies, *writes]
 
-    def _copy(self, construct_id: str, source_uri: str, key: str) -> tasks.CallAwsService:
+    def _copy(self, construct_id: str, source_uri: str, key: str, *, published: bool = False) -> tasks.CallAwsService:
         """S3 CopyObject of `source_uri` (a JSONata expression giving s3://bucket/key) to `key` of the artifacts
-        zone."""
+        zone. `published`: once it succeeded, monitoring/current/ no longer holds the live package's files."""
         where = self._where
         return self._call(
             construct_id,
@@ -725,6 +960,7 @@ class ModelPromotion(Construct):
                 "ServerSideEncryption": "aws:kms",
                 "SSEKMSKeyId": where.key.key_arn,
             },
+            assign={"published": True} if published else None,
         )
 
     def _package_arns(self) -> str:
@@ -814,6 +1050,73 @@ class ModelPromotion(Construct):
         }.items():
             acknowledge(function, rule, reason)
         return function
+
+    def _approvals_table(self, removal_policy: cdk.RemovalPolicy) -> dynamodb.Table:
+        """`<prefix>-promotion-approvals`: one item per approval a promotion claimed, expiring after a week."""
+        table = dynamodb.Table(
+            self,
+            "Approvals",
+            table_name=f"{self._names.prefix}-promotion-approvals",
+            partition_key=dynamodb.Attribute(name="approval", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self._where.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expiresAt",
+            removal_policy=removal_policy,
+            deletion_protection=removal_policy == cdk.RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            table,
+            "NIST.800.53.R5-DynamoDBInBackupPlan",
+            f"The table only de-duplicates approval events: items expire after {APPROVAL_CLAIM_DAYS} days and losing "
+            "them costs nothing but a repeated promotion of an already live package; point-in-time recovery covers it.",
+        )
+        return table
+
+    def _approver_policy(self) -> iam.ManagedPolicy:
+        """What a person who approves prod models needs: read the waiting execution (its task token) and answer
+        it. Attach it to the approvers' role or group (README "Prod: a person approves")."""
+        machine = self.state_machine.state_machine_arn
+        executions = self._stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.state_machine_name}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        policy = iam.ManagedPolicy(
+            self,
+            "ApproverPolicy",
+            managed_policy_name=f"{self._names.prefix}-promotion-approver",
+            description=f"Approve or refuse models waiting in {self.state_machine_name} (task token)",
+            statements=[
+                iam.PolicyStatement(
+                    sid="FindWaitingPromotions",
+                    actions=["states:ListExecutions", "states:DescribeStateMachine"],
+                    resources=[machine],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadTheTaskToken",
+                    actions=["states:DescribeExecution", "states:GetExecutionHistory"],
+                    resources=[executions],
+                ),
+                # The same grant as CDK's StateMachine.grantTaskResponse: the token decides which task is answered.
+                iam.PolicyStatement(
+                    sid="AnswerTheApproval",
+                    actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+                    resources=[machine],
+                ),
+            ],
+        )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5",
+            "Executions of this one state machine are named at run time (<state machine>:<execution name>).",
+            finding=f"Resource::{nag_finding(policy, executions)}",
+        )
+        return policy
 
     def _start_role(self) -> iam.Role:
         role = iam.Role(

@@ -48,6 +48,7 @@ PINNED = {
         "OperationsPipelinesBatchInferencePipelineB0306A9A": "AWS::SageMaker::Pipeline",
         "RetrainingTriggersState78B802AC": "AWS::DynamoDB::Table",  # idempotency records and the ledger
         "RetrainingTriggersDeadLettersKey8146B903": "AWS::KMS::Key",  # undelivered trigger events
+        "ModelPromotionApprovals15D5386A": "AWS::DynamoDB::Table",  # approvals claimed (one promotion each)
     },
 }
 

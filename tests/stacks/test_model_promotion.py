@@ -101,14 +101,15 @@ def test_the_happy_path_deploys_tests_and_publishes_the_model_state_by_state(def
     expected = {
         # dev: serverless, automatic
         "dev": [
-            "Start", "DescribePackage", "CreateModel", "CreateEndpointConfig", "FindEndpoint", "EndpointReady",
+            "Start", "ClaimApproval", "DescribePackage", "CreateModel", "CreateEndpointConfig", "FindEndpoint",
+            "EndpointReady",
             "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint", "EndpointState", "SmokeTest",
             "CopyBaseline", "CopyModel", "RecordCurrentPackage", "ListEndpointConfigs", "DeleteSuperseded",
             "NotifyPromoted", "Promoted",
         ],
         # staging: an instance endpoint like prod's, promoted automatically
         "staging": [
-            "Start", "DescribePackage", "CreateModel", "CreateEndpointConfig", "FindEndpoint",
+            "Start", "ClaimApproval", "DescribePackage", "CreateModel", "CreateEndpointConfig", "FindEndpoint",
             "EndpointReady", "DeregisterScaling", "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint",
             "EndpointState", "SmokeTest", "RegisterScalableTarget", "RegisterScalingPolicy", "CopyBaseline",
             "CopyModel", "RecordCurrentPackage", "ListEndpointConfigs", "DeleteSuperseded", "NotifyPromoted",
@@ -116,7 +117,8 @@ def test_the_happy_path_deploys_tests_and_publishes_the_model_state_by_state(def
         ],
         # prod: instance endpoint behind a person's approval, autoscaling re-registered once it is live
         "prod": [
-            "Start", "DescribePackage", "WaitForApproval", "CreateModel", "CreateEndpointConfig", "FindEndpoint",
+            "Start", "ClaimApproval", "DescribePackage", "WaitForApproval", "CreateModel", "CreateEndpointConfig",
+            "FindEndpoint",
             "EndpointReady", "DeregisterScaling", "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint",
             "EndpointState", "SmokeTest", "RegisterScalableTarget", "RegisterScalingPolicy", "CopyBaseline",
             "CopyModel", "RecordCurrentPackage", "ListEndpointConfigs", "DeleteSuperseded", "NotifyPromoted",
@@ -265,12 +267,20 @@ def test_any_failure_after_the_endpoint_changed_rolls_back_and_rejects_the_packa
             "EndpointConfigName": "{% $previousConfig %}",  # kept by FindEndpoint before the update
         }
         assert states["FindEndpoint"]["Assign"]["previousConfig"] == "{% $states.result.EndpointConfigName %}"
-        reverted = _path(states, "Rollback", {})
+        # the revert is waited for (InService on the previous config) before scaling is registered again; then
+        # monitoring/current/ back to the live package (when it changed) and this promotion's model discarded
+        reverted = _path(states, "Rollback", {"RevertState": 0, "BaselinesPublished": 0, "NewModelUnused": 0})
         scaled = autoscaling_enabled(platform_config.environment(stage).inference)
         restore = ["RestoreScalableTarget", "RestoreScalingPolicy"] if scaled else []
-        assert reverted == ["Rollback", "RevertEndpoint", *restore, "RejectPackage", "NotifyFailure", "PromotionFailed"]
+        assert reverted == [
+            "Rollback", "RevertEndpoint", "WaitForRevert", "CheckRevert", "RevertState", *restore,
+            "BaselinesPublished", "ReadLivePackage", "DescribeLivePackage", "RestoreBaseline", "RestoreModel",
+            "NewModelUnused", "DiscardNewConfig", "DiscardNewModel", "RejectPackage", "NotifyFailure",
+            "PromotionFailed",
+        ]  # fmt: skip
         assert _path(states, "Rollback", {"Rollback": 0}) == [
-            "Rollback", "DeleteNewEndpoint", "RejectPackage", "NotifyFailure", "PromotionFailed",
+            "Rollback", "DeleteNewEndpoint", "BaselinesPublished", "NewModelUnused", "RejectPackage", "NotifyFailure",
+            "PromotionFailed",
         ]  # fmt: skip
         reject = states["RejectPackage"]["Arguments"]
         assert reject == {
@@ -281,7 +291,7 @@ def test_any_failure_after_the_endpoint_changed_rolls_back_and_rejects_the_packa
         assert states["PromotionFailed"]["Cause"] == "{% $reason %}"
         # failures before anything changed reject without touching the endpoint
         for name in ("DescribePackage", "CreateModel", "CreateEndpointConfig", "CreateEndpoint"):
-            assert _catch(states[name]) == "RejectPackage", name
+            assert _catch(states[name]) == "BaselinesPublished", name  # the clean-up, then RejectPackage
 
 
 def test_every_task_catches_and_every_transition_lands_on_a_state(definitions) -> None:
@@ -326,10 +336,10 @@ def test_prod_waits_for_a_person_with_a_task_token_and_staging_does_not(
     assert wait["Next"] == "CreateModel"
     timeout, refused = wait["Catch"]
     assert timeout["ErrorEquals"] == ["States.Timeout"]
-    assert timeout["Next"] == "RejectPackage"
+    assert timeout["Next"] == "BaselinesPublished"  # the clean-up, then RejectPackage
     assert timeout["Assign"]["reason"] == f"no decision within {hours} hours of approval"
     assert refused["ErrorEquals"] == ["States.ALL"]
-    assert refused["Next"] == "RejectPackage"
+    assert refused["Next"] == "BaselinesPublished"
     assert "refused by a person" in refused["Assign"]["reason"]
     assert states["DescribePackage"]["Next"] == "WaitForApproval"  # nothing is created before the decision
 
@@ -502,7 +512,8 @@ def test_with_model_monitor_a_package_without_baselines_is_rejected_before_anyth
     assert present["Next"] == "WaitForApproval"  # prod: then a person decides, then the deploy
     path = _path(states, "Start", {})
     assert path[: path.index("RejectPackage") + 1] == [
-        "Start", "DescribePackage", "HasModelMonitorBaselines", "NoModelMonitorBaselines", "RejectPackage",
+        "Start", "ClaimApproval", "DescribePackage", "HasModelMonitorBaselines", "NoModelMonitorBaselines",
+        "BaselinesPublished", "NewModelUnused", "RejectPackage",
     ]  # fmt: skip
     reason = states["NoModelMonitorBaselines"]["Assign"]["reason"]
     assert "pipeline.native_checks" in reason
@@ -560,3 +571,25 @@ def test_after_a_promotion_superseded_configs_and_models_are_deleted_without_ris
     ]
     assert by_action["sagemaker:deletemodel"] == ["arn:aws:sagemaker:eu-west-1:333333333333:model/mlops-prod-*"]
     assert by_action["sagemaker:listendpointconfigs"] == ["*"]  # no resource type in IAM
+
+
+def test_prod_ships_an_approver_policy_scoped_to_its_state_machine(operations, platform_config) -> None:
+    """f: whoever approves prod models needs SendTaskSuccess/SendTaskFailure: a managed policy to attach."""
+    for stage, template in operations.items():
+        policies = _resources(template, "AWS::IAM::ManagedPolicy")
+        approver = {k: p for k, p in policies.items() if k.startswith("ModelPromotionApproverPolicy")}
+        if not platform_config.environment(stage).promotion.manual_approval:
+            assert approver == {}, stage
+            continue
+        ((_, policy),) = approver.items()
+        assert policy["Properties"]["ManagedPolicyName"] == f"mlops-{stage}-promotion-approver"
+        machines = _resources(template, "AWS::StepFunctions::StateMachine")
+        machine = next(k for k in machines if k.startswith("ModelPromotion"))
+        statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+        answer = statements["AnswerTheApproval"]
+        assert answer["Action"] == ["states:SendTaskFailure", "states:SendTaskSuccess"]
+        assert answer["Resource"] == {"Ref": machine}
+        read = statements["ReadTheTaskToken"]
+        assert read["Action"] == ["states:DescribeExecution", "states:GetExecutionHistory"]
+        assert f":execution:mlops-{stage}-promotion:*" in json.dumps(read["Resource"])
+        assert all(s["Effect"] == "Allow" and s["Resource"] != "*" for s in statements.values())

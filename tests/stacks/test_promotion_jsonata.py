@@ -229,7 +229,7 @@ def test_a_missing_endpoint_is_created_and_any_other_lookup_error_rejects(machin
         )
         assert choose(states["EndpointMissing"], lookupError=lookup) == "CreateEndpoint"
         throttled = {"Error": "SageMaker.ThrottlingException", "Cause": "Rate exceeded (Service: SageMaker)"}
-        assert choose(states["EndpointMissing"], lookupError=throttled) == "RejectPackage"
+        assert choose(states["EndpointMissing"], lookupError=throttled) == "BaselinesPublished"
         reason = evaluate(states["FindEndpoint"]["Catch"][0]["Assign"]["reason"], states={"errorOutput": throttled})
         assert reason == "SageMaker.ThrottlingException: Rate exceeded (Service: SageMaker)"
 
@@ -281,11 +281,12 @@ def test_a_busy_endpoint_is_waited_for_within_the_bound_then_the_package_is_reje
         for status in ("Updating", "Creating", "SystemUpdating", "RollingBack"):
             assert choose(ready, endpointStatus=status, busyUntil=busy_until) == "WaitWhileBusy", status
             assert choose(ready, endpointStatus=status, busyUntil=now - 1) == "EndpointBusy", status
-        assert choose(ready, endpointStatus="Failed", busyUntil=busy_until) == "EndpointBusy"  # won't change alone
+        # DeleteEndpoint is the only operation on a Failed endpoint: it is replaced, not waited for
+        assert choose(ready, endpointStatus="Failed", busyUntil=busy_until) == "DeleteFailedEndpoint"
         assert states["WaitWhileBusy"]["Next"] == "FindEndpoint"
         reason = evaluate(states["EndpointBusy"]["Assign"]["reason"], endpointStatus="Updating")
         assert reason == f"mlops-{stage}-endpoint stayed Updating for {minutes} minutes: approve again later"
-        assert states["EndpointBusy"]["Next"] == "RejectPackage"
+        assert states["EndpointBusy"]["Next"] == "BaselinesPublished"  # the clean-up, then RejectPackage
 
 
 def _listed(names: list[str]) -> dict[str, Any]:
