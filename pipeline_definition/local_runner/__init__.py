@@ -4,4 +4,12 @@ from pipeline_definition.local_runner.cache import StepCache
 from pipeline_definition.local_runner.errors import InvalidParameters, StepFailed, UnsupportedConstruct
 from pipeline_definition.local_runner.runner import LocalRunner, RunResult, StepRecord
 
-__all__ = ["InvalidParameters", "LocalRunner", "RunResult", "StepCache", "StepFailed", "StepRecord", "UnsupportedConstruct"]
+__all__ = [
+    "InvalidParameters",
+    "LocalRunner",
+    "RunResult",
+    "StepCache",
+    "StepFailed",
+    "StepRecord",
+    "UnsupportedConstruct",
+]

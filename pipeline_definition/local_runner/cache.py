@@ -42,7 +42,9 @@ def cache_key_attributes(step_type: str, arguments: dict[str, Any]) -> dict[str,
     attributes = {name: arguments[name] for name in names if name in arguments}
     if step_type == "Tuning" and isinstance(attributes.get("TrainingJobDefinition"), dict):
         definition = attributes["TrainingJobDefinition"]
-        attributes["TrainingJobDefinition"] = {k: definition[k] for k in _TUNING_DEFINITION_ATTRIBUTES if k in definition}
+        attributes["TrainingJobDefinition"] = {
+            k: definition[k] for k in _TUNING_DEFINITION_ATTRIBUTES if k in definition
+        }
     return attributes
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-class UnsupportedConstruct(Exception):
+class UnsupportedConstruct(Exception):  # noqa: N818 (the agreed public name)
     """The definition uses something the local runner cannot execute faithfully; names the step and the construct."""
 
     def __init__(self, step: str, construct: str) -> None:
@@ -12,9 +12,9 @@ class UnsupportedConstruct(Exception):
         self.construct = construct
 
 
-class StepFailed(Exception):
+class StepFailed(Exception):  # noqa: N818 (reads as the event it reports)
     """A step ran and failed (a job's non-zero exit, a refused request); the message is its failure reason."""
 
 
-class InvalidParameters(ValueError):
+class InvalidParameters(ValueError):  # noqa: N818 (reads as what was refused)
     """Parameters SageMaker would refuse at StartPipelineExecution (undeclared, wrong type, not an enum value)."""

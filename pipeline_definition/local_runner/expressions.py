@@ -20,7 +20,7 @@ class ExpressionError(ValueError):
     """An expression that cannot be evaluated (unknown reference, missing property, bad JsonGet path)."""
 
 
-class UnsupportedExpression(ExpressionError):
+class UnsupportedExpression(ExpressionError):  # noqa: N818 (pairs with UnsupportedConstruct)
     """A function the runner does not implement (SageMaker may know it)."""
 
 
@@ -42,9 +42,9 @@ def walk(value: Any, tokens: list[str | int], described: str) -> Any:
     """Follow `tokens` into nested dicts and lists; a list indexed by a name finds the item that carries that name
     (SageMaker's `Outputs['train']` selects the output whose OutputName is 'train')."""
     for token in tokens:
-        if isinstance(value, Mapping) and isinstance(token, str) and token in value:
-            value = value[token]
-        elif isinstance(value, list) and isinstance(token, int) and -len(value) <= token < len(value):
+        by_key = isinstance(value, Mapping) and isinstance(token, str) and token in value
+        by_index = isinstance(value, list) and isinstance(token, int) and -len(value) <= token < len(value)
+        if by_key or by_index:
             value = value[token]
         elif isinstance(value, list) and isinstance(token, str):
             named = [item for item in value if isinstance(item, Mapping) and token in _names(item)]

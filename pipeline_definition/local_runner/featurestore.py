@@ -27,7 +27,7 @@ class FeatureStoreRuntime:
             protocol_version = "HTTP/1.1"  # keep-alive: one connection per client thread, not one per record
             disable_nagle_algorithm = True  # headers and body are two writes: without this each waits ~40 ms
 
-            def do_PUT(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_PUT(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 status, error = runtime.put_record(unquote(self.path.rsplit("/", 1)[-1]), body)
                 payload = json.dumps({"message": error} if error else {}).encode()
@@ -39,7 +39,7 @@ class FeatureStoreRuntime:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (quiet: one line per record)
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

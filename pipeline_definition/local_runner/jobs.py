@@ -84,7 +84,9 @@ def run_processing(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
         if source is None:
             raise UnsupportedConstruct(ctx.step, f"ProcessingInput '{item.get('InputName')}' without S3Input")
         if source.get("S3CompressionType", "None") != "None" or source.get("S3InputMode", "File") != "File":
-            raise UnsupportedConstruct(ctx.step, f"ProcessingInput '{item['InputName']}': only File mode, no compression")
+            raise UnsupportedConstruct(
+                ctx.step, f"ProcessingInput '{item['InputName']}': only File mode, no compression"
+            )
         local = container_path(job_dir, source["LocalPath"], ctx.step)
         s3io.download(ctx.s3, source["S3Uri"], source["S3DataType"], local, f"ProcessingInput '{item['InputName']}'")
     outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
@@ -97,7 +99,9 @@ def run_processing(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
     _execute(ctx, job_dir, command, env, float(args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)))
     # EndOfJob (and Continuous, which ends the same way for a job that has finished): only after a clean exit
     for output in outputs:
-        s3io.upload(ctx.s3, container_path(job_dir, output["S3Output"]["LocalPath"], ctx.step), output["S3Output"]["S3Uri"])
+        s3io.upload(
+            ctx.s3, container_path(job_dir, output["S3Output"]["LocalPath"], ctx.step), output["S3Output"]["S3Uri"]
+        )
     return {
         **args,
         "ProcessingJobName": job_name,
@@ -179,7 +183,9 @@ def final_metrics(definitions: list[dict[str, str]], logs: str) -> list[dict[str
         matches = re.findall(definition["Regex"], logs)
         if matches:
             last = matches[-1]
-            metrics.append({"MetricName": definition["Name"], "Value": float(last[0] if isinstance(last, tuple) else last)})
+            metrics.append(
+                {"MetricName": definition["Name"], "Value": float(last[0] if isinstance(last, tuple) else last)}
+            )
     return metrics
 
 

@@ -180,7 +180,9 @@ class LocalRunner:
             execution_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(12))
             default = Path(definition).stem if isinstance(definition, Path) else "local-pipeline"
             pipeline_name = pipeline_name or default
-            execution_arn = f"arn:aws:sagemaker:{self.region}:{account}:pipeline/{pipeline_name}/execution/{execution_id}"
+            execution_arn = (
+                f"arn:aws:sagemaker:{self.region}:{account}:pipeline/{pipeline_name}/execution/{execution_id}"
+            )
         run = _Execution(self, document, values, pipeline_name, execution_arn, execution_id, account)
         result = run.execute()
         folder = self.workdir / execution_id
@@ -241,14 +243,20 @@ class _Execution:
 
     def _property_file(self, step: str, name: str) -> Any:
         if (step, name) not in self._files:
-            spec = next((p for p in self.definitions[step].get("PropertyFiles", []) if p["PropertyFileName"] == name), None)
+            spec = next(
+                (p for p in self.definitions[step].get("PropertyFiles", []) if p["PropertyFileName"] == name), None
+            )
             if spec is None:
                 raise ExpressionError(f"step '{step}' declares no PropertyFile '{name}'")
-            uri = self._step_property(step, ["ProcessingOutputConfig", "Outputs", spec["OutputName"], "S3Output", "S3Uri"])
+            uri = self._step_property(
+                step, ["ProcessingOutputConfig", "Outputs", spec["OutputName"], "S3Output", "S3Uri"]
+            )
             try:
                 self._files[(step, name)] = s3io.read_json(self.runner.s3, f"{uri.rstrip('/')}/{spec['FilePath']}")
             except Exception as err:
-                raise ExpressionError(f"PropertyFile {step}.{name}: cannot read {spec['FilePath']} under {uri}: {err}") from err
+                raise ExpressionError(
+                    f"PropertyFile {step}.{name}: cannot read {spec['FilePath']} under {uri}: {err}"
+                ) from err
         return self._files[(step, name)]
 
     def execute(self) -> RunResult:
@@ -261,7 +269,9 @@ class _Execution:
             pending.remove(ready)
             failure, chosen = self._run_step(ready)
             pending += chosen
-        why = f"not started: {failure.split(':')[0]}" if failure else "not started: a step it depends on did not succeed"
+        why = (
+            f"not started: {failure.split(':')[0]}" if failure else "not started: a step it depends on did not succeed"
+        )
         for step in pending:
             self.records[step["Name"]] = StepRecord(step["Name"], step["Type"], "Skipped", message=why)
         steps = list(self.records.values())

@@ -59,7 +59,7 @@ def _manifest(s3: Any, uri: str, what: str) -> list[tuple[str, str, str]]:
     except Exception as err:
         raise StepFailed(f"{what}: cannot read the manifest {uri}: {err}") from err
     if not (isinstance(document, list) and document and isinstance(document[0], dict) and "prefix" in document[0]):
-        raise StepFailed(f"{what}: {uri} is not a manifest: expected [{{\"prefix\": \"s3://...\"}}, \"key\", ...]")
+        raise StepFailed(f'{what}: {uri} is not a manifest: expected [{{"prefix": "s3://..."}}, "key", ...]')
     base_bucket, base_prefix = split_uri(str(document[0]["prefix"]))
     entries = document[1:]
     if not entries or not all(isinstance(entry, str) and entry for entry in entries):

@@ -8,7 +8,6 @@ XGBoost container with SageMaker's join produces. Any other container is an Unsu
 from __future__ import annotations
 
 import tarfile
-from pathlib import Path
 from typing import Any
 
 from pipeline_definition.local_runner import s3io
@@ -50,6 +49,8 @@ def run_transform(ctx: JobContext, sagemaker: Any, args: dict[str, Any]) -> dict
         scores = booster.predict(xgb.DMatrix(rows, feature_names=booster.feature_names))
         out = results / (path.relative_to(inputs).as_posix() + ".out")
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("".join(f"{line},{s:.6f}\n" if join else f"{s:.6f}\n" for line, s in zip(lines, scores, strict=True)))
+        out.write_text(
+            "".join(f"{line},{s:.6f}\n" if join else f"{s:.6f}\n" for line, s in zip(lines, scores, strict=True))
+        )
     s3io.upload(ctx.s3, results, output["S3OutputPath"])
     return {**args, "TransformJobName": ctx.job_name(), "TransformJobStatus": "Completed"}

@@ -62,9 +62,13 @@ def run_tuning(ctx: JobContext, args: dict[str, Any], *, max_trials: int) -> dic
         except StepFailed as err:
             failures.append(f"trial {number}: {err}")
             continue
-        value = next((m["Value"] for m in result["FinalMetricDataList"] if m["MetricName"] == objective["MetricName"]), None)
+        value = next(
+            (m["Value"] for m in result["FinalMetricDataList"] if m["MetricName"] == objective["MetricName"]), None
+        )
         if value is None:
-            failures.append(f"trial {number}: the objective metric {objective['MetricName']} never appeared in its logs")
+            failures.append(
+                f"trial {number}: the objective metric {objective['MetricName']} never appeared in its logs"
+            )
             continue
         summaries.append(
             {

@@ -90,7 +90,9 @@ def prepare_local_twin(
     if land_data:
         land_adult_data(s3, names.bucket("raw"), sample_rows=sample_rows)
     if sagemaker is not None:
-        sagemaker.create_model_package_group(ModelPackageGroupName=model_package_group_name(names.project, names.environment))
+        sagemaker.create_model_package_group(
+            ModelPackageGroupName=model_package_group_name(names.project, names.environment)
+        )
         sagemaker.create_feature_group(
             FeatureGroupName=feature_group_name(names.project, names.environment),
             RecordIdentifierFeatureName=schema.RECORD_IDENTIFIER_NAME,
@@ -102,7 +104,9 @@ def prepare_local_twin(
     return names.placeholders()
 
 
-def land_adult_data(s3: Any, bucket: str, *, sample_rows: int | None = None, prefix: str = RAW_DATA_PREFIX) -> list[str]:
+def land_adult_data(
+    s3: Any, bucket: str, *, sample_rows: int | None = None, prefix: str = RAW_DATA_PREFIX
+) -> list[str]:
     """The Adult files (gzip, as shipped) under `prefix`; `sample_rows` keeps the first N lines of each (fast tests)."""
     keys = []
     for path in sorted(ADULT_DIR.glob("adult.*.gz")):
