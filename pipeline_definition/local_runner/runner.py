@@ -156,10 +156,13 @@ class LocalRunner:
         """Run an execution started on the twin (StartPipelineExecution): its pipeline's definition and parameters."""
         execution = self.sagemaker.describe_pipeline_execution(PipelineExecutionArn=pipeline_execution_arn)
         name = execution["PipelineArn"].rsplit("/", 1)[-1]
-        body = self.sagemaker.describe_pipeline(PipelineName=name)["PipelineDefinition"]
-        listed = self.sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=pipeline_execution_arn)
-        given = {p["Name"]: p["Value"] for p in listed.get("PipelineParameters", [])}
-        return self.run(json.loads(body), given, pipeline_execution_arn, pipeline_name=name)
+        # the definition as it was when the execution started (a later UpdatePipeline does not change what it runs)
+        body = self.sagemaker.describe_pipeline_definition_for_execution(PipelineExecutionArn=pipeline_execution_arn)
+        given: dict[str, str | int | float] = {}
+        pages = self.sagemaker.get_paginator("list_pipeline_parameters_for_execution")
+        for page in pages.paginate(PipelineExecutionArn=pipeline_execution_arn):
+            given |= {p["Name"]: p["Value"] for p in page.get("PipelineParameters", [])}
+        return self.run(json.loads(body["PipelineDefinition"]), given, pipeline_execution_arn, pipeline_name=name)
 
     def run(
         self,

@@ -45,8 +45,8 @@ def download(s3: Any, uri: str, data_type: str, local: Path, what: str) -> list[
     for bucket, key, relative in pairs:
         target = local / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            s3.download_file(bucket, key, str(target))
+        try:  # one GET per object: the transfer manager's threads and HEAD cost more than small files do
+            target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         except Exception as err:  # botocore raises ClientError for a missing object, named below
             raise StepFailed(f"{what}: cannot download s3://{bucket}/{key}: {err}") from err
     return [f"s3://{bucket}/{key}" for bucket, key, _ in pairs]
@@ -74,7 +74,7 @@ def upload(s3: Any, folder: Path, uri: str) -> list[str]:
     written = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         key = f"{prefix}/{path.relative_to(folder).as_posix()}" if prefix else path.relative_to(folder).as_posix()
-        s3.upload_file(str(path), bucket, key)
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())  # one PUT: job outputs are small
         written.append(f"s3://{bucket}/{key}")
     return written
 

@@ -83,10 +83,12 @@ def prepare_local_twin(
     artifacts = names.bucket("artifacts")
     prefix = f"{CODE_PREFIX}/{code_hash(code_dir)}/pipeline_code"
     for path in code_files(code_dir):
-        s3.upload_file(str(path), artifacts, f"{prefix}/{path.relative_to(code_dir).as_posix()}")
+        s3.put_object(Bucket=artifacts, Key=f"{prefix}/{path.relative_to(code_dir).as_posix()}", Body=path.read_bytes())
     staged = staging_dir / STAGING_PREFIX
     for path in sorted(p for p in staged.rglob("*") if p.is_file()):
-        s3.upload_file(str(path), artifacts, f"{STAGING_PREFIX}/{path.relative_to(staged).as_posix()}")
+        s3.put_object(
+            Bucket=artifacts, Key=f"{STAGING_PREFIX}/{path.relative_to(staged).as_posix()}", Body=path.read_bytes()
+        )
     if land_data:
         land_adult_data(s3, names.bucket("raw"), sample_rows=sample_rows)
     if sagemaker is not None:
