@@ -26,6 +26,7 @@ class JobContext:
     region: str
     account: str
     aws_env: dict[str, str] = field(default_factory=dict)  # endpoint and credentials of the local twin
+    blobs: Path | None = None  # objects already fetched, by ETag (see s3io.download)
 
     def job_name(self, suffix: str = "") -> str:
         """pipelines-<execution id>-<step>-<hash>, at most 63 characters, as SageMaker Pipelines names its jobs."""
@@ -88,7 +89,8 @@ def run_processing(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
                 ctx.step, f"ProcessingInput '{item['InputName']}': only File mode, no compression"
             )
         local = container_path(job_dir, source["LocalPath"], ctx.step)
-        s3io.download(ctx.s3, source["S3Uri"], source["S3DataType"], local, f"ProcessingInput '{item['InputName']}'")
+        what = f"ProcessingInput '{item['InputName']}'"
+        s3io.download(ctx.s3, source["S3Uri"], source["S3DataType"], local, what, blobs=ctx.blobs)
     outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
     for output in outputs:
         container_path(job_dir, output["S3Output"]["LocalPath"], ctx.step).mkdir(parents=True, exist_ok=True)
@@ -137,9 +139,8 @@ def run_training(ctx: JobContext, args: dict[str, Any], *, suffix: str = "") -> 
         source = channel["DataSource"].get("S3DataSource")
         if source is None or channel.get("CompressionType", "None") != "None":
             raise UnsupportedConstruct(ctx.step, f"channel '{name}': only uncompressed S3DataSource")
-        s3io.download(
-            ctx.s3, source["S3Uri"], source["S3DataType"], job_dir / "input" / "data" / name, f"channel '{name}'"
-        )
+        target = job_dir / "input" / "data" / name
+        s3io.download(ctx.s3, source["S3Uri"], source["S3DataType"], target, f"channel '{name}'", blobs=ctx.blobs)
         data_config[name] = {
             "TrainingInputMode": channel.get("InputMode", algorithm.get("TrainingInputMode", "File")),
             "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),

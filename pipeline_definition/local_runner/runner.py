@@ -311,7 +311,10 @@ class _Execution:
         except ExpressionError as err:
             return self._fail(record, f"Step {name} failed: {err}"), []
         if kind == "Condition":
-            return None, self._condition(record, step, arguments)
+            try:
+                return None, self._condition(record, step, arguments)
+            except StepFailed as err:
+                return self._fail(record, f"Step {name} failed: {err}"), []
         if kind == "Fail":
             message = render(arguments.get("ErrorMessage", ""))
             return self._fail(record, message), []
@@ -366,6 +369,7 @@ class _Execution:
             s3=runner.s3, step=name, step_dir=runner.workdir / self.execution_id / name,
             execution_id=self.execution_id, region=runner.region, account=self.account,
             aws_env=runner._aws_env() if kind in ("Processing", "Training", "Tuning") else {},
+            blobs=runner.workdir / "s3-objects",
         )  # fmt: skip
         if kind == "Processing":
             return run_processing(ctx, arguments)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline_definition.local_runner.errors import UnsupportedConstruct
+from pipeline_definition.local_runner.errors import StepFailed, UnsupportedConstruct
 
 _COMPARISONS = {
     "Equals": lambda a, b: a == b,
@@ -32,8 +32,8 @@ def evaluate(condition: dict[str, Any], step: str) -> bool:
         left, right = _comparable(condition["LeftValue"]), _comparable(condition["RightValue"])
         try:
             return bool(_COMPARISONS[kind](left, right))
-        except TypeError as err:
-            raise UnsupportedConstruct(step, f"condition {kind} between {left!r} and {right!r}") from err
+        except TypeError as err:  # e.g. a JsonGet that found null: the condition step fails, as in SageMaker
+            raise StepFailed(f"condition {kind} cannot compare {left!r} with {right!r}") from err
     if kind == "In":
         return _comparable(condition["QueryValue"]) in [_comparable(v) for v in condition["Values"]]
     if kind == "Not":
