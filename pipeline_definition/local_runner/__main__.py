@@ -9,6 +9,7 @@ those to exist there. Jobs' files and logs go to <workdir>/<execution id>/<step>
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -19,7 +20,13 @@ from pipeline_definition.local_runner.cache import StepCache
 from pipeline_definition.local_runner.errors import InvalidParameters, UnsupportedConstruct
 from pipeline_definition.local_runner.runner import LocalRunner
 from pipeline_definition.local_runner.timeline import format_timeline
-from pipeline_definition.local_runner.twin import TwinNames, clients, moto_endpoint, prepare_local_twin
+from pipeline_definition.local_runner.twin import (
+    TwinNames,
+    clients,
+    moto_endpoint,
+    prepare_local_twin,
+    write_data_snapshot,
+)
 
 
 def _parameter(text: str) -> tuple[str, str]:
@@ -43,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config()
     environment = config.environment(args.env)
     names = TwinNames(config.project_name, args.env, environment.region)
+    parameters: dict[str, str | int | float] = dict(args.param)
     with nullcontext(args.endpoint_url) if args.endpoint_url else moto_endpoint() as url:
         s3, sagemaker = clients(url, environment.region)
         if args.endpoint_url:
@@ -50,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             placeholders = prepare_local_twin(s3, names, sagemaker=sagemaker, sample_rows=args.sample_rows)
             print(f"local twin on {url}: buckets, step code and the Adult data in s3://{names.bucket('raw')}/adult/")
+            declared = json.loads(definition_path(args.env, args.pipeline).read_text()).get("Parameters", [])
+            if any(p["Name"] == "InputManifestUri" for p in declared) and "InputManifestUri" not in parameters:
+                parameters["InputManifestUri"] = write_data_snapshot(s3, names)  # what a trigger would write
+                print(f"data snapshot: {parameters['InputManifestUri']}")
         runner = LocalRunner(
             s3=s3, sagemaker=sagemaker, workdir=args.workdir, cache=StepCache(args.workdir / "cache"),
             region=environment.region, placeholders=placeholders, max_tuning_trials=args.max_tuning_trials,
@@ -57,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             result = runner.run(
                 definition_path(args.env, args.pipeline),
-                dict(args.param),
+                parameters,
                 pipeline_name=pipeline_name(config.project_name, args.env, args.pipeline),
             )
         except (InvalidParameters, UnsupportedConstruct) as err:

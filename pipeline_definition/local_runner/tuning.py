@@ -43,8 +43,8 @@ def run_tuning(ctx: JobContext, args: dict[str, Any], *, max_trials: int) -> dic
         image = definition.get("AlgorithmSpecification", {}).get("TrainingImage", "?")
         raise UnsupportedConstruct(
             ctx.step,
-            f"TrainingJobDefinition has no ContainerEntrypoint: the image {image} would run its own entrypoint, "
-            "which is unknown locally (the SageMaker Distribution image has none that trains)",
+            f"TrainingJobDefinition has no ContainerEntrypoint: the image {image} would run its own entrypoint "
+            "(a framework container's script mode, or none that trains), which the local runner does not emulate",
         )
     trials = min(max_trials, int(config["ResourceLimits"]["MaxNumberOfTrainingJobs"]))
     rng = random.Random(config.get("RandomSeed", 0))

@@ -8,6 +8,8 @@ CDK's BucketDeployments use, see stacks/units/training_pipeline.py) and lands th
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -32,6 +34,7 @@ from pipeline_definition.fingerprint import code_hash
 
 ADULT_DIR = ROOT / "data" / "adult"
 RAW_DATA_PREFIX = "adult/"  # where the training pipeline's default InputDataUri points
+DATA_SNAPSHOTS_PREFIX = "data-snapshots"  # builder.py's, once branch defs is merged: s3://<artifacts>/data-snapshots/
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,23 @@ def land_adult_data(
         s3.put_object(Bucket=bucket, Key=f"{prefix}{path.name}", Body=body)
         keys.append(f"{prefix}{path.name}")
     return keys
+
+
+def write_data_snapshot(s3: Any, names: TwinNames, prefix: str = RAW_DATA_PREFIX) -> str:
+    """A SageMaker manifest of every raw object under `prefix`, stored content-addressed as the training pipeline's
+    InputManifestUri expects (`s3://<artifacts>/data-snapshots/<sha256 first 16 hex>.manifest`); returns its URI."""
+    raw = names.bucket("raw")
+    keys = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=raw, Prefix=prefix)
+        for item in page.get("Contents", [])
+    ]
+    if not keys:
+        raise ValueError(f"no raw data under s3://{raw}/{prefix}: nothing to snapshot")
+    body = json.dumps([{"prefix": f"s3://{raw}/"}, *sorted(keys)]).encode()
+    key = f"{DATA_SNAPSHOTS_PREFIX}/{hashlib.sha256(body).hexdigest()[:16]}.manifest"
+    s3.put_object(Bucket=names.bucket("artifacts"), Key=key, Body=body)
+    return f"s3://{names.bucket('artifacts')}/{key}"
 
 
 @contextmanager
