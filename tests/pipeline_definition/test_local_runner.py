@@ -2,8 +2,8 @@
 
 Cost: one twin and one full training run are shared by the module; the later runs reuse its step cache, as a
 developer's successive runs would, so each only runs what SageMaker would run again (IngestFeatures is not cached).
-The end-to-end tests share that state, so they stay on one pytest-xdist worker (`xdist_group`, with
-`--dist loadgroup` in pyproject.toml). Everything else (expressions, cache, conditions, parameters, constraints)
+The end-to-end tests share that state, so the file runs on one pytest-xdist worker (tests/conftest.py's
+scheduler). Everything else (expressions, cache, conditions, parameters, constraints)
 is unit-tested without a job.
 
 Branch defs fixes two defects of the committed dev definition: new data under the same InputDataUri served from
@@ -58,7 +58,6 @@ SAMPLE_ROWS = 300  # per Adult file: ~420 train rows, enough to clear dev's qual
 # runs that must register from failing on the sample's noise (the gate test sets an unreachable MinAuc instead).
 # TriggerDetail: botocore refuses an empty metadata value (the old default "").
 FAST = {"NumRound": 10, "MinAuc": 0.75, "MaxCostPer1000": 600, "TriggerDetail": "test"}
-twin_group = pytest.mark.xdist_group("local-runner-twin")
 # branch defs' training definition reads a data snapshot (InputManifestUri) instead of a raw prefix (InputDataUri)
 SNAPSHOTS = any(p["Name"] == "InputManifestUri" for p in json.loads(definition_path("dev").read_text())["Parameters"])
 
@@ -138,7 +137,6 @@ def gate_run(twin: Twin, started_execution: tuple[str, RunResult]) -> RunResult:
 # ---------------------------------------------------------------- end to end, on the twin
 
 
-@twin_group
 def test_dev_training_runs_to_a_registered_package(twin: Twin, first_run: RunResult) -> None:
     assert first_run.status == "Succeeded", first_run.failure_reason
     succeeded = [r.name for r in first_run.steps if r.status == "Succeeded" and r.type != "Condition"]
@@ -170,7 +168,6 @@ def test_dev_training_runs_to_a_registered_package(twin: Twin, first_run: RunRes
     assert all(json.loads(line)["record_id"] for line in records)
 
 
-@twin_group
 def test_an_execution_started_on_the_twin_runs_with_its_parameters(started_execution: tuple[str, RunResult]) -> None:
     arn, result = started_execution
     assert result.execution_arn == arn
@@ -185,7 +182,6 @@ def test_an_execution_started_on_the_twin_runs_with_its_parameters(started_execu
     )
 
 
-@twin_group
 def test_new_data_is_read_only_through_a_new_snapshot(
     started_execution: tuple[str, RunResult], first_run: RunResult
 ) -> None:
@@ -203,7 +199,6 @@ def test_new_data_is_read_only_through_a_new_snapshot(
     assert rerun.step("Preprocess").outputs == first_run.step("Preprocess").outputs  # the first run's outputs
 
 
-@twin_group
 def test_registration_is_checked_against_what_sagemaker_accepts(
     twin: Twin, started_execution: tuple[str, RunResult]
 ) -> None:
@@ -223,7 +218,6 @@ def test_registration_is_checked_against_what_sagemaker_accepts(
     assert "does not match the pattern" in reason
 
 
-@twin_group
 def test_failed_quality_gate_fails_the_run_with_the_fail_steps_message(gate_run: RunResult) -> None:
     assert gate_run.status == "Failed"
     assert (gate_run.failure_reason or "").startswith("Model not registered: a quality gate failed. AUC 0.")
@@ -263,7 +257,6 @@ def _definition(*steps: dict[str, Any], parameters: list[dict[str, Any]] | None 
     return {"Version": "2020-12-01", "Parameters": parameters or [], "Steps": list(steps)}
 
 
-@twin_group
 def test_cache_hits_on_a_rerun_and_misses_where_a_key_attribute_changed(twin: Twin) -> None:
     """Two cached steps; only `Uses` reads the parameter, in its ContainerArguments (part of its cache key)."""
     artifacts = NAMES.bucket("artifacts")
@@ -289,7 +282,6 @@ def test_cache_hits_on_a_rerun_and_misses_where_a_key_attribute_changed(twin: Tw
     assert written == b"2\n"  # the changed step ran again with the new value
 
 
-@twin_group
 def test_manifest_file_input_delivers_only_the_listed_keys(twin: Twin) -> None:
     raw, artifacts = NAMES.bucket("raw"), NAMES.bucket("artifacts")
     for key in ("snap/a.csv", "snap/sub/b.csv", "snap/not-listed.csv"):
@@ -314,7 +306,6 @@ def test_manifest_file_input_delivers_only_the_listed_keys(twin: Twin) -> None:
     assert seen == "content of snap/a.csv\ncontent of snap/sub/b.csv\n"
 
 
-@twin_group
 def test_a_failing_job_reports_the_tail_of_its_output_and_uploads_nothing(twin: Twin) -> None:
     artifacts = NAMES.bucket("artifacts")
     script = "echo half > /opt/ml/processing/output/out/partial; echo 'reading row 7: bad value' >&2; exit 3"
@@ -340,7 +331,6 @@ _TRIAL = (
 )
 
 
-@twin_group
 def test_tuning_runs_trials_and_picks_the_best_by_the_objective(twin: Twin) -> None:
     """staging's TuneModel (its ranges, seed, objective and metric regex) with an entrypoint and one channel."""
     staging = json.loads(definition_path("staging").read_text())
@@ -374,7 +364,6 @@ def test_tuning_runs_trials_and_picks_the_best_by_the_objective(twin: Twin) -> N
     assert used["num_round"] == "5"
 
 
-@twin_group
 def test_monitoring_of_a_deployed_package_with_an_empty_window(twin: Twin, first_run: RunResult) -> None:
     """The promotion writes the deployed package's ARN to SSM; no capture in the window: 0 rows, no drift check."""
     twin.ssm.put_parameter(
@@ -395,7 +384,6 @@ def test_monitoring_of_a_deployed_package_with_an_empty_window(twin: Twin, first
     assert twin.keys(bucket, prefix)  # the deployed package's model, fetched through its Model Registry entry
 
 
-@twin_group
 def test_an_unknown_step_type_is_an_unsupported_construct(twin: Twin) -> None:
     definition = _definition({"Name": "Notify", "Type": "Lambda", "Arguments": {}})
     with pytest.raises(UnsupportedConstruct, match="step 'Notify': step type 'Lambda'"):
