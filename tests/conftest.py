@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 # jsii starts its node process at `import aws_cdk`: these must be set before any test module imports it.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -48,6 +49,25 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         process.wait()
     if _background and (out := os.environ.pop(OUT_VARIABLE, None)):
         shutil.rmtree(out, ignore_errors=True)
+
+
+# Test files whose tests share expensive module state (one local twin and one pipeline run for the whole file):
+# with pytest-xdist each runs on one worker, instead of once per worker. xdist's own `loadgroup` cannot do it with
+# pytest 9 (it renames `item._nodeid`, which pytest 9 no longer reads).
+SHARED_STATE_FILES = ("tests/pipeline_definition/test_local_runner.py",)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Load balancing test by test (as `--dist load`), except that each SHARED_STATE_FILES file is one unit."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduler(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path in SHARED_STATE_FILES else nodeid
+
+    return Scheduler(config, log)
 
 
 @pytest.fixture(scope="session")
