@@ -1,0 +1,192 @@
+"""Processing and training jobs as local processes, with SageMaker's container contract under /opt/ml."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pipeline_definition.local_runner import s3io, sandbox
+from pipeline_definition.local_runner.errors import StepFailed, UnsupportedConstruct
+from pipeline_definition.local_runner.expressions import render
+
+
+@dataclass
+class JobContext:
+    """What one step's job needs: the S3 client, where its files go, and the environment a container would get."""
+
+    s3: Any
+    step: str
+    step_dir: Path  # workdir/<execution id>/<step>
+    execution_id: str
+    region: str
+    account: str
+    aws_env: dict[str, str] = field(default_factory=dict)  # endpoint and credentials of the local twin
+
+    def job_name(self, suffix: str = "") -> str:
+        """pipelines-<execution id>-<step>-<hash>, at most 63 characters, as SageMaker Pipelines names its jobs."""
+        digest = hashlib.sha256(f"{self.execution_id}/{self.step}/{suffix}".encode()).hexdigest()[:10]
+        return f"pipelines-{self.execution_id}-{self.step}"[:52] + f"-{digest}"
+
+    def arn(self, kind: str, name: str) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account}:{kind}/{name.lower()}"
+
+
+def container_path(job_dir: Path, local_path: str, step: str) -> Path:
+    """The job-folder file of a container path; only paths under /opt/ml exist in the local container."""
+    path = PurePosixPath(local_path)
+    if not path.is_relative_to(sandbox.CONTAINER_ROOT):
+        raise UnsupportedConstruct(step, f"LocalPath '{local_path}' outside {sandbox.CONTAINER_ROOT}")
+    return job_dir / path.relative_to(sandbox.CONTAINER_ROOT)
+
+
+def _command(spec: dict[str, Any], step: str, image: str) -> list[str]:
+    entrypoint = spec.get("ContainerEntrypoint")
+    if not entrypoint:
+        raise UnsupportedConstruct(
+            step,
+            f"no ContainerEntrypoint: the image {image} would run its own entrypoint, which is unknown locally "
+            "(the SageMaker Distribution image has none that runs a job)",
+        )
+    return [render(part) for part in [*entrypoint, *spec.get("ContainerArguments", [])]]
+
+
+def _execute(ctx: JobContext, job_dir: Path, command: list[str], env: dict[str, str], timeout: float) -> Path:
+    result = sandbox.run(command, job_dir=job_dir, logs=ctx.step_dir, env=env, timeout=timeout)
+    if result.returncode != 0:
+        failure = job_dir / "output" / "failure"
+        detail = failure.read_text(errors="replace").strip() if failure.is_file() else ""
+        raise StepFailed(
+            f"job exited with code {result.returncode}"
+            + (f" ({detail.splitlines()[0]})" if detail else "")
+            + f"; last lines of its output ({ctx.step_dir}):\n{result.tail()}"
+        )
+    return ctx.step_dir
+
+
+def _write_json(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1))
+
+
+def run_processing(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
+    """CreateProcessingJob, locally: inputs from S3, the container command, outputs to S3 at the end of the job."""
+    app = args["AppSpecification"]
+    command = _command(app, ctx.step, app.get("ImageUri", "?"))
+    job_name = ctx.job_name()
+    job_dir = ctx.step_dir / "ml"
+    for item in args.get("ProcessingInputs", []):
+        source = item.get("S3Input")
+        if source is None:
+            raise UnsupportedConstruct(ctx.step, f"ProcessingInput '{item.get('InputName')}' without S3Input")
+        if source.get("S3CompressionType", "None") != "None" or source.get("S3InputMode", "File") != "File":
+            raise UnsupportedConstruct(ctx.step, f"ProcessingInput '{item['InputName']}': only File mode, no compression")
+        local = container_path(job_dir, source["LocalPath"], ctx.step)
+        s3io.download(ctx.s3, source["S3Uri"], source["S3DataType"], local, f"ProcessingInput '{item['InputName']}'")
+    outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    for output in outputs:
+        container_path(job_dir, output["S3Output"]["LocalPath"], ctx.step).mkdir(parents=True, exist_ok=True)
+    cluster = args.get("ProcessingResources", {}).get("ClusterConfig", {})
+    _write_json(job_dir / "config" / "processingjobconfig.json", {"ProcessingJobName": job_name, **args})
+    _write_json(job_dir / "config" / "resourceconfig.json", _resource_config(cluster.get("InstanceType")))
+    env = sandbox.job_environment({k: render(v) for k, v in args.get("Environment", {}).items()}, ctx.aws_env)
+    _execute(ctx, job_dir, command, env, float(args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)))
+    # EndOfJob (and Continuous, which ends the same way for a job that has finished): only after a clean exit
+    for output in outputs:
+        s3io.upload(ctx.s3, container_path(job_dir, output["S3Output"]["LocalPath"], ctx.step), output["S3Output"]["S3Uri"])
+    return {
+        **args,
+        "ProcessingJobName": job_name,
+        "ProcessingJobArn": ctx.arn("processing-job", job_name),
+        "ProcessingJobStatus": "Completed",
+    }
+
+
+def _resource_config(instance_type: Any) -> dict[str, Any]:
+    return {
+        "current_host": "algo-1",
+        "current_instance_type": str(instance_type),
+        "current_group_name": "homogeneousCluster",
+        "hosts": ["algo-1"],
+        "instance_groups": [
+            {"instance_group_name": "homogeneousCluster", "instance_type": str(instance_type), "hosts": ["algo-1"]}
+        ],
+        "network_interface_name": "eth0",
+    }
+
+
+def run_training(ctx: JobContext, args: dict[str, Any], *, suffix: str = "") -> dict[str, Any]:
+    """CreateTrainingJob, locally: channels and config files as SageMaker writes them, then model.tar.gz to S3."""
+    algorithm = args["AlgorithmSpecification"]
+    if "AlgorithmName" in algorithm:
+        raise UnsupportedConstruct(ctx.step, "AlgorithmSpecification.AlgorithmName (marketplace algorithms)")
+    command = _command(algorithm, ctx.step, algorithm.get("TrainingImage", "?"))
+    job_name = ctx.job_name(suffix)
+    job_dir = ctx.step_dir / "ml"
+    data_config: dict[str, Any] = {}
+    for channel in args.get("InputDataConfig", []):
+        name = channel["ChannelName"]
+        source = channel["DataSource"].get("S3DataSource")
+        if source is None or channel.get("CompressionType", "None") != "None":
+            raise UnsupportedConstruct(ctx.step, f"channel '{name}': only uncompressed S3DataSource")
+        s3io.download(
+            ctx.s3, source["S3Uri"], source["S3DataType"], job_dir / "input" / "data" / name, f"channel '{name}'"
+        )
+        data_config[name] = {
+            "TrainingInputMode": channel.get("InputMode", algorithm.get("TrainingInputMode", "File")),
+            "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+            "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+            **({"ContentType": channel["ContentType"]} if "ContentType" in channel else {}),
+        }
+    hyperparameters = {k: render(v) for k, v in args.get("HyperParameters", {}).items()}
+    config = job_dir / "input" / "config"
+    _write_json(config / "hyperparameters.json", hyperparameters)
+    _write_json(config / "inputdataconfig.json", data_config)
+    _write_json(config / "resourceconfig.json", _resource_config(args.get("ResourceConfig", {}).get("InstanceType")))
+    for folder in ("model", "output/data", "checkpoints"):
+        (job_dir / folder).mkdir(parents=True, exist_ok=True)
+    declared = {k: render(v) for k, v in args.get("Environment", {}).items()}
+    env = sandbox.job_environment(
+        {"TRAINING_JOB_NAME": job_name, "TRAINING_JOB_ARN": ctx.arn("training-job", job_name), **declared},
+        ctx.aws_env,
+    )
+    _execute(ctx, job_dir, command, env, float(args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)))
+    output_path = args["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    model_uri = f"{output_path}/{job_name}/output/model.tar.gz"
+    _upload_tar(ctx.s3, job_dir / "model", model_uri)
+    if any((job_dir / "output" / "data").iterdir()):
+        _upload_tar(ctx.s3, job_dir / "output" / "data", f"{output_path}/{job_name}/output/output.tar.gz")
+    logs = "\n".join(p.read_text(errors="replace") for p in (ctx.step_dir / "stdout.log", ctx.step_dir / "stderr.log"))
+    return {
+        **args,
+        "TrainingJobName": job_name,
+        "TrainingJobArn": ctx.arn("training-job", job_name),
+        "TrainingJobStatus": "Completed",
+        "HyperParameters": hyperparameters,
+        "ModelArtifacts": {"S3ModelArtifacts": model_uri},
+        "FinalMetricDataList": final_metrics(algorithm.get("MetricDefinitions", []), logs),
+    }
+
+
+def final_metrics(definitions: list[dict[str, str]], logs: str) -> list[dict[str, Any]]:
+    """Each MetricDefinition's last match in the job's logs (SageMaker reads the first group of its Regex)."""
+    metrics = []
+    for definition in definitions:
+        matches = re.findall(definition["Regex"], logs)
+        if matches:
+            last = matches[-1]
+            metrics.append({"MetricName": definition["Name"], "Value": float(last[0] if isinstance(last, tuple) else last)})
+    return metrics
+
+
+def _upload_tar(s3: Any, folder: Path, uri: str) -> None:
+    archive = folder.parent / (folder.name + ".tar.gz")
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(folder.rglob("*")):
+            tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
+    bucket, key = s3io.split_uri(uri)
+    s3.upload_file(str(archive), bucket, key)

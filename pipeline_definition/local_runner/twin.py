@@ -1,0 +1,148 @@
+"""Stand up a local twin of one environment on a moto server: what CDK would have deployed, plus the raw data.
+
+`prepare_local_twin` creates the zone buckets, the model package group and the feature group, uploads the step
+code to `pipeline-code/<code hash>/pipeline_code/` and the SDK's staged files to `pipeline-staging/` (the prefixes
+CDK's BucketDeployments use, see stacks/units/training_pipeline.py) and lands the Adult data in the raw zone.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline_code import schema
+from pipeline_definition.contract import (
+    CODE_DIR,
+    CODE_PREFIX,
+    PLACEHOLDERS,
+    ROOT,
+    STAGING_DIR,
+    STAGING_PREFIX,
+    code_files,
+    feature_group_name,
+    model_package_group_name,
+)
+from pipeline_definition.fingerprint import code_hash
+
+ADULT_DIR = ROOT / "data" / "adult"
+RAW_DATA_PREFIX = "adult/"  # where the training pipeline's default InputDataUri points
+
+
+@dataclass(frozen=True)
+class TwinNames:
+    """The real names of one environment's deployed resources, on the twin."""
+
+    project: str
+    environment: str
+    region: str
+    account: str = "123456789012"
+
+    def bucket(self, zone: str) -> str:
+        return f"{self.project}-{self.environment}-{zone}-{self.account}-{self.region}"
+
+    @property
+    def role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.project}-{self.environment}-pipeline"
+
+    def placeholders(self) -> dict[str, str]:
+        """Placeholder value -> real name, for LocalRunner(placeholders=...)."""
+        values = {
+            "role_arn": self.role_arn,
+            "kms_key_arn": f"arn:aws:kms:{self.region}:{self.account}:key/local-twin-lake-key",
+            "raw_bucket": self.bucket("raw"),
+            "artifacts_bucket": self.bucket("artifacts"),
+            "curated_bucket": self.bucket("curated"),
+            "feature_group": feature_group_name(self.project, self.environment),
+            "model_package_group": model_package_group_name(self.project, self.environment),
+            "mlflow_tracking_server_arn": (
+                f"arn:aws:sagemaker:{self.region}:{self.account}:mlflow-tracking-server/{self.project}-{self.environment}"
+            ),
+        }
+        return {placeholder: values[name] for name, placeholder in PLACEHOLDERS.items()}
+
+
+def prepare_local_twin(
+    s3: Any,
+    names: TwinNames,
+    *,
+    sagemaker: Any | None = None,
+    land_data: bool = True,
+    sample_rows: int | None = None,
+    code_dir: Path = CODE_DIR,
+    staging_dir: Path = STAGING_DIR,
+) -> dict[str, str]:
+    """Create what the pipelines expect to exist; returns the placeholders map for LocalRunner."""
+    for zone in ("raw", "curated", "features", "artifacts"):
+        s3.create_bucket(Bucket=names.bucket(zone), CreateBucketConfiguration={"LocationConstraint": names.region})
+    artifacts = names.bucket("artifacts")
+    prefix = f"{CODE_PREFIX}/{code_hash(code_dir)}/pipeline_code"
+    for path in code_files(code_dir):
+        s3.upload_file(str(path), artifacts, f"{prefix}/{path.relative_to(code_dir).as_posix()}")
+    staged = staging_dir / STAGING_PREFIX
+    for path in sorted(p for p in staged.rglob("*") if p.is_file()):
+        s3.upload_file(str(path), artifacts, f"{STAGING_PREFIX}/{path.relative_to(staged).as_posix()}")
+    if land_data:
+        land_adult_data(s3, names.bucket("raw"), sample_rows=sample_rows)
+    if sagemaker is not None:
+        sagemaker.create_model_package_group(ModelPackageGroupName=model_package_group_name(names.project, names.environment))
+        sagemaker.create_feature_group(
+            FeatureGroupName=feature_group_name(names.project, names.environment),
+            RecordIdentifierFeatureName=schema.RECORD_IDENTIFIER_NAME,
+            EventTimeFeatureName=schema.EVENT_TIME_NAME,
+            FeatureDefinitions=schema.feature_store_definitions(),
+            OfflineStoreConfig={"S3StorageConfig": {"S3Uri": f"s3://{names.bucket('features')}/offline-store"}},
+            RoleArn=names.role_arn,
+        )
+    return names.placeholders()
+
+
+def land_adult_data(s3: Any, bucket: str, *, sample_rows: int | None = None, prefix: str = RAW_DATA_PREFIX) -> list[str]:
+    """The Adult files (gzip, as shipped) under `prefix`; `sample_rows` keeps the first N lines of each (fast tests)."""
+    keys = []
+    for path in sorted(ADULT_DIR.glob("adult.*.gz")):
+        body = path.read_bytes()
+        if sample_rows is not None:
+            lines = gzip.decompress(body).splitlines(keepends=True)
+            body = gzip.compress(b"".join(lines[:sample_rows]), mtime=0)
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{path.name}", Body=body)
+        keys.append(f"{prefix}{path.name}")
+    return keys
+
+
+@contextmanager
+def moto_endpoint() -> Iterator[str]:
+    """A moto server on 127.0.0.1 (a free port), its state reset; yields its URL and stops it afterwards."""
+    import requests
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    requests.post(f"{url}/moto-api/reset", timeout=10)
+    try:
+        yield url
+    finally:
+        threading.Thread(target=server.stop, daemon=True).start()  # werkzeug waits out a 0.5 s poll
+
+
+def clients(endpoint_url: str, region: str) -> tuple[Any, Any]:
+    """(s3, sagemaker) boto3 clients on the twin, with the fake credentials moto accepts."""
+    import boto3
+    from botocore.config import Config
+
+    options = {
+        "endpoint_url": endpoint_url,
+        "region_name": region,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+        "config": Config(retries={"max_attempts": 1}),  # moto answers 500 for what it lacks: don't retry that
+    }
+    return boto3.client("s3", **options), boto3.client("sagemaker", **options)
