@@ -1,0 +1,304 @@
+"""Small patches that let moto 5.2.5 execute the promotion state machine (JSONata, SageMaker endpoints, Lambda).
+
+moto runs Step Functions executions with the ASL interpreter it took from LocalStack when its config says
+`stepfunctions.execute_state_machine` (see `local_step_functions_config`). What it lacks, supplied here:
+
+- JSONata evaluation: moto's evaluator is a JVM bridge that is never initialised (`'NoneType' object is not
+  callable`; getmoto/moto#10105, fix proposed in getmoto/moto#10112). `jsonata-python` evaluates instead.
+- String variables are pasted into expressions unescaped (`$x:="a "quoted" b";`), which breaks on any quote
+  or backslash (an error message as a reason): they are JSON-encoded instead (same issue).
+- `$uuid()` returns the text "Function $uuid is currently not supported" (moto's intrinsic declarations):
+  it returns a real UUID, as Step Functions' does.
+- SageMaker `UpdateEndpoint` is not implemented (moto answers 500): added, with the status rules AWS documents
+  (only an InService endpoint can be updated; DeleteEndpoint is the only operation on a Failed one; a failed
+  update rolls back to the old config and ends InService with a FailureReason). `CreateEndpoint` on an existing
+  name fails, as on AWS (moto overwrites it). Status transitions are scripted per endpoint (`EndpointScript`),
+  one status per DescribeEndpoint, so tests can simulate Creating/Updating/Failed without waiting.
+- The aws-sdk service name `applicationautoscaling` (Step Functions') is not mapped to boto3's
+  `application-autoscaling`.
+- SendTaskFailure drops its `cause` (moto's response handler passes only `error`), so a person's reason for
+  refusing would read `null`: passed on.
+- Lambda without Docker always answers its own request body: a function registered with `register_lambda` runs
+  a Python callable in-process instead (the real handler's logic against moto).
+- SageMaker Runtime answers static text, cached by request: `set_model_behaviour` decides what an endpoint
+  answers from the ModelDataUrl of the model behind its live config, so a bad model really fails the smoke test.
+
+Differences from AWS that remain (none of them makes a Catch match that would not on AWS, because the promotion
+catches `States.ALL` and `States.Timeout` only): service error names (`sagemaker.sagemakerException` where AWS
+says `SageMaker.AmazonSageMakerException`), deletions are immediate after one `Deleting` describe, and no IAM is
+evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+_lock = threading.Lock()
+_applied = False
+
+LambdaHandler = Callable[[dict[str, Any], dict[str, str]], Any]  # (event, function environment) -> result
+ModelBehaviour = Callable[[str, str], str]  # (model data URL, request body) -> response body
+
+
+def local_step_functions_config() -> dict[str, Any]:
+    """moto config (for `mock_aws(config=...)` or POST /moto-api/config) that executes state machines."""
+    return {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+# ----------------------------------------------------------------------------------------------- endpoints
+
+
+@dataclass
+class EndpointScript:
+    """What DescribeEndpoint shows after the next create or update of one endpoint: `statuses`, one per describe,
+    the last one staying. Ending in "InService" means the new config is live; ending in "Failed" means: a create
+    failed (the endpoint stays Failed), an update failed (SageMaker rolls back: InService on the old config)."""
+
+    statuses: Sequence[str] = ("Updating", "InService")
+    failure_reason: str = ""
+
+
+@dataclass
+class _EndpointState:
+    pending: list[str] = field(default_factory=list)
+    final: str = "InService"
+    failure_reason: str = ""
+    new_config: str | None = None  # the config an update switches to once it succeeds
+    old_config: str | None = None
+
+
+_scripts: dict[str, EndpointScript] = {}  # next change of an endpoint, by name
+_states: dict[str, _EndpointState] = {}
+_lambdas: dict[str, LambdaHandler] = {}
+_model_behaviour: list[ModelBehaviour] = []
+
+
+def script_next_change(endpoint_name: str, script: EndpointScript) -> None:
+    """The statuses the next CreateEndpoint/UpdateEndpoint of `endpoint_name` goes through."""
+    _scripts[endpoint_name] = script
+
+
+def set_endpoint_status(endpoint_name: str, *statuses: str, failure_reason: str = "") -> None:
+    """From now on DescribeEndpoint shows `statuses`, one per call, the last staying (e.g. another promotion's
+    update in flight: "Updating", "Updating", "InService"). The endpoint must exist."""
+    state = _states.setdefault(endpoint_name, _EndpointState())
+    state.pending, state.final = list(statuses[:-1]), statuses[-1]
+    state.failure_reason, state.new_config = failure_reason, None
+
+
+def register_lambda(function_name: str, handler: LambdaHandler) -> None:
+    """Invocations of `function_name` (name or ARN) run `handler(event, environment)` in-process."""
+    _lambdas[function_name.split(":")[-1] if function_name.startswith("arn:") else function_name] = handler
+
+
+def set_model_behaviour(behaviour: ModelBehaviour) -> None:
+    _model_behaviour[:] = [behaviour]
+
+
+def reset_twin_state() -> None:
+    """Forget scripts, endpoint states, Lambda handlers and model behaviour (moto's own reset does not)."""
+    _scripts.clear()
+    _states.clear()
+    _lambdas.clear()
+    _model_behaviour.clear()
+
+
+def _patch_sagemaker() -> None:
+    from moto.sagemaker import models, responses
+    from moto.sagemaker.exceptions import ValidationError
+
+    backend_cls = models.SageMakerModelBackend
+    original_create = backend_cls.create_endpoint
+    original_delete = backend_cls.delete_endpoint
+
+    def _validation(message: str) -> ValidationError:
+        return ValidationError(message=message)
+
+    def _start_change(name: str, *, old: str | None, new: str, creating: bool) -> None:
+        script = _scripts.pop(name, EndpointScript(("Creating" if creating else "Updating", "InService")))
+        statuses = list(script.statuses)
+        _states[name] = _EndpointState(
+            pending=statuses[:-1], final=statuses[-1], failure_reason=script.failure_reason, new_config=new,
+            old_config=old,
+        )  # fmt: skip
+
+    def create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, tags: Any) -> Any:
+        if endpoint_name in self.endpoints:
+            arn = self.endpoints[endpoint_name].arn
+            raise _validation(f'Cannot create already existing endpoint "{arn}".')
+        endpoint = original_create(self, endpoint_name, endpoint_config_name, tags)
+        _start_change(endpoint_name, old=None, new=endpoint_config_name, creating=True)
+        return endpoint
+
+    def update_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str) -> str:
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            raise _validation(f"Could not find endpoint '{endpoint_name}'.")
+        self.describe_endpoint_config(endpoint_config_name)  # raises if it does not exist
+        status = _current_status(endpoint)
+        if status == "Failed":
+            raise _validation(f'Cannot update endpoint "{endpoint.arn}" in Failed status; delete it first.')
+        if status != "InService":
+            raise _validation(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        _start_change(endpoint_name, old=endpoint.endpoint_config_name, new=endpoint_config_name, creating=False)
+        endpoint.endpoint_status = _states[endpoint_name].pending[0] if _states[endpoint_name].pending else "Updating"
+        return str(endpoint.arn)
+
+    def delete_endpoint(self: Any, endpoint_name: str) -> None:
+        original_delete(self, endpoint_name)  # raises if missing
+        _states.pop(endpoint_name, None)
+
+    def _current_status(endpoint: Any) -> str:
+        state = _states.get(endpoint.endpoint_name)
+        return str(state.pending[0] if state and state.pending else (state.final if state else "InService"))
+
+    def describe_endpoint(self: Any, endpoint_name: str) -> dict[str, Any]:
+        endpoint = self.endpoints.get(endpoint_name)
+        state = _states.get(endpoint_name)
+        if endpoint is not None and state is not None:
+            with _lock:
+                status = state.pending.pop(0) if state.pending else state.final
+            endpoint.failure_reason = None
+            if status == "InService" and not state.pending and state.new_config:
+                endpoint.endpoint_config_name = state.new_config
+            elif status == "Failed" and not state.pending and state.old_config:
+                # A failed update: SageMaker goes back to the old config by itself and is InService again.
+                status, endpoint.endpoint_config_name = "InService", state.old_config
+                endpoint.failure_reason = state.failure_reason or "update failed"
+            elif status == "Failed":
+                endpoint.failure_reason = state.failure_reason or "creation failed"
+            endpoint.endpoint_status = status
+        return original_describe(self, endpoint_name)
+
+    original_describe = backend_cls.describe_endpoint
+    backend_cls.create_endpoint = create_endpoint  # type: ignore[method-assign]  # a documented moto patch
+    backend_cls.update_endpoint = update_endpoint  # type: ignore[attr-defined]  # added: moto has none
+    backend_cls.delete_endpoint = delete_endpoint  # type: ignore[method-assign]  # a documented moto patch
+    backend_cls.describe_endpoint = describe_endpoint  # type: ignore[method-assign]  # a documented moto patch
+
+    def update_endpoint_response(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        arn = self.sagemaker_backend.update_endpoint(
+            self._get_param("EndpointName"), self._get_param("EndpointConfigName")
+        )
+        return ActionResult({"EndpointArn": arn})
+
+    responses.SageMakerResponse.update_endpoint = update_endpoint_response  # type: ignore[attr-defined]  # added: moto has none
+
+
+def _patch_runtime() -> None:
+    from moto.sagemaker.models import sagemaker_backends
+    from moto.sagemakerruntime import responses
+
+    original = responses.SageMakerRuntimeResponse.invoke_endpoint
+
+    def invoke_endpoint(self: Any) -> Any:
+        if not _model_behaviour:
+            return original(self)
+        name = self.path.split("/")[2]  # /endpoints/<name>/invocations (moto reads it from the body: None)
+        sagemaker = sagemaker_backends[self.current_account][self.region]
+        endpoint = sagemaker.endpoints.get(name)
+        if endpoint is None or endpoint.endpoint_status not in ("InService", "Updating"):
+            message = f"Endpoint {name} of account {self.current_account} not found or not in service."
+            return 400, {}, json.dumps({"__type": "ValidationError", "message": message})
+        config = sagemaker.endpoint_configs[endpoint.endpoint_config_name]
+        variant = config.production_variants[0]
+        model = sagemaker.describe_model(variant["ModelName"])
+        body = self.body.decode() if isinstance(self.body, bytes) else str(self.body)
+        answer = _model_behaviour[0](model.primary_container["ModelDataUrl"], body)
+        headers = {"Content-Type": "text/csv", "x-Amzn-Invoked-Production-Variant": variant["VariantName"]}
+        return 200, headers, answer
+
+    responses.SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint  # type: ignore[method-assign]  # a documented moto patch
+
+
+def _patch_lambda() -> None:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    original = LambdaSimpleBackend.invoke
+
+    def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> Any:
+        name = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
+        handler = _lambdas.get(name)
+        if handler is None:
+            return original(self, function_name, qualifier, body, headers, response_headers)
+        environment = self.get_function(name).environment_vars or {}
+        try:
+            result = handler(json.loads(body or "{}"), dict(environment))
+        except Exception as error:  # the Lambda runtime reports any exception as an unhandled function error
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}).encode()
+        return json.dumps(result).encode()
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]  # a documented moto patch
+
+
+# ------------------------------------------------------------------------------------------------- JSONata
+
+
+def _patch_jsonata() -> None:
+    import jsonata
+    from moto.stepfunctions.parser.asl.component.intrinsic import jsonata as intrinsics
+    from moto.stepfunctions.parser.asl.eval import states, variable_store
+    from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    def evaluate(expression: str) -> Any:
+        compiled = jsonata.Jsonata(expression)
+        compiled.register_lambda("uuid", lambda: str(uuid.uuid4()))
+        try:
+            return compiled.evaluate(None)
+        except Exception as error:  # moto maps JSONataException to States.QueryEvaluationError
+            raise moto_jsonata.JSONataException("UNKNOWN", str(error)) from error
+
+    def encode(bindings: dict[str, Any]) -> str:
+        # moto's to_json_str also encodes the datetimes of AWS responses; strings get JSON quoting and escapes.
+        return "".join(
+            f"{name}:={json.dumps(value) if isinstance(value, str) else to_json_str(value, separators=(',', ':'))};"
+            for name, value in bindings.items()
+        )
+
+    moto_jsonata._eval_jsonata = evaluate
+    # Step Functions names Application Auto Scaling `applicationautoscaling` (SDK v2); boto3 needs the hyphen.
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+
+    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES["applicationautoscaling"] = "application-autoscaling"
+    intrinsics._DECLARATION_BY_VARIABLE_REFERENCE["$uuid"] = ""  # bound by `evaluate` instead
+    for module in (moto_jsonata, states, variable_store):
+        module.encode_jsonata_variable_declarations = encode  # type: ignore[attr-defined]
+
+
+def _patch_send_task_failure() -> None:
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]  # a documented moto patch
+
+
+def enable_local_step_functions() -> None:
+    """Apply every patch above, once per process (idempotent). The moto config still has to ask for execution:
+    `local_step_functions_config()`."""
+    global _applied
+    with _lock:
+        if _applied:
+            return
+        _patch_jsonata()
+        _patch_sagemaker()
+        _patch_runtime()
+        _patch_lambda()
+        _patch_send_task_failure()
+        _applied = True
