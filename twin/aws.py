@@ -16,6 +16,7 @@ import boto3
 import requests
 from botocore.config import Config
 
+from pipeline_code import schema
 from pipeline_definition.contract import (
     CODE_PREFIX,
     PLACEHOLDERS,
@@ -28,18 +29,9 @@ from pipeline_definition.fingerprint import code_hash
 from twin.assembly import StageTemplates
 
 SERVICES = (
-    "s3",
-    "sagemaker",
-    "ssm",
-    "dynamodb",
-    "events",
-    "sqs",
-    "cloudwatch",
-    "stepfunctions",
-    "lambda",
-    "iam",
-    "sns",
-)
+    "s3", "sagemaker", "sagemaker-runtime", "ssm", "dynamodb", "events", "sqs", "cloudwatch", "stepfunctions",
+    "lambda", "iam", "sns", "kms", "sts",
+)  # fmt: skip
 # moto answers what it lacks with HTTP 500, which botocore would retry: one attempt, so a gap shows at once.
 CLIENT_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"})
 
@@ -144,6 +136,15 @@ def create_stage(
         )
     for group in stage.names("AWS::SageMaker::ModelPackageGroup"):
         c["sagemaker"].create_model_package_group(ModelPackageGroupName=group)
+    for feature_group in stage.names("AWS::SageMaker::FeatureGroup"):
+        c["sagemaker"].create_feature_group(  # features, identifier and event time as the unit defines them
+            FeatureGroupName=feature_group,
+            RecordIdentifierFeatureName=schema.RECORD_IDENTIFIER_NAME,
+            EventTimeFeatureName=schema.EVENT_TIME_NAME,
+            FeatureDefinitions=schema.feature_store_definitions(),
+            OfflineStoreConfig={"S3StorageConfig": {"S3Uri": f"s3://{stage.bucket('features')}/offline-store"}},
+            RoleArn=role,
+        )
     for pipeline in stage.of_type("AWS::SageMaker::Pipeline"):
         name = stage.physical_name(pipeline)
         kind = name.split(f"-{environment}-", 1)[1]  # <project>-<env>-<pipeline>

@@ -44,29 +44,33 @@ def _importable(module: str) -> bool:
         return False
 
 
-def _snapshots_in_definition() -> bool:
+def _seams_fixed() -> bool:
+    """The defs and triggers branches: the training pipeline reads a data snapshot (InputManifestUri) that the
+    starters write, and its registration metadata fits SageMaker's pattern (today RegisterModel is refused)."""
     definition = json.loads((ROOT / "pipeline_definition" / "generated" / "dev-training.json").read_text())
-    return any(p["Name"] == "InputManifestUri" for p in definition["Parameters"])
+    declared = any(p["Name"] == "InputManifestUri" for p in definition["Parameters"])
+    passed = "InputManifestUri" in (ROOT / "lambdas" / "shared" / "adapters.py").read_text()
+    return declared and passed
 
 
 PARTS = {
     "runner": _importable("pipeline_definition.local_runner"),
     "promotion": _importable("twin.promotion"),
-    "snapshots": _snapshots_in_definition(),
+    "seams": _seams_fixed(),
 }
 NEEDS = {
-    "training-succeeded": ("runner",),
-    "package-registered": ("runner",),
-    "package-approved": ("runner",),
-    "promotion-succeeded": ("runner", "promotion"),
-    "endpoint-in-service": ("runner", "promotion"),
-    "monitoring-clean": ("runner", "promotion"),
-    "monitoring-violations": ("runner", "promotion"),
-    "drift-retrain-started": ("runner", "promotion"),
-    "duplicate-alarm-skipped": ("runner", "promotion"),
-    "drift-retrain-learns-recent-data": ("runner", "promotion", "snapshots"),
-    "new-data-retrain-fresh-inputs": ("runner", "snapshots"),
-    "same-data-cache-hit": ("runner", "snapshots"),
+    "training-succeeded": ("runner", "seams"),
+    "package-registered": ("runner", "seams"),
+    "package-approved": ("runner", "seams"),
+    "promotion-succeeded": ("runner", "promotion", "seams"),
+    "endpoint-in-service": ("runner", "promotion", "seams"),
+    "monitoring-clean": ("runner", "promotion", "seams"),
+    "monitoring-violations": ("runner", "promotion", "seams"),
+    "drift-retrain-started": ("runner", "promotion", "seams"),
+    "duplicate-alarm-skipped": ("runner", "promotion", "seams"),
+    "drift-retrain-learns-recent-data": ("runner", "promotion", "seams"),
+    "new-data-retrain-fresh-inputs": ("runner", "seams"),
+    "same-data-cache-hit": ("runner", "seams"),
 }
 
 
@@ -78,7 +82,7 @@ def loop_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,  # ~3 min on a loaded 2-core machine; a hung run must still end
         check=False,
     )
     timeline_file = out / "timeline.json"
