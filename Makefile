@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth pipeline-definitions synth-release test lint format local-run local-run-shifted bench bench-ml clean
+.PHONY: help install synth pipeline-definitions synth-release test lint format local-run local-run-shifted loop bench bench-ml clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ local-run: install  ## Run every ML step on the Adult data locally; artifacts in
 
 local-run-shifted: install  ## The same on a shifted copy of the test data: shows drift being found
 	$(PY) -m pipeline_code.local_run --out local-run --shift
+
+loop: install  ## The whole MLOps loop of dev on a local moto twin (~1 min); timeline in loop-run/timeline.json
+	$(PY) -m twin.loop --out loop-run
 
 bench: install  ## Synth benchmark: make synth against a bare one-stack CDK app (figures printed, nothing asserted)
 	$(PY) benchmarks/bench_synth.py

@@ -1,0 +1,429 @@
+"""The loop's steps, in order. Each checks its evidence on moto (or in the run's files) before it is ok."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from twin import capture
+from twin.events import ALARM_STATE_CHANGE, MODEL_PACKAGE_STATE_CHANGE, alarm_state_change, model_package_state_change
+from twin.timeline import StepError, Timeline
+from twin.world import DRIFT, NEW_DATA, PROMOTION, World
+
+TEST_ROWS = 3000  # requests from the test split per monitoring window (well above HasEnoughData's 100)
+SHIFT = "numeric"  # pipeline_code.shifts: age + 10 years, labels kept
+
+
+class State:
+    """What earlier steps found, for the later ones."""
+
+    first_run: Any = None
+    package_arn: str = ""
+    deployed: Any = None
+    report_uri: str = ""
+    drift_events: list[dict[str, Any]]
+    alarm_event: dict[str, Any] | None = None
+    drift_arn: str = ""
+    fresh_arn: str = ""
+    fresh_package: str = ""
+    promoted: bool = False
+
+    def __init__(self) -> None:
+        self.drift_events = []
+
+
+def run(world: World, timeline: Timeline, assembly: Path) -> None:
+    state = State()
+    _new_data_to_package(world, timeline, state)
+    _approval_to_endpoint(world, timeline, state, assembly)
+    _monitoring(world, timeline, state)
+    _drift_retrain(world, timeline, state)
+    _fresh_and_cached(world, timeline, state)
+    _code_change(world, timeline)
+
+
+# ---------------------------------------------------------------- 1-3: new data -> a registered package
+
+
+def _new_data_to_package(world: World, timeline: Timeline, state: State) -> None:
+    c = world.clients
+    with timeline.step("data-landed") as evidence:
+        uri = world.land("adult.data", "adult/adult.data")
+        bucket, key = capture.split_s3(uri)
+        size = c["s3"].head_object(Bucket=bucket, Key=key)["ContentLength"]
+        evidence.append(f"{uri} ({size} bytes)")
+    with timeline.step("new-data-retrain-started") as evidence:
+        results = world.deliver(NEW_DATA)
+        arn = world.started(results, "new-data")
+        evidence.append(f"{arn} (Trigger=new-data, from S3's Object Created event via the synthesized rule)")
+    with timeline.step("training-succeeded") as evidence:
+        state.first_run = _succeeded(world, arn)
+        evidence.append(f"{arn}: {_step_summary(state.first_run)}")
+    with timeline.step("package-registered") as evidence:
+        if state.first_run is None:
+            raise StepError("no successful training run")
+        state.package_arn = _registered(world, state.first_run, arn)
+        evidence.append(f"{state.package_arn} (PendingManualApproval, lineage metadata complete)")
+
+
+def _succeeded(world: World, arn: str) -> Any:
+    result = world.run(arn)
+    if result.status != "Succeeded":
+        raise StepError(f"{arn} {result.status}: {result.failure_reason}")
+    return result
+
+
+def _registered(world: World, result: Any, arn: str) -> str:
+    """The run's package on moto: PendingManualApproval, every lineage key the definition declares filled in."""
+    if not result.model_package_arn:
+        raise StepError(f"{arn} registered no model package")
+    package = world.clients["sagemaker"].describe_model_package(ModelPackageName=result.model_package_arn)
+    if package["ModelApprovalStatus"] != "PendingManualApproval":
+        raise StepError(f"{result.model_package_arn} is {package['ModelApprovalStatus']}")
+    metadata = package.get("CustomerMetadataProperties", {})
+    declared = _declared_metadata(world)
+    empty = sorted(k for k in declared if not str(metadata.get(k, "")).strip())
+    if empty:
+        raise StepError(f"{result.model_package_arn}: lineage metadata missing or empty: {empty}")
+    if metadata.get("pipeline_execution_arn") != arn:
+        raise StepError(f"package lineage names execution {metadata.get('pipeline_execution_arn')}, not {arn}")
+    return str(result.model_package_arn)
+
+
+def _declared_metadata(world: World) -> set[str]:
+    definition = json.loads(
+        world.clients["sagemaker"].describe_pipeline(PipelineName=world.pipeline("training"))["PipelineDefinition"]
+    )
+    found: set[str] = set()
+
+    def walk(steps: list[Any]) -> None:
+        for step in steps:
+            if step["Type"] == "Condition":
+                walk(step["Arguments"].get("IfSteps", []))
+                walk(step["Arguments"].get("ElseSteps", []))
+            elif step["Type"] == "RegisterModel":
+                found.update(step["Arguments"].get("CustomerMetadataProperties", {}))
+
+    walk(definition["Steps"])
+    return found
+
+
+def _step_summary(result: Any) -> str:
+    return ", ".join(f"{s.name}{' (cache)' if s.cache_hit else ''}" for s in result.steps if s.status == "Succeeded")
+
+
+# ---------------------------------------------------------------- 4-5: approval -> promotion -> endpoint
+
+
+def _approval_to_endpoint(world: World, timeline: Timeline, state: State, assembly: Path) -> None:
+    c = world.clients
+    with timeline.step("package-approved") as evidence:
+        if not state.package_arn:
+            raise StepError("no registered package to approve")
+        c["sagemaker"].update_model_package(
+            ModelPackageArn=state.package_arn,
+            ModelApprovalStatus="Approved",
+            ApprovalDescription="approved by the loop",
+        )
+        package = c["sagemaker"].describe_model_package(ModelPackageName=state.package_arn)
+        assert world.routes is not None
+        world.routes.put(*_with_type(model_package_state_change(package), MODEL_PACKAGE_STATE_CHANGE))
+        delivered = world.routes.received(PROMOTION)
+        if len(delivered) != 1 or delivered[0]["detail"].get("ModelPackageArn") != state.package_arn:
+            raise StepError(f"the promotion rule delivered {len(delivered)} event(s) for the approval")
+        evidence.append(f"{state.package_arn} Approved; the state-change event matched the promotion rule")
+    with timeline.step("promotion-succeeded") as evidence:
+        promotion = _promotion(world, assembly)
+        execution = promotion.start(state.package_arn)
+        described = promotion.wait(execution, timeout=120)
+        if described.get("status") != "SUCCEEDED":
+            raise StepError(f"{execution} {described.get('status')}: {described.get('error')} {described.get('cause')}")
+        state.promoted = True
+        evidence.append(str(execution))
+    with timeline.step("endpoint-in-service") as evidence:
+        if not state.promoted:
+            raise StepError("no successful promotion")
+        endpoint = f"{world.project_env}-endpoint"
+        status = c["sagemaker"].describe_endpoint(EndpointName=endpoint)["EndpointStatus"]
+        parameter = f"/{world.project_env.replace('-', '/', 1)}/current-model-package"
+        current = c["ssm"].get_parameter(Name=parameter)["Parameter"]["Value"]
+        if status != "InService" or current != state.package_arn:
+            raise StepError(f"endpoint {endpoint} {status}; {parameter} = {current}")
+        evidence.append(f"{endpoint} InService; {parameter} = {current}")
+
+
+def _with_type(
+    event: tuple[str, dict[str, Any], list[str]], detail_type: str
+) -> tuple[str, str, dict[str, Any], list[str]]:
+    source, detail, resources = event
+    return source, detail_type, detail, resources
+
+
+def _promotion(world: World, assembly: Path) -> Any:
+    try:
+        from twin.promotion import LocalPromotion
+    except ImportError as error:
+        raise StepError(f"the local promotion executor (twin.promotion) is not available: {error}") from None
+    return LocalPromotion.from_cloud_assembly(assembly, world.environment, clients=world.clients, poll_seconds=0)
+
+
+# ---------------------------------------------------------------- 6-7: monitoring, clean then shifted
+
+
+def _monitoring(world: World, timeline: Timeline, state: State) -> None:
+    with timeline.step("monitoring-clean") as evidence:
+        result, written = _monitor(world, state, shift=None)
+        violations = _metric(world, "DriftViolations")
+        if violations != 0 or world.routes is None or world.routes.received(DRIFT):
+            raise StepError(f"DriftViolations={violations} on unshifted traffic")
+        evidence.append(f"{result.execution_arn}: {written.rows} captured rows, DriftViolations=0, no event")
+        _archive_window(world, written)
+    with timeline.step("monitoring-violations") as evidence:
+        result, written = _monitor(world, state, shift=SHIFT)
+        violations = _metric(world, "DriftViolations")
+        assert world.routes is not None
+        state.drift_events = world.routes.received(DRIFT)
+        reports = [e for e in state.drift_events if e["detail-type"] == "Drift Violations Report"]
+        if not violations or len(reports) != 1:
+            raise StepError(f"DriftViolations={violations}, {len(reports)} violations event(s) for shifted traffic")
+        state.report_uri = reports[0]["detail"]["reportUri"]
+        bucket, key = capture.split_s3(state.report_uri)
+        world.clients["s3"].head_object(Bucket=bucket, Key=key)
+        found = [
+            v["check"] + (f"({v['feature']})" if v.get("feature") else "") for v in reports[0]["detail"]["violations"]
+        ]
+        evidence.append(f"{state.report_uri}: {violations:g} violation(s) {found}; event delivered to the drift rule")
+
+
+def _monitor(world: World, state: State, shift: str | None) -> tuple[Any, capture.Written]:
+    """Traffic for one window (scored by the deployed model), then a monitoring run over it."""
+    from pipeline_code.monitoring_inputs import describe_deployed
+
+    if not state.package_arn:
+        raise StepError("no deployed package to monitor")
+    c = world.clients
+    state.deployed = describe_deployed(c["sagemaker"], state.package_arn)
+    split = capture.read_split(c["s3"], state.deployed.reference_uri)
+    rows = capture.shifted(split, shift)
+    rows = type(rows)(rows.features[:TEST_ROWS], None if rows.label is None else rows.label[:TEST_ROWS])
+    scores = capture.score(c["s3"], state.deployed.model_uri, rows.features)
+    defaults = _monitoring_defaults(world)
+    written = capture.write_traffic(
+        c["s3"],
+        rows,
+        scores,
+        capture_uri=defaults["CaptureUri"],
+        ground_truth_uri=defaults["GroundTruthUri"],
+        at=datetime.now(UTC) - timedelta(hours=2),
+    )
+    # dev's schedule monitors batch predictions (its serverless endpoint captures nothing); the loop shows the
+    # capture path, which staging and prod use, by starting the run with Source=capture.
+    arn = c["sagemaker"].start_pipeline_execution(
+        PipelineName=world.pipeline("monitoring"),
+        PipelineParameters=[{"Name": "Source", "Value": "capture"}],
+        PipelineExecutionDisplayName=f"loop-{shift or 'clean'}",
+    )["PipelineExecutionArn"]
+    result = _succeeded(world, arn)
+    if not any(s.name == "CheckDrift" and s.status == "Succeeded" for s in result.steps):
+        raise StepError(f"{arn}: CheckDrift did not run ({_step_summary(result)})")
+    return result, written
+
+
+def _monitoring_defaults(world: World) -> dict[str, str]:
+    definition = json.loads(
+        world.clients["sagemaker"].describe_pipeline(PipelineName=world.pipeline("monitoring"))["PipelineDefinition"]
+    )
+    return {p["Name"]: str(p.get("DefaultValue", "")) for p in definition["Parameters"]}
+
+
+def _metric(world: World, name: str) -> float | None:
+    """The latest value of a monitoring metric of this environment on moto's CloudWatch (None: never put)."""
+    now = datetime.now(UTC)
+    points = world.clients["cloudwatch"].get_metric_statistics(
+        Namespace="MLOps/Monitoring",
+        MetricName=name,
+        Dimensions=[{"Name": "Environment", "Value": world.project_env}],
+        StartTime=now - timedelta(minutes=5),
+        EndTime=now + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    return max(points, key=lambda p: p["Timestamp"])["Maximum"] if points else None
+
+
+def _archive_window(world: World, written: capture.Written) -> None:
+    """The loop compresses days into seconds: the first window's traffic leaves the capture and ground-truth
+    prefixes (to `twin-archive/`), so the next run's 24-hour window holds only the next day's requests."""
+    s3, bucket = world.clients["s3"], world.stage.bucket("artifacts")
+    for key in written.capture_keys + written.ground_truth_keys:
+        s3.copy_object(Bucket=bucket, Key=f"twin-archive/{key}", CopySource={"Bucket": bucket, "Key": key})
+        s3.delete_object(Bucket=bucket, Key=key)
+
+
+# ---------------------------------------------------------------- 8-9: drift -> retrain on the recent window
+
+
+def _drift_retrain(world: World, timeline: Timeline, state: State) -> None:
+    c = world.clients
+    with timeline.step("drift-retrain-started") as evidence:
+        if not state.drift_events:
+            raise StepError("no drift event was delivered")
+        state.alarm_event = _alarm_event(world)
+        world.clock.advance(25)  # a day after the first run: past the retraining cooldown
+        before = set(world.executions())
+        # In delivery order: the monitoring job's violations event, then the alarm on its metric.
+        results = world.deliver(DRIFT, [*state.drift_events, state.alarm_event])
+        state.drift_arn = world.started(results, "drift")
+        detail = world.parameters_of(state.drift_arn).get("TriggerDetail", "")
+        if state.report_uri not in detail:
+            raise StepError(f"TriggerDetail {detail!r} does not name the report {state.report_uri}")
+        if set(world.executions()) - before != {state.drift_arn}:
+            raise StepError(f"drift events started {sorted(set(world.executions()) - before)}")
+        evidence.append(f"{state.drift_arn} (Trigger=drift, TriggerDetail names {state.report_uri})")
+    with timeline.step("duplicate-alarm-skipped") as evidence:
+        if state.alarm_event is None:
+            raise StepError("no alarm event to deliver again")
+        listed = world.executions()
+        (result,) = [r for _, r in world.deliver(DRIFT, [state.alarm_event])]
+        if world.executions() != listed or result.get("outcome") != "skipped":
+            raise StepError(f"the redelivered alarm event gave {result}")
+        evidence.append(f"{state.alarm_event['resources'][0]} delivered again: {result.get('reason')}, no execution")
+    with timeline.step("drift-retrain-learns-recent-data") as evidence:
+        if not state.drift_arn:
+            raise StepError("no drift-triggered execution")
+        feedback = world.keys(world.stage.bucket("raw"), "feedback/")
+        if not feedback:
+            raise StepError("the monitoring run wrote no labelled window under s3://<raw>/feedback/")
+        result = _succeeded(world, state.drift_arn)
+        inputs = _lineage_inputs(world, result)
+        named = [k for k in inputs if k.startswith("feedback/") or "/feedback/" in k]
+        if not named:
+            raise StepError(f"{state.drift_arn}: lineage inputs {inputs} name no feedback/ object ({feedback})")
+        evidence.append(f"{state.drift_arn}: lineage names {named}")
+    del c
+
+
+def _alarm_event(world: World) -> dict[str, Any]:
+    """The drift alarm of the stage, evaluated on the metric moto holds, in ALARM; its state-change event."""
+    c = world.clients
+    alarm = world.stage.named("AWS::CloudWatch::Alarm", f"{world.project_env}-drift-violations")
+    props = world.stage.resolve(alarm.properties)
+    keep = ("AlarmName", "ComparisonOperator", "EvaluationPeriods", "MetricName", "Namespace", "Period",
+            "Statistic", "Threshold", "TreatMissingData", "AlarmDescription", "Dimensions")  # fmt: skip
+    c["cloudwatch"].put_metric_alarm(**{k: props[k] for k in keep if k in props})
+    value = _metric(world, props["MetricName"])
+    if value is None or not _breaches(value, props["ComparisonOperator"], float(props["Threshold"])):
+        raise StepError(f"{props['AlarmName']}: {props['MetricName']}={value} does not breach {props['Threshold']}")
+    c["cloudwatch"].set_alarm_state(
+        AlarmName=props["AlarmName"],
+        StateValue="ALARM",
+        StateReason=f"Threshold Crossed: 1 datapoint [{value:g}] was >= the threshold ({props['Threshold']}).",
+    )
+    (described,) = c["cloudwatch"].describe_alarms(AlarmNames=[props["AlarmName"]])["MetricAlarms"]
+    assert world.routes is not None
+    world.routes.put(*_with_type(alarm_state_change(described, previous="OK"), ALARM_STATE_CHANGE))
+    delivered = [e for e in world.routes.received(DRIFT) if e["detail-type"] == ALARM_STATE_CHANGE]
+    if len(delivered) != 1:
+        raise StepError(f"the drift alarm rule delivered {len(delivered)} alarm event(s)")
+    return delivered[0]
+
+
+def _breaches(value: float, operator: str, threshold: float) -> bool:
+    return {
+        "GreaterThanOrEqualToThreshold": value >= threshold,
+        "GreaterThanThreshold": value > threshold,
+        "LessThanThreshold": value < threshold,
+        "LessThanOrEqualToThreshold": value <= threshold,
+    }[operator]
+
+
+def _lineage_inputs(world: World, result: Any) -> list[str]:
+    """The input objects the run's Preprocess lineage (lineage.json) names."""
+    preprocess = next((s for s in result.steps if s.name == "Preprocess"), None)
+    if preprocess is None:
+        raise StepError("the run has no Preprocess step")
+    bucket = world.stage.bucket("artifacts")
+    execution_id = result.execution_arn.rsplit("/", 1)[-1]
+    keys = [k for k in world.keys(bucket, "pipeline-runs/") if k.endswith("lineage.json") and execution_id in k]
+    if not keys and preprocess.cache_hit:
+        keys = [k for k in world.keys(bucket, "pipeline-runs/") if k.endswith("lineage.json")]
+    if not keys:
+        raise StepError(f"no lineage.json among the outputs of {result.execution_arn}")
+    lineage = world.read_json(bucket, keys[-1])
+    items = lineage.get("input", {}).get("objects") or lineage.get("objects") or lineage.get("files") or []
+    return [str(i.get("key") or i.get("path") or i) if isinstance(i, dict) else str(i) for i in items]
+
+
+# ---------------------------------------------------------------- 10-11: fresh data, then the same data
+
+
+def _fresh_and_cached(world: World, timeline: Timeline, state: State) -> None:
+    with timeline.step("new-data-retrain-fresh-inputs") as evidence:
+        world.clock.advance(25)
+        uri = world.land("adult.test", "adult/adult.test")
+        state.fresh_arn = world.started(world.deliver(NEW_DATA), "new-data")
+        result = _succeeded(world, state.fresh_arn)
+        if result.step("Preprocess").cache_hit:
+            raise StepError(f"{state.fresh_arn}: Preprocess was served from the cache after {uri} landed")
+        inputs = _lineage_inputs(world, result)
+        if "adult/adult.test" not in inputs:
+            raise StepError(f"{state.fresh_arn}: lineage inputs {inputs} do not name adult/adult.test")
+        state.fresh_package = _registered(world, result, state.fresh_arn)
+        if state.fresh_package == state.package_arn:
+            raise StepError("no new package version was registered")
+        evidence.append(f"{state.fresh_arn}: Preprocess ran on {uri}; new package {state.fresh_package}")
+    with timeline.step("same-data-cache-hit") as evidence:
+        if not state.fresh_arn:
+            raise StepError("no fresh run to repeat")
+        parameters = world.parameters_of(state.fresh_arn)
+        arn = world.clients["sagemaker"].start_pipeline_execution(
+            PipelineName=world.pipeline("training"),
+            PipelineParameters=[{"Name": k, "Value": v} for k, v in parameters.items()],
+            PipelineExecutionDisplayName="loop-same-data",
+        )["PipelineExecutionArn"]
+        result = _succeeded(world, arn)
+        hits = [s.name for s in result.steps if s.cache_hit]
+        if "Preprocess" not in hits:
+            raise StepError(f"{arn}: unchanged data, but Preprocess ran again (cache hits: {hits})")
+        evidence.append(f"{arn}: served from the cache: {hits}")
+
+
+# ---------------------------------------------------------------- 12: a code change
+
+
+def _code_change(world: World, timeline: Timeline) -> None:
+    from pipeline_definition.fingerprint import code_hash
+    from release import code_change_trigger
+
+    with timeline.step("code-change-retrain-started") as evidence:
+        copy = world.workdir / "code-change" / "pipeline_code"
+        shutil.copytree(Path(code_change_trigger.__file__).resolve().parent.parent / "pipeline_code", copy,
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+        environ = {
+            "TRAINING_PIPELINE_NAME": world.pipeline("training"),
+            "CODE_HASH_PARAMETER": f"/{world.project_env.replace('-', '/', 1)}/release/pipeline-code-hash",
+            "TARGET_REGION": world.stage.region,
+            "CODE_DIR": str(copy),
+            "CODEBUILD_RESOLVED_SOURCE_VERSION": "0" * 40,
+            **{k: v for k, v in os.environ.items() if k.startswith("AWS_")},
+        }
+        if code_change_trigger.main(environ=environ) != 0:  # the release of today's code: records its hash
+            raise StepError("the code-change trigger failed on the unchanged copy")
+        hashes = (code_hash(copy), code_change_trigger.content_hash(copy))
+        with (copy / "train.py").open("a") as source:
+            source.write("\n# a change to the training code, made by the loop in a copy\n")
+        changed = (code_hash(copy), code_change_trigger.content_hash(copy))
+        if any(a == b for a, b in zip(hashes, changed, strict=True)):
+            raise StepError(f"editing train.py left a code hash unchanged: {hashes} -> {changed}")
+        before = world.executions()
+        environ["CODEBUILD_RESOLVED_SOURCE_VERSION"] = "1" * 40
+        if code_change_trigger.main(environ=environ) != 0:
+            raise StepError("the code-change trigger failed on the changed copy")
+        new = [a for a in world.executions() if a not in before]
+        if len(new) != 1 or world.parameters_of(new[0]).get("Trigger") != "code-change":
+            raise StepError(f"the changed code started {new}")
+        evidence.append(f"{new[0]} (Trigger=code-change; code hash {changed[0][:12]})")

@@ -1,0 +1,72 @@
+"""The loop's timeline: one entry per step, in order, printed as it happens and written as JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+
+class StepError(RuntimeError):
+    """A step did not happen; the message says what was missing (it becomes the step's evidence)."""
+
+
+@dataclass
+class Entry:
+    step: str
+    ok: bool
+    evidence: str
+    seconds: float = 0.0
+
+
+@dataclass
+class Timeline:
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    entries: list[Entry] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[list[str]]:
+        """Run one step: the body appends its evidence (checked on moto) to the yielded list, or raises.
+
+        A step whose body raises, or that gives no evidence, is written with ok=false: nothing is ok unproven.
+        """
+        evidence: list[str] = []
+        began = time.monotonic()
+        try:
+            yield evidence
+            ok = bool(evidence)
+            text = "; ".join(evidence) if evidence else "no evidence was recorded"
+        except Exception as error:
+            ok, text = False, f"{type(error).__name__}: {error}"
+        entry = Entry(name, ok, text, round(time.monotonic() - began, 2))
+        self.entries.append(entry)
+        self._print(entry)
+
+    def skip(self, name: str, reason: str) -> None:
+        entry = Entry(name, False, f"did not run: {reason}")
+        self.entries.append(entry)
+        self._print(entry)
+
+    def ok(self, name: str) -> bool:
+        return any(e.step == name and e.ok for e in self.entries)
+
+    @property
+    def all_ok(self) -> bool:
+        return bool(self.entries) and all(e.ok for e in self.entries)
+
+    def write(self, path: Path) -> None:
+        path.write_text(
+            json.dumps([{k: v for k, v in asdict(e).items() if k != "seconds"} for e in self.entries], indent=2) + "\n"
+        )
+
+    def _print(self, entry: Entry) -> None:
+        clock = time.monotonic() - self.started
+        mark = "ok  " if entry.ok else "FAIL"
+        print(f"[{clock:6.1f}s] {mark} {entry.step:<34} ({entry.seconds:.1f}s) {entry.evidence}", file=self.out)
+        self.out.flush()
