@@ -17,6 +17,7 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 import pytest
 
 from config import PlatformConfig, load_config
+from tests.once import shared_folder
 from tests.pipeline_definition.offline_generation import OUT_VARIABLE
 from tests.synthesis import Synthesis, read_synthesis
 
@@ -76,17 +77,20 @@ def platform_config() -> PlatformConfig:
 
 
 @pytest.fixture(scope="session")
-def synthesis(platform_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+def synthesis(platform_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Synthesis:
     """The app exactly as `make synth` builds it (same config, same feature flags, cdk-nag on)."""
     from app import create_app
 
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    create_app(platform_config, outdir=str(outdir)).synth()
-    return read_synthesis(outdir)
+    def build(outdir: Path) -> None:
+        create_app(platform_config, outdir=str(outdir)).synth()
+
+    return read_synthesis(shared_folder(tmp_path_factory, worker_id, "cdk.out", build))
 
 
 @pytest.fixture(scope="session")
-def model_monitor_synthesis(platform_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+def model_monitor_synthesis(
+    platform_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Synthesis:
     """prod with `monitoring.backend: model-monitor`, through create_app so cdk-nag applies (it fails synth).
 
     Only the monitoring section changes: the committed prod training definition (native checks off) stays in use,
@@ -97,6 +101,8 @@ def model_monitor_synthesis(platform_config: PlatformConfig, tmp_path_factory: p
     prod = platform_config.environment("prod")
     prod = prod.model_copy(update={"monitoring": prod.monitoring.model_copy(update={"backend": "model-monitor"})})
     config = platform_config.model_copy(update={"environments": {"prod": prod}})
-    outdir = tmp_path_factory.mktemp("cdk.out-model-monitor")
-    create_app(config, outdir=str(outdir)).synth()
-    return read_synthesis(outdir)
+
+    def build(outdir: Path) -> None:
+        create_app(config, outdir=str(outdir)).synth()
+
+    return read_synthesis(shared_folder(tmp_path_factory, worker_id, "cdk.out-model-monitor", build))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_code import local_run, shifts
+from tests.once import shared_folder
 
 REPO = Path(__file__).resolve().parents[2]
 ADULT = REPO / "data" / "adult"
@@ -26,8 +27,8 @@ def adult_lines() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def run_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """One local run with every shift scenario: validate, preprocess, train, evaluate, bias, drift."""
-    out = tmp_path_factory.mktemp("local-run")
-    local_run.run_pipeline(ADULT, out, list(shifts.SCENARIOS))
-    return out
+    return shared_folder(
+        tmp_path_factory, worker_id, "local-run", lambda out: local_run.run_pipeline(ADULT, out, list(shifts.SCENARIOS))
+    )
