@@ -52,7 +52,7 @@ LAYER_BUILT_FROM = LAYER_DIR / "requirements.txt"
 # fastjsonschema of that day (2.21.2, the newest on 2025-11-13) rather than whatever PyPI resolves today.
 POWERTOOLS = "aws-lambda-powertools[all]==3.23.0"
 LAYER_REQUIREMENTS = (POWERTOOLS, "fastjsonschema==2.21.2")
-HANDLERS = ("retrain_on_drift", "retrain_on_new_data")
+HANDLERS = ("retrain_on_drift", "retrain_on_new_data", "retrain_on_schedule")
 # What the layer build removes (the runtime provides them).
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "dateutil", "python_dateutil", "urllib3", "six", "jmespath")
 
@@ -68,6 +68,7 @@ ENVIRONMENT = {
     "SNAPSHOTS_URI": "s3://mlops-bench-artifacts-123456789012-eu-west-1/data-snapshots/",
     "INPUT_PREFIX": "adult/",
     "MIN_NEW_ROWS": "10000",
+    "RETRAINING_SCHEDULE_NAME": "mlops-bench-retraining",
     "MIN_NEW_BYTES": "10000000",
     "AVERAGE_ROW_BYTES": "122",
     "POWERTOOLS_METRICS_NAMESPACE": "MLOps/Retraining",

@@ -11,7 +11,11 @@ from the same pipeline execution, the processed test split as the labelled refer
   per row. Labels come from Model Monitor's ground-truth layout (``<ground-truth-uri>/yyyy/mm/dd/hh/*``),
   joined by ``eventId``; ground truth may arrive up to ``--ground-truth-delay-hours`` after the window.
 - ``batch``: the batch transform's outputs (``join_source=Input``: the processed features, then the score),
-  the objects under ``--batch-uri`` last modified in the window.
+  the objects under ``--batch-uri`` last modified in the window. These lines carry no capture ``eventId`` (and
+  ``batch_prepare`` drops any label), so ground truth cannot be joined to them: a ``--ground-truth-uri`` given
+  with ``batch`` is not used, and the summary's ``note`` says so. The pipeline always passes the environment's
+  ground-truth prefix, because ``Source`` is a run-time parameter and a definition cannot leave an argument out
+  depending on a parameter's value (`plan_of`).
 
 Outputs (each a folder, for a ProcessingOutput): ``current/current.csv`` in processed layout (no header;
 a leading label column only when every row has a label, so every line has the same column count and the
@@ -421,6 +425,41 @@ def write_current(out: Path, gathered: Gathered, labels: np.ndarray | None) -> N
     scores.write_text("".join(f"{s!r}\n" for s in gathered.scores))
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What one run reads, from its arguments: the source and its URI, the ground truth to join (None when none
+    was given or the source has nothing to join it by), where feedback goes, and the summary's note."""
+
+    source: str
+    source_uri: str
+    ground_truth_uri: str | None
+    feedback_uri: str | None
+    note: str
+
+
+def plan_of(args: argparse.Namespace) -> Plan:
+    """The run's plan, or PipelineError naming the missing or invalid argument (nothing is read before this)."""
+    source_uri = args.capture_uri if args.source == "capture" else args.batch_uri
+    if not source_uri:
+        raise PipelineError(f"--source {args.source} needs --{args.source}-uri")
+    aws.split_s3_uri(source_uri)
+    for uri in (args.ground_truth_uri, args.feedback_uri):
+        if uri:
+            aws.split_s3_uri(uri)
+    ground_truth, note = args.ground_truth_uri, "no ground truth given: features only"
+    if args.source == "batch" and ground_truth:
+        # Ground truth is keyed by the capture's eventId; batch predictions have none (module docstring).
+        ground_truth = None
+        note = f"ground truth {args.ground_truth_uri} not used: batch predictions carry no capture eventId to join"
+    return Plan(
+        source=args.source,
+        source_uri=source_uri,
+        ground_truth_uri=ground_truth,
+        feedback_uri=args.feedback_uri or None,
+        note=note,
+    )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-package-parameter", required=True, help="SSM parameter holding the package ARN")
@@ -442,40 +481,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
     def step() -> None:
-        if args.source == "capture" and not args.capture_uri:
-            raise PipelineError("--source capture needs --capture-uri")
-        if args.source == "batch" and not args.batch_uri:
-            raise PipelineError("--source batch needs --batch-uri")
-        if args.source == "batch" and args.ground_truth_uri:
-            raise PipelineError("--ground-truth-uri joins by capture eventId: it needs --source capture")
-        if args.feedback_uri:
-            aws.split_s3_uri(args.feedback_uri)
+        plan = plan_of(args)
         end = parse_time(args.end, "--end") if args.end else datetime.now(UTC)
         window = Window.ending(end, args.window_hours)
         s3 = aws.make_client("s3", args.endpoint_url, args.region)
         ssm = aws.make_client("ssm", args.endpoint_url, args.region)
         sagemaker = aws.make_client("sagemaker", args.endpoint_url, args.region)
         deployed = describe_deployed(sagemaker, deployed_package_arn(ssm, args.model_package_parameter))
-        if args.source == "capture":
-            gathered = gather_capture(s3, args.capture_uri, window)
+        if plan.source == "capture":
+            gathered = gather_capture(s3, plan.source_uri, window)
         else:
-            gathered = gather_batch(s3, args.batch_uri, window)
-        labels, labelled, note = None, 0, "no ground truth given: features only"
+            gathered = gather_batch(s3, plan.source_uri, window)
+        labels, labelled, note = None, 0, plan.note
         feedback_uri: str | None = None
-        if args.ground_truth_uri:
-            truth = gather_ground_truth(s3, args.ground_truth_uri, window, args.ground_truth_delay_hours)
+        if plan.ground_truth_uri:
+            truth = gather_ground_truth(s3, plan.ground_truth_uri, window, args.ground_truth_delay_hours)
             labels, labelled = join_labels(gathered, truth)
             note = (
                 "every row labelled: label column written"
                 if labels is not None
                 else f"{labelled} of {len(gathered.features)} row(s) have ground truth: features only, no label column"
             )
-            if args.feedback_uri and labelled:
+            if plan.feedback_uri and labelled:
                 pairs = [(row, y) for row, y in zip(gathered.features, row_labels(gathered, truth), strict=True)
                          if y is not None]  # fmt: skip
                 feedback_uri = feedback.write_feedback(
                     s3,
-                    feedback_uri=args.feedback_uri,
+                    feedback_uri=plan.feedback_uri,
                     manifest_uri=feedback.manifest_uri_of(deployed.reference_uri, REFERENCE_SUFFIX),
                     window_end=window.end,
                     rows=[row for row, _ in pairs],
@@ -492,8 +524,8 @@ def main(argv: list[str] | None = None) -> int:
                 "labelled_rows": labelled,
                 "note": note,
                 "window": window.as_json(),
-                "source": args.source,
-                "source_uri": args.capture_uri if args.source == "capture" else args.batch_uri,
+                "source": plan.source,
+                "source_uri": plan.source_uri,
                 "objects_read": gathered.objects,
                 "feedback_uri": feedback_uri,  # None: no labelled row, or no --feedback-uri
                 "feedback_rows": labelled if feedback_uri else 0,
@@ -503,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
                 "reference_uri": deployed.reference_uri,
             }
             write_json(out / "summary" / "summary.json", summary)
-        print(f"monitoring_inputs: {summary['rows']} row(s) from {args.source} in {window.as_json()}; {note}")
+        print(f"monitoring_inputs: {summary['rows']} row(s) from {plan.source} in {window.as_json()}; {note}")
 
     return run_step(step, "monitoring_inputs")
 

@@ -131,6 +131,7 @@ class OperationsStack(cdk.Stack):
             "RetrainingTriggers",
             names=self.names,
             retraining=environment.retraining,
+            schedule=environment.schedules.retraining,
             targets_=TriggerTargets(
                 training_pipeline_name=self.names.training_pipeline,
                 raw_bucket_name=self.zones["raw"].bucket_name,

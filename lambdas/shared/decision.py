@@ -16,7 +16,7 @@ class Decision:
     outcome: Outcome
     reason: str  # started | cooldown | run-in-flight | below-threshold | concurrent-start | empty-object | not-data
     detail: str
-    trigger: str  # the pipeline's Trigger parameter: drift | new-data
+    trigger: str  # the pipeline's Trigger parameter: drift | new-data | schedule
     execution_arn: str | None = None
     input_manifest_uri: str | None = None  # the data snapshot the run reads
 

@@ -1,4 +1,4 @@
-"""The custom monitoring and batch-inference SageMaker pipelines, and the schedules that start every pipeline."""
+"""The custom monitoring and batch-inference SageMaker pipelines, and the schedules that start them."""
 
 from __future__ import annotations
 
@@ -27,8 +27,7 @@ BATCH_STEPS_WRITING_ARTIFACTS = ("PrepareBatch", "ResolveModel")
 
 
 class OperationsPipelines(Construct):
-    """What runs on a schedule: custom monitoring (when `monitoring.backend` is `custom`), batch inference and
-    the scheduled retraining run.
+    """What runs on a schedule: custom monitoring (when `monitoring.backend` is `custom`) and batch inference.
 
     The monitoring pipeline reads the model that promotion recorded as live (`names.current_model_parameter`), the last
     `monitoring.window_hours` of endpoint capture (or batch predictions) and, where uploaded, ground truth; it
@@ -96,13 +95,14 @@ class OperationsPipelines(Construct):
             ),
             description=f"EventBridge Scheduler starts {names.prefix}'s SageMaker pipelines",
         )
-        schedules = {
-            "training": (environment.schedules.retraining, [{"Name": "Trigger", "Value": "schedule"}]),
-            "batch-inference": (environment.schedules.batch_inference, []),
-        }
+        # Not the training pipeline: a run must read a data snapshot, which a schedule cannot take. The
+        # retraining schedule invokes the scheduled trigger instead (stacks/units/retraining_triggers.py).
+        schedules = {"batch-inference": environment.schedules.batch_inference}
         if "monitoring" in definitions:
-            schedules["monitoring"] = (environment.monitoring.schedule, [])
-        self.schedules = {kind: self._schedule(stack, names, kind, *spec, key) for kind, spec in schedules.items()}
+            schedules["monitoring"] = environment.monitoring.schedule
+        self.schedules = {
+            kind: self._schedule(stack, names, kind, expression, key) for kind, expression in schedules.items()
+        }
         key.grant_decrypt(self.scheduler_role)  # the schedules' targets are encrypted with the lake key
         acknowledge_grant_policy(self.scheduler_role)
 
@@ -112,7 +112,6 @@ class OperationsPipelines(Construct):
         names: OperationsNames,
         kind: str,
         expression: str,
-        parameters: list[dict[str, str]],
         key: kms.IKey,
     ) -> scheduler.CfnSchedule:
         pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=names.pipeline(kind))
@@ -131,13 +130,6 @@ class OperationsPipelines(Construct):
             target=scheduler.CfnSchedule.TargetProperty(
                 arn=pipeline_arn,
                 role_arn=self.scheduler_role.role_arn,
-                sage_maker_pipeline_parameters=scheduler.CfnSchedule.SageMakerPipelineParametersProperty(
-                    pipeline_parameter_list=[
-                        scheduler.CfnSchedule.SageMakerPipelineParameterProperty(name=p["Name"], value=p["Value"])
-                        for p in parameters
-                    ]
-                    or None
-                ),
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                     maximum_event_age_in_seconds=3600, maximum_retry_attempts=3
                 ),

@@ -1,13 +1,16 @@
-"""The retraining triggers: drift and new data start the training pipeline, at most once per cooldown.
+"""The retraining triggers: drift, new data and a schedule start the training pipeline, at most once per cooldown.
 
-Two Lambda functions (code in `lambdas/`, Powertools from its public layer), one DynamoDB table for their state
+Three Lambda functions (code in `lambdas/`, Powertools from its public layer), one DynamoDB table for their state
 (Powertools idempotency records and the pipeline's ledger: last start, new data counted since), EventBridge
-rules with retries and a dead-letter queue, and an alarm on that queue. Each start lists the raw zone's training
-prefixes and writes a data snapshot (`snapshot_statements`, shared with the release's role).
+rules with retries and a dead-letter queue, an alarm on that queue, and the `schedules.retraining` schedule
+(EventBridge Scheduler), which invokes the scheduled trigger rather than the pipeline: only a function can take
+the data snapshot a run reads. Each start lists the raw zone's training prefixes and writes a data snapshot
+(`snapshot_statements`, shared with the release's role).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -58,6 +62,17 @@ FUNCTION_RETRY_ATTEMPTS = 2
 # EventBridge retries delivering to the function (throttled or unavailable invoke) this often, then the same queue.
 TARGET_RETRY_ATTEMPTS = 8
 RESERVED_CONCURRENCY = 2
+
+# What the retraining schedule sends the scheduled trigger (`lambdas/retrain_on_schedule/events.py` validates it):
+# Scheduler's context attributes, which it fills in at each invocation.
+SCHEDULED_RUN_INPUT = {
+    "schedule": "<aws.scheduler.schedule-arn>",
+    "scheduledTime": "<aws.scheduler.scheduled-time>",
+    "attempt": "<aws.scheduler.attempt-number>",
+}
+# Scheduler retries an invocation Lambda refuses (throttled, unavailable) this often within an hour; a failure
+# inside the function is Lambda's to retry (FUNCTION_RETRY_ATTEMPTS, then the dead-letter queue).
+SCHEDULE_RETRY_ATTEMPTS = 3
 
 
 @jsii.implements(cdk.ILocalBundling)
@@ -153,10 +168,11 @@ class TriggerTargets:
 
 
 class RetrainingTriggers(Construct):
-    """`<prefix>-retrain-on-drift` and `<prefix>-retrain-on-new-data`, their state table, rules and DLQ.
+    """`<prefix>-retrain-on-drift`, `<prefix>-retrain-on-new-data` and `<prefix>-retrain-on-schedule`, their state
+    table, rules, the schedule `<prefix>-retraining` and the DLQ.
 
-    Expects the training pipeline `<prefix>-training` (parameters Trigger, TriggerDetail), drift alarms named
-    `<prefix>-drift-*`, and the raw zone sending EventBridge notifications.
+    Expects the training pipeline `<prefix>-training` (parameters Trigger, TriggerDetail, InputManifestUri), drift
+    alarms named `<prefix>-drift-*`, and the raw zone sending EventBridge notifications.
     """
 
     def __init__(
@@ -166,6 +182,7 @@ class RetrainingTriggers(Construct):
         *,
         names: OperationsNames,
         retraining: RetrainingSettings,
+        schedule: str,
         targets_: TriggerTargets,
         log_retention: logs.RetentionDays,
         removal_policy: cdk.RemovalPolicy,
@@ -279,6 +296,16 @@ class RetrainingTriggers(Construct):
             log_retention=log_retention,
             removal_policy=removal_policy,
         )
+        self.schedule_name = f"{names.prefix}-retraining"
+        self.on_schedule = self._function(
+            "RetrainOnSchedule",
+            folder="retrain_on_schedule",
+            description=f"Starts the training pipeline when the schedule {self.schedule_name} fires",
+            environment=common | {"RETRAINING_SCHEDULE_NAME": self.schedule_name},
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        self.schedule = self._schedule(schedule)
         self.drift_alarm_rule = self._rule(
             "DriftAlarmRule",
             function=self.on_drift,
@@ -401,6 +428,49 @@ class RetrainingTriggers(Construct):
         )
         self._acknowledge(function, role)
         return function
+
+    def _schedule(self, expression: str) -> scheduler.CfnSchedule:
+        """`schedules.retraining`: invokes the scheduled trigger (asynchronously, as Scheduler invokes Lambda)
+        with `SCHEDULED_RUN_INPUT`. Its role may invoke that one function, and decrypt the schedule's own input
+        (encrypted with the lake key), nothing else."""
+        stack = cdk.Stack.of(self)
+        role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
+            ),
+            description=f"EventBridge Scheduler invokes {self._names.prefix}-retrain-on-schedule, nothing else",
+        )
+        # The unqualified function ARN only: `grant_invoke` would add `<arn>:*` (every version and alias).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="InvokeScheduledTrigger",
+                actions=["lambda:InvokeFunction"],
+                resources=[self.on_schedule.function_arn],
+            )
+        )
+        self._targets.key.grant_decrypt(role)
+        acknowledge_grant_policy(role)
+        return scheduler.CfnSchedule(
+            self,
+            "Schedule",
+            name=self.schedule_name,
+            description=f"Starts {self._targets.training_pipeline_name} on a fresh data snapshot, through "
+            f"{self._names.prefix}-retrain-on-schedule",
+            schedule_expression=expression,
+            schedule_expression_timezone="UTC",
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            kms_key_arn=self._targets.key.key_arn,
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=self.on_schedule.function_arn,
+                role_arn=role.role_arn,
+                input=json.dumps(SCHEDULED_RUN_INPUT),
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_event_age_in_seconds=3600, maximum_retry_attempts=SCHEDULE_RETRY_ATTEMPTS
+                ),
+            ),
+        )
 
     def _rule(
         self, construct_id: str, *, function: lambda_.IFunction, description: str, pattern: events.EventPattern

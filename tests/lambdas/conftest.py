@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -52,6 +53,7 @@ SETTINGS = {
     "MIN_NEW_ROWS": "10000",
     "MIN_NEW_BYTES": "10000000",
     "AVERAGE_ROW_BYTES": "122",
+    "RETRAINING_SCHEDULE_NAME": f"{ENVIRONMENT}-retraining",
     "POWERTOOLS_METRICS_NAMESPACE": "MLOps/Retraining",
     "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
 }
@@ -135,6 +137,11 @@ def drift_handler(clients: dict[str, Any]) -> ModuleType:
 @pytest.fixture(scope="package")
 def new_data_handler(clients: dict[str, Any]) -> ModuleType:
     return _import("lambdas.retrain_on_new_data.handler", "retrain-on-new-data")
+
+
+@pytest.fixture(scope="package")
+def schedule_handler(clients: dict[str, Any]) -> ModuleType:
+    return _import("lambdas.retrain_on_schedule.handler", "retrain-on-schedule")
 
 
 def _moto_pipeline() -> Any:
@@ -257,6 +264,21 @@ def object_event() -> Any:
         event["detail"]["object"]["key"] = key or f"adult/2026/11/26/{uuid.uuid4().hex[:12]}.csv"
         event["detail"]["object"]["size"] = size
         event["detail"]["object"]["sequencer"] = uuid.uuid4().hex[:18].upper()
+        return event
+
+    return make
+
+
+@pytest.fixture
+def scheduled_event() -> Any:
+    """A factory of the retraining schedule's payloads (as Scheduler fills in its context attributes), each
+    firing at a scheduled time of its own unless one is given."""
+
+    def make(scheduled_time: str | None = None, attempt: str = "1") -> dict[str, Any]:
+        event = load_event("scheduled_run")
+        minutes = timedelta(minutes=uuid.uuid4().int % 10_000_000)  # idempotency records outlive a test
+        event["scheduledTime"] = scheduled_time or f"{datetime(2027, 1, 1, tzinfo=UTC) + minutes:%Y-%m-%dT%H:%M:%SZ}"
+        event["attempt"] = attempt
         return event
 
     return make

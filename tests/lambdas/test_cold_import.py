@@ -66,7 +66,7 @@ def test_pydantic_is_installed_so_the_check_below_can_fail() -> None:
     assert importlib.util.find_spec("pydantic") is not None
 
 
-@pytest.mark.parametrize("handler", ["retrain_on_drift", "retrain_on_new_data", "smoke_test"])
+@pytest.mark.parametrize("handler", ["retrain_on_drift", "retrain_on_new_data", "retrain_on_schedule", "smoke_test"])
 def test_a_trigger_imports_without_pydantic(handler: str) -> None:
     answer = _import_in_fresh_interpreter(handler)
     assert answer["importers"] == [], f"pydantic is imported at cold start: {answer['importers']}"

@@ -10,6 +10,7 @@ import pytest
 
 from lambdas.retrain_on_drift.logic import TRIGGER as DRIFT
 from lambdas.retrain_on_new_data.logic import TRIGGER as NEW_DATA
+from lambdas.retrain_on_schedule.logic import TRIGGER as SCHEDULE
 from lambdas.shared.adapters import TrainingPipeline
 from lambdas.shared.run_request import TRIGGERS, run_parameters
 from pipeline_definition import contract
@@ -24,11 +25,6 @@ class _Recorder:
         return {"PipelineExecutionArn": "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/p/execution/x"}
 
 
-# The training definition gains InputManifestUri (and loses InputDataUri) on the defs branch; until it is merged
-# the committed definitions cannot declare it. Strict: once they do, this mark fails the test and must go.
-@pytest.mark.xfail(
-    strict=True, reason="committed training definitions declare InputManifestUri once the defs branch is merged"
-)
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
 def test_the_parameters_sent_are_declared_by_the_committed_training_definition(environment: str) -> None:
     definition = json.loads(contract.definition_path(environment, "training").read_text())
@@ -50,4 +46,4 @@ def test_the_parameters_sent_are_declared_by_the_committed_training_definition(e
 
 
 def test_the_triggers_use_the_documented_trigger_values() -> None:
-    assert {DRIFT, NEW_DATA} <= set(TRIGGERS) == {"manual", "new-data", "drift", "code-change", "schedule"}
+    assert {DRIFT, NEW_DATA, SCHEDULE} <= set(TRIGGERS) == {"manual", "new-data", "drift", "code-change", "schedule"}

@@ -19,6 +19,7 @@ from lambdas.retrain_on_drift.events import (
     parse_drift_event,
 )
 from lambdas.retrain_on_new_data.events import OBJECT_CREATED_SCHEMA, parse_object_created
+from lambdas.retrain_on_schedule.events import SCHEDULED_RUN_SCHEMA
 from lambdas.shared.validation import Problem, SchemaValidationError
 from tests.lambdas.conftest import load_event
 
@@ -31,8 +32,14 @@ def _changed(name: str, change: Callable[[dict[str, Any]], Any]) -> dict[str, An
 
 @pytest.mark.parametrize(
     "schema",
-    [ALARM_STATE_CHANGE_SCHEMA, VIOLATIONS_REPORT_SCHEMA, DRIFT_EVENT_SCHEMA, OBJECT_CREATED_SCHEMA],
-    ids=["alarm", "violations", "drift", "object-created"],
+    [
+        ALARM_STATE_CHANGE_SCHEMA,
+        VIOLATIONS_REPORT_SCHEMA,
+        DRIFT_EVENT_SCHEMA,
+        OBJECT_CREATED_SCHEMA,
+        SCHEDULED_RUN_SCHEMA,
+    ],
+    ids=["alarm", "violations", "drift", "object-created", "scheduled-run"],
 )
 def test_the_schemas_are_valid_draft_07(schema: dict[str, Any]) -> None:
     assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"

@@ -395,6 +395,11 @@ def test_batch_outputs_modified_in_the_window_are_gathered(
                     "batch",
                     "--batch-uri",
                     f"s3://{BUCKET}/batch-out/",
+                    # What the pipeline always passes: Source is a run-time parameter (test_monitoring_arguments)
+                    "--ground-truth-uri",
+                    GROUND_TRUTH,
+                    "--feedback-uri",
+                    f"s3://{BUCKET}/feedback/",
                     "--window-hours",
                     "1",
                     "--end",
@@ -411,7 +416,13 @@ def test_batch_outputs_modified_in_the_window_are_gathered(
         )
         return dict(read_json(out / "summary" / "summary.json"))
 
-    assert run(now + timedelta(minutes=30), tmp_path / "now")["rows"] == 300
+    summary = run(now + timedelta(minutes=30), tmp_path / "now")
+    assert summary["rows"] == 300
+    # batch lines have no capture eventId: the ground truth is not joined, and the summary says why
+    assert (summary["labelled"], summary["labelled_rows"], summary["feedback_uri"]) == (False, 0, None)
+    assert summary["note"] == (
+        f"ground truth {GROUND_TRUTH} not used: batch predictions carry no capture eventId to join"
+    )
     current = tabular.read_processed(tmp_path / "now" / "current")
     np.testing.assert_array_equal(current.features, batch.features[:300])
     assert current.label is None

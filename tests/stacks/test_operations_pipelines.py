@@ -14,6 +14,10 @@ from tests.synthesis import Synthesis
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 
+def _rendered(value: object) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
 @pytest.fixture(params=ENVIRONMENTS)
 def operations(request: pytest.FixtureRequest, synthesis: Synthesis, platform_config: PlatformConfig):
     return synthesis.stack(request.param, "Operations").template, platform_config.environment(request.param)
@@ -37,12 +41,13 @@ def test_schedules_start_each_pipeline_on_its_configured_expression(operations) 
         s["Properties"]["Name"]: s["Properties"] for s in resources(template, "AWS::Scheduler::Schedule").values()
     }
     prefix = f"mlops-{environment.name}"
-    expected = {
-        f"{prefix}-training": environment.schedules.retraining,
+    expected = {  # not the training pipeline: the retraining schedule invokes a trigger (test_retraining_triggers)
+        f"{prefix}-retraining": environment.schedules.retraining,
         f"{prefix}-batch-inference": environment.schedules.batch_inference,
         f"{prefix}-monitoring": environment.monitoring.schedule,
     }
     assert {name: s["ScheduleExpression"] for name, s in schedules.items()} == expected
+    del schedules[f"{prefix}-retraining"]
     for name, schedule in schedules.items():
         arn = schedule["Target"]["Arn"]
         rendered = (
@@ -50,8 +55,11 @@ def test_schedules_start_each_pipeline_on_its_configured_expression(operations) 
         )
         assert rendered.endswith(f":pipeline/{name}")
         assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
-    training_parameters = schedules[f"{prefix}-training"]["Target"]["SageMakerPipelineParameters"]
-    assert training_parameters["PipelineParameterList"] == [{"Name": "Trigger", "Value": "schedule"}]
+        assert "SageMakerPipelineParameters" not in schedule["Target"]
+    starts = policy_statements(template, "OperationsPipelinesSchedulerRole")
+    started = _rendered([s["Resource"] for s in starts if s["Action"] == "sagemaker:StartPipelineExecution"])
+    assert f"pipeline/{prefix}-batch-inference" in started
+    assert f"pipeline/{prefix}-training" not in started  # a training run without a data snapshot stops at once
 
 
 def test_the_operations_role_publishes_only_monitoring_metrics_and_no_wildcard_action(operations) -> None:

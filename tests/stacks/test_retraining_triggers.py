@@ -11,11 +11,14 @@ from typing import Any
 import pytest
 
 from config import PlatformConfig
+from lambdas.retrain_on_schedule.events import parse_scheduled_run
+from lambdas.retrain_on_schedule.logic import firing_of
 from stacks.units.retraining_triggers import (
     AVERAGE_ROW_BYTES,
     FUNCTION_RETRY_ATTEMPTS,
     POWERTOOLS_LAYER_VERSION,
     RESERVED_CONCURRENCY,
+    SCHEDULE_RETRY_ATTEMPTS,
 )
 from tests.stacks.rendering import as_list, policy_statements
 from tests.synthesis import Synthesis
@@ -24,6 +27,7 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 TABLE = "RetrainingTriggersState78B802AC"
 QUEUE = "RetrainingTriggersDeadLetters1D58B7C2"
 PACKAGE_LIMIT = 100 * 1024
+FUNCTIONS = ("retrain-on-drift", "retrain-on-new-data", "retrain-on-schedule")
 
 
 def _of_type(template: dict[str, Any], kind: str, prefix: str = "RetrainingTriggers") -> dict[str, dict[str, Any]]:
@@ -88,7 +92,7 @@ def test_every_rule_target_retries_and_has_the_dead_letter_queue(stage) -> None:
 def test_failed_invocations_go_to_the_encrypted_dead_letter_queue_with_an_alarm(stage) -> None:
     template, _, _ = stage
     invoke_configs = _of_type(template, "AWS::Lambda::EventInvokeConfig")
-    assert len(invoke_configs) == 2
+    assert len(invoke_configs) == len(FUNCTIONS)
     assert {c["Properties"]["MaximumRetryAttempts"] for c in invoke_configs.values()} == {FUNCTION_RETRY_ATTEMPTS}
     for function in _of_type(template, "AWS::Lambda::Function").values():
         assert function["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [QUEUE, "Arn"]}}
@@ -111,7 +115,7 @@ def test_failed_invocations_go_to_the_encrypted_dead_letter_queue_with_an_alarm(
 
 def test_functions_run_python_312_with_the_pinned_powertools_layer_tracing_and_little_concurrency(stage) -> None:
     template, environment, _ = stage
-    for name in ("retrain-on-drift", "retrain-on-new-data"):
+    for name in FUNCTIONS:
         function = _function(template, f"mlops-{environment.name}-{name}")["Properties"]
         assert function["Runtime"] == "python3.12"
         assert function["Handler"] == f"lambdas.{name.replace('-', '_')}.handler.lambda_handler"
@@ -130,7 +134,8 @@ def test_settings_reach_the_functions_from_config(stage) -> None:
     prefix = f"mlops-{environment.name}"
     drift = _function(template, f"{prefix}-retrain-on-drift")["Properties"]["Environment"]["Variables"]
     new_data = _function(template, f"{prefix}-retrain-on-new-data")["Properties"]["Environment"]["Variables"]
-    for variables in (drift, new_data):
+    scheduled = _function(template, f"{prefix}-retrain-on-schedule")["Properties"]["Environment"]["Variables"]
+    for variables in (drift, new_data, scheduled):
         assert variables["PLATFORM_ENVIRONMENT"] == prefix
         assert variables["TRAINING_PIPELINE_NAME"] == f"{prefix}-training"
         assert variables["COOLDOWN_HOURS"] == str(environment.retraining.cooldown_hours)
@@ -142,6 +147,7 @@ def test_settings_reach_the_functions_from_config(stage) -> None:
     assert new_data["MIN_NEW_BYTES"] == str(environment.retraining.min_new_bytes)
     assert new_data["AVERAGE_ROW_BYTES"] == str(AVERAGE_ROW_BYTES)
     assert new_data["INPUT_PREFIX"] == "adult/"
+    assert scheduled["RETRAINING_SCHEDULE_NAME"] == f"{prefix}-retraining"
 
 
 def test_the_state_table_is_encrypted_recoverable_and_kept_as_configured(stage) -> None:
@@ -164,7 +170,7 @@ def test_the_state_table_is_encrypted_recoverable_and_kept_as_configured(stage) 
 def test_log_groups_keep_logs_as_long_as_config_says(stage) -> None:
     template, environment, _ = stage
     groups = _of_type(template, "AWS::Logs::LogGroup")
-    assert len(groups) == 2
+    assert len(groups) == len(FUNCTIONS)
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == environment.log_retention_days
         assert "KmsKeyId" in group["Properties"]
@@ -172,7 +178,8 @@ def test_log_groups_keep_logs_as_long_as_config_says(stage) -> None:
 
 def test_each_role_may_do_only_what_its_trigger_needs(stage) -> None:
     template, environment, _ = stage
-    for role in ("RetrainingTriggersRetrainOnDriftRole", "RetrainingTriggersRetrainOnNewDataRole"):
+    for role in ("RetrainingTriggersRetrainOnDriftRole", "RetrainingTriggersRetrainOnNewDataRole",
+                 "RetrainingTriggersRetrainOnScheduleRole"):  # fmt: skip
         statements = policy_statements(template, role)
         actions = sorted(a for s in statements for a in as_list(s["Action"]))
         assert actions == sorted(
@@ -213,9 +220,9 @@ def _snapshot_statements_are_least_privilege(statements: list[dict[str, Any]], n
     assert f"mlops-{name}-artifacts-" in _rendered(conditions["kms:EncryptionContext:aws:s3:arn"])
 
 
-def test_snapshot_settings_reach_both_functions(stage) -> None:
+def test_snapshot_settings_reach_every_function(stage) -> None:
     template, environment, _ = stage
-    for name in ("retrain-on-drift", "retrain-on-new-data"):
+    for name in FUNCTIONS:
         variables = _function(template, f"mlops-{environment.name}-{name}")["Properties"]["Environment"]["Variables"]
         assert variables["SNAPSHOT_PREFIXES"] == "adult/,feedback/"
         assert f"mlops-{environment.name}-raw-" in _rendered(variables["RAW_BUCKET_NAME"])
@@ -227,7 +234,7 @@ def test_snapshot_settings_reach_both_functions(stage) -> None:
 
 def test_each_deployment_package_is_small_and_holds_only_its_handler(stage) -> None:
     template, environment, synthesis = stage
-    for name in ("retrain_on_drift", "retrain_on_new_data"):
+    for name in (f.replace("-", "_") for f in FUNCTIONS):
         function = _function(template, f"mlops-{environment.name}-{name.replace('_', '-')}")
         key = function["Properties"]["Code"]["S3Key"]
         asset = synthesis.outdir / f"asset.{key.removesuffix('.zip')}"
@@ -248,3 +255,50 @@ def _zip_is_small(asset: Path, files: list[str]) -> None:
         assert archive.stat().st_size < PACKAGE_LIMIT
     finally:
         archive.unlink()
+
+
+def test_the_retraining_schedule_invokes_the_scheduled_trigger_with_a_payload_it_accepts(stage) -> None:
+    template, environment, _ = stage
+    prefix = f"mlops-{environment.name}"
+    (schedule,) = [s["Properties"] for s in _of_type(template, "AWS::Scheduler::Schedule").values()]
+    assert (schedule["Name"], schedule["ScheduleExpression"]) == (
+        f"{prefix}-retraining",
+        environment.schedules.retraining,
+    )
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert "DataLakeKey" in _rendered(schedule["KmsKeyArn"])
+    target = schedule["Target"]
+    (function_id,) = [
+        k for k, f in _of_type(template, "AWS::Lambda::Function").items()
+        if f["Properties"]["FunctionName"] == f"{prefix}-retrain-on-schedule"
+    ]  # fmt: skip
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": SCHEDULE_RETRY_ATTEMPTS}
+    # The input as Scheduler fills in its context attributes: the handler accepts it as a firing of this schedule.
+    filled = (
+        target["Input"]
+        .replace(
+            "<aws.scheduler.schedule-arn>",
+            f"arn:aws:scheduler:eu-west-1:123456789012:schedule/default/{prefix}-retraining",
+        )
+        .replace("<aws.scheduler.scheduled-time>", "2026-11-26T06:00:00Z")
+        .replace("<aws.scheduler.attempt-number>", "1")
+    )
+    firing = firing_of(parse_scheduled_run(json.loads(filled)), schedule_name=f"{prefix}-retraining")
+    assert firing.key["scheduledTime"] == "2026-11-26T06:00:00+00:00"
+
+
+def test_the_scheduler_role_may_only_invoke_the_scheduled_trigger(stage) -> None:
+    template, _, _ = stage
+    (schedule,) = [s["Properties"] for s in _of_type(template, "AWS::Scheduler::Schedule").values()]
+    role_id = schedule["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    trust = template["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "scheduler.amazonaws.com"}]
+    assert all("aws:SourceAccount" in s["Condition"]["StringEquals"] for s in trust)
+    statements = policy_statements(template, role_id[:-8])  # its DefaultPolicy (the id without its hash)
+    invoke, decrypt = (
+        [s for s in statements if s["Action"] == action] for action in ("lambda:InvokeFunction", "kms:Decrypt")
+    )
+    assert len(invoke) == len(decrypt) == 1 == len(statements) - 1
+    assert invoke[0]["Resource"] == schedule["Target"]["Arn"]  # the function itself: no `:*` (versions, aliases)
+    assert "DataLakeKey" in _rendered(decrypt[0]["Resource"])  # the schedule's own input is encrypted with it

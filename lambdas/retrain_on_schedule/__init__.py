@@ -1,0 +1,1 @@
+"""Retrain on schedule: the `schedules.retraining` schedule starts the training pipeline on a fresh data snapshot."""
