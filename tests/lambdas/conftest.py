@@ -26,7 +26,7 @@ from tests.moto_server import moto_server
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
-ENVIRONMENT = "mlops-test"
+ENVIRONMENT = "mlops-dev"
 PIPELINE = f"{ENVIRONMENT}-training"
 TABLE = f"{ENVIRONMENT}-retraining-state"
 RAW_BUCKET = f"{ENVIRONMENT}-raw-{ACCOUNT}-{REGION}"
@@ -210,9 +210,9 @@ def world(clients: dict[str, Any]) -> Iterator[World]:
 
 @dataclass
 class LambdaContext:
-    function_name: str = "mlops-test-retrain"
+    function_name: str = "mlops-dev-retrain"
     memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:mlops-test-retrain"
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:mlops-dev-retrain"
     aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
 
     def get_remaining_time_in_millis(self) -> int:
@@ -243,7 +243,8 @@ def alarm_event() -> dict[str, Any]:
 def violations_event() -> dict[str, Any]:
     event = load_event("drift_violations_report")
     event["id"] = str(uuid.uuid4())
-    event["detail"]["reportUri"] = event["detail"]["reportUri"].replace("06/violations", f"{uuid.uuid4().hex[:6]}/v")
+    # Another monitoring execution's report: monitoring/reports/<execution id>/CheckDrift/drift
+    event["detail"]["reportUri"] = event["detail"]["reportUri"].replace("p2xk7w3n9b1c", uuid.uuid4().hex[:12])
     return event
 
 
