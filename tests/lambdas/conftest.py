@@ -22,6 +22,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.contracts.botocore_contract import validate_every_client
 from tests.moto_server import moto_server
 
 REGION = "eu-west-1"
@@ -66,7 +67,8 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture(scope="package")
 def aws_environment(moto_endpoint: str) -> Iterator[None]:
     """Fake credentials and the moto endpoint for every boto3 client the handlers make; one attempt per call
-    (moto answers what it lacks with HTTP 500, which botocore would otherwise retry)."""
+    (moto answers what it lacks with HTTP 500, which botocore would otherwise retry); every request validated
+    against botocore's service model before it is sent."""
     with pytest.MonkeyPatch.context() as patch:
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             patch.delenv(name, raising=False)
@@ -78,6 +80,8 @@ def aws_environment(moto_endpoint: str) -> Iterator[None]:
         patch.setenv("AWS_MAX_ATTEMPTS", "1")
         for name, value in SETTINGS.items():
             patch.setenv(name, value)
+        # Every call the handlers (and these tests) make must fit botocore's model: moto accepts much it rejects.
+        validate_every_client(patch)
         yield
 
 
