@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from config import PlatformConfig
+from pipeline_code.feedback import feedback_key
 from pipeline_definition.contract import definition_path, pipeline_name, pipelines_of
 from tests.contracts.iam_policy import Resolver, Statement, evaluate, resource_policies, role_policy, statements
 from tests.contracts.pipeline_requests import Run, StepRequest, run_requests
@@ -165,6 +167,16 @@ def _needs(stage: Stage, requests: list[StepRequest]) -> list[tuple[str, str, di
     return needs
 
 
+def _feedback_writes(stage: Stage, requests: list[StepRequest]) -> list[tuple[str, str, dict[str, str]]]:
+    """GatherMonitoringInputs puts the window's labelled rows under its --feedback-uri (pipeline_code.feedback)."""
+    (gather,) = [r for r in requests if r.step == "GatherMonitoringInputs"]
+    arguments = gather.params["AppSpecification"]["ContainerArguments"]
+    uri = arguments[arguments.index("--feedback-uri") + 1]
+    key = feedback_key(uri.removeprefix("s3://"), datetime(2026, 12, 2, 9, tzinfo=UTC))
+    assert key.startswith(f"{stage.bucket('raw')}/feedback/"), key
+    return [("s3:PutObject", f"arn:aws:s3:::{key}", {}), ("kms:GenerateDataKey", stage.key_arn(), {})]
+
+
 def _missing(policy: list[Statement], needs: list[tuple[str, str, dict[str, str]]]) -> list[str]:
     return sorted(
         {
@@ -201,9 +213,15 @@ def test_operations_pipeline_role_grants_every_call_of_its_steps(stage: Stage, p
     for pipeline in pipelines_of(stage.environment):
         if pipeline != "training":
             needs += _needs(stage, stage.requests(pipeline, role_arn, property_files))
+        if pipeline == "monitoring":
+            needs += _feedback_writes(stage, stage.requests(pipeline, role_arn, property_files))
     model = stage.arn("sagemaker", f"model/{stage.project}-{stage.env}-models-v12")
     needs += [("sagemaker:CreateModel", model, {}), ("iam:PassRole", role_arn, SAGEMAKER)]
     assert _missing(policy, needs) == []
+    # Monitoring adds labelled rows to the raw zone's feedback/ only: the training data stays as it arrived.
+    training_data = f"arn:aws:s3:::{stage.bucket('raw')}/adult/adult.data.gz"
+    for action in ("s3:PutObject", "s3:DeleteObject"):
+        assert not evaluate(policy, action, training_data).allowed, action
 
 
 # What a registered package points at, written by an earlier run (pipeline-runs/<execution>/<step>/...).
