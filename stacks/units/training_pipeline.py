@@ -11,7 +11,14 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from pipeline_definition.contract import CODE_EXCLUDE, CODE_PREFIX, OUTPUT_PREFIX, PLACEHOLDERS, STAGING_PREFIX
+from pipeline_definition.contract import (
+    CODE_EXCLUDE,
+    CODE_PREFIX,
+    DATA_SNAPSHOT_PREFIX,
+    OUTPUT_PREFIX,
+    PLACEHOLDERS,
+    STAGING_PREFIX,
+)
 from stacks.units.compliance import (
     acknowledge,
     acknowledge_bucket_deployment,
@@ -165,13 +172,14 @@ class TrainingPipeline(Construct):
         )
 
     def _grant_data(self, raw_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey, *, mlflow: bool) -> None:
-        # Input data may sit anywhere in the raw zone (the InputDataUri parameter): read the whole zone.
+        # A run reads the objects its data snapshot lists (InputManifestUri), which may be anywhere in the raw zone.
         raw_bucket.grant_read(self.role)
         acknowledge_bucket_grant(self.role, raw_bucket, "*", "Runs read input data from the raw zone", write=False)
         # Jobs write their outputs (and MLflow's client its run artifacts) but never delete: registered models
         # and baselines live under pipeline-runs/, and only the bucket's lifecycle removes them.
         written = [OUTPUT_PREFIX] + ([MLFLOW_PREFIX] if mlflow else [])
-        for prefix in [CODE_PREFIX, STAGING_PREFIX, *written]:
+        # data-snapshots/: the manifests the starters write, which ValidateData and Preprocess read (ManifestFile).
+        for prefix in [CODE_PREFIX, STAGING_PREFIX, DATA_SNAPSHOT_PREFIX, *written]:
             artifacts_bucket.grant_read(self.role, f"{prefix}/*")
             acknowledge_bucket_grant(
                 self.role, artifacts_bucket, f"{prefix}/*", "Jobs read code, inputs and earlier outputs", write=False

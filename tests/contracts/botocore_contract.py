@@ -74,7 +74,8 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
         if shape.is_document_type:
             return
         for name in shape.required_members:
-            if name not in value:
+            # botocore fills a missing idempotency token (ClientRequestToken) itself, after this check runs.
+            if name not in value and not shape.members[name].metadata.get("idempotencyToken"):
                 problems.append(f"{_join(path, name)}: required member missing")
         for name, member_value in value.items():
             if name not in shape.members:
@@ -162,3 +163,17 @@ def install_validating_hook(client_or_session: Any) -> None:
         raise TypeError(f"not a boto3/botocore client or session: {type(client_or_session).__name__}")
     # provide-client-params carries the caller's parameters (before serialisation) and the operation model.
     emitter.register("provide-client-params.*.*", _raise_on_bad_params, unique_id="botocore-contract-validation")
+
+
+def validate_every_client(monkeypatch: Any) -> None:
+    """`install_validating_hook` on every client any botocore session creates from now on (boto3's default
+    session, the sessions code under test makes itself, Powertools' own), undone with `monkeypatch`."""
+    create_client = botocore.session.Session.create_client
+
+    @functools.wraps(create_client)
+    def validating(self: botocore.session.Session, *args: Any, **kwargs: Any) -> Any:
+        client = create_client(self, *args, **kwargs)
+        install_validating_hook(client)
+        return client
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", validating)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,26 +144,86 @@ class _Evaluator:
         raise KeyError(f"no realistic value for {reference!r}")
 
 
-def _steps(steps: list[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-    for step in steps:
-        yield step
-        if step["Type"] == "Condition":
-            yield from _steps(step["Arguments"]["IfSteps"])
-            yield from _steps(step["Arguments"]["ElseSteps"])
+_REFERENCE = re.compile(r"Steps\.(\w+)")
+_COMPARISONS = {
+    "Equals": lambda a, b: a == b,
+    "GreaterThan": lambda a, b: a > b,
+    "GreaterThanOrEqualTo": lambda a, b: a >= b,
+    "LessThan": lambda a, b: a < b,
+    "LessThanOrEqualTo": lambda a, b: a <= b,
+}
 
 
-def run_requests(definition: Mapping[str, Any], run: Run) -> list[StepRequest]:
-    """The Create* request of every job-starting step, in definition order (a step's inputs resolve first)."""
+def _holds(evaluator: _Evaluator, condition: Mapping[str, Any]) -> bool:
+    """One condition of a Condition step, as Pipelines evaluates it (ConditionStep's JSON in the SDK)."""
+    kind = condition["Type"]
+    if kind in _COMPARISONS:
+        left, right = evaluator.value(condition["LeftValue"]), evaluator.value(condition["RightValue"])
+        return bool(_COMPARISONS[kind](left, right))
+    if kind == "In":
+        return evaluator.value(condition["QueryValue"]) in [evaluator.value(v) for v in condition["Values"]]
+    if kind == "Not":
+        return not _holds(evaluator, condition["Expression"])
+    if kind == "Or":
+        return any(_holds(evaluator, c) for c in condition["Conditions"])
+    raise ValueError(f"condition type {kind!r} is not simulated")
+
+
+@dataclass
+class Execution:
+    """What one run did: the steps it reached (Condition and Fail steps included) in order, the requests of
+    the job-starting ones, and the Fail step that ended it (None when it ran to the end)."""
+
+    reached: list[str]
+    requests: list[StepRequest]
+    failed_at: str | None
+
+
+def _dependencies(step: Mapping[str, Any]) -> set[str]:
+    """The steps this one waits for: DependsOn and every step whose properties its arguments read."""
+    found = set(step.get("DependsOn") or [])
+    if step["Type"] != "Condition":  # a Condition's branches are its own, not its inputs
+        found |= set(_REFERENCE.findall(json.dumps(step.get("Arguments", {}))))
+    else:
+        found |= set(_REFERENCE.findall(json.dumps(step["Arguments"]["Conditions"])))
+    return found
+
+
+def simulate(definition: Mapping[str, Any], run: Run) -> Execution:
+    """One execution with `run`'s parameters, in definition order (the builder writes a step after its inputs).
+
+    A step runs once every step it depends on has run; a Condition step runs the branch its conditions select
+    (all must hold for the If branch): the other branch's steps, and whatever depends on them, never run. A
+    Fail step ends the execution, so nothing after it starts.
+    """
     evaluator = _Evaluator(definition, run)
-    for step in _steps(definition["Steps"]):
+    pending = list(definition["Steps"])
+    reached: list[str] = []
+    while pending:
+        step = pending.pop(0)
+        if _dependencies(step) - set(reached):
+            continue  # waits on a step of a branch not taken: never runs
+        reached.append(step["Name"])
+        if step["Type"] == "Fail":
+            return Execution(reached, list(evaluator.requests.values()), step["Name"])
+        if step["Type"] == "Condition":
+            arguments = step["Arguments"]
+            taken = all(_holds(evaluator, c) for c in arguments["Conditions"])
+            pending[:0] = arguments["IfSteps" if taken else "ElseSteps"]
+            continue
         if step["Type"] not in OPERATIONS:
-            continue  # Condition and Fail steps call no API
+            raise ValueError(f"step {step['Name']!r}: type {step['Type']!r} is not simulated")
         operation, name_member = OPERATIONS[step["Type"]]
         params = evaluator.value(step["Arguments"])
         if name_member:
             params = {name_member: job_name(run, step["Type"], step["Name"]), **params}
         evaluator.requests[step["Name"]] = StepRequest(step["Name"], step["Type"], operation, params)
-    return list(evaluator.requests.values())
+    return Execution(reached, list(evaluator.requests.values()), None)
+
+
+def run_requests(definition: Mapping[str, Any], run: Run) -> list[StepRequest]:
+    """The Create* request of every job-starting step the run reaches, in order (a step's inputs resolve first)."""
+    return simulate(definition, run).requests
 
 
 def deployed_names(project: str, env: str, account: str, region: str) -> dict[str, str]:

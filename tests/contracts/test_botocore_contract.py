@@ -11,6 +11,7 @@ from tests.contracts.botocore_contract import (
     RequestContractError,
     _pattern,
     install_validating_hook,
+    validate_every_client,
     validate_request,
 )
 
@@ -138,3 +139,18 @@ def test_the_hook_on_a_session_covers_the_clients_it_creates() -> None:
 def test_the_hook_refuses_what_is_not_a_client_or_session() -> None:
     with pytest.raises(TypeError, match="not a boto3/botocore client or session: dict"):
         install_validating_hook({})
+
+
+def test_a_missing_idempotency_token_is_left_to_botocore_which_fills_it() -> None:
+    request = {"PipelineName": "p", "PipelineDefinition": "{}", "RoleArn": "arn:aws:iam::123456789012:role/r"}
+    assert validate_request("sagemaker", "CreatePipeline", request) == []
+    assert validate_request("sagemaker", "CreatePipeline", {**request, "ClientRequestToken": "short"}) == [
+        "ClientRequestToken: length 5 is below the minimum 32"
+    ]
+
+
+def test_validate_every_client_covers_clients_of_sessions_made_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    validate_every_client(monkeypatch)
+    client = boto3.Session(region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x").client("s3")
+    with pytest.raises(RequestContractError, match=r"Bucket: required member missing"):
+        client.list_objects_v2(Prefix="adult/")

@@ -11,17 +11,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from config import PlatformConfig
+from pipeline_code.feedback import feedback_key
 from pipeline_definition.contract import definition_path, pipeline_name, pipelines_of
 from tests.contracts.iam_policy import Resolver, Statement, evaluate, resource_policies, role_policy, statements
 from tests.contracts.pipeline_requests import Run, StepRequest, run_requests
+from tests.contracts.runs import EXECUTION_ID as EXECUTION
+from tests.contracts.runs import data_snapshot, starter_parameters
 from tests.synthesis import Synthesis, SynthesizedStack
 
-EXECUTION = "8kq2m1x0v9zt"
 ENVIRONMENTS = ("dev", "staging", "prod")
 SAGEMAKER = {"iam:PassedToService": "sagemaker.amazonaws.com"}
 
@@ -61,7 +64,7 @@ class Stage:
         logical = next(k for k, v in data.template["Resources"].items() if v["Type"] == "AWS::KMS::Key")
         return self.resolver.resolve({"Fn::GetAtt": [logical, "Arn"]}, data)
 
-    def requests(self, pipeline: str, role_arn: str) -> list[StepRequest]:
+    def requests(self, pipeline: str, role_arn: str, property_files: dict[str, Any]) -> list[StepRequest]:
         deployed = {
             "arn:aws:iam::000000000000:role/placeholder-pipeline-execution-role": role_arn,
             "arn:aws:kms:us-east-1:000000000000:key/placeholder-lake-key": self.key_arn(),
@@ -71,18 +74,17 @@ class Stage:
             "placeholder-feature-group": f"{self.project}-{self.env}-adult",
             "placeholder-model-package-group": f"{self.project}-{self.env}-models",
         }
-        files = {
-            "EvaluationReport": {
-                "binary_classification_metrics": {"auc": {"value": 0.93}, "f1": {"value": 0.7}},
-                "business_metric": {"expected_cost_per_1000": 200.0},
-            },
-            "BiasReport": {"summary": {"min_disparate_impact": 0.5}},
-            "InputLineage": {"input": {"sha256": "ab" * 32}},
-            "ResolvedModel": {"model_name": f"{self.project}-{self.env}-models-v12"},
-            "MonitoringInputs": {"rows": 2400},
-        }
+        files = {**property_files, "ResolvedModel": {"model_name": f"{self.project}-{self.env}-models-v12"}}
+        # A run as the starters start it: on a data snapshot (a start without one runs no job).
+        parameters = starter_parameters(self.project, self.env, self.account, self.region)["new-data"]
         run = Run(
-            self.account, self.region, pipeline_name(self.project, self.env, pipeline), EXECUTION, deployed, {}, files
+            self.account,
+            self.region,
+            pipeline_name(self.project, self.env, pipeline),
+            EXECUTION,
+            deployed,
+            parameters if pipeline == "training" else {},
+            files,
         )
         return run_requests(json.loads(definition_path(self.env, pipeline).read_text()), run)
 
@@ -96,7 +98,7 @@ _JOB_RESOURCE = {
 
 
 def _s3_objects(node: Any) -> Iterator[str]:
-    """Every s3:// URI in a request, as the ARN of an object under it."""
+    """Every s3:// URI in a request, as the ARN of the object it names or of an object under it."""
     if isinstance(node, dict):
         for value in node.values():
             yield from _s3_objects(value)
@@ -104,7 +106,10 @@ def _s3_objects(node: Any) -> Iterator[str]:
         for value in node:
             yield from _s3_objects(value)
     elif isinstance(node, str) and node.startswith("s3://"):
-        yield f"arn:aws:s3:::{node.removeprefix('s3://').rstrip('/')}/part-0001"
+        path = node.removeprefix("s3://")
+        # A named file (a manifest, model.tar.gz) is itself the object; a prefix holds objects.
+        is_file = not path.endswith("/") and "." in path.rsplit("/", 1)[-1]
+        yield f"arn:aws:s3:::{path}" if is_file else f"arn:aws:s3:::{path.rstrip('/')}/part-0001"
 
 
 def _outputs(request: StepRequest) -> list[str]:
@@ -118,6 +123,17 @@ def _outputs(request: StepRequest) -> list[str]:
     if "TransformOutput" in p:
         found.append(p["TransformOutput"]["S3OutputPath"])
     return [next(_s3_objects(uri)) for uri in found]
+
+
+def _manifest_objects(stage: Stage, params: dict[str, Any]) -> list[str]:
+    snapshot = data_snapshot(stage.project, stage.env, stage.account, stage.region)
+    manifests = [
+        i["S3Input"]["S3Uri"]
+        for i in params.get("ProcessingInputs", [])
+        if i.get("S3Input", {}).get("S3DataType") == "ManifestFile"
+    ]
+    assert set(manifests) <= {snapshot.uri}, manifests
+    return [snapshot.source + key for key in snapshot.keys] if manifests else []
 
 
 def _needs(stage: Stage, requests: list[StepRequest]) -> list[tuple[str, str, dict[str, str]]]:
@@ -138,7 +154,10 @@ def _needs(stage: Stage, requests: list[StepRequest]) -> list[tuple[str, str, di
             written = _outputs(request)
             for obj in written:
                 needs += [("s3:PutObject", obj, {}), ("kms:GenerateDataKey", stage.key_arn(), {})]
-            for obj in set(_s3_objects(p)) - set(written):
+            read = set(_s3_objects(p)) - set(written)
+            # A ManifestFile input: SageMaker reads the manifest, then every object it lists, as the job's role.
+            read |= {f"arn:aws:s3:::{obj.removeprefix('s3://')}" for obj in _manifest_objects(stage, p)}
+            for obj in sorted(read):
                 needs += [("s3:GetObject", obj, {}), ("kms:Decrypt", stage.key_arn(), {})]
         elif request.operation == "CreateModelPackage":
             group = p["ModelPackageGroupName"]
@@ -146,6 +165,16 @@ def _needs(stage: Stage, requests: list[StepRequest]) -> list[tuple[str, str, di
             # Pipelines describes the package it registered to record the step's properties.
             needs.append(("sagemaker:DescribeModelPackage", stage.arn("sagemaker", f"model-package/{group}/7"), {}))
     return needs
+
+
+def _feedback_writes(stage: Stage, requests: list[StepRequest]) -> list[tuple[str, str, dict[str, str]]]:
+    """GatherMonitoringInputs puts the window's labelled rows under its --feedback-uri (pipeline_code.feedback)."""
+    (gather,) = [r for r in requests if r.step == "GatherMonitoringInputs"]
+    arguments = gather.params["AppSpecification"]["ContainerArguments"]
+    uri = arguments[arguments.index("--feedback-uri") + 1]
+    key = feedback_key(uri.removeprefix("s3://"), datetime(2026, 12, 2, 9, tzinfo=UTC))
+    assert key.startswith(f"{stage.bucket('raw')}/feedback/"), key
+    return [("s3:PutObject", f"arn:aws:s3:::{key}", {}), ("kms:GenerateDataKey", stage.key_arn(), {})]
 
 
 def _missing(policy: list[Statement], needs: list[tuple[str, str, dict[str, str]]]) -> list[str]:
@@ -163,9 +192,12 @@ def stage(request: pytest.FixtureRequest, synthesis: Synthesis, platform_config:
     return Stage(synthesis, platform_config, request.param)
 
 
-def test_training_pipeline_role_grants_every_call_of_its_steps(stage: Stage) -> None:
+def test_training_pipeline_role_grants_every_call_of_its_steps(stage: Stage, property_files: dict[str, Any]) -> None:
     role_arn, policy = stage.role("MlPipeline", "TrainingPipelineExecutionRole")
-    needs = _needs(stage, stage.requests("training", role_arn))
+    requests = stage.requests("training", role_arn, property_files)
+    assert {r.step for r in requests} >= {"ValidateData", "Preprocess", "RegisterModel"}
+    needs = _needs(stage, requests)
+    assert any("feedback/" in resource for _, resource, _ in needs), "the snapshot's feedback file is read"
     if stage.environment.experiment_tracking.enabled:
         # MLflow's client uploads run artifacts (models, plots) straight to the server's artifact store.
         artifact = f"arn:aws:s3:::{stage.bucket('artifacts')}/mlflow/3/0f1e2d3c/artifacts/model/model.ubj"
@@ -175,15 +207,21 @@ def test_training_pipeline_role_grants_every_call_of_its_steps(stage: Stage) -> 
     assert _missing(policy, needs) == []
 
 
-def test_operations_pipeline_role_grants_every_call_of_its_steps(stage: Stage) -> None:
+def test_operations_pipeline_role_grants_every_call_of_its_steps(stage: Stage, property_files: dict[str, Any]) -> None:
     role_arn, policy = stage.role("Operations", "OperationsPipelinesExecutionRole")
     needs = []
     for pipeline in pipelines_of(stage.environment):
         if pipeline != "training":
-            needs += _needs(stage, stage.requests(pipeline, role_arn))
+            needs += _needs(stage, stage.requests(pipeline, role_arn, property_files))
+        if pipeline == "monitoring":
+            needs += _feedback_writes(stage, stage.requests(pipeline, role_arn, property_files))
     model = stage.arn("sagemaker", f"model/{stage.project}-{stage.env}-models-v12")
     needs += [("sagemaker:CreateModel", model, {}), ("iam:PassRole", role_arn, SAGEMAKER)]
     assert _missing(policy, needs) == []
+    # Monitoring adds labelled rows to the raw zone's feedback/ only: the training data stays as it arrived.
+    training_data = f"arn:aws:s3:::{stage.bucket('raw')}/adult/adult.data.gz"
+    for action in ("s3:PutObject", "s3:DeleteObject"):
+        assert not evaluate(policy, action, training_data).allowed, action
 
 
 # What a registered package points at, written by an earlier run (pipeline-runs/<execution>/<step>/...).
@@ -204,6 +242,15 @@ def test_no_job_role_can_delete_registered_artifacts_and_operations_cannot_overw
             assert not evaluate(policy, "s3:DeleteObject", obj).allowed, obj
             assert not evaluate(policy, "s3:DeleteObjectVersion", obj).allowed, obj
         assert not evaluate(operations, "s3:PutObject", obj).allowed, obj
+
+
+def test_the_training_role_reads_data_snapshots_but_cannot_change_them(stage: Stage) -> None:
+    _, policy = stage.role("MlPipeline", "TrainingPipelineExecutionRole")
+    manifest = data_snapshot(stage.project, stage.env, stage.account, stage.region).uri
+    obj = f"arn:aws:s3:::{manifest.removeprefix('s3://')}"
+    assert evaluate(policy, "s3:GetObject", obj).allowed
+    for action in ("s3:PutObject", "s3:DeleteObject"):  # a snapshot is the immutable record of a run's input
+        assert not evaluate(policy, action, obj).allowed, action
 
 
 def test_tuning_jobs_are_granted_under_the_names_pipelines_gives_them(stage: Stage) -> None:

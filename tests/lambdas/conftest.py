@@ -23,11 +23,12 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.contracts.botocore_contract import validate_every_client
 from tests.moto_server import moto_server
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
-ENVIRONMENT = "mlops-test"
+ENVIRONMENT = "mlops-dev"
 PIPELINE = f"{ENVIRONMENT}-training"
 TABLE = f"{ENVIRONMENT}-retraining-state"
 RAW_BUCKET = f"{ENVIRONMENT}-raw-{ACCOUNT}-{REGION}"
@@ -68,7 +69,8 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture(scope="package")
 def aws_environment(moto_endpoint: str) -> Iterator[None]:
     """Fake credentials and the moto endpoint for every boto3 client the handlers make; one attempt per call
-    (moto answers what it lacks with HTTP 500, which botocore would otherwise retry)."""
+    (moto answers what it lacks with HTTP 500, which botocore would otherwise retry); every request validated
+    against botocore's service model before it is sent."""
     with pytest.MonkeyPatch.context() as patch:
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             patch.delenv(name, raising=False)
@@ -80,6 +82,8 @@ def aws_environment(moto_endpoint: str) -> Iterator[None]:
         patch.setenv("AWS_MAX_ATTEMPTS", "1")
         for name, value in SETTINGS.items():
             patch.setenv(name, value)
+        # Every call the handlers (and these tests) make must fit botocore's model: moto accepts much it rejects.
+        validate_every_client(patch)
         yield
 
 
@@ -217,9 +221,9 @@ def world(clients: dict[str, Any]) -> Iterator[World]:
 
 @dataclass
 class LambdaContext:
-    function_name: str = "mlops-test-retrain"
+    function_name: str = "mlops-dev-retrain"
     memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:mlops-test-retrain"
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:mlops-dev-retrain"
     aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
 
     def get_remaining_time_in_millis(self) -> int:
@@ -250,7 +254,8 @@ def alarm_event() -> dict[str, Any]:
 def violations_event() -> dict[str, Any]:
     event = load_event("drift_violations_report")
     event["id"] = str(uuid.uuid4())
-    event["detail"]["reportUri"] = event["detail"]["reportUri"].replace("06/violations", f"{uuid.uuid4().hex[:6]}/v")
+    # Another monitoring execution's report: monitoring/reports/<execution id>/CheckDrift/drift
+    event["detail"]["reportUri"] = event["detail"]["reportUri"].replace("p2xk7w3n9b1c", uuid.uuid4().hex[:12])
     return event
 
 

@@ -49,12 +49,12 @@ def test_the_schemas_are_valid_draft_07(schema: dict[str, Any]) -> None:
 def test_an_alarm_event_becomes_a_frozen_dataclass_with_aware_datetimes() -> None:
     event = parse_drift_event(load_event("alarm_state_change"))
     assert isinstance(event, AlarmStateChange)
-    assert event.detail.alarm_name == "mlops-test-drift-features"
+    assert event.detail.alarm_name == "mlops-dev-drift-violations"
     assert event.detail.state.timestamp == datetime(2026, 11, 26, 6, 4, 40, 989000, tzinfo=UTC)  # `+0000`
     assert event.time == datetime(2026, 11, 26, 6, 4, 40, tzinfo=UTC)  # `Z`
     assert event.detail.previous_state is not None
     assert event.detail.previous_state.value == "OK"
-    assert event.resources == ("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:mlops-test-drift-features",)
+    assert event.resources == ("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:mlops-dev-drift-violations",)
     with pytest.raises(AttributeError):
         event.detail.alarm_name = "other"  # type: ignore[misc]
 
@@ -172,7 +172,7 @@ def test_an_object_event_with_extra_keys_and_nulls_is_accepted() -> None:
     event = _changed("object_created", lambda e: e["detail"]["object"].update(etag=None, extra={"x": 1}))
     parsed = parse_object_created(event | {"replay-name": None})
     assert (parsed.detail.object.etag, parsed.detail.object.version_id) == (None, "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e")
-    assert parsed.detail.bucket_name == "mlops-test-raw-123456789012-eu-west-1"
+    assert parsed.detail.bucket_name == "mlops-dev-raw-123456789012-eu-west-1"
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,7 @@ OBJECT = [
     (("source",), _other("aws.s3")),
     (("detail-type",), _other("Object Created")),
     (("detail", "bucket"), not_a_string | words),
-    (("detail", "bucket", "name"), _other("mlops-test-raw-123456789012-eu-west-1")),
+    (("detail", "bucket", "name"), _other("mlops-dev-raw-123456789012-eu-west-1")),
     (("detail", "object", "key"), not_a_string | st.just("") | words),  # words are never under adult/
     (("detail", "object", "size"), words | st.none() | st.integers(max_value=-1) | st.floats(allow_nan=False)),
     (("detail", "object", "sequencer"), not_a_string | st.just("") | st.just("not-hex!")),

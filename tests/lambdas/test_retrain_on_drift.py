@@ -148,7 +148,7 @@ def test_metrics_warn_about_no_dimension_in_either_handler_or_across_invocations
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda e: e["detail"].update(alarmName="mlops-test-latency-p99"), "not a drift alarm"),
+        (lambda e: e["detail"].update(alarmName="mlops-dev-latency-p99"), "not a drift alarm"),
         (lambda e: e["detail"]["state"].update(value="OK"), "detail.state.value"),
         (lambda e: e.update(resources=["not-an-arn"]), "resources.0"),
     ],

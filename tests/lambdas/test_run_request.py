@@ -43,8 +43,8 @@ def test_an_allowed_value_is_kept_as_it_is(text: str) -> None:
     ("text", "value"),
     [
         (
-            "s3://b/monitoring/reports/2026/11/26/violations.json",
-            "s3://b/monitoring/reports/2026/11/26/violations.json",
+            "s3://b/monitoring/reports/p2xk7w3n9b1c/CheckDrift/drift",
+            "s3://b/monitoring/reports/p2xk7w3n9b1c/CheckDrift/drift",
         ),
         ("drift (psi) > 0.2; see #42\n", "drift _psi_ _ 0.2_ see _42_"),
         ("", "-"),

@@ -15,7 +15,7 @@ from tests.lambdas.conftest import SETTINGS
 def test_the_variables_cdk_sets_give_typed_frozen_settings() -> None:
     settings = load_settings(NewDataSettings, SETTINGS | {"UNRELATED": "ignored"})
     assert (settings.environment, settings.raw_bucket, settings.input_prefix) == (
-        "mlops-test", SETTINGS["RAW_BUCKET_NAME"], "adult/"
+        "mlops-dev", SETTINGS["RAW_BUCKET_NAME"], "adult/"
     )  # fmt: skip
     assert (settings.cooldown_hours, settings.min_new_rows, settings.average_row_bytes) == (24, 10_000, 122)
     assert isinstance(settings.min_new_bytes, int)

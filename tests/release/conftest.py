@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from release.aws import Clients
+from tests.contracts.botocore_contract import validate_every_client
 from tests.moto_server import moto_server
 
 REGION = "eu-west-1"
@@ -18,6 +19,15 @@ REGION = "eu-west-1"
 def moto_endpoint() -> Iterator[str]:
     with moto_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def validated_requests() -> Iterator[None]:
+    """Every boto3 call the release scripts (and these tests) make must fit botocore's model, which moto does
+    not enforce: a bad request raises RequestContractError before it is sent."""
+    with pytest.MonkeyPatch.context() as patch:
+        validate_every_client(patch)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -145,10 +145,11 @@ def test_the_pipeline_role_reaches_only_its_own_prefixes_of_the_artifacts_zone(s
                 and f"mlops-{environment.name}-artifacts-" in json.dumps(parts)
             ):
                 prefixes.add(parts[-1].removeprefix("/"))
-    # The BucketDeployment handler writes the whole bucket ("*"); the pipeline reads code, writes runs (and,
-    # where MLflow is on, its client writes run artifacts under mlflow/).
+    # The BucketDeployment handler writes the whole bucket ("*"); the pipeline reads code and the data snapshots
+    # its starters write, writes runs (and, where MLflow is on, its client writes run artifacts under mlflow/).
     mlflow = {"mlflow/*"} if environment.experiment_tracking.enabled else set()
-    assert prefixes == {"*", "pipeline-code/*", "pipeline-staging/*", "pipeline-runs/*", *mlflow}
+    expected = {"*", "pipeline-code/*", "pipeline-staging/*", "data-snapshots/*", "pipeline-runs/*", *mlflow}
+    assert prefixes == expected
 
 
 def test_jobs_may_only_be_the_pipelines_own(stage) -> None:
