@@ -638,12 +638,14 @@ class TrainingPipelineBuilder(PipelineBuilder):
             )
             if spot
             else None,
+            # CreateTrainingJob's HyperParameters is a string-to-string map: numeric parameters go in as strings
+            # (Std:Join of one value, what the SDK's `to_string()` writes), never as JSON numbers.
             hyperparameters={
-                "num_round": self.num_round,
-                "max_depth": self.max_depth,
-                "eta": self.eta,
-                "subsample": self.subsample,
-                "min_child_weight": self.min_child_weight,
+                "num_round": self.num_round.to_string(),
+                "max_depth": self.max_depth.to_string(),
+                "eta": self.eta.to_string(),
+                "subsample": self.subsample.to_string(),
+                "min_child_weight": self.min_child_weight.to_string(),
             },
             base_job_name=f"{self.ctx.project_name}-{env.name}-train",
             environment=dict(self.tracking_env),

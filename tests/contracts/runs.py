@@ -1,10 +1,10 @@
 """Realistic runs of the training pipeline: the data snapshot and the parameters each starter really passes.
 
-Every starter (both retraining Lambdas, the release's code-change trigger, `release.start_training`) snapshots
+Every starter (the three retraining Lambdas, the release's code-change trigger, `release.start_training`) snapshots
 the raw zone with `lambdas.shared.snapshot` and builds its parameters with `lambdas.shared.run_request`; here the
 same functions run on a listing shaped like the raw zone's (training files, a feedback file the monitoring
-pipeline wrote, a README and a folder marker that stay out). The retraining schedule and a console start with
-no parameters pass no snapshot at all.
+pipeline wrote, a README and a folder marker that stay out). A console start with no parameters passes no
+snapshot at all.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lambdas.retrain_on_drift.logic import TRIGGER as DRIFT
 from lambdas.retrain_on_new_data.logic import TRIGGER as NEW_DATA
+from lambdas.retrain_on_schedule.logic import TRIGGER as SCHEDULE
 from lambdas.shared.run_request import run_parameters
 from lambdas.shared.snapshot import ListedObject, Snapshot, build_snapshot
 from pipeline_code.feedback import feedback_key
@@ -67,11 +68,16 @@ def starter_parameters(project: str, env: str, account: str, region: str) -> dic
         "drift-alarm": (DRIFT, f"{alarm}@2026-12-02T09:00:00.125000+00:00", None),
         "drift-report": (DRIFT, report, None),
         "code-change": (CODE_CHANGE, f"commit {COMMIT} code {content_hash(ROOT / 'pipeline_code')}", COMMIT),
+        # retrain_on_schedule: the schedule's ARN @ the firing's scheduled time (logic.firing_of)
+        "schedule": (
+            SCHEDULE,
+            f"arn:aws:scheduler:{region}:{account}:schedule/default/{prefix}-retraining@2026-12-02T06:00:00+00:00",
+            None,
+        ),
     }
     parameters = {
         name: run_parameters(trigger=trigger, detail=detail, manifest_uri=manifest, code_version=code)
         for name, (trigger, detail, code) in runs.items()
     }
-    # The starts that pass no snapshot: stacks/units/operations_pipelines.py's retraining schedule, and a start
-    # from the console or the CLI with the defaults.
-    return parameters | {"schedule": {"Trigger": "schedule"}, "defaults": {}}
+    # The start that passes no snapshot: one from the console with the defaults.
+    return parameters | {"defaults": {}}

@@ -28,20 +28,6 @@ CONFIG = load_config(ROOT / "config" / "environments.yaml")
 ENVIRONMENTS = list(CONFIG.environments)
 
 
-# The one open defect of the definitions builder (dev: TrainModel, a plain training step; staging and prod tune,
-# where the SDK wraps each value in Std:Join). Cases that hit it are xfail(strict): they flip when it is fixed.
-TYPED_HYPERPARAMETERS_DEFECT = (
-    "defs: TrainModel's HyperParameters are Integer/Float parameters put into CreateTrainingJob's string-to-string "
-    "map unconverted (SDK v2 and the tuning branch wrap them in Std:Join: .to_string())"
-)
-
-
-def _known_defect(problem: str) -> str | None:
-    if problem.startswith("TrainModel (CreateTrainingJob) HyperParameters.") and ": expected a string, got" in problem:
-        return TYPED_HYPERPARAMETERS_DEFECT
-    return None
-
-
 def _runs(env: str, pipeline: str) -> dict[str, dict[str, str]]:
     if pipeline != "training":
         return {"default": {}}  # the schedules start them with the defaults
@@ -76,7 +62,7 @@ def _execution(env: str, pipeline: str, parameters: dict[str, str], property_fil
 
 @pytest.mark.parametrize(("env", "pipeline", "parameters"), _cases(with_snapshot=True))
 def test_every_start_runs_to_the_end_with_requests_that_fit_the_api(
-    env: str, pipeline: str, parameters: dict[str, str], property_files: dict[str, Any], request: Any
+    env: str, pipeline: str, parameters: dict[str, str], property_files: dict[str, Any]
 ) -> None:
     execution = _execution(env, pipeline, parameters, property_files)
     assert execution.failed_at is None, execution.reached
@@ -88,8 +74,6 @@ def test_every_start_runs_to_the_end_with_requests_that_fit_the_api(
         for r in execution.requests
         for problem in validate_request("sagemaker", r.operation, r.params)
     )
-    if problems and all(_known_defect(p) for p in problems):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=TYPED_HYPERPARAMETERS_DEFECT))
     assert problems == []
 
 
@@ -114,17 +98,6 @@ def test_a_snapshot_run_reads_the_manifest_the_starters_write(property_files: di
             i["S3Input"] for i in request.params["ProcessingInputs"] if i["S3Input"]["S3DataType"] == "ManifestFile"
         ]
         assert [m["S3Uri"] for m in manifests] == [snapshot.uri], step
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="operations_pipelines: the retraining schedule starts the training pipeline with Trigger=schedule and "
-    "no InputManifestUri, so every scheduled run ends at NoDataSnapshot (it needs a starter that snapshots first)",
-)
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_the_retraining_schedule_trains_a_model(env: str, property_files: dict[str, Any]) -> None:
-    schedule = _runs(env, "training")["schedule"]
-    assert "TrainModel" in _execution(env, "training", schedule, property_files).reached
 
 
 def test_tuning_job_names_fit_the_32_character_cap_and_keep_no_pipelines_prefix() -> None:

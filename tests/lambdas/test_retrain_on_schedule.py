@@ -31,7 +31,7 @@ def test_a_firing_snapshots_the_raw_zone_and_starts_a_scheduled_run(
         "feedback/2026/11/25/2026-11-25T06:00:00+00:00.csv",
     ]
     assert (
-        "schedule mlops-test-retraining fired for 2026-11-26T06:00:00+00:00"
+        "schedule mlops-dev-retraining fired for 2026-11-26T06:00:00+00:00"
         in (execution["PipelineExecutionDescription"])
     )
     assert world.ledger()["last_trigger"] == {"S": "schedule"}
@@ -85,13 +85,13 @@ def test_a_firing_while_a_run_is_in_flight_is_skipped(
 
 
 def _other_schedule(event: dict[str, Any]) -> None:
-    event["schedule"] = event["schedule"].replace("mlops-test-retraining", "mlops-test-batch-inference")
+    event["schedule"] = event["schedule"].replace("mlops-dev-retraining", "mlops-dev-batch-inference")
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (_other_schedule, "schedule 'mlops-test-batch-inference' is not this environment's"),
+        (_other_schedule, "schedule 'mlops-dev-batch-inference' is not this environment's"),
         (lambda e: e.pop("scheduledTime"), "scheduledTime"),
         (lambda e: e.update(scheduledTime="<aws.scheduler.scheduled-time>"), "scheduledTime"),
         (lambda e: e.update(attempt=1), "attempt"),
