@@ -24,11 +24,6 @@ class _Recorder:
         return {"PipelineExecutionArn": "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/p/execution/x"}
 
 
-# The training definition gains InputManifestUri (and loses InputDataUri) on the defs branch; until it is merged
-# the committed definitions cannot declare it. Strict: once they do, this mark fails the test and must go.
-@pytest.mark.xfail(
-    strict=True, reason="committed training definitions declare InputManifestUri once the defs branch is merged"
-)
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
 def test_the_parameters_sent_are_declared_by_the_committed_training_definition(environment: str) -> None:
     definition = json.loads(contract.definition_path(environment, "training").read_text())
