@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from config import PlatformConfig
+from lambdas.retrain_on_drift.logic import REPORT_MAX_AGE
+from stacks.units.monitoring_alarms import PERIOD
 from stacks.units.retraining_triggers import (
     AVERAGE_ROW_BYTES,
     FUNCTION_RETRY_ATTEMPTS,
@@ -248,3 +251,9 @@ def _zip_is_small(asset: Path, files: list[str]) -> None:
         assert archive.stat().st_size < PACKAGE_LIMIT
     finally:
         archive.unlink()
+
+
+def test_the_drift_trigger_looks_back_over_a_whole_alarm_period_for_the_report_that_caused_it() -> None:
+    # The alarm starts the run; the report recorded before it is its cause only within REPORT_MAX_AGE, which must
+    # cover the period the drift alarms evaluate (a report early in the period, the transition at its end).
+    assert timedelta(seconds=PERIOD.to_seconds()) < REPORT_MAX_AGE
