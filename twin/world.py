@@ -99,6 +99,7 @@ class World:
             cache=StepCache(self.workdir / "step-cache"),
             region=self.stage.region,
             placeholders=self.names,
+            parallel_steps=2,  # as SageMaker runs ready steps together (IngestFeatures beside TrainModel, ...)
         )
 
     def run(self, execution_arn: str) -> Any:
