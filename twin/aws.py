@@ -12,6 +12,7 @@ import boto3
 from botocore.config import Config
 
 from pipeline_definition.contract import definition_path, model_package_group_name
+from pipeline_definition.local_runner.runner import render_definition as runner_rendering
 from pipeline_definition.local_runner.twin import TwinNames, moto_endpoint, prepare_local_twin
 from twin.assembly import StageTemplates
 
@@ -58,19 +59,11 @@ def twin_names(stage: StageTemplates, project: str, environment: str) -> TwinNam
 
 
 def render_definition(path: Path, names: dict[str, str], defaults: dict[str, Any] | None = None) -> str:
-    """The committed definition with placeholders replaced by plain string replacement, as CDK does.
-
-    `defaults` overrides parameter defaults: the twin's one deliberate change (NumRound small, so a training
-    run takes seconds); every override is listed in the loop's output.
-    """
-    text = path.read_text()
-    for placeholder, name in names.items():
-        text = text.replace(placeholder, name)
-    if not defaults:
-        return text
-    document = json.loads(text)
+    """The committed definition as CDK deploys it (the runner's rendering: placeholders replaced, none left), with
+    `defaults` overriding parameter defaults: the twin's deliberate changes, listed in the loop's output."""
+    document = runner_rendering(path, names)
     declared = {p["Name"]: p for p in document["Parameters"]}
-    for name, value in defaults.items():
+    for name, value in (defaults or {}).items():
         if name not in declared:
             raise KeyError(f"{path.name} declares no parameter {name!r}")
         declared[name]["DefaultValue"] = value
