@@ -52,10 +52,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(out, ignore_errors=True)
 
 
-# Test files whose tests share expensive module state (one local twin and one pipeline run for the whole file):
-# with pytest-xdist each runs on one worker, instead of once per worker. xdist's own `loadgroup` cannot do it with
-# pytest 9 (it renames `item._nodeid`, which pytest 9 no longer reads).
-SHARED_STATE_FILES = ("tests/pipeline_definition/test_local_runner.py",)
+# Test files whose tests share expensive module or session state (one local twin and one pipeline run for the whole
+# file; one whole loop run): with pytest-xdist each runs on one worker, instead of once per worker. xdist's own
+# `loadgroup` cannot do it with pytest 9 (it renames `item._nodeid`, which pytest 9 no longer reads).
+SHARED_STATE_FILES = ("tests/pipeline_definition/test_local_runner.py", "tests/twin/test_loop.py")
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -11,6 +11,7 @@ request with `captureData.endpointInput` / `endpointOutput` (CSV) and `eventMeta
 
 from __future__ import annotations
 
+import gzip
 import json
 import tempfile
 import uuid
@@ -49,6 +50,21 @@ def read_split(s3: Any, uri: str) -> tabular.EncodedBatch:
         return tabular.read_processed(path)
 
 
+def unseen_rows(data_file: Path, *, skip: int, count: int) -> tabular.EncodedBatch:
+    """Lines `skip`..`skip + count` of a gzipped raw Adult file, encoded as the endpoint receives them: requests
+    from the population the model was trained on, none of which it saw (the loop lands only the first lines)."""
+    lines = gzip.decompress(data_file.read_bytes()).splitlines(keepends=True)[skip : skip + count]
+    if len(lines) < count:
+        raise ValueError(f"{data_file} has {len(lines)} line(s) after the first {skip}, {count} wanted")
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / data_file.name.removesuffix(".gz")
+        path.write_bytes(b"".join(lines))
+        batches = list(tabular.iter_encoded_raw([path]))
+    return tabular.EncodedBatch(
+        np.concatenate([b.features for b in batches]), tabular.concat_labels([b.label for b in batches])
+    )
+
+
 def shifted(batch: tabular.EncodedBatch, scenario: str | None) -> tabular.EncodedBatch:
     """The batch as a shifted population would send it (`pipeline_code.shifts`), or as it is."""
     return batch if scenario is None else shifts.shift(batch, scenario)
@@ -61,6 +77,27 @@ def score(s3: Any, model_uri: str, features: np.ndarray) -> np.ndarray:
         archive = Path(scratch) / "model.tar.gz"
         archive.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         return np.asarray(predict_proba(load_model(Path(scratch)), features))
+
+
+class ModelEndpoint:
+    """What the twin's endpoint answers (a `twin.moto_patches.ModelBehaviour`): the CSV rows of a request scored
+    by the model archive behind the endpoint, one probability a line, as SageMaker's XGBoost container answers
+    text/csv. Each archive is fetched and loaded once."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+        self._models: dict[str, Any] = {}
+
+    def __call__(self, model_data_url: str, body: str) -> str:
+        model = self._models.get(model_data_url)
+        if model is None:
+            bucket, key = split_s3(model_data_url)
+            with tempfile.TemporaryDirectory() as scratch:
+                (Path(scratch) / "model.tar.gz").write_bytes(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+                model = self._models[model_data_url] = load_model(Path(scratch))
+        rows = [[float(v) if v.strip() else np.nan for v in line.split(",")] for line in body.splitlines() if line]
+        scores = np.asarray(predict_proba(model, np.asarray(rows, dtype=np.float64)))
+        return "\n".join(f"{score:.6f}" for score in scores)
 
 
 def write_traffic(

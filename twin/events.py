@@ -28,6 +28,7 @@ class Delivery:
     consumer: str
     queue_url: str
     rules: list[str]
+    account: str
 
 
 class EventRoutes:
@@ -47,7 +48,7 @@ class EventRoutes:
             self.events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
             self.events.put_targets(Rule=name, Targets=[{"Id": "delivery", "Arn": arn}])
             rules.append(name)
-        self.deliveries[consumer] = Delivery(consumer, queue_url, rules)
+        self.deliveries[consumer] = Delivery(consumer, queue_url, rules, account=arn.split(":")[4])
         return self.deliveries[consumer]
 
     def received(self, consumer: str) -> list[dict[str, Any]]:
@@ -61,7 +62,11 @@ class EventRoutes:
             if not messages:
                 return found
             for message in messages:
-                found.append(json.loads(message["Body"]))
+                event = json.loads(message["Body"])
+                # moto's SQS target drops `account` from the event (its input template keeps only some envelope
+                # fields); EventBridge always delivers it: the account of the queue, which is the bus's here.
+                event.setdefault("account", delivery.account)
+                found.append(event)
                 self.sqs.delete_message(QueueUrl=delivery.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def put(self, source: str, detail_type: str, detail: dict[str, Any], resources: list[str]) -> None:

@@ -9,6 +9,7 @@ module (the handler tests use other settings) can be the one that is reused.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 import uuid
@@ -37,14 +38,21 @@ class LambdaContext:
 class Function:
     """One deployed function: its handler module (imported on first use) and its ARN."""
 
-    def __init__(self, stage: StageTemplates, name: str, module: str, log_dir: Path) -> None:
+    def __init__(
+        self, stage: StageTemplates, name: str, module: str, log_dir: Path, overrides: dict[str, str] | None = None
+    ) -> None:
         self.name, self.module_name = name, module
         log_dir.mkdir(parents=True, exist_ok=True)
         # Powertools' JSON logs and EMF metrics: to a file per function (what CloudWatch Logs would hold), so
         # the loop's own output stays a readable timeline. Powertools binds its stream at import: kept open.
-        self.log = (log_dir / f"{name}.log").open("a", encoding="utf-8")
+        self.log_path = log_dir / f"{name}.log"
+        self.log = self.log_path.open("a", encoding="utf-8")
         self.arn = stage.arn(stage.named("AWS::Lambda::Function", name))
         self.environment = stage.function_environment(name)
+        unknown = sorted(set(overrides or {}) - set(self.environment))
+        if unknown:
+            raise KeyError(f"{name} is deployed without the variables {unknown}: nothing to override")
+        self.environment.update(overrides or {})
         self._module: ModuleType | None = None
 
     @property
@@ -64,4 +72,10 @@ class Function:
         module = self.module
         with redirect_stdout(self.log):
             result: dict[str, Any] = module.lambda_handler(event, context)
+        self.log.flush()
         return result
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """The function's JSON log lines so far (what CloudWatch Logs would hold)."""
+        lines = self.log_path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]

@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from lambdas.retrain_on_drift.events import VIOLATIONS_REPORT
 from twin import capture
 from twin.events import ALARM_STATE_CHANGE, MODEL_PACKAGE_STATE_CHANGE, alarm_state_change, model_package_state_change
+from twin.moto_patches import set_model_behaviour
 from twin.timeline import StepError, Timeline
-from twin.world import DRIFT, NEW_DATA, PROMOTION, World
+from twin.world import DATA_DIR, DRIFT, NEW_DATA, PROMOTION, World
 
-TEST_ROWS = 3000  # requests from the test split per monitoring window (well above HasEnoughData's 100)
+TRAFFIC_ROWS = 2000  # requests per monitoring window (well above HasEnoughData's 100), unseen Adult rows
 SHIFT = "numeric"  # pipeline_code.shifts: age + 10 years, labels kept
 
 
@@ -27,9 +29,11 @@ class State:
     report_uri: str = ""
     drift_events: list[dict[str, Any]]
     alarm_event: dict[str, Any] | None = None
+    alarm_result: dict[str, Any] | None = None
     drift_arn: str = ""
     fresh_arn: str = ""
     fresh_package: str = ""
+    approval_event: dict[str, Any] | None = None
     promoted: bool = False
 
     def __init__(self) -> None:
@@ -72,6 +76,8 @@ def _new_data_to_package(world: World, timeline: Timeline, state: State) -> None
 
 def _succeeded(world: World, arn: str) -> Any:
     result = world.run(arn)
+    # the profile of the run, beside the timeline (wall time per step; a cache hit takes next to none)
+    print("         " + ", ".join(f"{s.name} {s.seconds:.1f}s" for s in result.steps), flush=True)
     if result.status != "Succeeded":
         raise StepError(f"{arn} {result.status}: {result.failure_reason}")
     return result
@@ -135,10 +141,20 @@ def _approval_to_endpoint(world: World, timeline: Timeline, state: State, assemb
         delivered = world.routes.received(PROMOTION)
         if len(delivered) != 1 or delivered[0]["detail"].get("ModelPackageArn") != state.package_arn:
             raise StepError(f"the promotion rule delivered {len(delivered)} event(s) for the approval")
+        state.approval_event = delivered[0]
         evidence.append(f"{state.package_arn} Approved; the state-change event matched the promotion rule")
     with timeline.step("promotion-succeeded") as evidence:
+        if state.approval_event is None:
+            raise StepError("no approval event was delivered to the promotion")
         promotion = _promotion(world, assembly)
-        execution = promotion.start(state.package_arn)
+        set_model_behaviour(capture.ModelEndpoint(c["s3"]))  # the endpoint scores with the model it serves
+        # What the rule's target gives the state machine: the event as delivered (the target has no Input,
+        # InputPath or InputTransformer; checked, since the twin would not apply one).
+        execution = c["stepfunctions"].start_execution(
+            stateMachineArn=promotion.state_machine_arn,
+            name=f"approval-{state.approval_event['id']}",
+            input=json.dumps(_target_input(world, promotion.state_machine_arn, state.approval_event)),
+        )["executionArn"]
         described = promotion.wait(execution, timeout=120)
         if described.get("status") != "SUCCEEDED":
             raise StepError(f"{execution} {described.get('status')}: {described.get('error')} {described.get('cause')}")
@@ -164,11 +180,31 @@ def _with_type(
 
 
 def _promotion(world: World, assembly: Path) -> Any:
-    try:
-        from twin.promotion import LocalPromotion
-    except ImportError as error:
-        raise StepError(f"the local promotion executor (twin.promotion) is not available: {error}") from None
-    return LocalPromotion.from_cloud_assembly(assembly, world.environment, clients=world.clients, poll_seconds=0)
+    from twin.promotion import LocalPromotion
+
+    # The stage's tables exist already (the twin created them from the templates): the promotion uses those.
+    tables = {f"Ref:{t.logical_id}": world.stage.physical_name(t) for t in world.stage.of_type("AWS::DynamoDB::Table")}
+    return LocalPromotion.from_cloud_assembly(
+        assembly, world.environment, clients=world.clients, names=tables, poll_seconds=0
+    )
+
+
+def _target_input(world: World, machine_arn: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The state machine's input for `event`, as the synthesized rule's target passes it."""
+    targets = [
+        target
+        for rule in world.stage.of_type("AWS::Events::Rule")
+        for target in rule.properties.get("Targets", [])
+        if world.stage.resolve(target["Arn"]).rsplit(":", 1)[-1] == machine_arn.rsplit(":", 1)[-1]
+    ]
+    if len(targets) != 1:
+        raise StepError(f"{len(targets)} rule targets start the promotion state machine")
+    transforms = sorted(set(targets[0]) & {"Input", "InputPath", "InputTransformer"})
+    if transforms:
+        raise StepError(
+            f"the promotion rule's target transforms its input ({transforms}): the twin passes events as is"
+        )
+    return event
 
 
 # ---------------------------------------------------------------- 6-7: monitoring, clean then shifted
@@ -177,22 +213,24 @@ def _promotion(world: World, assembly: Path) -> Any:
 def _monitoring(world: World, timeline: Timeline, state: State) -> None:
     with timeline.step("monitoring-clean") as evidence:
         result, written = _monitor(world, state, shift=None)
+        _archive_window(world, written)  # whatever this window found, the next one holds only its own traffic
         violations = _metric(world, "DriftViolations")
         if violations != 0 or world.routes is None or world.routes.received(DRIFT):
             raise StepError(f"DriftViolations={violations} on unshifted traffic")
         evidence.append(f"{result.execution_arn}: {written.rows} captured rows, DriftViolations=0, no event")
-        _archive_window(world, written)
     with timeline.step("monitoring-violations") as evidence:
         result, written = _monitor(world, state, shift=SHIFT)
         violations = _metric(world, "DriftViolations")
         assert world.routes is not None
         state.drift_events = world.routes.received(DRIFT)
-        reports = [e for e in state.drift_events if e["detail-type"] == "Drift Violations Report"]
+        reports = [e for e in state.drift_events if e["detail-type"] == VIOLATIONS_REPORT]
         if not violations or len(reports) != 1:
             raise StepError(f"DriftViolations={violations}, {len(reports)} violations event(s) for shifted traffic")
         state.report_uri = reports[0]["detail"]["reportUri"]
-        bucket, key = capture.split_s3(state.report_uri)
-        world.clients["s3"].head_object(Bucket=bucket, Key=key)
+        bucket, prefix = capture.split_s3(state.report_uri.rstrip("/") + "/")
+        reported = world.keys(bucket, prefix)
+        if f"{prefix}violations.json" not in reported:
+            raise StepError(f"no violations.json under the reported {state.report_uri}: {reported}")
         found = [
             v["check"] + (f"({v['feature']})" if v.get("feature") else "") for v in reports[0]["detail"]["violations"]
         ]
@@ -207,9 +245,9 @@ def _monitor(world: World, state: State, shift: str | None) -> tuple[Any, captur
         raise StepError("no deployed package to monitor")
     c = world.clients
     state.deployed = describe_deployed(c["sagemaker"], state.package_arn)
-    split = capture.read_split(c["s3"], state.deployed.reference_uri)
-    rows = capture.shifted(split, shift)
-    rows = type(rows)(rows.features[:TEST_ROWS], None if rows.label is None else rows.label[:TEST_ROWS])
+    # Each window its own rows of adult.data, past the lines the loop lands for training.
+    skip = (world.sample_rows or 0) + (TRAFFIC_ROWS if shift else 0)
+    rows = capture.shifted(capture.unseen_rows(DATA_DIR / "adult.data.gz", skip=skip, count=TRAFFIC_ROWS), shift)
     scores = capture.score(c["s3"], state.deployed.model_uri, rows.features)
     defaults = _monitoring_defaults(world)
     written = capture.write_traffic(
@@ -268,30 +306,50 @@ def _archive_window(world: World, written: capture.Written) -> None:
 
 
 def _drift_retrain(world: World, timeline: Timeline, state: State) -> None:
-    c = world.clients
     with timeline.step("drift-retrain-started") as evidence:
-        if not state.drift_events:
-            raise StepError("no drift event was delivered")
+        # In delivery order: the drift check's violations event (recorded by the trigger: it names the report),
+        # then the alarm on the metrics the check put, whose transition into ALARM starts the run.
+        reports = [e for e in state.drift_events if e["detail-type"] == VIOLATIONS_REPORT]
+        if not reports:
+            raise StepError("no violations event was delivered")
+        recorded = [r for _, r in world.deliver(DRIFT, reports)]
+        if [r.get("reason") for r in recorded] != ["report-recorded"]:
+            raise StepError(f"the violations event gave {recorded}")
         state.alarm_event = _alarm_event(world)
         world.clock.advance(25)  # a day after the first run: past the retraining cooldown
         before = set(world.executions())
-        # In delivery order: the monitoring job's violations event, then the alarm on its metric.
-        results = world.deliver(DRIFT, [*state.drift_events, state.alarm_event])
+        results = world.deliver(DRIFT, [state.alarm_event])
         state.drift_arn = world.started(results, "drift")
+        state.alarm_result = results[0][1]
         detail = world.parameters_of(state.drift_arn).get("TriggerDetail", "")
-        if state.report_uri not in detail:
-            raise StepError(f"TriggerDetail {detail!r} does not name the report {state.report_uri}")
+        if detail != state.report_uri:
+            raise StepError(f"TriggerDetail {detail!r} is not the report {state.report_uri}")
         if set(world.executions()) - before != {state.drift_arn}:
-            raise StepError(f"drift events started {sorted(set(world.executions()) - before)}")
-        evidence.append(f"{state.drift_arn} (Trigger=drift, TriggerDetail names {state.report_uri})")
+            raise StepError(f"the alarm started {sorted(set(world.executions()) - before)}")
+        evidence.append(f"{state.drift_arn} (Trigger=drift, TriggerDetail={detail}) from {state.alarm_event['id']}")
     with timeline.step("duplicate-alarm-skipped") as evidence:
-        if state.alarm_event is None:
-            raise StepError("no alarm event to deliver again")
+        if state.alarm_event is None or not state.drift_arn:
+            raise StepError("no alarm event started a run")
         listed = world.executions()
+        function = world.functions[DRIFT]
+        seen = len(function.log_lines())
         (result,) = [r for _, r in world.deliver(DRIFT, [state.alarm_event])]
-        if world.executions() != listed or result.get("outcome") != "skipped":
-            raise StepError(f"the redelivered alarm event gave {result}")
-        evidence.append(f"{state.alarm_event['resources'][0]} delivered again: {result.get('reason')}, no execution")
+        if world.executions() != listed:
+            raise StepError(f"the redelivered alarm event started {sorted(set(world.executions()) - set(listed))}")
+        # The handler's idempotency, not the cooldown: the decision recorded for the first delivery comes back
+        # (the same execution), and the function logs the delivery as a duplicate of the report's episode.
+        duplicates = [
+            line
+            for line in function.log_lines()[seen:]
+            if str(line.get("message", "")).startswith("duplicate delivery")
+            and line.get("idempotency_key") == {"report": state.report_uri}
+        ]
+        if result != state.alarm_result or len(duplicates) != 1:
+            raise StepError(f"the redelivered alarm event gave {result}, {len(duplicates)} duplicate log line(s)")
+        evidence.append(
+            f"{state.alarm_event['id']} delivered again: recorded decision returned ({result['execution_arn']}), "
+            f"logged as a duplicate of episode {{report: {state.report_uri}}}"
+        )
     with timeline.step("drift-retrain-learns-recent-data") as evidence:
         if not state.drift_arn:
             raise StepError("no drift-triggered execution")
@@ -299,12 +357,11 @@ def _drift_retrain(world: World, timeline: Timeline, state: State) -> None:
         if not feedback:
             raise StepError("the monitoring run wrote no labelled window under s3://<raw>/feedback/")
         result = _succeeded(world, state.drift_arn)
-        inputs = _lineage_inputs(world, result)
-        named = [k for k in inputs if k.startswith("feedback/") or "/feedback/" in k]
-        if not named:
+        inputs = _lineage_inputs(world, _registered(world, result, state.drift_arn), state.drift_arn)
+        named = [k for k in inputs if k.startswith("feedback/")]
+        if not named or not set(named) <= set(feedback):
             raise StepError(f"{state.drift_arn}: lineage inputs {inputs} name no feedback/ object ({feedback})")
         evidence.append(f"{state.drift_arn}: lineage names {named}")
-    del c
 
 
 def _alarm_event(world: World) -> dict[str, Any]:
@@ -341,21 +398,18 @@ def _breaches(value: float, operator: str, threshold: float) -> bool:
     }[operator]
 
 
-def _lineage_inputs(world: World, result: Any) -> list[str]:
-    """The input objects the run's Preprocess lineage (lineage.json) names."""
-    preprocess = next((s for s in result.steps if s.name == "Preprocess"), None)
-    if preprocess is None:
-        raise StepError("the run has no Preprocess step")
-    bucket = world.stage.bucket("artifacts")
-    execution_id = result.execution_arn.rsplit("/", 1)[-1]
-    keys = [k for k in world.keys(bucket, "pipeline-runs/") if k.endswith("lineage.json") and execution_id in k]
-    if not keys and preprocess.cache_hit:
-        keys = [k for k in world.keys(bucket, "pipeline-runs/") if k.endswith("lineage.json")]
-    if not keys:
-        raise StepError(f"no lineage.json among the outputs of {result.execution_arn}")
-    lineage = world.read_json(bucket, keys[-1])
-    items = lineage.get("input", {}).get("objects") or lineage.get("objects") or lineage.get("files") or []
-    return [str(i.get("key") or i.get("path") or i) if isinstance(i, dict) else str(i) for i in items]
+def _lineage_inputs(world: World, package_arn: str, execution_arn: str) -> list[str]:
+    """The raw objects the package was trained on: the keys of the lineage document its metadata names
+    (Preprocess's lineage.json), which must name the data snapshot the execution was started with."""
+    metadata = world.clients["sagemaker"].describe_model_package(ModelPackageName=package_arn)[
+        "CustomerMetadataProperties"
+    ]
+    bucket, key = capture.split_s3(metadata["lineage_uri"])
+    lineage = world.read_json(bucket, key)
+    started_with = world.parameters_of(execution_arn).get("InputManifestUri")
+    if lineage.get("manifest_uri") != started_with or metadata.get("input_manifest_uri") != started_with:
+        raise StepError(f"{package_arn}: lineage names snapshot {lineage.get('manifest_uri')}, not {started_with}")
+    return [str(item["key"]) for item in lineage["input"]["files"]]
 
 
 # ---------------------------------------------------------------- 10-11: fresh data, then the same data
@@ -369,10 +423,10 @@ def _fresh_and_cached(world: World, timeline: Timeline, state: State) -> None:
         result = _succeeded(world, state.fresh_arn)
         if result.step("Preprocess").cache_hit:
             raise StepError(f"{state.fresh_arn}: Preprocess was served from the cache after {uri} landed")
-        inputs = _lineage_inputs(world, result)
+        state.fresh_package = _registered(world, result, state.fresh_arn)
+        inputs = _lineage_inputs(world, state.fresh_package, state.fresh_arn)
         if "adult/adult.test" not in inputs:
             raise StepError(f"{state.fresh_arn}: lineage inputs {inputs} do not name adult/adult.test")
-        state.fresh_package = _registered(world, result, state.fresh_arn)
         if state.fresh_package == state.package_arn:
             raise StepError("no new package version was registered")
         evidence.append(f"{state.fresh_arn}: Preprocess ran on {uri}; new package {state.fresh_package}")
@@ -409,6 +463,12 @@ def _code_change(world: World, timeline: Timeline) -> None:
             "TARGET_REGION": world.stage.region,
             "CODE_DIR": str(copy),
             "CODEBUILD_RESOLVED_SOURCE_VERSION": "0" * 40,
+            # The data snapshot's settings: set by CDK from the same contract as the triggers' (the release
+            # stage is not synthesized here), so the new-data function's deployed values.
+            **{
+                k: world.functions[NEW_DATA].environment[k]
+                for k in ("RAW_BUCKET_NAME", "SNAPSHOT_PREFIXES", "SNAPSHOTS_URI")
+            },
             **{k: v for k, v in os.environ.items() if k.startswith("AWS_")},
         }
         if code_change_trigger.main(environ=environ) != 0:  # the release of today's code: records its hash

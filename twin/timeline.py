@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 from collections.abc import Iterator
@@ -16,12 +17,20 @@ class StepError(RuntimeError):
     """A step did not happen; the message says what was missing (it becomes the step's evidence)."""
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process (the loop, moto's server threads, the in-process handlers) and of its finished
+    children (the pipeline steps' jobs): on a shared machine, the figure that does not depend on the load."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 @dataclass
 class Entry:
     step: str
     ok: bool
     evidence: str
     seconds: float = 0.0
+    cpu: float = 0.0
 
 
 @dataclass
@@ -37,14 +46,14 @@ class Timeline:
         A step whose body raises, or that gives no evidence, is written with ok=false: nothing is ok unproven.
         """
         evidence: list[str] = []
-        began = time.monotonic()
+        began, cpu = time.monotonic(), cpu_seconds()
         try:
             yield evidence
             ok = bool(evidence)
             text = "; ".join(evidence) if evidence else "no evidence was recorded"
         except Exception as error:
             ok, text = False, f"{type(error).__name__}: {error}"
-        entry = Entry(name, ok, text, round(time.monotonic() - began, 2))
+        entry = Entry(name, ok, text, round(time.monotonic() - began, 2), round(cpu_seconds() - cpu, 2))
         self.entries.append(entry)
         self._print(entry)
 
@@ -62,11 +71,17 @@ class Timeline:
 
     def write(self, path: Path) -> None:
         path.write_text(
-            json.dumps([{k: v for k, v in asdict(e).items() if k != "seconds"} for e in self.entries], indent=2) + "\n"
+            json.dumps(
+                [{k: v for k, v in asdict(e).items() if k not in ("seconds", "cpu")} for e in self.entries], indent=2
+            )
+            + "\n"
         )
 
     def _print(self, entry: Entry) -> None:
         clock = time.monotonic() - self.started
         mark = "ok  " if entry.ok else "FAIL"
-        print(f"[{clock:6.1f}s] {mark} {entry.step:<34} ({entry.seconds:.1f}s) {entry.evidence}", file=self.out)
+        print(
+            f"[{clock:6.1f}s] {mark} {entry.step:<34} ({entry.seconds:.1f}s, cpu {entry.cpu:.1f}s) {entry.evidence}",
+            file=self.out,
+        )
         self.out.flush()

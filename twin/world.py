@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pipeline_definition.local_runner.twin import TwinNames
 from twin.assembly import StageTemplates
-from twin.aws import create_stage
+from twin.aws import create_stage, twin_names
 from twin.events import EventRoutes
 from twin.lambdas import Function
 from twin.timeline import StepError
@@ -39,10 +40,12 @@ class SimulatedClock:
 @dataclass
 class World:
     stage: StageTemplates
+    project: str
     environment: str
     clients: dict[str, Any]
     workdir: Path
-    names: dict[str, str] = field(default_factory=dict)
+    sample_rows: int | None = None  # the first N lines of each landed Adult file (None: all)
+    names: dict[str, str] = field(default_factory=dict)  # placeholder -> the twin's name
     routes: EventRoutes | None = None
     functions: dict[str, Function] = field(default_factory=dict)
     clock: SimulatedClock = field(default_factory=SimulatedClock)
@@ -60,15 +63,23 @@ class World:
                 return name
         raise StepError(f"the stage deploys no {kind} pipeline")
 
-    def setup(self, defaults: dict[str, dict[str, Any]]) -> None:
+    @property
+    def twin_names(self) -> TwinNames:
+        return twin_names(self.stage, self.project, self.environment)
+
+    def setup(self, defaults: dict[str, dict[str, Any]], function_overrides: dict[str, dict[str, str]]) -> None:
+        """`function_overrides`: per function (NEW_DATA, DRIFT), environment variables that replace the
+        synthesized ones (listed in the loop's output, like the definitions' `defaults`)."""
         c = self.clients
-        self.names = create_stage(c, self.stage, self.environment, defaults=defaults)
+        self.names = create_stage(c, self.stage, self.twin_names, defaults=defaults)
         self.routes = EventRoutes(c["events"], c["sqs"])
         for name, module in (
             (NEW_DATA, "lambdas.retrain_on_new_data.handler"),
             (DRIFT, "lambdas.retrain_on_drift.handler"),
         ):
-            function = Function(self.stage, f"{self.project_env}-{name}", module, self.workdir / "logs")
+            function = Function(
+                self.stage, f"{self.project_env}-{name}", module, self.workdir / "logs", function_overrides.get(name)
+            )
             self.functions[name] = function
             self.routes.route(name, self.stage.rules_targeting(function.arn))
         machine = self.stage.named("AWS::StepFunctions::StateMachine", f"{self.project_env}-promotion")
@@ -88,6 +99,7 @@ class World:
             cache=StepCache(self.workdir / "step-cache"),
             region=self.stage.region,
             placeholders=self.names,
+            parallel_steps=2,  # as SageMaker runs ready steps together (IngestFeatures beside TrainModel, ...)
         )
 
     def run(self, execution_arn: str) -> Any:
@@ -99,8 +111,11 @@ class World:
     # ------------------------------------------------------------ the raw zone and the triggers
 
     def land(self, data_file: str, key: str) -> str:
-        """Put one Adult file (uncompressed, as a producer would write it) into the raw zone; its S3 URI."""
+        """Put one Adult file (uncompressed, as a producer would write it; its first `sample_rows` lines) into
+        the raw zone; its S3 URI."""
         body = gzip.decompress((DATA_DIR / f"{data_file}.gz").read_bytes())
+        if self.sample_rows is not None:
+            body = b"".join(body.splitlines(keepends=True)[: self.sample_rows])
         bucket = self.stage.bucket("raw")
         self.clients["s3"].put_object(Bucket=bucket, Key=key, Body=body)
         return f"s3://{bucket}/{key}"

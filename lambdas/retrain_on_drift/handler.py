@@ -1,4 +1,4 @@
-"""Thin handler: parse, find the episode, decide once per episode (idempotent), report."""
+"""Thin handler: parse; a violations report is recorded; an alarm's episode is decided once (idempotent); report."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.retrain_on_drift.events import parse_drift_event
-from lambdas.retrain_on_drift.logic import TRIGGER, episode_of
+from lambdas.retrain_on_drift.events import ViolationsReport, parse_drift_event
+from lambdas.retrain_on_drift.logic import TRIGGER, check_alarm, check_report, episode_of, recorded
 from lambdas.retrain_on_drift.settings import DriftSettings
 from lambdas.shared.idempotency import token_of
 from lambdas.shared.observability import InvalidEventError
@@ -38,14 +38,21 @@ def decide_episode(*, episode: dict[str, str], detail: str, description: str) ->
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     runtime.idempotency.register_lambda_context(context)
     try:
-        episode = episode_of(
-            parse_drift_event(event),
-            alarm_prefix=settings.alarm_prefix,
-            environment=settings.environment,
-            reports_uri=settings.reports_uri,
-        )
+        parsed = parse_drift_event(event)
+        if isinstance(parsed, ViolationsReport):
+            check_report(parsed, environment=settings.environment)
+        else:
+            check_alarm(parsed, alarm_prefix=settings.alarm_prefix)
     except (SchemaValidationError, InvalidEventError) as error:
         runtime.reject(error)
+    if isinstance(parsed, ViolationsReport):
+        # Recording is idempotent by itself (a later report is never replaced by an earlier one).
+        decision = recorded(
+            parsed, newest=runtime.ledger.record_drift_report(report_uri=parsed.detail.report_uri, at=parsed.time)
+        )
+        runtime.report(decision, report=parsed.detail.report_uri)
+        return decision.as_dict()
+    episode = episode_of(parsed, runtime.ledger.read(), reports_uri=settings.reports_uri)
     result: dict[str, Any] = runtime.decide_once(
         decide_episode, episode.key, episode=episode.key, detail=episode.detail, description=episode.description
     )

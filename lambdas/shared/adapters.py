@@ -108,6 +108,9 @@ class LedgerState:
     new_bytes: int
     new_objects: int
     latest_key: str | None
+    # The latest drift report with violations (put by the monitoring pipeline) and when its event was sent
+    drift_report_uri: str | None = None
+    drift_report_at: datetime | None = None
 
 
 class Ledger:
@@ -194,6 +197,23 @@ class Ledger:
             ExpressionAttributeValues=values,
         )
 
+    def record_drift_report(self, *, report_uri: str, at: datetime) -> bool:
+        """Remember `report_uri` as the latest drift report, unless a later one is recorded already (events may
+        arrive out of order); True when it was recorded."""
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key=self.key,
+                UpdateExpression="SET drift_report_uri = :uri, drift_report_at = :at",
+                ConditionExpression="attribute_not_exists(drift_report_at) OR drift_report_at < :at",
+                ExpressionAttributeValues={":uri": {"S": report_uri}, ":at": {"N": _epoch(at)}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def record_execution(self, execution_arn: str) -> None:
         self._client.update_item(
             TableName=self.table_name,
@@ -219,4 +239,8 @@ def _state(item: dict[str, Any]) -> LedgerState:
         new_bytes=number("new_bytes"),
         new_objects=number("new_objects"),
         latest_key=item["latest_key"]["S"] if "latest_key" in item else None,
+        drift_report_uri=item["drift_report_uri"]["S"] if "drift_report_uri" in item else None,
+        drift_report_at=datetime.fromtimestamp(float(item["drift_report_at"]["N"]), tz=UTC)
+        if "drift_report_at" in item
+        else None,
     )

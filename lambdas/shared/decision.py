@@ -14,7 +14,9 @@ class Decision:
     """What a trigger decided for one event, and why; logged, counted and returned as is."""
 
     outcome: Outcome
-    reason: str  # started | cooldown | run-in-flight | below-threshold | concurrent-start | empty-object | not-data
+    # started | cooldown | run-in-flight | below-threshold | concurrent-start | empty-object | not-data |
+    # report-recorded | report-superseded (a drift report kept for the alarm that starts the run)
+    reason: str
     detail: str
     trigger: str  # the pipeline's Trigger parameter: drift | new-data | schedule
     execution_arn: str | None = None

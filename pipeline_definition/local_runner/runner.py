@@ -2,7 +2,9 @@
 
 The definition is the document CDK deploys: placeholders replaced by plain string substitution, nothing else
 re-described. Steps start in definition order as soon as their data dependencies (Get Steps.X...) and DependsOn
-have succeeded, one at a time; a failed step stops the run (no new step starts), as in SageMaker.
+have succeeded, up to `parallel_steps` at a time (SageMaker runs every ready step at once; one at a time by
+default, so a run's logs read in order); a failed step stops the run (no new step starts, the running ones
+finish), as in SageMaker.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import json
 import secrets
 import string
+import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,7 +125,10 @@ class LocalRunner:
         placeholders: dict[str, str],
         max_tuning_trials: int = 3,
         check_service_constraints: bool = True,
+        parallel_steps: int = 1,
     ) -> None:
+        if parallel_steps < 1:
+            raise ValueError(f"parallel_steps must be at least 1, got {parallel_steps}")
         endpoint = str(s3.meta.endpoint_url)
         if "amazonaws.com" in endpoint:
             raise ValueError(f"the local runner runs against a local twin (moto), not AWS: s3 endpoint {endpoint}")
@@ -130,7 +137,9 @@ class LocalRunner:
         self.placeholders = dict(placeholders)
         self.max_tuning_trials = max_tuning_trials
         self.check_service_constraints = check_service_constraints
+        self.parallel_steps = parallel_steps
         self._feature_store: FeatureStoreRuntime | None = None
+        self._feature_store_lock = threading.Lock()  # jobs of one run may start together
         self._endpoint = endpoint
 
     def close(self) -> None:
@@ -140,8 +149,9 @@ class LocalRunner:
 
     def _aws_env(self) -> dict[str, str]:
         """What a job needs to reach the twin: its endpoint, credentials and region (and the Feature Store runtime)."""
-        if self._feature_store is None:
-            self._feature_store = FeatureStoreRuntime(self.sagemaker, self.workdir / "feature-store")
+        with self._feature_store_lock:
+            if self._feature_store is None:
+                self._feature_store = FeatureStoreRuntime(self.sagemaker, self.workdir / "feature-store")
         credentials = self.s3._request_signer._credentials.get_frozen_credentials()
         return {
             "AWS_ENDPOINT_URL": self._endpoint,
@@ -265,13 +275,25 @@ class _Execution:
     def execute(self) -> RunResult:
         pending = list(self.document.get("Steps", []))
         failure: str | None = None
-        while pending and failure is None:
-            ready = next((s for s in pending if self._dependencies(s) <= self._succeeded()), None)
-            if ready is None:
-                break
-            pending.remove(ready)
-            failure, chosen = self._run_step(ready)
-            pending += chosen
+        running: dict[Future[tuple[str | None, list[dict[str, Any]]]], str] = {}
+        with ThreadPoolExecutor(max_workers=self.runner.parallel_steps) as pool:
+            while True:
+                while failure is None and len(running) < self.runner.parallel_steps:
+                    ready = next((s for s in pending if self._dependencies(s) <= self._succeeded()), None)
+                    if ready is None:
+                        break
+                    pending.remove(ready)
+                    # recorded now, so that the run's steps are listed in the order they started
+                    self.records[ready["Name"]] = StepRecord(ready["Name"], ready["Type"], "Executing")
+                    running[pool.submit(self._run_step, ready)] = ready["Name"]
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    del running[future]
+                    failed, chosen = future.result()  # an unsupported construct is raised, as before
+                    failure = failure or failed
+                    pending += chosen
         why = (
             f"not started: {failure.split(':')[0]}" if failure else "not started: a step it depends on did not succeed"
         )

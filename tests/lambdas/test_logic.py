@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from lambdas.retrain_on_drift.events import parse_drift_event
-from lambdas.retrain_on_drift.logic import episode_of
+from lambdas.retrain_on_drift.events import AlarmStateChange, parse_drift_event
+from lambdas.retrain_on_drift.logic import CLOCK_SKEW, REPORT_MAX_AGE, cause_of, check_alarm, episode_of
 from lambdas.retrain_on_new_data.logic import below_threshold, estimated_rows
 from lambdas.shared.adapters import LedgerState
 from lambdas.shared.decision import cooldown_remaining, cooldown_skip, in_flight_skip
 from lambdas.shared.observability import InvalidEventError
-from tests.lambdas.conftest import ENVIRONMENT, load_event
+from tests.lambdas.conftest import load_event
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -70,15 +72,7 @@ def test_rows_are_estimated_upwards_from_bytes() -> None:
 def test_an_alarm_episode_is_its_arn_and_transition_time_not_the_event_id() -> None:
     event = load_event("alarm_state_change")
     other = json.loads(json.dumps(event)) | {"id": "another-delivery", "time": "2026-11-26T06:05:00Z"}
-    episodes = [
-        episode_of(
-            parse_drift_event(e),
-            alarm_prefix=f"{ENVIRONMENT}-drift-",
-            environment=ENVIRONMENT,
-            reports_uri="s3://b/monitoring/reports/",
-        )
-        for e in (event, other)
-    ]
+    episodes = [episode_of(_alarm(e), _state(0, 0), reports_uri="s3://b/monitoring/reports/") for e in (event, other)]
     assert (
         episodes[0].key
         == episodes[1].key
@@ -92,9 +86,35 @@ def test_an_alarm_episode_is_its_arn_and_transition_time_not_the_event_id() -> N
 def test_an_alarm_of_another_environment_is_not_an_episode() -> None:
     event = load_event("alarm_state_change")
     with pytest.raises(InvalidEventError, match="not a drift alarm"):
-        episode_of(
-            parse_drift_event(event),
-            alarm_prefix="mlops-prod-drift-",
-            environment="mlops-prod",
-            reports_uri="s3://b/r/",
-        )
+        check_alarm(_alarm(event), alarm_prefix="mlops-prod-drift-")
+
+
+def _alarm(event: dict[str, Any]) -> AlarmStateChange:
+    parsed = parse_drift_event(event)
+    assert isinstance(parsed, AlarmStateChange)
+    return parsed
+
+
+SINCE = datetime(2026, 11, 26, 6, 4, 40, 989000, tzinfo=UTC)  # the fixture alarm's transition into ALARM
+
+
+@pytest.mark.parametrize(
+    ("sent_before", "is_cause"),
+    [
+        (timedelta(minutes=1), True),  # the check's event, then the alarm a minute later: the usual order
+        (REPORT_MAX_AGE, True),
+        (REPORT_MAX_AGE + timedelta(seconds=1), False),  # a report older than the alarm's reach
+        (-CLOCK_SKEW, True),  # sent "after" the transition, within the clock skew allowed
+        (-CLOCK_SKEW - timedelta(seconds=1), False),  # a later report cannot have caused it
+    ],
+)
+def test_an_alarm_names_the_report_sent_shortly_before_it_as_its_cause(sent_before: timedelta, is_cause: bool) -> None:
+    state = replace(_state(0, 0), drift_report_uri="s3://b/r/violations.json", drift_report_at=SINCE - sent_before)
+    assert cause_of(SINCE, state) == ("s3://b/r/violations.json" if is_cause else None)
+    episode = episode_of(_alarm(load_event("alarm_state_change")), state, reports_uri="s3://b/r/")
+    if is_cause:
+        assert episode.key == {"report": "s3://b/r/violations.json"}
+        assert episode.detail == "s3://b/r/violations.json"
+    else:
+        assert episode.key["since"] == SINCE.isoformat()
+        assert episode.detail.endswith("@" + episode.key["since"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any
 
@@ -92,19 +93,62 @@ def test_a_run_in_flight_skips_the_start(
     assert "last_started_at" not in world.ledger()
 
 
-def test_a_violations_report_starts_a_run_naming_the_report(
+def _report_before(violations_event: dict, alarm_event: dict, minutes: float) -> dict:
+    """The violations event sent `minutes` before the alarm's transition into ALARM (as the drift check puts it,
+    right after the metrics the alarm evaluates)."""
+    since = datetime.fromisoformat(alarm_event["detail"]["state"]["timestamp"].replace("+0000", "+00:00"))
+    event = copy.deepcopy(violations_event)
+    event["time"] = (since - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return event
+
+
+def test_a_violations_report_is_recorded_and_starts_nothing(
     drift_handler: ModuleType, world: World, violations_event: dict, lambda_context
 ) -> None:
     result = drift_handler.lambda_handler(violations_event, lambda_context)
+    assert (result["outcome"], result["reason"]) == ("skipped", "report-recorded")
+    assert "feature_drift(age) 0.31 > 0.2" in result["detail"]
+    assert "2 violation(s)" in result["detail"]
+    assert world.execution_count() == 0
+    assert world.ledger()["drift_report_uri"]["S"] == violations_event["detail"]["reportUri"]
+
+
+def test_the_alarm_on_a_reports_metrics_starts_the_run_naming_the_report(
+    drift_handler: ModuleType, world: World, violations_event: dict, alarm_event: dict, lambda_context, logs
+) -> None:
+    report = _report_before(violations_event, alarm_event, minutes=3)
+    drift_handler.lambda_handler(report, lambda_context)
+    result = drift_handler.lambda_handler(alarm_event, lambda_context)
     assert result["outcome"] == "started"
     (execution,) = _started(world)
-    assert execution["Parameters"]["TriggerDetail"] == violations_event["detail"]["reportUri"]
-    described = execution["PipelineExecutionDescription"]
-    assert "feature_drift(age) 0.31 > 0.2" in described
-    assert "2 violation(s)" in described
-    # the same report delivered again is the same episode
-    drift_handler.lambda_handler(copy.deepcopy(violations_event), lambda_context)
+    assert execution["Parameters"]["TriggerDetail"] == report["detail"]["reportUri"]
+    assert alarm_event["detail"]["alarmName"] in execution["PipelineExecutionDescription"]
+    # a second drift alarm on the same report's metrics (prediction PSI, say) is the same episode: an idempotent
+    # duplicate of the first, not a second decision that the cooldown happens to skip
+    other = copy.deepcopy(alarm_event) | {"id": "0f5c4a2e-0000-4000-8000-000000000002"}
+    other["resources"] = [alarm_event["resources"][0] + "-prediction"]
+    other["detail"]["alarmName"] += "-prediction"
+    assert drift_handler.lambda_handler(other, lambda_context) == result
+    assert [line["message"] for line in logs() if "message" in line][-1].startswith("duplicate delivery")
     assert world.execution_count() == 1
+
+
+def test_an_older_report_neither_replaces_the_latest_nor_causes_a_later_alarm(
+    drift_handler: ModuleType, world: World, violations_event: dict, alarm_event: dict, lambda_context
+) -> None:
+    latest = _report_before(violations_event, alarm_event, minutes=150)  # before the alarm's 2-hour reach
+    drift_handler.lambda_handler(latest, lambda_context)
+    older = _report_before(violations_event, alarm_event, minutes=200)
+    older["detail"]["reportUri"] = older["detail"]["reportUri"].replace("/v", "/older")
+    result = drift_handler.lambda_handler(older, lambda_context)
+    assert result["reason"] == "report-superseded"
+    assert world.ledger()["drift_report_uri"]["S"] == latest["detail"]["reportUri"]
+    # the alarm goes to ALARM 150 minutes after the latest report: not its cause; the episode is the alarm's own
+    started = drift_handler.lambda_handler(alarm_event, lambda_context)
+    (execution,) = _started(world)
+    assert started["outcome"] == "started"
+    assert execution["Parameters"]["TriggerDetail"].startswith(alarm_event["resources"][0] + "@")
+    assert "no drift report sent in the 2 h before" in execution["PipelineExecutionDescription"]
 
 
 def test_each_decision_is_one_json_log_line_and_one_metric(

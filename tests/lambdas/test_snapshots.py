@@ -109,11 +109,11 @@ def test_same_data_same_uri_new_object_new_uri(world: World, clients: dict[str, 
 
 
 def test_a_drift_run_reads_the_labelled_feedback_too(
-    drift_handler: ModuleType, world: World, violations_event: dict, lambda_context
+    drift_handler: ModuleType, world: World, alarm_event: dict, lambda_context
 ) -> None:
     feedback = "feedback/2026/11/26/20261126T060000Z.csv"
     world.put_raw(feedback)
-    result = drift_handler.lambda_handler(violations_event, lambda_context)
+    result = drift_handler.lambda_handler(alarm_event, lambda_context)
     assert world.manifest(result["input_manifest_uri"])[1:] == [TRAINING_KEY, feedback]
 
 

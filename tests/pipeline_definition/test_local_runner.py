@@ -282,6 +282,39 @@ def test_cache_hits_on_a_rerun_and_misses_where_a_key_attribute_changed(twin: Tw
     assert written == b"2\n"  # the changed step ran again with the new value
 
 
+def test_ready_steps_run_together_up_to_parallel_steps_and_dependents_wait(twin: Twin) -> None:
+    """Two independent jobs overlap with parallel_steps=2 (as SageMaker runs ready steps together); the step
+    that depends on both starts after both have ended."""
+    artifacts = NAMES.bucket("artifacts")
+    times = (
+        "date +%s%N > /opt/ml/processing/output/out/start; sleep 0.5; date +%s%N > /opt/ml/processing/output/out/end"
+    )
+    steps = [_processing_step(name, times, [], f"s3://{artifacts}/p/{name}") for name in ("A", "B", "After")]
+    steps[2]["DependsOn"] = ["A", "B"]
+    runner = LocalRunner(
+        s3=twin.s3, sagemaker=twin.sagemaker, workdir=twin.workdir, cache=StepCache(twin.workdir / "cache"),
+        region=REGION, placeholders=twin.placeholders, parallel_steps=2,
+    )  # fmt: skip
+    try:
+        result = runner.run(_definition(*steps), {}, pipeline_name="parallel-test")
+    finally:
+        runner.close()
+    assert result.status == "Succeeded", result.failure_reason
+    assert [r.name for r in result.steps] == ["A", "B", "After"]
+
+    def moment(step: str, which: str) -> int:
+        return int(twin.s3.get_object(Bucket=artifacts, Key=f"p/{step}/{which}")["Body"].read())
+
+    assert moment("B", "start") < moment("A", "end")  # the two ran at the same time
+    assert moment("A", "start") < moment("B", "end")
+    assert moment("After", "start") > max(moment("A", "end"), moment("B", "end"))
+    with pytest.raises(ValueError, match="parallel_steps must be at least 1"):
+        LocalRunner(
+            s3=twin.s3, sagemaker=twin.sagemaker, workdir=twin.workdir, cache=StepCache(twin.workdir / "cache"),
+            region=REGION, placeholders=twin.placeholders, parallel_steps=0,
+        )  # fmt: skip
+
+
 def test_manifest_file_input_delivers_only_the_listed_keys(twin: Twin) -> None:
     raw, artifacts = NAMES.bucket("raw"), NAMES.bucket("artifacts")
     for key in ("snap/a.csv", "snap/sub/b.csv", "snap/not-listed.csv"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import pytest
 from config import PlatformConfig
 from lambdas.retrain_on_schedule.events import parse_scheduled_run
 from lambdas.retrain_on_schedule.logic import firing_of
+from lambdas.retrain_on_drift.logic import REPORT_MAX_AGE
+from stacks.units.monitoring_alarms import PERIOD
 from stacks.units.retraining_triggers import (
     AVERAGE_ROW_BYTES,
     FUNCTION_RETRY_ATTEMPTS,
@@ -302,3 +305,9 @@ def test_the_scheduler_role_may_only_invoke_the_scheduled_trigger(stage) -> None
     assert len(invoke) == len(decrypt) == 1 == len(statements) - 1
     assert invoke[0]["Resource"] == schedule["Target"]["Arn"]  # the function itself: no `:*` (versions, aliases)
     assert "DataLakeKey" in _rendered(decrypt[0]["Resource"])  # the schedule's own input is encrypted with it
+
+
+def test_the_drift_trigger_looks_back_over_a_whole_alarm_period_for_the_report_that_caused_it() -> None:
+    # The alarm starts the run; the report recorded before it is its cause only within REPORT_MAX_AGE, which must
+    # cover the period the drift alarms evaluate (a report early in the period, the transition at its end).
+    assert timedelta(seconds=PERIOD.to_seconds()) < REPORT_MAX_AGE
