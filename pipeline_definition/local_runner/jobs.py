@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pipeline_definition.local_runner import s3io, sandbox
+from pipeline_definition.local_runner import s3io, sandbox, script_mode
 from pipeline_definition.local_runner.errors import StepFailed, UnsupportedConstruct
 from pipeline_definition.local_runner.expressions import render
 
@@ -56,8 +56,8 @@ def _command(spec: dict[str, Any], step: str, image: str) -> list[str]:
     return [render(part) for part in [*entrypoint, *spec.get("ContainerArguments", [])]]
 
 
-def _execute(ctx: JobContext, job_dir: Path, command: list[str], env: dict[str, str], timeout: float) -> Path:
-    result = sandbox.run(command, job_dir=job_dir, logs=ctx.step_dir, env=env, timeout=timeout)
+def _execute(ctx: JobContext, job_dir: Path, command: list[str], env: dict[str, str], timeout: float, cwd: str) -> Path:
+    result = sandbox.run(command, job_dir=job_dir, logs=ctx.step_dir, env=env, timeout=timeout, cwd=cwd)
     if result.returncode != 0:
         failure = job_dir / "output" / "failure"
         detail = failure.read_text(errors="replace").strip() if failure.is_file() else ""
@@ -98,7 +98,8 @@ def run_processing(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
     _write_json(job_dir / "config" / "processingjobconfig.json", {"ProcessingJobName": job_name, **args})
     _write_json(job_dir / "config" / "resourceconfig.json", _resource_config(cluster.get("InstanceType")))
     env = sandbox.job_environment({k: render(v) for k, v in args.get("Environment", {}).items()}, ctx.aws_env)
-    _execute(ctx, job_dir, command, env, float(args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)))
+    timeout = float(args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400))
+    _execute(ctx, job_dir, command, env, timeout, sandbox.CONTAINER_ROOT)
     # EndOfJob (and Continuous, which ends the same way for a job that has finished): only after a clean exit
     for output in outputs:
         s3io.upload(
@@ -130,7 +131,12 @@ def run_training(ctx: JobContext, args: dict[str, Any], *, suffix: str = "") -> 
     algorithm = args["AlgorithmSpecification"]
     if "AlgorithmName" in algorithm:
         raise UnsupportedConstruct(ctx.step, "AlgorithmSpecification.AlgorithmName (marketplace algorithms)")
-    command = _command(algorithm, ctx.step, algorithm.get("TrainingImage", "?"))
+    hyperparameters = {k: render(v) for k, v in args.get("HyperParameters", {}).items()}
+    image = algorithm.get("TrainingImage", "?")
+    # no entrypoint: the image's own, known only for a framework image in script mode (script_mode.py)
+    command = _command(algorithm, ctx.step, image) if algorithm.get("ContainerEntrypoint") else None
+    if command is None:
+        script_mode.check_script_mode(ctx.step, image, hyperparameters)
     job_name = ctx.job_name(suffix)
     job_dir = ctx.step_dir / "ml"
     data_config: dict[str, Any] = {}
@@ -147,19 +153,28 @@ def run_training(ctx: JobContext, args: dict[str, Any], *, suffix: str = "") -> 
             "RecordWrapperType": channel.get("RecordWrapperType", "None"),
             **({"ContentType": channel["ContentType"]} if "ContentType" in channel else {}),
         }
-    hyperparameters = {k: render(v) for k, v in args.get("HyperParameters", {}).items()}
     config = job_dir / "input" / "config"
+    resources = _resource_config(args.get("ResourceConfig", {}).get("InstanceType"))
     _write_json(config / "hyperparameters.json", hyperparameters)
     _write_json(config / "inputdataconfig.json", data_config)
-    _write_json(config / "resourceconfig.json", _resource_config(args.get("ResourceConfig", {}).get("InstanceType")))
+    _write_json(config / "resourceconfig.json", resources)
     for folder in ("model", "output/data", "checkpoints"):
         (job_dir / folder).mkdir(parents=True, exist_ok=True)
     declared = {k: render(v) for k, v in args.get("Environment", {}).items()}
+    toolkit: dict[str, str] = {}
+    cwd = sandbox.CONTAINER_ROOT
+    if command is None:  # what the framework image's training toolkit does inside the container
+        script = script_mode.prepare(
+            s3=ctx.s3, step=ctx.step, job_dir=job_dir, job_name=job_name, region=ctx.region,
+            hyperparameters=hyperparameters, data_config=data_config, resource_config=resources,
+        )  # fmt: skip
+        command, toolkit, cwd = script.command, script.environment, script.workdir
     env = sandbox.job_environment(
-        {"TRAINING_JOB_NAME": job_name, "TRAINING_JOB_ARN": ctx.arn("training-job", job_name), **declared},
+        {"TRAINING_JOB_NAME": job_name, "TRAINING_JOB_ARN": ctx.arn("training-job", job_name), **declared, **toolkit},
         ctx.aws_env,
     )
-    _execute(ctx, job_dir, command, env, float(args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)))
+    timeout = float(args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400))
+    _execute(ctx, job_dir, command, env, timeout, cwd)
     output_path = args["OutputDataConfig"]["S3OutputPath"].rstrip("/")
     model_uri = f"{output_path}/{job_name}/output/model.tar.gz"
     _upload_tar(ctx.s3, job_dir / "model", model_uri)

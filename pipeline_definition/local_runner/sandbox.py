@@ -20,8 +20,8 @@ from pipeline_definition.local_runner.errors import StepFailed
 CONTAINER_ROOT = "/opt/ml"
 _TAIL_LINES = 20
 
-# mount the job folder ($1) on /opt/ml, then run the command (the rest) from there
-_SCRIPT = f'mount --bind "$1" {CONTAINER_ROOT} && cd {CONTAINER_ROOT} && shift && exec "$@"'
+# mount the job folder ($1) on /opt/ml, then run the command (the rest) from the container folder $2
+_SCRIPT = f'mount --bind "$1" {CONTAINER_ROOT} && cd "$2" && shift 2 && exec "$@"'
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,13 @@ def job_environment(declared: dict[str, str], extra: dict[str, str]) -> dict[str
     return {**base, **extra, **declared}
 
 
-def run(command: list[str], *, job_dir: Path, logs: Path, env: dict[str, str], timeout: float) -> Completed:
-    """Run `command` with `job_dir` mounted on /opt/ml; stdout and stderr go to files under `logs`."""
+def run(
+    command: list[str], *, job_dir: Path, logs: Path, env: dict[str, str], timeout: float, cwd: str = CONTAINER_ROOT
+) -> Completed:
+    """Run `command` from `cwd` with `job_dir` mounted on /opt/ml; stdout and stderr go to files under `logs`."""
     logs.mkdir(parents=True, exist_ok=True)
     result = Completed(returncode=-1, stdout=logs / "stdout.log", stderr=logs / "stderr.log")
-    argv = [*namespace_prefix(), "/bin/sh", "-c", _SCRIPT, "sh", str(job_dir.resolve()), *command]
+    argv = [*namespace_prefix(), "/bin/sh", "-c", _SCRIPT, "sh", str(job_dir.resolve()), cwd, *command]
     with result.stdout.open("wb") as out, result.stderr.open("wb") as err:
         try:
             process = subprocess.run(argv, stdout=out, stderr=err, env=env, timeout=timeout, check=False)

@@ -13,8 +13,11 @@ import random
 from dataclasses import replace
 from typing import Any
 
+from pipeline_definition.local_runner import script_mode
 from pipeline_definition.local_runner.errors import StepFailed, UnsupportedConstruct
 from pipeline_definition.local_runner.jobs import JobContext, run_training
+
+TUNING_OBJECTIVE = "_tuning_objective_metric"
 
 
 def sample(ranges: dict[str, Any], rng: random.Random) -> dict[str, str]:
@@ -39,13 +42,10 @@ def run_tuning(ctx: JobContext, args: dict[str, Any], *, max_trials: int) -> dic
     config = args["HyperParameterTuningJobConfig"]
     definition = args["TrainingJobDefinition"]
     objective = config["HyperParameterTuningJobObjective"]
-    if not definition.get("AlgorithmSpecification", {}).get("ContainerEntrypoint"):
-        image = definition.get("AlgorithmSpecification", {}).get("TrainingImage", "?")
-        raise UnsupportedConstruct(
-            ctx.step,
-            f"TrainingJobDefinition has no ContainerEntrypoint: the image {image} would run its own entrypoint "
-            "(a framework container's script mode, or none that trains), which the local runner does not emulate",
-        )
+    algorithm = definition.get("AlgorithmSpecification", {})
+    if not algorithm.get("ContainerEntrypoint"):  # refused before any trial runs, unless script mode applies
+        static = definition.get("StaticHyperParameters", {})
+        script_mode.check_script_mode(ctx.step, algorithm.get("TrainingImage", "?"), static)
     trials = min(max_trials, int(config["ResourceLimits"]["MaxNumberOfTrainingJobs"]))
     rng = random.Random(config.get("RandomSeed", 0))
     tuning_name = ctx.job_name()[:32]
@@ -54,7 +54,13 @@ def run_tuning(ctx: JobContext, args: dict[str, Any], *, max_trials: int) -> dic
         tuned = sample(config.get("ParameterRanges", {}), rng)
         job = {
             **{k: v for k, v in definition.items() if k != "StaticHyperParameters"},
-            "HyperParameters": {**definition.get("StaticHyperParameters", {}), **tuned},
+            # SageMaker adds the objective's name to each trial's hyper-parameters (the toolkit keeps it from the
+            # program's arguments)
+            "HyperParameters": {
+                **definition.get("StaticHyperParameters", {}),
+                **tuned,
+                TUNING_OBJECTIVE: objective["MetricName"],
+            },
         }
         trial_ctx = replace(ctx, step_dir=ctx.step_dir / f"trial-{number:03d}")
         try:

@@ -63,9 +63,9 @@ class TwinNames:
             "curated_bucket": self.bucket("curated"),
             "feature_group": feature_group_name(self.project, self.environment),
             "model_package_group": model_package_group_name(self.project, self.environment),
-            "mlflow_tracking_server_arn": (
-                f"arn:aws:sagemaker:{self.region}:{self.account}:mlflow-tracking-server/{self.project}-{self.environment}"
-            ),
+            # The twin has no MLflow server: an empty URI is what CDK deploys where tracking is off. A server ARN
+            # here made every tracked job (staging/prod) retry the unreachable server for ~4.5 minutes.
+            "mlflow_tracking_server_arn": "",
         }
         return {placeholder: values[name] for name, placeholder in PLACEHOLDERS.items()}
 

@@ -32,6 +32,7 @@ from pipeline_definition.local_runner import (
     StepCache,
     StepFailed,
     UnsupportedConstruct,
+    script_mode,
 )
 from pipeline_definition.local_runner.cache import CacheEntry, cache_key_attributes, expire_after
 from pipeline_definition.local_runner.expressions import Context, ExpressionError, parse_path, walk
@@ -397,6 +398,44 @@ def test_tuning_runs_trials_and_picks_the_best_by_the_objective(twin: Twin) -> N
     assert used["num_round"] == "5"
 
 
+def test_staging_tunes_in_script_mode_and_registers_the_best_trial(twin: Twin) -> None:
+    """staging's committed definition as CDK deploys it: TuneModel's trials run pipeline_code/train.py in the XGBoost
+    image's script mode (two trials, 10 rounds), the best by its validation-auc line is evaluated and registered."""
+    staging = TwinNames("mlops", "staging", REGION)
+    placeholders = prepare_local_twin(twin.s3, staging, sagemaker=twin.sagemaker, sample_rows=SAMPLE_ROWS)
+    workdir = twin.workdir / "staging"
+    runner = LocalRunner(
+        s3=twin.s3, sagemaker=twin.sagemaker, workdir=workdir, cache=StepCache(workdir / "cache"), region=REGION,
+        placeholders=placeholders, max_tuning_trials=2,
+    )  # fmt: skip
+    parameters = {**FAST, "InputManifestUri": write_data_snapshot(twin.s3, staging)}
+    try:
+        result = runner.run(definition_path("staging"), parameters, pipeline_name="mlops-staging-training")
+    finally:
+        runner.close()
+    assert result.status == "Succeeded", result.failure_reason
+    tune = result.step("TuneModel").outputs
+    summaries, best = tune["TrainingJobSummaries"], tune["BestTrainingJob"]
+    assert len(summaries) == 2
+    assert not tune["FailedTrials"]
+    objective = [s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for s in summaries]
+    assert best == summaries[0]
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == max(objective)
+    # each trial ran the deployed train.py from /opt/ml/code, whose last line is the metric the regex read
+    for trial in sorted((workdir / result.execution_arn.rsplit("/", 1)[-1] / "TuneModel").glob("trial-*")):
+        assert (trial / "ml" / "code" / "pipeline_code" / "train.py").is_file()
+        assert (trial / "stdout.log").read_text().splitlines()[-1].startswith("validation-auc:")
+    package = twin.sagemaker.describe_model_package(ModelPackageName=result.model_package_arn)
+    assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == best["S3ModelArtifacts"]
+    # the registered hyper-parameters are the best trial's (read by evaluate.py from the model train.py saved)
+    recorded = dict(pair.split("=") for pair in package["CustomerMetadataProperties"]["hyperparameters"].split())
+    tuned = best["TunedHyperParameters"]
+    assert int(recorded["max_depth"]) == int(tuned["max_depth"])
+    for name in ("eta", "subsample", "min_child_weight"):
+        assert float(recorded[name]) == pytest.approx(float(tuned[name]), rel=1e-5), name
+    assert recorded["num_round"] == "10"  # the static hyper-parameter, from the NumRound parameter
+
+
 def test_monitoring_of_a_deployed_package_with_an_empty_window(twin: Twin, first_run: RunResult) -> None:
     """The promotion writes the deployed package's ARN to SSM; no capture in the window: 0 rows, no drift check."""
     twin.ssm.put_parameter(
@@ -426,17 +465,113 @@ def test_an_unknown_step_type_is_an_unsupported_construct(twin: Twin) -> None:
 # ---------------------------------------------------------------- without jobs
 
 
-def test_staging_tuning_without_an_entrypoint_is_an_unsupported_construct(tmp_path: Path) -> None:
-    """staging/prod's TuneModel names no command: today the SageMaker Distribution image, with branch defs the
-    XGBoost framework image in script mode (sagemaker_program), which the runner does not emulate either. Either
-    way the run stops with an error naming the step, instead of running something else."""
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"TrainingImage": "885854791233.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-distribution-prod:3-cpu"},
+            "no ContainerEntrypoint: the image 885854791233.* would run its own entrypoint",
+        ),
+        ({"sagemaker_program": None}, "the framework image .*sagemaker-xgboost:3.0-5 without a 'sagemaker_program'"),
+    ],
+)
+def test_tuning_on_an_image_the_runner_cannot_emulate_is_an_unsupported_construct(
+    tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
+    """Script mode is emulated for SageMaker's framework images only, and only with a program to run: otherwise the
+    run stops before any trial, naming the step, instead of running something else."""
     definition = json.loads(definition_path("staging").read_text())
-    tune = next(s for s in definition["Steps"] if s["Type"] == "Tuning")
+    job = next(s for s in definition["Steps"] if s["Type"] == "Tuning")["Arguments"]["TrainingJobDefinition"]
+    if "TrainingImage" in change:
+        job["AlgorithmSpecification"]["TrainingImage"] = change["TrainingImage"]
+    else:
+        del job["StaticHyperParameters"]["sagemaker_program"]
     ctx = JobContext(s3=None, step="TuneModel", step_dir=tmp_path, execution_id="x", region=REGION, account="1")
-    with pytest.raises(
-        UnsupportedConstruct, match=r"step 'TuneModel': TrainingJobDefinition has no ContainerEntrypoint"
-    ):
-        run_tuning(ctx, tune["Arguments"], max_trials=1)
+    with pytest.raises(UnsupportedConstruct, match=f"step 'TuneModel': {message}"):
+        run_tuning(ctx, {"TrainingJobDefinition": job, **_tuning_config(definition)}, max_trials=1)
+    assert not any(tmp_path.iterdir())  # no trial started
+
+
+def _tuning_config(definition: dict[str, Any]) -> dict[str, Any]:
+    tune = next(s for s in definition["Steps"] if s["Type"] == "Tuning")["Arguments"]
+    return {"HyperParameterTuningJobConfig": tune["HyperParameterTuningJobConfig"]}
+
+
+def _script_job(tmp_path: Path, s3: Any, hyperparameters: dict[str, str]) -> script_mode.ScriptJob:
+    return script_mode.prepare(
+        s3=s3, step="Train", job_dir=tmp_path / "ml", job_name="job-1", region=REGION,
+        hyperparameters=hyperparameters, data_config={"train": {}, "code": {}},
+        resource_config={"current_host": "algo-1", "hosts": ["algo-1"]},
+    )  # fmt: skip
+
+
+def test_script_mode_runs_the_program_as_the_training_toolkit_does(tmp_path: Path) -> None:
+    """A submit directory inside the container (a channel) is copied to /opt/ml/code; the toolkit's hyper-parameters
+    are split off, the rest JSON-decoded and passed sorted as `--name value` (`-x` for one letter)."""
+    (tmp_path / "ml" / "input" / "data" / "code" / "pkg").mkdir(parents=True)
+    (tmp_path / "ml" / "input" / "data" / "code" / "pkg" / "train.py").write_text("print('hi')\n")
+    job = _script_job(
+        tmp_path,
+        None,
+        {
+            "sagemaker_program": "pkg/train.py",
+            "sagemaker_submit_directory": "/opt/ml/input/data/code",
+            "_tuning_objective_metric": "validation-auc",
+            "num_round": "10",
+            "eta": "0.1",
+            "k": '"text"',
+            "mode": "plain",
+        },
+    )
+    assert (tmp_path / "ml" / "code" / "pkg" / "train.py").is_file()
+    assert job.workdir == "/opt/ml/code"
+    assert job.command == [
+        "python3",
+        "pkg/train.py",
+        "--eta",
+        "0.1",
+        "-k",
+        "text",
+        "--mode",
+        "plain",
+        "--num_round",
+        "10",
+    ]
+    env = job.environment
+    assert json.loads(env["SM_HPS"]) == {"eta": 0.1, "k": "text", "mode": "plain", "num_round": 10}
+    assert env["SM_CHANNEL_TRAIN"] == "/opt/ml/input/data/train"
+    assert json.loads(env["SM_CHANNELS"]) == ["code", "train"]
+    assert (env["SM_MODEL_DIR"], env["SM_OUTPUT_DATA_DIR"]) == ("/opt/ml/model", "/opt/ml/output/data")
+    assert (env["SM_CURRENT_HOST"], json.loads(env["SM_HOSTS"])) == ("algo-1", ["algo-1"])
+    assert int(env["SM_NUM_CPUS"]) >= 1
+    assert env["SM_HP_NUM_ROUND"] == "10"
+    assert env["PYTHONPATH"] == "/opt/ml/code"
+    assert json.loads(env["SM_USER_ARGS"]) == job.command[2:]
+
+
+def test_script_mode_takes_an_s3_tarball_and_fails_where_the_toolkit_fails(twin: Twin, tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        body = b'#!/bin/sh\necho "$@"\n'
+        info = tarfile.TarInfo("run.sh")
+        info.size = len(body)
+        tar.addfile(info, io.BytesIO(body))
+    bucket = NAMES.bucket("artifacts")
+    twin.s3.put_object(Bucket=bucket, Key="src/sourcedir.tar.gz", Body=buffer.getvalue())
+    submit = f"s3://{bucket}/src/sourcedir.tar.gz"
+    job = _script_job(
+        tmp_path, twin.s3, {"sagemaker_program": "run.sh", "sagemaker_submit_directory": submit, "a": "1"}
+    )
+    assert job.command == ["/bin/sh", "-c", "./run.sh -a 1"]
+    assert (tmp_path / "ml" / "code" / "run.sh").stat().st_mode & 0o111
+    hps = {"sagemaker_program": "missing.py", "sagemaker_submit_directory": submit}
+    with pytest.raises(StepFailed, match=r"sagemaker_program 'missing.py' is not in the submit directory .*run.sh"):
+        _script_job(tmp_path / "missing", twin.s3, hps)
+    with pytest.raises(UnsupportedConstruct, match="'/usr/src' is in the image's file system"):
+        _script_job(tmp_path / "image", None, {"sagemaker_program": "x.py", "sagemaker_submit_directory": "/usr/src"})
 
 
 def test_tuning_samples_are_seeded_and_inside_the_ranges() -> None:
