@@ -7,7 +7,8 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from tests.contracts.botocore_contract import (
+from twin import moto_patches
+from twin.api_contract import (
     RequestContractError,
     _pattern,
     install_validating_hook,
@@ -154,3 +155,20 @@ def test_validate_every_client_covers_clients_of_sessions_made_later(monkeypatch
     client = boto3.Session(region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x").client("s3")
     with pytest.raises(RequestContractError, match=r"Bucket: required member missing"):
         client.list_objects_v2(Prefix="adult/")
+
+
+def test_the_promotion_twin_refuses_what_aws_would_by_default() -> None:
+    client = boto3.client("ssm", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    # what `twin.moto_patches` registers on the clients of the Step Functions interpreter's aws-sdk tasks
+    client.meta.events.register("before-parameter-build.*.*", moto_patches._check_request)
+    moto_patches.validate_requests()
+    request = {"Name": "/mlops/dev/x", "Value": "v", "Tier": "Huge"}
+    with Stubber(client) as stubber:
+        stubber.add_response("put_parameter", {"Version": 1}, request)  # what moto would answer: it takes any tier
+        with pytest.raises(ValueError, match=r"ssm.PutParameter would be refused by AWS: Tier: 'Huge'"):
+            client.put_parameter(**request)
+    assert moto_patches.request_problems == [
+        "ssm.PutParameter: Tier: 'Huge' is not one of Standard, Advanced, Intelligent-Tiering"
+    ]
+    moto_patches.validate_requests()
+    assert moto_patches.request_problems == []
