@@ -158,15 +158,13 @@ def test_validate_every_client_covers_clients_of_sessions_made_later(monkeypatch
 
 
 def test_the_promotion_twin_refuses_what_aws_would_by_default() -> None:
-    client = boto3.client("ssm", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
-    # what `twin.moto_patches` registers on the clients of the Step Functions interpreter's aws-sdk tasks
-    client.meta.events.register("before-parameter-build.*.*", moto_patches._check_request)
+    # What `twin.moto_patches` runs before each request of the Step Functions interpreter's aws-sdk tasks (called
+    # directly: another test's validate_every_client may also hook every client of this process).
+    model = botocore.session.get_session().get_service_model("ssm").operation_model("PutParameter")
     moto_patches.validate_requests()
-    request = {"Name": "/mlops/dev/x", "Value": "v", "Tier": "Huge"}
-    with Stubber(client) as stubber:
-        stubber.add_response("put_parameter", {"Version": 1}, request)  # what moto would answer: it takes any tier
-        with pytest.raises(ValueError, match=r"ssm.PutParameter would be refused by AWS: Tier: 'Huge'"):
-            client.put_parameter(**request)
+    moto_patches._check_request({"Name": "/mlops/dev/x", "Value": "v", "Tier": "Standard"}, model)
+    with pytest.raises(ValueError, match=r"ssm.PutParameter would be refused by AWS: Tier: 'Huge'"):
+        moto_patches._check_request({"Name": "/mlops/dev/x", "Value": "v", "Tier": "Huge"}, model)
     assert moto_patches.request_problems == [
         "ssm.PutParameter: Tier: 'Huge' is not one of Standard, Advanced, Intelligent-Tiering"
     ]
