@@ -19,6 +19,7 @@ import pytest
 from config import PlatformConfig, load_config
 from tests.once import shared_folder
 from tests.pipeline_definition.offline_generation import OUT_VARIABLE
+from tests.release_synthesis import ReleaseSynthesis, build_release, read_release
 from tests.synthesis import Synthesis, read_synthesis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,3 +107,9 @@ def model_monitor_synthesis(
         create_app(config, outdir=str(outdir)).synth()
 
     return read_synthesis(shared_folder(tmp_path_factory, worker_id, "cdk.out-model-monitor", build))
+
+
+@pytest.fixture(scope="session")
+def release(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> ReleaseSynthesis:
+    """The app with `-c release=true` (`tests.release_synthesis`): the pipeline and the stages it deploys."""
+    return read_release(shared_folder(tmp_path_factory, worker_id, "cdk.out.release", build_release))

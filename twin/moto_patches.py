@@ -21,8 +21,9 @@ moto runs Step Functions executions with the ASL interpreter it took from LocalS
 - Application Auto Scaling registers a scalable target of a SageMaker variant whatever the endpoint's status;
   AWS refuses it while the endpoint is being updated (ValidationException): refused here too.
 - The interpreter makes a new boto3 client for every aws-sdk task (`boto_client_for`): clients are cached per
-  region, service and moto port (tens of ms each, for every task of every execution). `validate_requests` adds a
-  check of every request those clients send (e.g. against the botocore service model's constraints).
+  region, service and moto port (tens of ms each, for every task of every execution). Every request those clients
+  send is checked against botocore's service model (`twin.api_contract`: patterns, lengths, enums, which moto
+  does not check) and fails its task as AWS's ValidationException would; `validate_requests` changes the check.
 - Lambda without Docker always answers its own request body: a function registered with `register_lambda` runs
   a Python callable in-process instead (the real handler's logic against moto).
 - SageMaker Runtime answers static text, cached by request: `set_model_behaviour` decides what an endpoint
@@ -42,6 +43,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from twin.api_contract import validate_request
 
 _lock = threading.Lock()
 _applied = False
@@ -247,13 +250,14 @@ def _patch_autoscaling() -> None:
 
 
 RequestValidator = Callable[[str, str, dict[str, Any]], list[str]]  # (botocore service, operation, params) -> problems
-_validators: list[RequestValidator] = []
+_validators: list[RequestValidator] = [validate_request]  # on by default: the twin refuses what AWS would
 request_problems: list[str] = []  # every problem a validator found, "<service>.<operation>: <problem>"
 
 
-def validate_requests(validator: RequestValidator | None) -> None:
-    """Check every request the interpreter's aws-sdk tasks send with `validator` (None: stop checking). A request
-    with problems fails its task (as AWS would with a ValidationException) and is recorded in `request_problems`."""
+def validate_requests(validator: RequestValidator | None = validate_request) -> None:
+    """Check every request the interpreter's aws-sdk tasks send with `validator` (None: stop checking; the
+    default: botocore's model, as from import). A request with problems fails its task (as AWS would with a
+    ValidationException) and is recorded in `request_problems`, which this empties."""
     _validators[:] = [validator] if validator else []
     request_problems.clear()
 

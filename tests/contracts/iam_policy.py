@@ -184,6 +184,8 @@ def _action_matches(statement: Statement, action: str) -> bool:
 
 
 def _resource_matches(statement: Statement, resource: str) -> bool:
+    if not statement.resources and not statement.not_resources:
+        return statement.principals is not None  # a role's trust policy: the resource is the role itself
     if statement.not_resources:
         return not any(_wild(r, resource, case=True) for r in statement.not_resources)
     return any(_wild(r, resource, case=True) for r in statement.resources)

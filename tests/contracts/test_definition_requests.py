@@ -18,9 +18,9 @@ import pytest
 from config import PlatformConfig, load_config
 from pipeline_code import resolve_model
 from pipeline_definition.contract import definition_path, model_package_group_name, pipeline_name, pipelines_of
-from tests.contracts.botocore_contract import validate_request
 from tests.contracts.pipeline_requests import Execution, Run, deployed_names, job_name, simulate
 from tests.contracts.runs import EXECUTION_ID, data_snapshot, starter_parameters
+from twin.api_contract import validate_request
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"

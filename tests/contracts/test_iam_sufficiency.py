@@ -23,6 +23,7 @@ from tests.contracts.iam_policy import Resolver, Statement, evaluate, resource_p
 from tests.contracts.pipeline_requests import Run, StepRequest, run_requests
 from tests.contracts.runs import EXECUTION_ID as EXECUTION
 from tests.contracts.runs import data_snapshot, starter_parameters
+from tests.release_synthesis import TOOLING, TOOLING_REGION, ReleaseSynthesis
 from tests.synthesis import Synthesis, SynthesizedStack
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -356,3 +357,116 @@ def test_the_evaluator_honours_deny_wildcards_not_action_and_unknown_conditions(
     verdict = evaluate(policy, "sqs:SendMessage", "arn:aws:sqs:eu-west-1:1:q", context={"aws:SourceIp": "1.2.3.4"})
     assert not verdict.allowed
     assert verdict.unevaluated == ("test: IpAddress aws:SourceIp (no value given)",)
+
+
+# ------------------------------------------------------------------------------ the release's code-change trigger
+
+
+class CodeChangeTrigger:
+    """The dev stage's StartTrainingOnCodeChange step of the release pipeline: its CodeBuild role (tooling account),
+    the role it assumes in dev (RELEASE_ROLE_ARN) and the settings it runs `release/code_change_trigger.py` with."""
+
+    def __init__(self, release: ReleaseSynthesis) -> None:
+        (action,) = [a for a in release.stage("dev") if a["Name"] == "StartTrainingOnCodeChange"]
+        project = release.project(action)
+        self.env = {e["Name"]: e["Value"] for e in project["Environment"]["EnvironmentVariables"]}
+        pipeline = SynthesizedStack("", "mlops-release", "mlops-release", release.template, {})
+        tooling = Resolver([pipeline], TOOLING, TOOLING_REGION)
+        self.codebuild = role_policy(tooling, pipeline, project["ServiceRole"]["Fn::GetAtt"][0])
+        environment = release.config.environment("dev")
+        self.account, self.region = environment.account or "", environment.region
+        stacks = [s for s in release.stages.stacks if s.stage == "mlops-release/dev"]
+        self.resolver = Resolver(stacks, self.account, self.region)
+        role_name = self.env["RELEASE_ROLE_ARN"].rsplit("/", 1)[1]
+        ((self.access, self.role_logical),) = [
+            (s, logical)
+            for s in stacks
+            for logical, r in s.template["Resources"].items()
+            if r["Type"] == "AWS::IAM::Role" and r["Properties"].get("RoleName") == role_name
+        ]
+        self.policy = role_policy(self.resolver, self.access, self.role_logical)
+        data_lake = next(s for s in stacks if s.stack_id == "dev/DataLake")
+        key = next(k for k, v in data_lake.template["Resources"].items() if v["Type"] == "AWS::KMS::Key")
+        self.key_arn = self.resolver.resolve({"Fn::GetAtt": [key, "Arn"]}, data_lake)
+        self.key_policy = resource_policies(self.resolver, [data_lake], "AWS::KMS::Key", "KeyPolicy")
+        self.bucket_policies = resource_policies(self.resolver, [data_lake], "AWS::S3::BucketPolicy", "PolicyDocument")
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
+
+    def calls(self) -> list[tuple[str, str, dict[str, str]]]:
+        """(action, resource, condition context) of every AWS call the script makes as the assumed role: the
+        hash parameter (release.aws.ParameterStore), the pipeline (TrainingPipelines), the data snapshot
+        (lambdas.shared.adapters.DataSnapshots: ListObjectsV2 per prefix, PutObject of the manifest, which the
+        artifacts zone's default SSE-KMS encrypts with the lake key, a bucket key: the context is the bucket)."""
+        parameter = self.arn("ssm", f"parameter/{self.env['CODE_HASH_PARAMETER'].lstrip('/')}")
+        pipeline = self.arn("sagemaker", f"pipeline/{self.env['TRAINING_PIPELINE_NAME']}")
+        artifacts, _, folder = self.env["SNAPSHOTS_URI"].removeprefix("s3://").partition("/")
+        manifest = f"arn:aws:s3:::{artifacts}/{folder}{'0' * 64}.manifest"
+        via_s3 = {
+            "kms:ViaService": f"s3.{self.region}.amazonaws.com",
+            "kms:EncryptionContext:aws:s3:arn": f"arn:aws:s3:::{artifacts}",
+        }
+        raw = f"arn:aws:s3:::{self.env['RAW_BUCKET_NAME']}"
+        return [
+            ("ssm:GetParameter", parameter, {}),
+            ("ssm:PutParameter", parameter, {}),
+            ("sagemaker:DescribePipeline", pipeline, {}),
+            ("sagemaker:StartPipelineExecution", pipeline, {}),
+            *[("s3:ListBucket", raw, {"s3:prefix": p}) for p in self.env["SNAPSHOT_PREFIXES"].split(",")],
+            ("s3:PutObject", manifest, {}),
+            ("kms:GenerateDataKey", self.key_arn, via_s3),
+        ]
+
+
+@pytest.fixture(scope="module")
+def code_change_trigger(release: ReleaseSynthesis) -> CodeChangeTrigger:
+    return CodeChangeTrigger(release)
+
+
+def test_the_code_change_trigger_may_assume_its_role_in_dev(code_change_trigger: CodeChangeTrigger) -> None:
+    trigger = code_change_trigger
+    assert evaluate(trigger.codebuild, "sts:AssumeRole", trigger.env["RELEASE_ROLE_ARN"]).allowed
+    trust = statements(
+        trigger.resolver.resolve(
+            trigger.access.template["Resources"][trigger.role_logical]["Properties"]["AssumeRolePolicyDocument"],
+            trigger.access,
+        ),
+        "trust",
+    )
+    codebuild_role = f"arn:aws:iam::{TOOLING}:role/mlops-release-StartTrainingOnCodeChangeRole"
+    assert evaluate(trust, "sts:AssumeRole", trigger.env["RELEASE_ROLE_ARN"], principal=codebuild_role).allowed
+
+
+def test_the_code_change_trigger_role_grants_every_call_of_the_script(code_change_trigger: CodeChangeTrigger) -> None:
+    trigger = code_change_trigger
+    assert set(trigger.env["SNAPSHOT_PREFIXES"].split(",")) == {"adult/", "feedback/"}
+    assert _missing(trigger.policy, trigger.calls()) == []
+    # The lake key's policy lets the account's IAM policies decide (the role is in dev's account), and no bucket
+    # policy of the zones denies a call over TLS.
+    role_arn = trigger.env["RELEASE_ROLE_ARN"]
+    assert evaluate(trigger.key_policy, "kms:GenerateDataKey", trigger.key_arn, principal=role_arn).allowed
+    tls = {"aws:SecureTransport": "true"}
+    for action, resource, context in trigger.calls():
+        if action.startswith("s3:"):
+            verdict = evaluate(
+                trigger.bucket_policies, action, resource, principal=role_arn, context={**context, **tls}
+            )
+            assert verdict.denied_by == (), (action, resource, verdict)
+
+
+def test_the_code_change_trigger_role_deletes_nothing(code_change_trigger: CodeChangeTrigger) -> None:
+    trigger = code_change_trigger
+    for action, resource, context in trigger.calls():
+        service = action.split(":")[0]
+        deletes = {
+            "s3": ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:DeleteBucket", "s3:PutLifecycleConfiguration"),
+            "ssm": ("ssm:DeleteParameter", "ssm:DeleteParameters"),
+            "sagemaker": ("sagemaker:DeletePipeline", "sagemaker:UpdatePipeline"),
+            "kms": ("kms:ScheduleKeyDeletion", "kms:DisableKey"),
+        }[service]
+        for delete in deletes:
+            assert not evaluate(trigger.policy, delete, resource, context=context).allowed, (delete, resource)
+    training_data = f"arn:aws:s3:::{trigger.env['RAW_BUCKET_NAME']}/adult/adult.data.gz"
+    for action in ("s3:PutObject", "s3:DeleteObject", "s3:GetObject"):
+        assert not evaluate(trigger.policy, action, training_data).allowed, action

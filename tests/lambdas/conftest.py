@@ -23,8 +23,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from tests.contracts.botocore_contract import validate_every_client
 from tests.moto_server import moto_server
+from twin.api_contract import validate_every_client
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account

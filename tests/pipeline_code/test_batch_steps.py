@@ -182,8 +182,9 @@ def test_resolve_model_without_an_approved_package_is_a_clear_error(
 
 def test_resolve_model_refuses_a_model_name_that_serves_another_package(sagemaker: tuple[Any, str]) -> None:
     client, _ = sagemaker
+    package = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/mlops-dev-models/{}"
     client.create_model(
-        ModelName="other-v1", PrimaryContainer={"ModelPackageName": "arn:aws:sagemaker:x"}, ExecutionRoleArn=ROLE
+        ModelName="other-v1", PrimaryContainer={"ModelPackageName": package.format(1)}, ExecutionRoleArn=ROLE
     )
-    with pytest.raises(PipelineError, match="model 'other-v1' exists but serves arn:aws:sagemaker:x"):
-        resolve_model.ensure_model(client, "other-v1", "arn:aws:sagemaker:y", ROLE)
+    with pytest.raises(PipelineError, match=f"model 'other-v1' exists but serves {package.format(1)}"):
+        resolve_model.ensure_model(client, "other-v1", package.format(2), ROLE)

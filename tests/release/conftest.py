@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from release.aws import Clients
-from tests.contracts.botocore_contract import validate_every_client
 from tests.moto_server import moto_server
+from twin.api_contract import validate_every_client
 
 REGION = "eu-west-1"
 

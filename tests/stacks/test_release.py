@@ -1,10 +1,5 @@
-"""The GitOps release pipeline, synthesized once through `create_app` with `-c release=true` (cdk-nag on).
-
-The config is the shipped one plus what a team fills in before its first release: the tooling account, the
-connection, the e-mail and dev's account. The pipeline lives in another region than the environments, so that
-"regions from config" is visible in every deploy action (CDK adds a support stack in the stages' region).
-Environment settings that the SageMaker definitions are built from stay as shipped (they'd need a rebuild).
-"""
+"""The GitOps release pipeline (`tests.release_synthesis`, synthesized once per run): its stages, the roles its
+steps assume, and its gates (cdk-nag, cfn-lint, snapshots)."""
 
 from __future__ import annotations
 
@@ -12,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,64 +16,16 @@ from cfnlint.api import ManualArgs, lint_by_config
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from config import ConfigError, PlatformConfig, load_config
+from config import ConfigError, PlatformConfig
 from config.settings import DEFAULT_CONFIG_PATH
+from tests.release_synthesis import CONNECTION, EMAIL, TOOLING, TOOLING_REGION, ReleaseSynthesis
 from tests.stacks.rendering import as_list, resources
 from tests.stacks.test_logical_ids import STATEFUL_TYPES
 from tests.stacks.test_snapshots import normalise
-from tests.synthesis import Synthesis, SynthesizedStack, read_synthesis
+from tests.synthesis import Synthesis
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOLING = "999999999999"
-TOOLING_REGION = "eu-central-1"
-CONNECTION = "arn:aws:codeconnections:eu-central-1:999999999999:connection/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
-EMAIL = "ml-releases@example.com"
 ENVIRONMENTS = ("dev", "staging", "prod")
-
-
-@dataclass(frozen=True)
-class ReleaseSynthesis:
-    config: PlatformConfig
-    outdir: Path
-    template: dict[str, Any]  # the release stack
-    stages: Synthesis  # the stacks the pipeline deploys, one nested assembly per environment
-
-    @property
-    def pipeline(self) -> dict[str, Any]:
-        (pipeline,) = resources(self.template, "AWS::CodePipeline::Pipeline").values()
-        return pipeline["Properties"]
-
-    def stage(self, name: str) -> list[dict[str, Any]]:
-        (stage,) = [s for s in self.pipeline["Stages"] if s["Name"] == name]
-        return stage["Actions"]
-
-    def stage_stack(self, environment: str, part: str) -> SynthesizedStack:
-        # read_synthesis names a stack by its path below the root stage: "<env>/<part>" inside the pipeline.
-        return self.stages.stack(f"mlops-release/{environment}", f"{environment}/{part}")
-
-    def project(self, action: dict[str, Any]) -> dict[str, Any]:
-        return self.template["Resources"][action["Configuration"]["ProjectName"]["Ref"]]["Properties"]
-
-
-def _release_config(tmp_path: Path) -> PlatformConfig:
-    data = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
-    data["environments"]["dev"]["account"] = "111111111111"
-    data["release"].update(account=TOOLING, region=TOOLING_REGION, notification_email=EMAIL)
-    data["release"]["source"]["connection_arn"] = CONNECTION
-    path = tmp_path / "environments.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return load_config(path)
-
-
-@pytest.fixture(scope="session")
-def release(tmp_path_factory: pytest.TempPathFactory) -> ReleaseSynthesis:
-    from app import create_app
-
-    config = _release_config(tmp_path_factory.mktemp("release-config"))
-    outdir = tmp_path_factory.mktemp("cdk.out.release")
-    create_app(config, outdir=str(outdir), context={"release": "true"}).synth()
-    template = json.loads((outdir / "mlops-release.template.json").read_text())
-    return ReleaseSynthesis(config=config, outdir=outdir, template=template, stages=read_synthesis(outdir))
 
 
 def _build_commands(project: dict[str, Any]) -> list[str]:

@@ -16,7 +16,6 @@ import boto3
 import pytest
 import requests
 
-from tests.contracts.botocore_contract import validate_request
 from tests.moto_server import moto_server
 from tests.synthesis import Synthesis
 from twin import moto_patches
@@ -144,8 +143,9 @@ def world(synthesis: Synthesis, moto_clients: dict[str, Any], request: pytest.Fi
     environment = request.param
     moto_patches.reset_twin_state()
     requests.post(f"{moto_clients['s3'].meta.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
-    # Every request of an aws-sdk task is checked against botocore's service model, patterns and limits included.
-    moto_patches.validate_requests(validate_request)
+    # Every request of an aws-sdk task is checked against botocore's service model, patterns and limits included
+    # (the twin's default); this empties the problems found so far.
+    moto_patches.validate_requests()
     promo = LocalPromotion.from_cloud_assembly(synthesis.outdir, environment, clients=moto_clients)
     w = World(promo, environment)
 
@@ -157,7 +157,7 @@ def world(synthesis: Synthesis, moto_clients: dict[str, Any], request: pytest.Fi
     moto_patches.set_model_behaviour(answer)
     yield w
     problems = list(moto_patches.request_problems)
-    moto_patches.validate_requests(None)
+    moto_patches.validate_requests()
     moto_patches.reset_twin_state()
     assert problems == [], "requests AWS would refuse"
 

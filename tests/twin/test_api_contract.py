@@ -7,7 +7,8 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from tests.contracts.botocore_contract import (
+from twin import moto_patches
+from twin.api_contract import (
     RequestContractError,
     _pattern,
     install_validating_hook,
@@ -154,3 +155,18 @@ def test_validate_every_client_covers_clients_of_sessions_made_later(monkeypatch
     client = boto3.Session(region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x").client("s3")
     with pytest.raises(RequestContractError, match=r"Bucket: required member missing"):
         client.list_objects_v2(Prefix="adult/")
+
+
+def test_the_promotion_twin_refuses_what_aws_would_by_default() -> None:
+    # What `twin.moto_patches` runs before each request of the Step Functions interpreter's aws-sdk tasks (called
+    # directly: another test's validate_every_client may also hook every client of this process).
+    model = botocore.session.get_session().get_service_model("ssm").operation_model("PutParameter")
+    moto_patches.validate_requests()
+    moto_patches._check_request({"Name": "/mlops/dev/x", "Value": "v", "Tier": "Standard"}, model)
+    with pytest.raises(ValueError, match=r"ssm.PutParameter would be refused by AWS: Tier: 'Huge'"):
+        moto_patches._check_request({"Name": "/mlops/dev/x", "Value": "v", "Tier": "Huge"}, model)
+    assert moto_patches.request_problems == [
+        "ssm.PutParameter: Tier: 'Huge' is not one of Standard, Advanced, Intelligent-Tiering"
+    ]
+    moto_patches.validate_requests()
+    assert moto_patches.request_problems == []

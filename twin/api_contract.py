@@ -8,6 +8,11 @@ walks the operation's input shape and reports every problem with the path of the
 Patterns in the models are Java regular expressions (`\\p{L}`, `\\uD800\\uDC00` surrogate pairs), applied by AWS to
 the whole value: they are compiled with the `regex` package (which knows Unicode property classes) and matched
 with `fullmatch`.
+
+The one implementation of that check, in project code because the twins use it, not only tests: the local runner
+checks its CreateModelPackage with it (`check_service_constraints`), the promotion twin the requests of its state
+machine's aws-sdk tasks (`twin.moto_patches.validate_requests`), and tests every boto3 call of the code they run
+(`validate_every_client`). Standard library, botocore and `regex` only, so that anything may import it.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import botocore.session
 import regex
@@ -24,6 +29,12 @@ from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Sh
 _SURROGATE_PAIR = regex.compile(r"\\u(D[89AB][0-9A-F]{2})\\u(D[C-F][0-9A-F]{2})", regex.IGNORECASE)
 _INTEGERS = ("integer", "long")
 _FLOATS = ("float", "double")
+
+
+class Patcher(Protocol):
+    """What `validate_every_client` needs of pytest's `monkeypatch`: a setattr that is undone later."""
+
+    def setattr(self, target: Any, name: str, value: Any) -> None: ...
 
 
 class RequestContractError(ValueError):
@@ -165,7 +176,7 @@ def install_validating_hook(client_or_session: Any) -> None:
     emitter.register("provide-client-params.*.*", _raise_on_bad_params, unique_id="botocore-contract-validation")
 
 
-def validate_every_client(monkeypatch: Any) -> None:
+def validate_every_client(monkeypatch: Patcher) -> None:
     """`install_validating_hook` on every client any botocore session creates from now on (boto3's default
     session, the sessions code under test makes itself, Powertools' own), undone with `monkeypatch`."""
     create_client = botocore.session.Session.create_client
