@@ -39,8 +39,8 @@ pipeline-definitions: install  ## Rebuild stale SageMaker pipeline definitions w
 synth-release: install  ## Synthesize the GitOps release pipeline (needs the complete `release:` config section)
 	$(CDK) synth --quiet -c release=true
 
-test: install  ## Run the whole test suite (config, stacks, cdk-nag, cfn-lint, snapshots, ML steps, handlers)
-	$(PY) -m pytest
+test: install  ## Run the whole test suite (config, stacks, cdk-nag, cfn-lint, snapshots, ML steps, handlers, twin)
+	$(PY) -m pytest -n auto
 
 lint: install  ## ruff (lint + format check) and mypy
 	$(PY) -m ruff check .

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from config import PlatformConfig
+from lambdas.retrain_on_drift.logic import REPORT_MAX_AGE
 from lambdas.retrain_on_schedule.events import parse_scheduled_run
 from lambdas.retrain_on_schedule.logic import firing_of
-from lambdas.retrain_on_drift.logic import REPORT_MAX_AGE
 from stacks.units.monitoring_alarms import PERIOD
 from stacks.units.retraining_triggers import (
     AVERAGE_ROW_BYTES,
