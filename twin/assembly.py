@@ -200,6 +200,19 @@ class StageTemplates:
             ) from None
 
 
+def stack_template(assembly_dir: Path, environment: str, stack_id: str) -> dict[str, Any]:
+    """The template of the stack `<environment>/<stack_id>` (e.g. "dev/Operations") in a synthesized assembly."""
+    stage_dir = _stage_dir(assembly_dir, environment)
+    manifest = json.loads((stage_dir / "manifest.json").read_text())
+    for artifact in manifest["artifacts"].values():
+        if (
+            artifact["type"] == "aws:cloudformation:stack"
+            and artifact.get("displayName") == f"{environment}/{stack_id}"
+        ):
+            return dict(json.loads((stage_dir / artifact["properties"]["templateFile"]).read_text()))
+    raise TemplateError(f"no stack {environment}/{stack_id} in the cloud assembly {assembly_dir}")
+
+
 def _stage_dir(assembly_dir: Path, environment: str) -> Path:
     manifest = json.loads((assembly_dir / "manifest.json").read_text())
     for artifact in manifest["artifacts"].values():

@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 
 import requests
 
+from twin.assembly import stack_template
 from twin.moto_patches import enable_local_step_functions, local_step_functions_config, register_lambda
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,20 +38,6 @@ _FINISHED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 class TwinError(Exception):
     """The assembly cannot be turned into a local state machine (a missing stack, an unknown reference...)."""
-
-
-def operations_template(assembly_dir: Path, environment: str) -> dict[str, Any]:
-    """The template of `<environment>/Operations` in a synthesized cloud assembly."""
-    root = json.loads((assembly_dir / "manifest.json").read_text())
-    for artifact in root["artifacts"].values():
-        if artifact["type"] != "cdk:cloud-assembly" or artifact["properties"]["displayName"] != environment:
-            continue
-        stage_dir = assembly_dir / artifact["properties"]["directoryName"]
-        stage = json.loads((stage_dir / "manifest.json").read_text())
-        for entry in stage["artifacts"].values():
-            if entry["type"] == "aws:cloudformation:stack" and entry.get("displayName") == f"{environment}/Operations":
-                return dict(json.loads((stage_dir / entry["properties"]["templateFile"]).read_text()))
-    raise TwinError(f"no stack {environment}/Operations in the cloud assembly {assembly_dir}")
 
 
 def _promotion_resource(template: dict[str, Any], kind: str, prefix: str) -> tuple[str, dict[str, Any]]:
@@ -86,7 +73,10 @@ class LocalPromotion:
         """`clients`: boto3 clients on moto for stepfunctions, sagemaker, sagemaker-runtime, s3, iam, sns,
         lambda, kms, sts, ssm, dynamodb and application-autoscaling (all in one region)."""
         return cls.from_template(
-            operations_template(assembly_dir, environment), clients=clients, names=names, poll_seconds=poll_seconds
+            stack_template(assembly_dir, environment, "Operations"),
+            clients=clients,
+            names=names,
+            poll_seconds=poll_seconds,
         )
 
     @classmethod
