@@ -8,13 +8,14 @@ become the names CDK gives them, property files hold what `pipeline_code` writes
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline_definition.contract import PLACEHOLDERS
+from pipeline_definition.local_runner.expressions import Context, walk
+from pipeline_definition.local_runner.runner import render_definition, resolve_parameters
+from pipeline_definition.local_runner.steps import evaluate, references
 
 # (service, operation, the member the generated job name goes in) per step type.
 OPERATIONS = {
@@ -25,10 +26,6 @@ OPERATIONS = {
     "Model": ("CreateModel", "ModelName"),
     "RegisterModel": ("CreateModelPackage", None),  # a package gets a version, not a name
 }
-_STEP_OUTPUT = re.compile(
-    r"Steps\.(?P<step>\w+)\.ProcessingOutputConfig\.Outputs\['(?P<output>\w+)'\]\.S3Output\.S3Uri"
-)
-_PROPERTY_FILE = re.compile(r"Steps\.(?P<step>\w+)\.PropertyFiles\.(?P<file>\w+)")
 
 
 @dataclass(frozen=True)
@@ -71,102 +68,39 @@ def job_name(run: Run, step_type: str, step: str) -> str:
     return f"pipelines-{run.execution_id}-{step}-{suffix}"[:63]
 
 
-def _typed(declared: str, value: Any) -> Any:
-    if declared == "Integer":
-        return int(value)
-    if declared == "Float":
-        return float(value)
-    if declared == "Boolean":
-        return value in (True, "true", "True")
-    return str(value)
-
-
-def _text(value: Any) -> str:
-    """How Std:Join renders a value: numbers as JSON does."""
-    return value if isinstance(value, str) else json.dumps(value)
-
-
 class _Evaluator:
+    """The runner's expression evaluation (`local_runner.expressions.Context`), with realistic step properties."""
+
     def __init__(self, definition: Mapping[str, Any], run: Run) -> None:
         self.run = run
-        # CDK replaces placeholders in the whole body, parameter defaults included.
-        self.parameters = {
-            p["Name"]: _typed(p["Type"], run.parameters.get(p["Name"], self.value(p.get("DefaultValue"))))
-            for p in definition["Parameters"]
-        }
         self.requests: dict[str, StepRequest] = {}
+        self.context = Context(
+            # CDK replaces placeholders in the whole body, parameter defaults included (render_definition did).
+            parameters=resolve_parameters(definition["Parameters"], dict(run.parameters)),
+            execution={
+                "PipelineExecutionId": run.execution_id,
+                "PipelineExecutionArn": run.execution_arn,
+                "PipelineName": run.pipeline_name,
+                "StartDateTime": "2026-12-02T10:15:00.000Z",
+            },
+            step_property=self._step_property,
+            property_file=lambda _step, name: run.property_files[name],
+        )
 
     def value(self, node: Any) -> Any:
-        if isinstance(node, str):
-            for placeholder, deployed in self.run.deployed.items():
-                node = node.replace(placeholder, deployed)
-            return node
-        if isinstance(node, list):
-            return [self.value(item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        if set(node) == {"Get"}:
-            return self.get(node["Get"])
-        if set(node) == {"Std:Join"}:
-            join = node["Std:Join"]
-            return join["On"].join(_text(self.value(v)) for v in join["Values"])
-        if set(node) == {"Std:JsonGet"}:
-            found = _PROPERTY_FILE.fullmatch(node["Std:JsonGet"]["PropertyFile"]["Get"])
-            assert found, node
-            content: Any = self.run.property_files[found["file"]]
-            for key in node["Std:JsonGet"]["Path"].split("."):
-                content = content[key]
-            return content
-        return {key: self.value(item) for key, item in node.items()}
+        return self.context.resolve(node)
 
-    def get(self, reference: str) -> Any:
-        if reference.startswith("Parameters."):
-            return self.parameters[reference.removeprefix("Parameters.")]
-        execution = {
-            "Execution.PipelineExecutionId": self.run.execution_id,
-            "Execution.PipelineExecutionArn": self.run.execution_arn,
-            "Execution.PipelineName": self.run.pipeline_name,
-            "Execution.StartDateTime": "2026-12-02T10:15:00.000Z",
-        }
-        if reference in execution:
-            return execution[reference]
-        if found := _STEP_OUTPUT.fullmatch(reference):
-            outputs = self.requests[found["step"]].params["ProcessingOutputConfig"]["Outputs"]
-            return next(o["S3Output"]["S3Uri"] for o in outputs if o["OutputName"] == found["output"])
-        if reference.endswith(".ModelArtifacts.S3ModelArtifacts"):
-            request = self.requests[reference.split(".")[1]]
-            name = request.params["TrainingJobName"]
-            return f"{request.params['OutputDataConfig']['S3OutputPath']}/{name}/output/model.tar.gz"
-        if reference.endswith(".TrainingJobSummaries[0].TrainingJobName"):
+    def _step_property(self, step: str, tokens: list[str | int]) -> Any:
+        reference = f"Steps.{step}." + ".".join(str(t) for t in tokens)
+        request = self.requests[step].params
+        if tokens[:2] == ["ProcessingOutputConfig", "Outputs"]:
+            return walk(request, tokens, reference)
+        if tokens == ["ModelArtifacts", "S3ModelArtifacts"]:
+            return f"{request['OutputDataConfig']['S3OutputPath']}/{request['TrainingJobName']}/output/model.tar.gz"
+        if tokens == ["TrainingJobSummaries", 0, "TrainingJobName"]:
             # The tuning job's training jobs are named <tuning job>-<3 digits>-<8 hex characters>.
-            tuning = self.requests[reference.split(".")[1]].params["HyperParameterTuningJobName"]
-            return f"{tuning}-007-5f3a9c1e"
+            return f"{request['HyperParameterTuningJobName']}-007-5f3a9c1e"
         raise KeyError(f"no realistic value for {reference!r}")
-
-
-_REFERENCE = re.compile(r"Steps\.(\w+)")
-_COMPARISONS = {
-    "Equals": lambda a, b: a == b,
-    "GreaterThan": lambda a, b: a > b,
-    "GreaterThanOrEqualTo": lambda a, b: a >= b,
-    "LessThan": lambda a, b: a < b,
-    "LessThanOrEqualTo": lambda a, b: a <= b,
-}
-
-
-def _holds(evaluator: _Evaluator, condition: Mapping[str, Any]) -> bool:
-    """One condition of a Condition step, as Pipelines evaluates it (ConditionStep's JSON in the SDK)."""
-    kind = condition["Type"]
-    if kind in _COMPARISONS:
-        left, right = evaluator.value(condition["LeftValue"]), evaluator.value(condition["RightValue"])
-        return bool(_COMPARISONS[kind](left, right))
-    if kind == "In":
-        return evaluator.value(condition["QueryValue"]) in [evaluator.value(v) for v in condition["Values"]]
-    if kind == "Not":
-        return not _holds(evaluator, condition["Expression"])
-    if kind == "Or":
-        return any(_holds(evaluator, c) for c in condition["Conditions"])
-    raise ValueError(f"condition type {kind!r} is not simulated")
 
 
 @dataclass
@@ -181,12 +115,9 @@ class Execution:
 
 def _dependencies(step: Mapping[str, Any]) -> set[str]:
     """The steps this one waits for: DependsOn and every step whose properties its arguments read."""
-    found = set(step.get("DependsOn") or [])
-    if step["Type"] != "Condition":  # a Condition's branches are its own, not its inputs
-        found |= set(_REFERENCE.findall(json.dumps(step.get("Arguments", {}))))
-    else:
-        found |= set(_REFERENCE.findall(json.dumps(step["Arguments"]["Conditions"])))
-    return found
+    # A Condition's branches are its own, not its inputs: only its conditions' references count.
+    read = step["Arguments"]["Conditions"] if step["Type"] == "Condition" else step.get("Arguments", {})
+    return set(step.get("DependsOn") or []) | references(read)
 
 
 def simulate(definition: Mapping[str, Any], run: Run) -> Execution:
@@ -196,6 +127,7 @@ def simulate(definition: Mapping[str, Any], run: Run) -> Execution:
     (all must hold for the If branch): the other branch's steps, and whatever depends on them, never run. A
     Fail step ends the execution, so nothing after it starts.
     """
+    definition = render_definition(dict(definition), dict(run.deployed))
     evaluator = _Evaluator(definition, run)
     pending = list(definition["Steps"])
     reached: list[str] = []
@@ -208,7 +140,7 @@ def simulate(definition: Mapping[str, Any], run: Run) -> Execution:
             return Execution(reached, list(evaluator.requests.values()), step["Name"])
         if step["Type"] == "Condition":
             arguments = step["Arguments"]
-            taken = all(_holds(evaluator, c) for c in arguments["Conditions"])
+            taken = all(evaluate(evaluator.value(c), step["Name"]) for c in arguments["Conditions"])
             pending[:0] = arguments["IfSteps" if taken else "ElseSteps"]
             continue
         if step["Type"] not in OPERATIONS:

@@ -18,9 +18,9 @@ import pytest
 
 from config import PlatformConfig
 from pipeline_code.feedback import feedback_key
-from pipeline_definition.contract import definition_path, pipeline_name, pipelines_of
+from pipeline_definition.contract import PLACEHOLDERS, definition_path, pipeline_name, pipelines_of
 from tests.contracts.iam_policy import Resolver, Statement, evaluate, resource_policies, role_policy, statements
-from tests.contracts.pipeline_requests import Run, StepRequest, run_requests
+from tests.contracts.pipeline_requests import Run, StepRequest, deployed_names, run_requests
 from tests.contracts.runs import EXECUTION_ID as EXECUTION
 from tests.contracts.runs import data_snapshot, starter_parameters
 from tests.release_synthesis import TOOLING, TOOLING_REGION, ReleaseSynthesis
@@ -66,14 +66,10 @@ class Stage:
         return self.resolver.resolve({"Fn::GetAtt": [logical, "Arn"]}, data)
 
     def requests(self, pipeline: str, role_arn: str, property_files: dict[str, Any]) -> list[StepRequest]:
-        deployed = {
-            "arn:aws:iam::000000000000:role/placeholder-pipeline-execution-role": role_arn,
-            "arn:aws:kms:us-east-1:000000000000:key/placeholder-lake-key": self.key_arn(),
-            "placeholder-raw-bucket": self.bucket("raw"),
-            "placeholder-curated-bucket": self.bucket("curated"),
-            "placeholder-artifacts-bucket": self.bucket("artifacts"),
-            "placeholder-feature-group": f"{self.project}-{self.env}-adult",
-            "placeholder-model-package-group": f"{self.project}-{self.env}-models",
+        # What CDK deploys in place of each placeholder, with this stage's own role and key.
+        deployed = deployed_names(self.project, self.env, self.account, self.region) | {
+            PLACEHOLDERS.role_arn: role_arn,
+            PLACEHOLDERS.kms_key_arn: self.key_arn(),
         }
         files = {**property_files, "ResolvedModel": {"model_name": f"{self.project}-{self.env}-models-v12"}}
         # A run as the starters start it: on a data snapshot (a start without one runs no job).
