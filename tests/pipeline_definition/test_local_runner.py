@@ -1,20 +1,15 @@
 """The local runner executes the committed definitions on a moto twin with the real Adult data (a sample of it).
 
-Cost: one twin and one full training run are shared by the module; the later runs reuse its step cache, as a
-developer's successive runs would, so each only runs what SageMaker would run again (IngestFeatures is not cached).
-The end-to-end tests share that state, so the file runs on one pytest-xdist worker (tests/conftest.py's
-scheduler). Everything else (expressions, cache, conditions, parameters, constraints)
-is unit-tested without a job.
-
-Branch defs fixes two defects of the committed dev definition: new data under the same InputDataUri served from
-cache, and hyper-parameter metadata SageMaker refuses. Until it lands, tests marked `DEFECT` assert the defect;
-with its definition (it declares InputManifestUri, a content-addressed data snapshot) they assert the fix. Which
-one runs is decided by the committed definition, `SNAPSHOTS`: once defs is merged, delete the DEFECT branches.
+Cost: one twin and one full training run (started as a trigger starts one) are shared by the module; the later
+runs reuse its step cache, as a developer's successive runs would, so each only runs what SageMaker would run again
+(IngestFeatures is not cached). The end-to-end tests share that state, so the file runs on one pytest-xdist worker
+(tests/conftest.py's scheduler). Everything else (expressions, cache, conditions, parameters, constraints) is
+unit-tested without a job. What the whole loop shows (new data read through a new snapshot, an unchanged snapshot
+served from the cache, drift and code-change retrains) is asserted once, by tests/twin/test_loop.py, not here.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -41,7 +36,6 @@ from pipeline_definition.local_runner.runner import render_definition, resolve_p
 from pipeline_definition.local_runner.steps import evaluate
 from pipeline_definition.local_runner.tuning import run_tuning, sample
 from pipeline_definition.local_runner.twin import (
-    ADULT_DIR,
     TwinNames,
     clients,
     prepare_local_twin,
@@ -58,8 +52,6 @@ SAMPLE_ROWS = 300  # per Adult file: ~420 train rows, enough to clear dev's qual
 # runs that must register from failing on the sample's noise (the gate test sets an unreachable MinAuc instead).
 # TriggerDetail: botocore refuses an empty metadata value (the old default "").
 FAST = {"NumRound": 10, "MinAuc": 0.75, "MaxCostPer1000": 600, "TriggerDetail": "test"}
-# branch defs' training definition reads a data snapshot (InputManifestUri) instead of a raw prefix (InputDataUri)
-SNAPSHOTS = any(p["Name"] == "InputManifestUri" for p in json.loads(definition_path("dev").read_text())["Parameters"])
 
 
 class Twin:
@@ -71,10 +63,7 @@ class Twin:
         self.placeholders = prepare_local_twin(self.s3, NAMES, sagemaker=self.sagemaker, sample_rows=SAMPLE_ROWS)
         self.workdir = workdir
         # the parameters of a fast training run: on the landed data's snapshot, where the definition reads one
-        self.fast: dict[str, Any] = {
-            **FAST,
-            **({"InputManifestUri": write_data_snapshot(self.s3, NAMES)} if SNAPSHOTS else {}),
-        }
+        self.fast: dict[str, Any] = {**FAST, "InputManifestUri": write_data_snapshot(self.s3, NAMES)}
 
     def runner(self, *, check: bool = False) -> LocalRunner:
         return LocalRunner(
@@ -103,32 +92,23 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
 
 @pytest.fixture(scope="module")
 def first_run(twin: Twin) -> RunResult:
-    return twin.run(definition_path("dev"), twin.fast, name=PIPELINE)
-
-
-@pytest.fixture(scope="module")
-def started_execution(twin: Twin, first_run: RunResult) -> tuple[str, RunResult]:
-    """New raw data lands under the raw prefix (and, with snapshots, a trigger writes a new snapshot of it), then an
-    execution is started on the twin as a trigger Lambda starts it (CreatePipeline + StartPipelineExecution,
-    parameters as strings) and run with run_execution, checking what SageMaker would refuse."""
-    lines = gzip.decompress((ADULT_DIR / "adult.data.gz").read_bytes()).splitlines(keepends=True)
-    fresh = b"".join([lines[0], *lines[1000:1100]])  # the header, then rows the twin has not seen
-    twin.s3.put_object(Bucket=NAMES.bucket("raw"), Key="adult/new-rows.data", Body=fresh)
-    parameters = {**twin.fast, **({"InputManifestUri": write_data_snapshot(twin.s3, NAMES)} if SNAPSHOTS else {})}
+    """The dev definition started on the twin as a trigger Lambda starts it (CreatePipeline +
+    StartPipelineExecution, parameters as strings) and run with run_execution, every request checked against
+    what SageMaker accepts (botocore's service model: patterns, lengths), which moto does not."""
     body = render_definition(definition_path("dev"), twin.placeholders)
     twin.sagemaker.create_pipeline(PipelineName=PIPELINE, PipelineDefinition=json.dumps(body), RoleArn=NAMES.role_arn)
     arn = twin.sagemaker.start_pipeline_execution(
-        PipelineName=PIPELINE, PipelineParameters=[{"Name": k, "Value": str(v)} for k, v in parameters.items()]
+        PipelineName=PIPELINE, PipelineParameters=[{"Name": k, "Value": str(v)} for k, v in twin.fast.items()]
     )["PipelineExecutionArn"]
     runner = twin.runner(check=True)
     try:
-        return arn, runner.run_execution(arn)
+        return runner.run_execution(arn)
     finally:
         runner.close()
 
 
 @pytest.fixture(scope="module")
-def gate_run(twin: Twin, started_execution: tuple[str, RunResult]) -> RunResult:
+def gate_run(twin: Twin, first_run: RunResult) -> RunResult:
     """An unreachable AUC minimum: MinAuc is read by the Condition step only (never cached), so every job is a
     cache hit but IngestFeatures, and the gate fails."""
     return twin.run(definition_path("dev"), {**twin.fast, "MinAuc": "0.99"}, name=PIPELINE)
@@ -147,12 +127,8 @@ def test_dev_training_runs_to_a_registered_package(twin: Twin, first_run: RunRes
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     metadata = package["CustomerMetadataProperties"]
     assert metadata["pipeline_execution_arn"] == first_run.execution_arn
-    if SNAPSHOTS:
-        assert metadata["input_manifest_uri"] == twin.fast["InputManifestUri"]
-        assert "num_round=10" in metadata["hyperparameters"].split()
-    else:  # DEFECT: ';' is outside the registry's value pattern (see the registration test)
-        assert metadata["input_data_uri"] == f"s3://{NAMES.bucket('raw')}/adult/"
-        assert metadata["hyperparameters"].startswith("num_round=10;")
+    assert metadata["input_manifest_uri"] == twin.fast["InputManifestUri"]
+    assert "num_round=10" in metadata["hyperparameters"].split()
     # the model the package serves is the one the training job wrote, and it exists
     model_uri = first_run.step("TrainModel").outputs["ModelArtifacts"]["S3ModelArtifacts"]
     assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == model_uri
@@ -168,54 +144,17 @@ def test_dev_training_runs_to_a_registered_package(twin: Twin, first_run: RunRes
     assert all(json.loads(line)["record_id"] for line in records)
 
 
-def test_an_execution_started_on_the_twin_runs_with_its_parameters(started_execution: tuple[str, RunResult]) -> None:
-    arn, result = started_execution
-    assert result.execution_arn == arn
+def test_an_execution_started_on_the_twin_runs_with_its_parameters(first_run: RunResult) -> None:
+    arn = first_run.execution_arn
+    assert arn.startswith(f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/{PIPELINE}/execution/")
     # StartPipelineExecution passes strings; they are typed per the definition, the rest are its defaults
-    assert result.parameters["NumRound"] == 10
-    assert result.parameters["TriggerDetail"] == "test"
-    assert result.parameters["MinAuc"] == 0.75
-    assert result.parameters["MinF1"] == 0.6  # the definition's default
-    assert result.step("IngestFeatures").status == "Succeeded"
+    assert first_run.parameters["NumRound"] == 10
+    assert first_run.parameters["TriggerDetail"] == "test"
+    assert first_run.parameters["MinAuc"] == 0.75
+    assert first_run.parameters["MinF1"] == 0.6  # the definition's default
     assert f"--record-id-prefix {arn.rsplit('/', 1)[-1]}" in " ".join(
-        result.step("IngestFeatures").outputs["AppSpecification"]["ContainerArguments"]
+        first_run.step("IngestFeatures").outputs["AppSpecification"]["ContainerArguments"]
     )
-
-
-def test_new_data_is_read_only_through_a_new_snapshot(
-    started_execution: tuple[str, RunResult], first_run: RunResult
-) -> None:
-    """DEFECT (InputDataUri): the cache key holds the input URI, not the data behind it, so new raw data under
-    s3://<raw>/adult/ is never read by a re-run within 30 days. With snapshots (InputManifestUri) a trigger writes a
-    new manifest for new data: a new URI, so the steps that read it run again."""
-    _, rerun = started_execution
-    assert not rerun.step("IngestFeatures").cache_hit  # not cached in the definition: runs every time
-    if SNAPSHOTS:
-        assert not any(rerun.step(name).cache_hit for name in ("ValidateData", "Preprocess"))
-        assert rerun.step("Preprocess").outputs != first_run.step("Preprocess").outputs
-        return
-    assert all(rerun.step(name).cache_hit for name in CACHED)
-    assert first_run.execution_arn in rerun.step("Preprocess").message
-    assert rerun.step("Preprocess").outputs == first_run.step("Preprocess").outputs  # the first run's outputs
-
-
-def test_registration_is_checked_against_what_sagemaker_accepts(
-    twin: Twin, started_execution: tuple[str, RunResult]
-) -> None:
-    """The twin checks CreateModelPackage against botocore's service model (patterns, lengths), which moto does not.
-    DEFECT (InputDataUri definitions): hyper-parameters are joined with ';', outside CustomerMetadataProperties'
-    pattern, so SageMaker refuses the registration; branch defs' definitions fit it."""
-    arn, result = started_execution
-    if SNAPSHOTS:
-        assert result.status == "Succeeded", result.failure_reason
-        package = twin.sagemaker.describe_model_package(ModelPackageName=result.model_package_arn)
-        assert package["CustomerMetadataProperties"]["pipeline_execution_arn"] == arn
-        return
-    assert result.status == "Failed"
-    assert result.step("RegisterModel").status == "Failed"
-    reason = result.failure_reason or ""
-    assert "CustomerMetadataProperties.hyperparameters" in reason
-    assert "does not match" in reason
 
 
 def test_failed_quality_gate_fails_the_run_with_the_fail_steps_message(gate_run: RunResult) -> None:
@@ -226,6 +165,7 @@ def test_failed_quality_gate_fails_the_run_with_the_fail_steps_message(gate_run:
     assert gate_run.step("RegisterModel").status == "Skipped"
     assert gate_run.model_package_arn is None
     assert all(gate_run.step(name).cache_hit for name in CACHED)  # the first run's data and arguments
+    assert not gate_run.step("IngestFeatures").cache_hit  # not cached in the definition: runs every time
 
 
 def _processing_step(name: str, script: str, inputs: list[dict[str, Any]], output_uri: str) -> dict[str, Any]:
