@@ -1,6 +1,8 @@
 // Compiles and evaluates Step Functions JSONata expressions with the jsonata package (package.json pins it).
 // stdin: {"compile": ["expr", ...], "evaluate": [{"expression": "expr", "bindings": {"states": {...}, ...}}]}
 // stdout: {"compiled": [null | "error", ...], "results": [{"value": ...} | {"undefined": true} | {"error": "..."}]}
+// One request per line of stdin, one answer per line of stdout: a test session starts one process, not one per
+// expression (Node's start-up is ~50 ms).
 // Step Functions adds $uuid, $parse, $hash, $random, $partition and $range; $uuid and $parse are the ones the
 // project uses, implemented here as Step Functions documents them (a v4 UUID; JSON.parse).
 "use strict";
@@ -14,10 +16,7 @@ function prepare(source) {
   return expression;
 }
 
-async function main() {
-  const chunks = [];
-  for await (const chunk of process.stdin) chunks.push(chunk);
-  const request = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+async function answer(request) {
   const compiled = (request.compile || []).map((source) => {
     try {
       prepare(source);
@@ -35,7 +34,14 @@ async function main() {
       results.push({ error: `${error.code || "error"}: ${error.message}` });
     }
   }
-  process.stdout.write(JSON.stringify({ compiled, results }));
+  return { compiled, results };
+}
+
+async function main() {
+  const lines = require("readline").createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (line.trim()) process.stdout.write(JSON.stringify(await answer(JSON.parse(line))) + "\n");
+  }
 }
 
 main().catch((error) => {

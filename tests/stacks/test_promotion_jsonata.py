@@ -34,12 +34,30 @@ REGION = "eu-west-1"
 RUNS = "s3://mlops-prod-artifacts-123456789012-eu-west-1/pipeline-runs/exec-1"
 
 
+_NODE: list[subprocess.Popen[str]] = []  # one evaluator process for the module, started on first use
+
+
 def _jsonata(compile_: list[str], evaluate: list[dict[str, Any]]) -> dict[str, Any]:
-    request = json.dumps({"compile": compile_, "evaluate": evaluate}, default=str)
-    done = subprocess.run(
-        ["node", str(EVALUATOR)], input=request, capture_output=True, text=True, check=True, timeout=120
-    )
-    return dict(json.loads(done.stdout))
+    if not _NODE or _NODE[0].poll() is not None:
+        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        _NODE[:] = [subprocess.Popen(["node", str(EVALUATOR)], text=True, **pipes)]
+    node = _NODE[0]
+    assert node.stdin is not None
+    assert node.stdout is not None
+    node.stdin.write(json.dumps({"compile": compile_, "evaluate": evaluate}, default=str) + "\n")
+    node.stdin.flush()
+    line = node.stdout.readline()
+    assert line, f"the JSONata evaluator stopped: {node.stderr.read() if node.stderr else ''}"
+    return dict(json.loads(line))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_evaluator() -> Iterator[None]:
+    yield
+    for node in _NODE:
+        if node.stdin:
+            node.stdin.close()
+        node.wait(timeout=10)
 
 
 def evaluate(expression: str, **bindings: Any) -> Any:
