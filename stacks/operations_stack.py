@@ -71,7 +71,6 @@ class OperationsStack(cdk.Stack):
         )
         if environment.alerts.email:
             self.alerts.add_subscription(subscriptions.EmailSubscription(environment.alerts.email))
-        # Units are added below, each in its own file under stacks/units/.
         self.pipelines = OperationsPipelines(
             self,
             "OperationsPipelines",
