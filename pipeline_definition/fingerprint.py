@@ -25,14 +25,20 @@ BUILDER_SETTINGS = (
     "monitoring",
 )  # fmt: skip
 
-# The builder's own modules: a change to any of them may change the definition.
-_BUILDER_SOURCES = (
-    "builder.py", "operations_builders.py", "offline_session.py", "generate.py", "fingerprint.py", "contract.py",
-    "tuning_step.py",
-)  # fmt: skip
+# The builder's own modules: a change to any of them may change the definition. Every module of the builders
+# package counts, so a new one cannot be forgotten here.
+_BUILDER_MODULES = ("offline_session.py", "generate.py", "fingerprint.py", "contract.py")
+_BUILDERS_PACKAGE = "builders"
 
 
-__all__ = ["code_hash", "definition_fingerprint", "is_fresh", "stale_definitions"]  # code_hash: from contract
+def _builder_sources() -> list[str]:
+    """The builder's source files, relative to the package folder, in a stable order."""
+    package = sorted(p.relative_to(PACKAGE_DIR).as_posix() for p in (PACKAGE_DIR / _BUILDERS_PACKAGE).glob("*.py"))
+    return [*_BUILDER_MODULES, *package]
+
+
+# code_hash: from contract
+__all__ = ["code_hash", "definition_fingerprint", "is_fresh", "stale_definitions"]
 
 
 def definition_fingerprint(project_name: str, environment: EnvironmentConfig) -> str:
@@ -41,7 +47,7 @@ def definition_fingerprint(project_name: str, environment: EnvironmentConfig) ->
     # The monitoring backend decides whether CDK deploys the monitoring pipeline, not what the definitions hold.
     used = environment.model_dump(mode="json", include=set(BUILDER_SETTINGS), exclude={"monitoring": {"backend"}})
     digest.update(json.dumps(used, sort_keys=True).encode())
-    for name in _BUILDER_SOURCES:
+    for name in _builder_sources():
         digest.update(name.encode() + b"\0" + (PACKAGE_DIR / name).read_bytes())
     return digest.hexdigest()
 

@@ -45,14 +45,8 @@ def build_definitions(
     project_name: str, environment: EnvironmentConfig, staging_dir: Path
 ) -> tuple[dict[str, str], list[str]]:
     """Each pipeline's definition JSON (pretty, key-sorted) and the AWS calls the session refused building them."""
-    from pipeline_definition.builder import BuildContext, PipelineBuilder, TrainingPipelineBuilder  # the SDK: late
-    from pipeline_definition.operations_builders import BatchInferencePipelineBuilder, MonitoringPipelineBuilder
+    from pipeline_definition.builders import BuildContext, builder_for  # the SDK: late
 
-    builders: dict[str, type[PipelineBuilder]] = {
-        "training": TrainingPipelineBuilder,
-        "monitoring": MonitoringPipelineBuilder,
-        "batch-inference": BatchInferencePipelineBuilder,
-    }
     # The SDK writes the training source dir's path into what it uploads (sourcecode.json): a relative path
     # under the repository keeps the staged bytes, and so the definition, the same on every machine.
     # That fixed path is shared: concurrent builds (a test beside a synth) take turns.
@@ -66,14 +60,15 @@ def build_definitions(
         os.chdir(contract.ROOT)
         for pipeline in contract.PIPELINES:  # all of them: CDK deploys monitoring only for the custom backend
             shutil.rmtree(scratch, ignore_errors=True)
-            builder = builders[pipeline](
+            builder = builder_for(
+                pipeline,
                 BuildContext(
                     environment=environment,
                     project_name=project_name,
                     code_dir=contract.CODE_DIR,
                     staging_dir=staging_dir,
                     scratch_dir=scratch.relative_to(contract.ROOT),
-                )
+                ),
             )
             definition = builder.build().definition()
             definitions[pipeline] = json.dumps(json.loads(definition), indent=1, sort_keys=True) + "\n"
