@@ -12,6 +12,7 @@ from config.settings import EnvironmentConfig, PlatformConfig
 from pipeline_definition.contract import (
     PACKAGE_DIR,
     PIPELINES,
+    ROOT,
     code_hash,
     definition_path,
     fingerprint_path,
@@ -38,7 +39,7 @@ def _builder_sources() -> list[str]:
 
 
 # code_hash: from contract
-__all__ = ["code_hash", "definition_fingerprint", "is_fresh", "stale_definitions"]
+__all__ = ["code_hash", "definition_fingerprint", "is_fresh", "stale_definitions", "stale_message"]
 
 
 def definition_fingerprint(project_name: str, environment: EnvironmentConfig) -> str:
@@ -64,3 +65,16 @@ def is_fresh(project_name: str, environment: EnvironmentConfig) -> bool:
 def stale_definitions(config: PlatformConfig) -> list[str]:
     """The environments whose committed definition no longer matches their config, code or builder."""
     return [name for name, env in config.environments.items() if not is_fresh(config.project_name, env)]
+
+
+def stale_message(environments: list[str], config_path: str | None = None) -> str:
+    """Why synth stops on stale definitions, and the command that rebuilds them (synth never writes them itself)."""
+    command = " ".join([".venv/bin/python -m pipeline_definition.generate", *environments])
+    if config_path:
+        command += f" --config {config_path}"
+    files = ", ".join(str(definition_path(name, "*").relative_to(ROOT)) for name in environments)
+    return (
+        f"the committed pipeline definitions of {', '.join(environments)} ({files}) are out of date with their "
+        "config, pipeline_code/ or pipeline_definition/, and synth does not rewrite them: run "
+        f"`make pipeline-definitions` (`{command}`), which `make synth` runs first, and commit the files it writes"
+    )

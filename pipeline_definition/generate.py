@@ -4,9 +4,10 @@
     python -m pipeline_definition.generate --force dev     # rebuild dev even if fresh
     python -m pipeline_definition.generate --out /tmp/x    # build into another folder (the freshness test)
 
-Synth runs this by itself when a committed definition is stale (`stacks.units.training_pipeline`), so a
-newcomer never has to; `make pipeline-definitions` is the explicit way. The build is offline: fake
-credentials, a real region, and a session that refuses every AWS call (see offline_session.py).
+`make pipeline-definitions` runs it, and `make synth` runs that first, so a newcomer never has to. The CDK app
+itself never writes these committed files: it only checks them (`app.check_pipeline_definitions`) and stops on
+a stale one with the command to run. Like the app, it reads the config named by MLOPS_CONFIG if set. The build is
+offline: fake credentials, a real region, and a session that refuses every AWS call (see offline_session.py).
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("environments", nargs="*", help="dev, staging, prod (default: all)")
     parser.add_argument("--out", type=Path, default=contract.GENERATED_DIR)
     parser.add_argument("--force", action="store_true", help="rebuild even when the fingerprint matches")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+    parser.add_argument("--config", type=Path, default=Path(os.environ.get("MLOPS_CONFIG", DEFAULT_CONFIG_PATH)))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     rebuilt = generate(args.environments, out=args.out, force=args.force, config_path=args.config)
