@@ -30,10 +30,12 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed  ## Create .venv and node_modules from the pinned versions
 
-synth: install  ## Synthesize every environment (dev, staging, prod) into cdk.out/
+# The app only checks the committed pipeline definitions (a stale one stops it with the command to run): rebuilding
+# them is this explicit step, which synth runs first. It costs nothing when they are fresh.
+synth: install pipeline-definitions  ## Synthesize every environment (dev, staging, prod) into cdk.out/
 	$(CDK) synth --quiet
 
-pipeline-definitions: install  ## Rebuild stale SageMaker pipeline definitions with the SDK (synth does this too)
+pipeline-definitions: install  ## Rebuild stale SageMaker pipeline definitions with the SDK (make synth runs it first)
 	$(PY) -m pipeline_definition.generate
 
 synth-release: install  ## Synthesize the GitOps release pipeline (needs the complete `release:` config section)

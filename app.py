@@ -2,14 +2,14 @@
 """The CDK app: the only place that reads configuration. It builds one stage per environment.
 
 `make synth` (or `npx cdk synth`) synthesizes every environment into cdk.out/; `npx cdk deploy 'dev/*'`
-deploys one. Synthesis never calls AWS: everything is decided from config/environments.yaml.
+deploys one. Synthesis never calls AWS: everything is decided from config/environments.yaml. It reads the
+committed SageMaker pipeline definitions and never writes them: `make synth` rebuilds stale ones first.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +21,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from config import ConfigError, PlatformConfig, load_config
-from pipeline_definition.fingerprint import stale_definitions
+from pipeline_definition.fingerprint import stale_definitions, stale_message
 from stacks.stage import MlopsStage
 
 ROOT = Path(__file__).resolve().parent
@@ -75,25 +75,21 @@ def create_app(
     return app
 
 
-def refresh_pipeline_definitions(config: PlatformConfig) -> None:
-    """Rebuild (with the SageMaker SDK, ~10 s) only the definitions whose config, code or builder changed."""
+def check_pipeline_definitions(config: PlatformConfig, config_path: str | None = None) -> None:
+    """Stop synth, naming them and the command to run, if a committed pipeline definition is stale.
+
+    Synth never rebuilds them itself: they are committed files, and a synth should not rewrite them behind the
+    user's back (nor pay the SageMaker SDK's ~10 s unasked). `make synth` rebuilds them first, explicitly.
+    """
     stale = stale_definitions(config)
-    if not stale:
-        return
-    print(
-        f"pipeline definitions out of date for {', '.join(stale)}: rebuilding with the SageMaker SDK", file=sys.stderr
-    )
-    command = [sys.executable, "-m", "pipeline_definition.generate", *stale]
-    if os.environ.get("MLOPS_CONFIG"):
-        command += ["--config", os.environ["MLOPS_CONFIG"]]
-    if subprocess.run(command, cwd=ROOT, check=False).returncode != 0:
-        raise ConfigError(f"could not rebuild the pipeline definitions of {', '.join(stale)} (see above)")
+    if stale:
+        raise ConfigError(stale_message(stale, config_path))
 
 
 def main() -> int:
     try:
         config = load_config(os.environ.get("MLOPS_CONFIG", ROOT / "config" / "environments.yaml"))
-        refresh_pipeline_definitions(config)
+        check_pipeline_definitions(config, os.environ.get("MLOPS_CONFIG"))
         app = create_app(config)
     except ConfigError as exc:  # includes a release config that is incomplete, only when the release is asked for
         print(f"error: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ from config.settings import EnvironmentConfig, PlatformConfig
 from pipeline_definition.contract import (
     PACKAGE_DIR,
     PIPELINES,
+    ROOT,
     code_hash,
     definition_path,
     fingerprint_path,
@@ -25,14 +26,20 @@ BUILDER_SETTINGS = (
     "monitoring",
 )  # fmt: skip
 
-# The builder's own modules: a change to any of them may change the definition.
-_BUILDER_SOURCES = (
-    "builder.py", "operations_builders.py", "offline_session.py", "generate.py", "fingerprint.py", "contract.py",
-    "tuning_step.py",
-)  # fmt: skip
+# The builder's own modules: a change to any of them may change the definition. Every module of the builders
+# package counts, so a new one cannot be forgotten here.
+_BUILDER_MODULES = ("offline_session.py", "generate.py", "fingerprint.py", "contract.py")
+_BUILDERS_PACKAGE = "builders"
 
 
-__all__ = ["code_hash", "definition_fingerprint", "is_fresh", "stale_definitions"]  # code_hash: from contract
+def _builder_sources() -> list[str]:
+    """The builder's source files, relative to the package folder, in a stable order."""
+    package = sorted(p.relative_to(PACKAGE_DIR).as_posix() for p in (PACKAGE_DIR / _BUILDERS_PACKAGE).glob("*.py"))
+    return [*_BUILDER_MODULES, *package]
+
+
+# code_hash: from contract
+__all__ = ["code_hash", "definition_fingerprint", "is_fresh", "stale_definitions", "stale_message"]
 
 
 def definition_fingerprint(project_name: str, environment: EnvironmentConfig) -> str:
@@ -41,7 +48,7 @@ def definition_fingerprint(project_name: str, environment: EnvironmentConfig) ->
     # The monitoring backend decides whether CDK deploys the monitoring pipeline, not what the definitions hold.
     used = environment.model_dump(mode="json", include=set(BUILDER_SETTINGS), exclude={"monitoring": {"backend"}})
     digest.update(json.dumps(used, sort_keys=True).encode())
-    for name in _BUILDER_SOURCES:
+    for name in _builder_sources():
         digest.update(name.encode() + b"\0" + (PACKAGE_DIR / name).read_bytes())
     return digest.hexdigest()
 
@@ -58,3 +65,16 @@ def is_fresh(project_name: str, environment: EnvironmentConfig) -> bool:
 def stale_definitions(config: PlatformConfig) -> list[str]:
     """The environments whose committed definition no longer matches their config, code or builder."""
     return [name for name, env in config.environments.items() if not is_fresh(config.project_name, env)]
+
+
+def stale_message(environments: list[str], config_path: str | None = None) -> str:
+    """Why synth stops on stale definitions, and the command that rebuilds them (synth never writes them itself)."""
+    command = " ".join([".venv/bin/python -m pipeline_definition.generate", *environments])
+    if config_path:
+        command += f" --config {config_path}"
+    files = ", ".join(str(definition_path(name, "*").relative_to(ROOT)) for name in environments)
+    return (
+        f"the committed pipeline definitions of {', '.join(environments)} ({files}) are out of date with their "
+        "config, pipeline_code/ or pipeline_definition/, and synth does not rewrite them: run "
+        f"`make pipeline-definitions` (`{command}`), which `make synth` runs first, and commit the files it writes"
+    )

@@ -4,9 +4,10 @@
     python -m pipeline_definition.generate --force dev     # rebuild dev even if fresh
     python -m pipeline_definition.generate --out /tmp/x    # build into another folder (the freshness test)
 
-Synth runs this by itself when a committed definition is stale (`stacks.units.training_pipeline`), so a
-newcomer never has to; `make pipeline-definitions` is the explicit way. The build is offline: fake
-credentials, a real region, and a session that refuses every AWS call (see offline_session.py).
+`make pipeline-definitions` runs it, and `make synth` runs that first, so a newcomer never has to. The CDK app
+itself never writes these committed files: it only checks them (`app.check_pipeline_definitions`) and stops on
+a stale one with the command to run. Like the app, it reads the config named by MLOPS_CONFIG if set. The build is
+offline: fake credentials, a real region, and a session that refuses every AWS call (see offline_session.py).
 """
 
 from __future__ import annotations
@@ -45,14 +46,8 @@ def build_definitions(
     project_name: str, environment: EnvironmentConfig, staging_dir: Path
 ) -> tuple[dict[str, str], list[str]]:
     """Each pipeline's definition JSON (pretty, key-sorted) and the AWS calls the session refused building them."""
-    from pipeline_definition.builder import BuildContext, PipelineBuilder, TrainingPipelineBuilder  # the SDK: late
-    from pipeline_definition.operations_builders import BatchInferencePipelineBuilder, MonitoringPipelineBuilder
+    from pipeline_definition.builders import BuildContext, builder_for  # the SDK: late
 
-    builders: dict[str, type[PipelineBuilder]] = {
-        "training": TrainingPipelineBuilder,
-        "monitoring": MonitoringPipelineBuilder,
-        "batch-inference": BatchInferencePipelineBuilder,
-    }
     # The SDK writes the training source dir's path into what it uploads (sourcecode.json): a relative path
     # under the repository keeps the staged bytes, and so the definition, the same on every machine.
     # That fixed path is shared: concurrent builds (a test beside a synth) take turns.
@@ -66,14 +61,15 @@ def build_definitions(
         os.chdir(contract.ROOT)
         for pipeline in contract.PIPELINES:  # all of them: CDK deploys monitoring only for the custom backend
             shutil.rmtree(scratch, ignore_errors=True)
-            builder = builders[pipeline](
+            builder = builder_for(
+                pipeline,
                 BuildContext(
                     environment=environment,
                     project_name=project_name,
                     code_dir=contract.CODE_DIR,
                     staging_dir=staging_dir,
                     scratch_dir=scratch.relative_to(contract.ROOT),
-                )
+                ),
             )
             definition = builder.build().definition()
             definitions[pipeline] = json.dumps(json.loads(definition), indent=1, sort_keys=True) + "\n"
@@ -128,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("environments", nargs="*", help="dev, staging, prod (default: all)")
     parser.add_argument("--out", type=Path, default=contract.GENERATED_DIR)
     parser.add_argument("--force", action="store_true", help="rebuild even when the fingerprint matches")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+    parser.add_argument("--config", type=Path, default=Path(os.environ.get("MLOPS_CONFIG", DEFAULT_CONFIG_PATH)))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     rebuilt = generate(args.environments, out=args.out, force=args.force, config_path=args.config)

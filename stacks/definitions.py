@@ -10,10 +10,7 @@ from stacks.units.pipeline_role import PipelineDefinition
 def committed_definition(project_name: str, environment: EnvironmentConfig, pipeline: str) -> PipelineDefinition:
     """`pipeline_definition/generated/<env>-<pipeline>.json`, if it still matches its config and code."""
     if not fingerprint.is_fresh(project_name, environment):
-        raise ConfigError(
-            f"the committed pipeline definitions of {environment.name} are out of date with its config, "
-            "pipeline_code/ or pipeline_definition/: run `make pipeline-definitions` (or `make synth`)"
-        )
+        raise ConfigError(fingerprint.stale_message([environment.name]))
     return PipelineDefinition.load(
         contract.definition_path(environment.name, pipeline),
         code_dir=contract.CODE_DIR,

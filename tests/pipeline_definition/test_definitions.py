@@ -6,12 +6,16 @@ from __future__ import annotations
 import copy
 import filecmp
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from config import PlatformConfig
+from config.settings import DEFAULT_CONFIG_PATH
 from pipeline_definition import contract, fingerprint
 from pipeline_definition.references import all_steps, check_references, instance_types
 from tests.pipeline_definition.conftest import OfflineGeneration
@@ -41,6 +45,48 @@ def _step(definition: dict[str, Any], name: str) -> dict[str, Any]:
 def test_committed_definitions_are_fresh(platform_config: PlatformConfig) -> None:
     """Synth refuses stale files; this names the fix early (`make pipeline-definitions`)."""
     assert fingerprint.stale_definitions(platform_config) == []
+
+
+def test_synth_stops_on_a_stale_definition_naming_it_and_the_command_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A committed file is never rewritten by synth: a threshold change makes staging's definitions stale, and
+    synth exits 1 naming staging (only), its files and the command that rebuilds them, with this config."""
+    import app
+
+    data = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    data["environments"]["staging"].setdefault("thresholds", {})["min_auc"] = 0.86
+    config = tmp_path / "environments.yaml"
+    config.write_text(yaml.safe_dump(data))
+    committed = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in _files(contract.GENERATED_DIR)}
+    monkeypatch.setenv("MLOPS_CONFIG", str(config))
+    monkeypatch.setenv("CDK_OUTDIR", str(tmp_path / "cdk.out"))
+
+    assert app.main() == 1
+
+    error = capsys.readouterr().err
+    stale = "the committed pipeline definitions of staging (pipeline_definition/generated/staging-*.json) are out"
+    assert f"error: {stale}" in error
+    command = f".venv/bin/python -m pipeline_definition.generate staging --config {config}"
+    assert f"run `make pipeline-definitions` (`{command}`)" in error
+    assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in _files(contract.GENERATED_DIR)} == committed
+    assert not (tmp_path / "cdk.out").exists()
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*") if path.is_file())
+
+
+def test_make_synth_rebuilds_stale_definitions_before_it_synthesizes() -> None:
+    """The explicit step the app's check points to: `make synth` runs the generator first (a dry run here)."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    dry_run = subprocess.run(
+        ["make", "-n", "synth"], cwd=contract.ROOT, env=environment, capture_output=True, text=True, check=True
+    )
+    commands = dry_run.stdout.splitlines()
+    assert commands.index(".venv/bin/python -m pipeline_definition.generate") < commands.index(
+        "node_modules/.bin/cdk synth --quiet"
+    )
 
 
 def test_the_sdk_builds_the_committed_bytes_now_without_any_network(offline_generation: OfflineGeneration) -> None:

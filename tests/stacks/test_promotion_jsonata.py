@@ -118,7 +118,7 @@ def test_every_expression_of_every_environment_compiles(machines: dict[str, dict
 
 
 def _register(sagemaker: Any, *, native_checks: bool) -> dict[str, Any]:
-    """A package as the training pipeline registers it (see pipeline_definition.builder._register_args)."""
+    """A package as the training pipeline registers it (see pipeline_definition.builders.registration)."""
     metadata = {"trigger": "drift", "code_version": "0123abc"}
     if native_checks:
         metadata |= {

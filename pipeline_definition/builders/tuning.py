@@ -1,4 +1,5 @@
-"""A tuning step whose training jobs run the project's training code, as TrainModel does.
+"""The training pipeline's TuneModel step (`tuning.enabled`): a tuning job whose training jobs run the project's
+training code, as TrainModel does.
 
 The SDK's `HyperparameterTuner` (3.27) builds its training-job definition from a `ModelTrainer` without the
 trainer's `code` and `sm_drivers` channels, so the tuning job's jobs start the image's default entrypoint and
@@ -16,14 +17,29 @@ entrypoint either: `HyperParameterAlgorithmSpecification` has no `ContainerEntry
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from sagemaker.mlops.workflow import TuningStep
+from sagemaker.core import image_uris
+from sagemaker.core.parameter import ContinuousParameter, IntegerParameter
+from sagemaker.core.training.configs import InputData
+from sagemaker.mlops.workflow import CacheConfig, TrainingStep, TuningStep
+from sagemaker.train.model_trainer import ModelTrainer
+from sagemaker.train.tuner import HyperparameterTuner
+
+from config.settings import EnvironmentConfig
+from pipeline_definition.builders.base import SERVING_IMAGE
+from pipeline_definition.contract import OUTPUT_PREFIX, PLACEHOLDERS
 
 # Channels the ModelTrainer adds itself (its source dir and its drivers), as opposed to data channels.
 TRAINER_CHANNELS = ("code", "sm_drivers")
 SCRIPT_MODE_PROGRAM = "sagemaker_program"
 SCRIPT_MODE_DIRECTORY = "sagemaker_submit_directory"
+
+METRIC_REGEX = r"validation-auc:([0-9\.]+)"  # what pipeline_code.train prints last
+# The tuning job's training jobs cannot name an entrypoint: they run train.py in script mode (see above).
+TUNING_SCRIPT = "pipeline_code/train.py"
+TRAINING_CODE_CHANNEL = "/opt/ml/input/data/code"
 
 
 class ScriptTuningStep(TuningStep):  # type: ignore[misc]  # the SDK ships no type information
@@ -73,3 +89,43 @@ class ScriptTuningStep(TuningStep):  # type: ignore[misc]  # the SDK ships no ty
         job["StaticHyperParameters"] = static
         job["ResourceConfig"] = training["ResourceConfig"]
         return request
+
+
+def tuning_step(
+    environment: EnvironmentConfig,
+    *,
+    trainer: ModelTrainer,
+    channels: list[InputData],
+    training: TrainingStep,
+    cache: CacheConfig,
+) -> tuple[ScriptTuningStep, Any]:
+    """TuneModel, in TrainModel's place, and the S3 URI of its best model (what the evaluation reads)."""
+    tuner = HyperparameterTuner(
+        model_trainer=trainer,
+        objective_metric_name="validation-auc",
+        metric_definitions=[{"Name": "validation-auc", "Regex": METRIC_REGEX}],
+        hyperparameter_ranges={
+            "max_depth": IntegerParameter(3, 10),
+            "eta": ContinuousParameter(0.02, 0.3, scaling_type="Logarithmic"),
+            "subsample": ContinuousParameter(0.5, 1.0),
+            "min_child_weight": ContinuousParameter(0.5, 10.0, scaling_type="Logarithmic"),
+        },
+        strategy="Bayesian",
+        objective_type="Maximize",
+        max_jobs=environment.tuning.max_jobs,
+        max_parallel_jobs=environment.tuning.max_parallel_jobs,
+        random_seed=42,
+    )
+    step = ScriptTuningStep(
+        name="TuneModel",
+        step_args=tuner.tune(inputs=channels),
+        cache_config=cache,
+        training_request=copy.deepcopy(training.arguments),
+        image_uri=image_uris.retrieve(SERVING_IMAGE[0], region=environment.region, version=SERVING_IMAGE[1]),
+        script=TUNING_SCRIPT,
+        code_dir=TRAINING_CODE_CHANNEL,
+    )
+    model_data = step.get_top_model_s3_uri(
+        top_k=0, s3_bucket=PLACEHOLDERS.artifacts_bucket, prefix=f"{OUTPUT_PREFIX}/models"
+    )
+    return step, model_data

@@ -1,0 +1,86 @@
+"""The batch-inference pipeline: scores a data set in the lake with the latest approved model.
+
+PrepareBatch (raw rows → the model's feature layout) and ResolveModel (the latest Approved package → a SageMaker
+model) → ScoreBatch (a Transform step; predictions joined to their inputs, in the curated zone). Scheduled by
+`schedules.batch_inference`, or started on demand. It runs the same deployed `pipeline_code/` version as the
+training pipeline, through the shared `PipelineBuilder`.
+"""
+
+from __future__ import annotations
+
+from sagemaker.core.transformer import Transformer
+from sagemaker.core.workflow import ExecutionVariables, Join, JsonGet, PropertyFile
+from sagemaker.mlops.workflow import Pipeline, TransformStep
+
+from pipeline_definition.builders.base import PROCESSING_IN, PROCESSING_OUT, PipelineBuilder
+from pipeline_definition.builders.parameters import BatchInferenceParameters
+from pipeline_definition.contract import BATCH_PREDICTIONS_PREFIX, PLACEHOLDERS, pipeline_name
+
+
+class BatchInferencePipelineBuilder(PipelineBuilder[BatchInferenceParameters]):
+    """Scores a data set in the lake with the latest approved model; predictions go to the curated zone."""
+
+    def build(self) -> Pipeline:
+        env = self.ctx.environment
+        prepare = self.processing_step(
+            "PrepareBatch",
+            "batch_prepare",
+            inputs=[self.input("data", self.params.input_data, f"{PROCESSING_IN}/data")],
+            outputs=["features"],
+            arguments=["--input", f"{PROCESSING_IN}/data", "--output", f"{PROCESSING_OUT}/features"],
+        )
+        resolved = PropertyFile(name="ResolvedModel", output_name="model", path="model.json")
+        resolve = self.processing_step(
+            "ResolveModel",
+            "resolve_model",
+            inputs=[],
+            outputs=["model"],
+            arguments=[
+                "--model-package-group",
+                PLACEHOLDERS.model_package_group,
+                "--execution-role-arn",
+                PLACEHOLDERS.role_arn,
+                "--region",
+                env.region,
+                "--output",
+                f"{PROCESSING_OUT}/model",
+            ],
+            property_files=[resolved],
+            cache=False,  # "the latest approved model" changes between runs
+        )
+        transformer = Transformer(
+            model_name=JsonGet(step_name=resolve.name, property_file=resolved, json_path="model_name"),
+            # The SDK's TransformResources takes no pipeline variable for the count: it comes from config.
+            instance_count=env.inference.initial_instance_count,
+            instance_type=self.params.transform_type,
+            strategy="MultiRecord",
+            assemble_with="Line",
+            accept="text/csv",
+            output_path=Join(
+                on="/",
+                values=[
+                    f"s3://{PLACEHOLDERS.curated_bucket}/{BATCH_PREDICTIONS_PREFIX}",
+                    ExecutionVariables.PIPELINE_EXECUTION_ID,
+                ],
+            ),
+            output_kms_key=PLACEHOLDERS.kms_key_arn,
+            volume_kms_key=PLACEHOLDERS.kms_key_arn,
+            sagemaker_session=self.session,
+        )
+        score = TransformStep(
+            name="ScoreBatch",
+            step_args=transformer.transform(
+                # The file itself: the folder also holds manifest.json, which is not data to score.
+                data=Join(on="/", values=[self.step_output(prepare, "features"), "features.csv"]),
+                content_type="text/csv",
+                split_type="Line",
+                join_source="Input",  # each output line: the features the model saw, then its score
+            ),
+        )
+        return Pipeline(
+            name=pipeline_name(self.ctx.project_name, env.name, "batch-inference"),
+            parameters=self.parameters,
+            steps=[prepare, resolve, score],
+            sagemaker_session=self.session,
+            pipeline_experiment_config=None,  # no SageMaker Experiments trial per execution (see training.py)
+        )
