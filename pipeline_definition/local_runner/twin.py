@@ -8,8 +8,6 @@ CDK's BucketDeployments use, see stacks/units/training_pipeline.py) and lands th
 from __future__ import annotations
 
 import gzip
-import hashlib
-import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ from pipeline_code import schema
 from pipeline_definition.contract import (
     CODE_DIR,
     CODE_PREFIX,
+    DATA_SNAPSHOT_PREFIX,
     PLACEHOLDERS,
     ROOT,
     STAGING_DIR,
@@ -34,7 +33,6 @@ from pipeline_definition.fingerprint import code_hash
 
 ADULT_DIR = ROOT / "data" / "adult"
 RAW_DATA_PREFIX = "adult/"  # where the training pipeline's default InputDataUri points
-DATA_SNAPSHOTS_PREFIX = "data-snapshots"  # builder.py's, once branch defs is merged: s3://<artifacts>/data-snapshots/
 
 
 @dataclass(frozen=True)
@@ -125,20 +123,17 @@ def land_adult_data(
 
 
 def write_data_snapshot(s3: Any, names: TwinNames, prefix: str = RAW_DATA_PREFIX) -> str:
-    """A SageMaker manifest of every raw object under `prefix`, stored content-addressed as the training pipeline's
-    InputManifestUri expects (`s3://<artifacts>/data-snapshots/<sha256 first 16 hex>.manifest`); returns its URI."""
-    raw = names.bucket("raw")
-    keys = [
-        item["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=raw, Prefix=prefix)
-        for item in page.get("Contents", [])
-    ]
-    if not keys:
-        raise ValueError(f"no raw data under s3://{raw}/{prefix}: nothing to snapshot")
-    body = json.dumps([{"prefix": f"s3://{raw}/"}, *sorted(keys)]).encode()
-    key = f"{DATA_SNAPSHOTS_PREFIX}/{hashlib.sha256(body).hexdigest()[:16]}.manifest"
-    s3.put_object(Bucket=names.bucket("artifacts"), Key=key, Body=body)
-    return f"s3://{names.bucket('artifacts')}/{key}"
+    """The data snapshot of every raw object under `prefix`, written by the same code the triggers use
+    (`lambdas.shared.adapters.DataSnapshots`: a content-addressed SageMaker manifest under
+    `s3://<artifacts>/data-snapshots/`, the training pipeline's InputManifestUri); returns its URI."""
+    from lambdas.shared.adapters import DataSnapshots
+
+    snapshots_uri = f"s3://{names.bucket('artifacts')}/{DATA_SNAPSHOT_PREFIX}/"
+    return (
+        DataSnapshots(raw_bucket=names.bucket("raw"), prefixes=[prefix], snapshots_uri=snapshots_uri, client=s3)
+        .take()
+        .uri
+    )
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from stacks.units.compliance import (
 from stacks.units.operations_names import OperationsNames
 from stacks.units.pipeline_role import PipelineDefinition, grant_pipeline_jobs, grant_volume_key
 
-# The batch-inference steps whose outputs go to pipeline-runs/<execution>/<step>/ (operations_builders).
+# The batch-inference steps whose outputs go to pipeline-runs/<execution>/<step>/ (builders/batch_inference.py).
 BATCH_STEPS_WRITING_ARTIFACTS = ("PrepareBatch", "ResolveModel")
 
 
