@@ -108,7 +108,7 @@ def _logical_id(construct: IConstruct) -> str:
 
 
 def _happy_path(states: dict[str, Any], start: str) -> list[str]:
-    """Next from `start`, at every Choice its first rule (the one that goes on: baselines present, endpoint ready, InService)."""
+    """Next from `start`, at every Choice its first rule: the one that goes on (baselines present, ready, InService)."""
     path, name = [], start
     while states[name]["Type"] not in ("Succeed", "Fail"):
         path.append(name)

@@ -42,7 +42,7 @@ class Approval(FlowFragment):
             integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
             task_timeout=sfn.Timeout.duration(cdk.Duration.hours(self._hours)),
         )
-        self._set(self._wait, self._wait)
+        self._set_bounds(self._wait, self._wait)
 
     def hand_failures(self, failures: Failures) -> None:
         self._wait.add_catch(

@@ -130,10 +130,11 @@ class ModelPromotion(Construct):
         rejection = Rejection(self, "Rejection", flow=flow)
         rollback = Rollback(self, "Rollback", flow=flow, then=rejection)
         failures = Failures(rejection=rejection, rollback=rollback, restore_scaling=rollback.restore_scaling)
-        # Failure transitions are added last, from the end of the run back to its start. CDK writes the states in
-        # the order its walk from Start finds them, and the walk visits each state's incoming transitions in the
-        # order they were added: this order keeps the definition (and so every deployed template) as it was when
-        # the flow was built back to front; another would reorder the States object, a change with no effect.
+        # Failure transitions are added last, from the end of the run back to its start. CDK writes the states (and
+        # the role's statements for them) in the order its walk from Start finds them, and the walk visits each
+        # state's incoming transitions in the order they were added: this order renders the definition the flow
+        # had when it was built back to front. Another order reorders the States object and the role's policy:
+        # no change in behaviour, but a change to every deployed template.
         for fragment in reversed(run):
             fragment.hand_failures(failures)
         return run[0]

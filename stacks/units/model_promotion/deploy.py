@@ -150,7 +150,7 @@ class Deploy(FlowFragment):
             assign={"modelCreated": True},
         )
         self._create_model.next(self._create_config)
-        self._set(self._create_model, self._create_endpoint, self._update_endpoint)
+        self._set_bounds(self._create_model, self._create_endpoint, self._update_endpoint)
 
     def hand_failures(self, failures: Failures) -> None:
         # Nothing of the endpoint changed yet, except that a failed update was rolled back by SageMaker itself.

@@ -65,7 +65,7 @@ class Describe(FlowFragment):
         start.next(claim).next(self._describe)
         self._no_baselines: sfn.Pass | None = None
         if not flow.model_monitor:
-            self._set(start, self._describe)
+            self._set_bounds(start, self._describe)
             return
         keys = ", ".join(PACKAGE_BASELINES)
         self._no_baselines = sfn.Pass.jsonata(
@@ -80,7 +80,7 @@ class Describe(FlowFragment):
         present = " and ".join(f"$package.{key} != ''" for key in PACKAGE_BASELINES)
         baselines = sfn.Choice.jsonata(self, "HasModelMonitorBaselines").otherwise(self._no_baselines)
         self._describe.next(baselines)
-        self._set(start, ChoiceExit(baselines, sfn.Condition.jsonata(f"{{% {present} %}}")))
+        self._set_bounds(start, ChoiceExit(baselines, sfn.Condition.jsonata(f"{{% {present} %}}")))
 
     def _claim(self, flow: Flow, approvals: dynamodb.ITable) -> sfn.IChainable:
         """SageMaker may send one state change more than once: the first execution claims it (a conditional

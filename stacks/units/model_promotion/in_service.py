@@ -36,7 +36,7 @@ class AwaitInService(FlowFragment):
         self._state = sfn.Choice.jsonata(self, "EndpointState").otherwise(wait)
         wait.next(self._check).next(self._state)
         in_service = "{% $endpointStatus = 'InService' and $liveConfig = $endpointConfigName %}"
-        self._set(wait, ChoiceExit(self._state, sfn.Condition.jsonata(in_service)))
+        self._set_bounds(wait, ChoiceExit(self._state, sfn.Condition.jsonata(in_service)))
 
     def hand_failures(self, failures: Failures) -> None:
         rollback = failures.rollback

@@ -55,7 +55,7 @@ class PublishBaselines(FlowFragment):
             register, policy = flow.scaling(self, "Register")
             policy.next(self._copies[0])
             self._scaling = (register, policy)
-        self._set(self._scaling[0] if self._scaling else self._copies[0], record)
+        self._set_bounds(self._scaling[0] if self._scaling else self._copies[0], record)
 
     def _model_monitor_baselines(self, flow: Flow) -> list[tasks.CallAwsService]:
         """Copies of the package's Model Monitor baselines and the Clarify analysis configs, where the monitoring

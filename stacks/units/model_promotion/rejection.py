@@ -54,7 +54,7 @@ class Rejection(FlowFragment):
         reject.add_catch(notify, errors=["States.ALL"]).next(notify)
         # Before rejecting: monitoring/current/ back to the live package's files, this promotion's model and config
         # deleted where the endpoint does not use them (only configs that were live count for keep_endpoint_configs).
-        self._set(self._restore_published(flow, then=self._discard_new_model(flow, then=reject)))
+        self._set_bounds(self._restore_published(flow, then=self._discard_new_model(flow, then=reject)))
 
     def _restore_published(self, flow: Flow, *, then: sfn.IChainable) -> sfn.IChainable:
         """A failure after the copies to monitoring/current/: copy the files of the live package back (the one

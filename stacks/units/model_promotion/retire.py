@@ -31,7 +31,7 @@ class RetireSuperseded(FlowFragment):
         )
         done = sfn.Succeed.jsonata(self, "Promoted")
         notify.add_catch(done, errors=["States.ALL"])  # the promotion itself succeeded
-        self._set(self._delete_superseded(flow, then=notify))
+        self._set_bounds(self._delete_superseded(flow, then=notify))
         notify.next(done)
 
     def _delete_superseded(self, flow: Flow, *, then: sfn.IChainable) -> sfn.IChainable:

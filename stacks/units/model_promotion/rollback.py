@@ -62,7 +62,7 @@ class Rollback(FlowFragment):
             )
             .otherwise(revert)
         )
-        self._set(rollback)
+        self._set_bounds(rollback)
 
     def _scaling(self, flow: Flow, *, then: sfn.IChainable) -> sfn.IChainable:
         """Autoscaling registered again (the update deregistered it); a failure adds to the reason."""

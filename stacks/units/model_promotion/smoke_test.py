@@ -35,7 +35,7 @@ class SmokeTest(FlowFragment):
             task_timeout=sfn.Timeout.duration(cdk.Duration.minutes(2)),
             outputs="{% $states.result.Payload %}",
         )
-        self._set(self._smoke, self._smoke)
+        self._set_bounds(self._smoke, self._smoke)
 
     def hand_failures(self, failures: Failures) -> None:
         self._smoke.add_catch(failures.rollback, errors=["States.ALL"], assign={"reason": FAILURE_REASON})

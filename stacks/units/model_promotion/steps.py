@@ -217,13 +217,14 @@ class FlowFragment(sfn.StateMachineFragment):
         self._start: sfn.State | None = None
         self._ends: list[sfn.INextable] = []
 
-    def _set(self, start: sfn.IChainable, *ends: sfn.INextable) -> None:
+    def _set_bounds(self, start: sfn.IChainable, *ends: sfn.INextable) -> None:
         self._start = start.start_state
         self._ends = list(ends)
 
     @property
     def start_state(self) -> sfn.State:
-        assert self._start is not None, f"{self.node.path} set no start state"
+        if self._start is None:
+            raise RuntimeError(f"{self.node.path}: the fragment set no start state")
         return self._start
 
     @property
