@@ -1,0 +1,250 @@
+"""What every fragment of the promotion shares: its targets, the config it reads, and how a step is written.
+
+`Flow` carries one environment's names, settings and targets, and builds the SDK-call and S3-copy steps the
+fragments are made of (each with the IAM resources CDK grants the state machine for it). `FlowFragment` is a
+fragment of the run: its own transitions are made when it is built, its failure transitions later, by
+`hand_failures` (see `ModelPromotion._definition` for why).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from config.settings import ConfigError, InferenceSettings, PromotionSettings
+from stacks.units.model_registry import MODEL_ARTIFACTS_PREFIX
+from stacks.units.native_monitoring import PACKAGE_BASELINES
+from stacks.units.operations_names import OperationsNames
+
+VARIANT = "AllTraffic"
+POLL_SECONDS = 30
+PACKAGE_ARN = "$states.context.Execution.Input.detail.ModelPackageArn"
+FAILURE_REASON = "{% $states.errorOutput.Error & ': ' & $states.errorOutput.Cause %}"
+
+
+def autoscaling_enabled(inference: InferenceSettings) -> bool:
+    """Target tracking for instance endpoints whose capacity may vary; SageMaker cannot scale burstable ones."""
+    if inference.mode != "instance" or inference.max_capacity == inference.min_capacity:
+        return False
+    if inference.instance_type.split(".")[1].startswith("t"):
+        raise ConfigError(
+            f"inference.instance_type {inference.instance_type}: SageMaker does not autoscale burstable (t) instances;"
+            " set min_capacity = max_capacity or choose another family"
+        )
+    return True
+
+
+@dataclass(frozen=True)
+class PromotionTargets:
+    """Where a promotion writes: the capture prefix, the monitoring copies and the SSM parameter."""
+
+    artifacts_bucket: s3.IBucket
+    key: kms.IKey
+    alerts: sns.ITopic
+    current_model_parameter: str  # /<project>/<env>/current-model-package
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One environment's promotion: names, settings and targets, and the steps written from them."""
+
+    stack: cdk.Stack
+    names: OperationsNames
+    inference: InferenceSettings
+    promotion: PromotionSettings
+    where: PromotionTargets
+    model_monitor: bool  # monitoring.backend is model-monitor: the package's Model Monitor baselines are published
+    autoscaling: bool  # autoscaling_enabled(inference)
+
+    # ------------------------------------------------------------------------------------------------ names
+
+    def arn(self, resource: str, name: str) -> str:
+        # SageMaker ARNs carry names in lower case; the prefix already is (project name pattern).
+        return self.stack.format_arn(service="sagemaker", resource=resource, resource_name=name.lower())
+
+    @property
+    def endpoint_arn(self) -> str:
+        return self.arn("endpoint", self.names.endpoint)
+
+    @property
+    def package_arns(self) -> str:
+        return self.arn("model-package", f"{self.names.model_package_group}/*")
+
+    @property
+    def models(self) -> str:
+        """What promotions name their models: `<prefix>-v<version>-<id>`."""
+        return self.arn("model", f"{self.names.prefix}-*")
+
+    @property
+    def endpoint_configs(self) -> str:
+        """What promotions name their endpoint configs (the same names as their models)."""
+        return self.arn("endpoint-config", f"{self.names.prefix}-*")
+
+    @property
+    def parameter_arn(self) -> str:
+        return self.stack.format_arn(
+            service="ssm", resource="parameter", resource_name=self.where.current_model_parameter.lstrip("/")
+        )
+
+    @property
+    def scaling_resource_id(self) -> str:
+        return f"endpoint/{self.names.endpoint}/variant/{VARIANT}"
+
+    def scalable_target(self) -> dict[str, Any]:
+        return {
+            "ServiceNamespace": "sagemaker",
+            "ResourceId": self.scaling_resource_id,
+            "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        }
+
+    def in_service_deadline(self) -> str:
+        """`$millis()` when the bound on waiting for the endpoint (`promotion.in_service_timeout_minutes`) ends."""
+        return f"{{% $millis() + {self.promotion.in_service_timeout_minutes * 60 * 1000} %}}"
+
+    # ------------------------------------------------------------------------------------------------ steps
+
+    def call(
+        self, scope: Construct, construct_id: str, service: str, action: str, resources: list[str], **kwargs: Any
+    ) -> tasks.CallAwsService:
+        """An AWS SDK call; CDK grants the state machine `service:action` (or `iam_action`) on `resources`."""
+        return tasks.CallAwsService.jsonata(
+            scope, construct_id, service=service, action=action, iam_resources=resources, **kwargs
+        )
+
+    def copy(
+        self, scope: Construct, construct_id: str, source_uri: str, key: str, *, published: bool = False
+    ) -> tasks.CallAwsService:
+        """S3 CopyObject of `source_uri` (a JSONata expression giving s3://bucket/key) to `key` of the artifacts
+        zone. `published`: once it succeeded, monitoring/current/ no longer holds the live package's files."""
+        where = self.where
+        return self.call(
+            scope,
+            construct_id,
+            "s3",
+            "copyObject",
+            [where.artifacts_bucket.arn_for_objects(key)],
+            iam_action="s3:PutObject",
+            additional_iam_statements=[
+                iam.PolicyStatement(
+                    actions=["s3:GetObject"],
+                    resources=[where.artifacts_bucket.arn_for_objects(f"{MODEL_ARTIFACTS_PREFIX}/*")],
+                )
+            ],
+            parameters={
+                "Bucket": where.artifacts_bucket.bucket_name,
+                "Key": key,
+                "CopySource": f"{{% $substringAfter({source_uri}, 's3://') %}}",
+                "ServerSideEncryption": "aws:kms",
+                "SSEKMSKeyId": where.key.key_arn,
+            },
+            assign={"published": True} if published else None,
+        )
+
+    def poll(self, scope: Construct, construct_id: str) -> sfn.Wait:
+        return sfn.Wait.jsonata(scope, construct_id, time=sfn.WaitTime.duration(cdk.Duration.seconds(POLL_SECONDS)))
+
+    def scaling(self, scope: Construct, prefix: str) -> tuple[tasks.CallAwsService, tasks.CallAwsService]:
+        """RegisterScalableTarget, then a target-tracking policy on invocations per instance (instance mode)."""
+        inference = self.inference
+        register = self.call(
+            scope,
+            f"{prefix}ScalableTarget",
+            "applicationautoscaling",
+            "registerScalableTarget",
+            ["*"],
+            iam_action="application-autoscaling:RegisterScalableTarget",
+            parameters={
+                **self.scalable_target(),
+                "MinCapacity": inference.min_capacity,
+                "MaxCapacity": inference.max_capacity,
+            },
+        )
+        policy = self.call(
+            scope,
+            f"{prefix}ScalingPolicy",
+            "applicationautoscaling",
+            "putScalingPolicy",
+            ["*"],
+            iam_action="application-autoscaling:PutScalingPolicy",
+            parameters={
+                **self.scalable_target(),
+                "PolicyName": f"{self.names.prefix}-invocations-per-instance",
+                "PolicyType": "TargetTrackingScaling",
+                "TargetTrackingScalingPolicyConfiguration": {
+                    "TargetValue": float(inference.target_invocations_per_instance),
+                    "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                    "ScaleInCooldown": 300,
+                    "ScaleOutCooldown": 60,
+                },
+            },
+        )
+        register.next(policy)
+        return register, policy
+
+    def package_baseline_fields(self) -> dict[str, str]:
+        """`$package.<metadata key>`: the URI of each Model Monitor baseline the package records, or ''."""
+        if not self.model_monitor:
+            return {}
+        metadata = "$states.result.CustomerMetadataProperties"
+        return {key: f"{{% $exists({metadata}.{key}) ? {metadata}.{key} : '' %}}" for key in PACKAGE_BASELINES}
+
+
+@dataclass(frozen=True)
+class Failures:
+    """Where failures go: `rejection` before the endpoint changed, `rollback` after; `restore_scaling` is where
+    a failed endpoint update goes (SageMaker rolled it back itself: only autoscaling is registered again)."""
+
+    rejection: sfn.IChainable
+    rollback: sfn.IChainable
+    restore_scaling: sfn.IChainable
+
+
+class FlowFragment(sfn.StateMachineFragment):
+    """A fragment of the promotion run: `start_state`, `end_states` (what runs next is chained to them)."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self._start: sfn.State | None = None
+        self._ends: list[sfn.INextable] = []
+
+    def _set_bounds(self, start: sfn.IChainable, *ends: sfn.INextable) -> None:
+        self._start = start.start_state
+        self._ends = list(ends)
+
+    @property
+    def start_state(self) -> sfn.State:
+        if self._start is None:
+            raise RuntimeError(f"{self.node.path}: the fragment set no start state")
+        return self._start
+
+    @property
+    def end_states(self) -> list[sfn.INextable]:
+        return self._ends
+
+    def hand_failures(self, failures: Failures) -> None:
+        """Add this fragment's failure transitions (the run's fragments have some; the failure paths none)."""
+
+
+@jsii.implements(sfn.INextable)
+class ChoiceExit:
+    """A Choice rule as a fragment's end state: chaining the next fragment adds the rule (`when`) leading to it.
+
+    The rule is added when chained, so it comes before the failure rules `hand_failures` adds later."""
+
+    def __init__(self, choice: sfn.Choice, condition: sfn.Condition) -> None:
+        self._choice = choice
+        self._condition = condition
+
+    def next(self, state: sfn.IChainable) -> sfn.Chain:
+        self._choice.when(self._condition, state)
+        return sfn.Chain.sequence(self._choice, state)
