@@ -57,7 +57,7 @@ from sagemaker.serve.model_builder import ModelBuilder
 from sagemaker.train.model_trainer import ModelTrainer
 from sagemaker.train.tuner import HyperparameterTuner
 
-from config.settings import EnvironmentConfig
+from config import EnvironmentConfig
 from pipeline_code import schema
 from pipeline_definition.contract import (
     CODE_PREFIX,

@@ -32,7 +32,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from config.settings import InferenceSettings, PromotionSettings
+from config import InferenceSettings, PromotionSettings
 from stacks.units.compliance import acknowledge, acknowledge_grant_policy, nag_finding
 from stacks.units.model_registry import MODEL_ARTIFACTS_PREFIX
 from stacks.units.native_monitoring import (

@@ -27,7 +27,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from config.settings import MonitoringSettings
+from config import MonitoringSettings
 from pipeline_code import schema
 from stacks.units.compliance import acknowledge, acknowledge_grant_policy, nag_finding
 from stacks.units.operations_names import OperationsNames
