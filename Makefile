@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth pipeline-definitions synth-release test lint format local-run local-run-shifted loop bench bench-ml clean
+.PHONY: help install synth pipeline-definitions synth-release test lint format docs local-run local-run-shifted loop bench bench-ml clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ lint: install  ## ruff (lint + format check) and mypy
 format: install  ## Apply ruff's formatting and safe fixes
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+docs: install  ## Regenerate docs/configuration.md from the config models (a test fails when it is stale)
+	$(PY) -m config.reference
 
 local-run: install  ## Run every ML step on the Adult data locally; artifacts in local-run/
 	$(PY) -m pipeline_code.local_run --out local-run

@@ -1,5 +1,61 @@
-"""Typed environment settings: `load_config()` is the only way the app reads configuration."""
+"""Typed environment settings: `load_config()` is the only way the app reads configuration.
 
-from config.settings import ConfigError, EnvironmentConfig, PlatformConfig, load_config
+The modules, from the bottom up: `values` (single-value types and checks, the schedule parser), `sections` (one
+environment's sections and the environment), `release` (the release pipeline's section), `platform` (the whole
+file), `errors` (the error type and its messages), `loader` (YAML to models), `reference` (docs/configuration.md).
+"""
 
-__all__ = ["ConfigError", "EnvironmentConfig", "PlatformConfig", "load_config"]
+from config.errors import ConfigError
+from config.loader import DEFAULT_CONFIG_PATH, load_config
+from config.platform import PlatformConfig
+from config.release import ReleaseSettings, ReleaseSourceSettings
+from config.sections import (
+    AlertSettings,
+    DataLakeSettings,
+    EnvironmentConfig,
+    ExperimentTrackingSettings,
+    FeatureStoreSettings,
+    Hyperparameters,
+    InferenceSettings,
+    ModelRegistrySettings,
+    MonitoringSettings,
+    PipelineSettings,
+    ProcessingSettings,
+    PromotionSettings,
+    RetrainingSettings,
+    Schedules,
+    Thresholds,
+    TrainingSettings,
+    TuningSettings,
+)
+from config.values import ENVIRONMENT_NAMES, INSTANCE_FAMILIES, LOG_RETENTION_DAYS, REGIONS
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "ENVIRONMENT_NAMES",
+    "INSTANCE_FAMILIES",
+    "LOG_RETENTION_DAYS",
+    "REGIONS",
+    "AlertSettings",
+    "ConfigError",
+    "DataLakeSettings",
+    "EnvironmentConfig",
+    "ExperimentTrackingSettings",
+    "FeatureStoreSettings",
+    "Hyperparameters",
+    "InferenceSettings",
+    "ModelRegistrySettings",
+    "MonitoringSettings",
+    "PipelineSettings",
+    "PlatformConfig",
+    "ProcessingSettings",
+    "PromotionSettings",
+    "ReleaseSettings",
+    "ReleaseSourceSettings",
+    "RetrainingSettings",
+    "Schedules",
+    "Thresholds",
+    "TrainingSettings",
+    "TuningSettings",
+    "load_config",
+]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from config.settings import EnvironmentConfig, PlatformConfig
+from config import EnvironmentConfig, PlatformConfig
 from pipeline_definition.contract import (
     PACKAGE_DIR,
     PIPELINES,

@@ -21,8 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from config import load_config
-from config.settings import DEFAULT_CONFIG_PATH, EnvironmentConfig
+from config import DEFAULT_CONFIG_PATH, EnvironmentConfig, load_config
 from pipeline_definition import contract, fingerprint
 from pipeline_definition.contract import STAGING_PREFIX
 

@@ -7,7 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from config.settings import EnvironmentConfig
+from config import EnvironmentConfig
 from pipeline_definition.contract import feature_group_name, model_package_group_name
 from stacks.dataset_schema import CURATED_DATASET_NAME, curated_glue_columns
 from stacks.units.data_lake import DataLake

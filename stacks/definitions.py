@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.settings import ConfigError, EnvironmentConfig
+from config import ConfigError, EnvironmentConfig
 from pipeline_definition import contract, fingerprint
 from stacks.units.pipeline_role import PipelineDefinition
 

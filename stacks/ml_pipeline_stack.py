@@ -7,7 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from config.settings import EnvironmentConfig
+from config import EnvironmentConfig
 from pipeline_definition import contract
 from stacks.data_lake_stack import DataLakeStack
 from stacks.definitions import committed_definition

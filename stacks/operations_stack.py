@@ -14,7 +14,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from config.settings import EnvironmentConfig
+from config import EnvironmentConfig
 from pipeline_code.schema import FEATURE_NAMES
 from pipeline_definition.contract import pipelines_of
 from stacks.data_lake_stack import DataLakeStack

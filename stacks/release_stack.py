@@ -24,7 +24,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import pipelines
 from constructs import Construct
 
-from config.settings import ConfigError, EnvironmentConfig, ReleaseSettings, ReleaseSourceSettings
+from config import ConfigError, EnvironmentConfig, ReleaseSettings, ReleaseSourceSettings
 from pipeline_definition import contract
 from stacks.stage import MlopsStage
 from stacks.units.compliance import acknowledge

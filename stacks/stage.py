@@ -5,7 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
-from config.settings import EnvironmentConfig
+from config import EnvironmentConfig
 from stacks.data_lake_stack import DataLakeStack
 from stacks.ml_pipeline_stack import MlPipelineStack
 from stacks.operations_stack import OperationsStack

@@ -17,8 +17,7 @@ from typing import Any
 
 import yaml
 
-from config import PlatformConfig, load_config
-from config.settings import DEFAULT_CONFIG_PATH
+from config import DEFAULT_CONFIG_PATH, PlatformConfig, load_config
 from tests.stacks.rendering import resources
 from tests.synthesis import Synthesis, SynthesizedStack, read_synthesis
 

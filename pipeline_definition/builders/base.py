@@ -23,7 +23,7 @@ from sagemaker.core.shapes.shapes import ProcessingS3Output
 from sagemaker.core.workflow import ExecutionVariables, Join, ParameterInteger, ParameterString, PropertyFile
 from sagemaker.mlops.workflow import CacheConfig, Pipeline, ProcessingStep
 
-from config.settings import EnvironmentConfig
+from config import EnvironmentConfig
 from pipeline_definition.contract import (
     CODE_PREFIX,
     OUTPUT_PREFIX,

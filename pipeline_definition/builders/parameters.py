@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sagemaker.core.workflow import ParameterFloat, ParameterInteger, ParameterString
 
-from config.settings import EnvironmentConfig
+from config import EnvironmentConfig
 from pipeline_definition.contract import (
     BATCH_PREDICTIONS_PREFIX,
     DATA_CAPTURE_PREFIX,

@@ -27,7 +27,7 @@ from sagemaker.mlops.workflow import CacheConfig, TrainingStep, TuningStep
 from sagemaker.train.model_trainer import ModelTrainer
 from sagemaker.train.tuner import HyperparameterTuner
 
-from config.settings import EnvironmentConfig
+from config import EnvironmentConfig
 from pipeline_definition.builders.base import SERVING_IMAGE
 from pipeline_definition.contract import OUTPUT_PREFIX, PLACEHOLDERS
 

@@ -12,7 +12,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from config.settings import DataLakeSettings
+from config import DataLakeSettings
 from stacks.units.compliance import acknowledge
 
 ZONES = ("raw", "curated", "features", "artifacts")

@@ -16,7 +16,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from config.settings import MonitoringSettings, Thresholds
+from config import MonitoringSettings, Thresholds
 from stacks.units.compliance import acknowledge
 from stacks.units.operations_names import OperationsNames
 

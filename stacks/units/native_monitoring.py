@@ -27,7 +27,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from config.settings import MonitoringSettings
+from config import ConfigError, MonitoringSettings
 from pipeline_code import schema
 from stacks.units.compliance import acknowledge, acknowledge_grant_policy, nag_finding
 from stacks.units.operations_names import OperationsNames
@@ -108,15 +108,19 @@ def model_monitor_schedule(expression: str) -> str:
     match = _CRON.match(expression)
     if match:
         return f"cron(0 {match['hour']} ? * * *)"
-    raise ValueError(
+    raise ConfigError(
         f"monitoring.schedule {expression!r}: Model Monitor runs only hourly or daily at a given hour; "
         "use cron(0 * * * ? *), cron(0 <hour> * * ? *), rate(1 hour) or rate(1 day)"
     )
 
 
 def image(registries: dict[str, str], repository: str, region: str, tag: str = "") -> str:
+    """The URI of one of SageMaker's own images in `region`; a `ConfigError` where AWS does not publish it."""
     if region not in registries:
-        raise ValueError(f"{repository} is not published in {region}: the model-monitor backend cannot run there")
+        raise ConfigError(
+            f"region {region!r}: AWS does not publish {repository} there, so monitoring.backend 'model-monitor' "
+            f"cannot run in it; use monitoring.backend 'custom' or one of the regions {', '.join(sorted(registries))}"
+        )
     return f"{registries[region]}.dkr.ecr.{region}.amazonaws.com/{repository}{tag}"
 
 
@@ -141,9 +145,12 @@ class NativeMonitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._names, self._monitoring, self._bucket, self._key = names, monitoring, artifacts_bucket, key
-        schedule = model_monitor_schedule(monitoring.schedule)
-        analyzer = image(MODEL_MONITOR_REGISTRIES, "sagemaker-model-monitor-analyzer", region)
-        clarify = image(CLARIFY_REGISTRIES, "sagemaker-clarify-processing", region, ":1.0")
+        try:
+            schedule = model_monitor_schedule(monitoring.schedule)
+            analyzer = image(MODEL_MONITOR_REGISTRIES, "sagemaker-model-monitor-analyzer", region)
+            clarify = image(CLARIFY_REGISTRIES, "sagemaker-clarify-processing", region, ":1.0")
+        except ConfigError as exc:  # synth prints only the message: say which environment's config to fix
+            raise ConfigError(f"environment '{names.environment}': {exc}") from None
         self.role = self._role()
         self.schedule_names = {kind: f"{names.prefix}-{kind}" for kind in MONITORING_TYPES}
 

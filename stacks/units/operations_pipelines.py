@@ -10,7 +10,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
-from config.settings import EnvironmentConfig
+from config import EnvironmentConfig
 from pipeline_definition.contract import CODE_PREFIX, FEEDBACK_PREFIX, OUTPUT_PREFIX, PLACEHOLDERS
 from stacks.units.compliance import (
     acknowledge,

@@ -32,7 +32,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from config.settings import RetrainingSettings
+from config import RetrainingSettings
 from pipeline_definition.contract import DATA_SNAPSHOT_PREFIX, RAW_TRAINING_PREFIX, SNAPSHOT_PREFIXES
 from stacks.units.compliance import acknowledge, acknowledge_grant_policy, nag_finding
 from stacks.units.operations_names import OperationsNames

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 
-from config.settings import LOG_RETENTION_DAYS, EnvironmentConfig
+from config import LOG_RETENTION_DAYS, EnvironmentConfig
 
 # RetentionDays lists CloudWatch's accepted periods in ascending order, as LOG_RETENTION_DAYS does (then INFINITE).
 _RETENTION = dict(zip(LOG_RETENTION_DAYS, [r for r in logs.RetentionDays if r.name != "INFINITE"], strict=True))

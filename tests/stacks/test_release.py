@@ -16,8 +16,7 @@ from cfnlint.api import ManualArgs, lint_by_config
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from config import ConfigError, PlatformConfig
-from config.settings import DEFAULT_CONFIG_PATH
+from config import DEFAULT_CONFIG_PATH, ConfigError, PlatformConfig
 from tests.release_synthesis import CONNECTION, EMAIL, TOOLING, TOOLING_REGION, ReleaseSynthesis
 from tests.stacks.rendering import as_list, resources
 from tests.stacks.test_logical_ids import STATEFUL_TYPES

@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from config.settings import InferenceSettings, PromotionSettings
+from config import InferenceSettings, PromotionSettings
 from stacks.units.model_promotion import permissions
 from stacks.units.model_promotion.approval import Approval
 from stacks.units.model_promotion.deploy import Deploy

@@ -21,7 +21,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from config.settings import ConfigError, InferenceSettings, PromotionSettings
+from config import ConfigError, InferenceSettings, PromotionSettings
 from stacks.units.model_registry import MODEL_ARTIFACTS_PREFIX
 from stacks.units.native_monitoring import PACKAGE_BASELINES
 from stacks.units.operations_names import OperationsNames

@@ -1,0 +1,461 @@
+"""The sections of one environment (`defaults` merged with `environments.<name>`) and the environment itself.
+
+Every field has a description written for the person choosing its value; `python -m config.reference` turns
+them, with the types and bounds, into docs/configuration.md. A model validator checks what no single value can:
+its docstring is the rule in words (the reference prints it), its error says how to fix the file.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from config.values import (
+    AccountId,
+    Days,
+    Email,
+    EnvironmentName,
+    Fraction,
+    InstanceType,
+    LogRetentionDays,
+    PositiveFloat,
+    PositiveInt,
+    Region,
+    Schedule,
+    TagKey,
+    TagValue,
+    instance_family,
+)
+
+
+class Section(BaseModel):
+    """A mapping of the config file: unknown keys are errors (a typo never falls back to a default silently),
+    values are not coerced (`"2"` is not a count) and a loaded config cannot be changed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class DataLakeSettings(Section):
+    """S3 lifecycle of the data lake's zone buckets and their access logs."""
+
+    transition_to_infrequent_access_days: Annotated[int, Field(ge=30)] = Field(
+        description="Days after which current objects of the raw, curated and features zones move to S3 "
+        "Standard-IA (cheaper storage, a fee per read). S3 refuses fewer than 30."
+    )
+    transition_to_glacier_days: Days = Field(
+        description="Days after which current objects of the raw zone move to S3 Glacier Flexible Retrieval "
+        "(reads take hours: only for data you keep for audit or reprocessing). Must be later than the "
+        "Standard-IA transition."
+    )
+    noncurrent_version_expiration_days: Days = Field(
+        description="Days an overwritten or deleted object version is kept before S3 deletes it: the window in "
+        "which a bad overwrite can still be undone."
+    )
+    access_log_retention_days: Days = Field(
+        description="Days the S3 server access logs of the zone buckets are kept (audit trail of who read what)."
+    )
+
+    @model_validator(mode="after")
+    def _glacier_after_ia(self) -> DataLakeSettings:
+        """transition_to_glacier_days must be greater than transition_to_infrequent_access_days."""
+        if self.transition_to_glacier_days <= self.transition_to_infrequent_access_days:
+            raise ValueError(
+                "transition_to_glacier_days must be greater than transition_to_infrequent_access_days "
+                f"({self.transition_to_glacier_days} <= {self.transition_to_infrequent_access_days})"
+            )
+        return self
+
+
+class ProcessingSettings(Section):
+    """The processing jobs of the training pipeline: validate, preprocess, feature ingestion, evaluate, bias."""
+
+    instance_type: InstanceType = Field(
+        description="Instance type of each processing job; memory must hold the data set a step reads."
+    )
+    instance_count: Annotated[int, Field(ge=1, le=100)] = Field(
+        description="Instances per processing job (the pipeline's ProcessingInstanceCount parameter defaults to it)."
+    )
+    volume_size_gb: Annotated[int, Field(ge=1, le=16384)] = Field(
+        description="EBS volume per instance, in GB: must hold the job's input and output copies."
+    )
+    max_runtime_seconds: Annotated[int, Field(ge=60, le=432000)] = Field(
+        description="A processing job still running after this many seconds is stopped and the run fails: "
+        "a bound on the cost of a stuck job."
+    )
+
+
+class Hyperparameters(Section):
+    """XGBoost's hyper-parameters for the single training job (tuning searches ranges around them)."""
+
+    num_round: Annotated[int, Field(ge=1, le=10000)] = Field(
+        description="Boosting rounds (trees). More fit the training data closer and take longer."
+    )
+    max_depth: Annotated[int, Field(ge=1, le=20)] = Field(
+        description="Maximum depth of a tree. Deeper trees capture more interactions and overfit sooner."
+    )
+    eta: Annotated[float, Field(gt=0, le=1)] = Field(
+        description="Learning rate: how much each tree corrects the previous ones. Lower needs more rounds."
+    )
+    subsample: Annotated[float, Field(gt=0, le=1)] = Field(
+        description="Share of the training rows each tree sees; below 1 reduces overfitting."
+    )
+    min_child_weight: Annotated[float, Field(ge=0)] = Field(
+        description="Minimum sum of instance weights in a leaf; higher makes trees more conservative."
+    )
+
+
+class TrainingSettings(Section):
+    """The training job of the training pipeline (or each trial of a tuning job)."""
+
+    instance_type: InstanceType = Field(description="Instance type of the training job.")
+    instance_count: Annotated[int, Field(ge=1, le=100)] = Field(
+        description="Instances of the training job (the pipeline's TrainingInstanceCount parameter defaults to it)."
+    )
+    volume_size_gb: Annotated[int, Field(ge=1, le=16384)] = Field(
+        description="EBS volume per training instance, in GB (data, checkpoints, model)."
+    )
+    use_spot_instances: bool = Field(
+        description="Managed spot training with checkpoints: cheaper, but a job may wait for capacity and be "
+        "interrupted (it resumes from its last checkpoint)."
+    )
+    max_runtime_seconds: Annotated[int, Field(ge=60, le=2419200)] = Field(
+        description="Training time after which the job is stopped and the run fails."
+    )
+    max_wait_seconds: Annotated[int, Field(ge=60, le=2419200)] = Field(
+        description="Spot only: total time including waiting for spot capacity; must be at least max_runtime_seconds."
+    )
+    hyperparameters: Hyperparameters = Field(description="XGBoost's hyper-parameters.")
+
+    @model_validator(mode="after")
+    def _wait_covers_runtime(self) -> TrainingSettings:
+        """With use_spot_instances, max_wait_seconds must be >= max_runtime_seconds."""
+        if self.use_spot_instances and self.max_wait_seconds < self.max_runtime_seconds:
+            raise ValueError(
+                "max_wait_seconds must be >= max_runtime_seconds with spot instances "
+                f"({self.max_wait_seconds} < {self.max_runtime_seconds})"
+            )
+        return self
+
+
+class TuningSettings(Section):
+    """Hyper-parameter tuning: a tuning job in place of the single training job."""
+
+    enabled: bool = Field(
+        description="true: a tuning job (Bayesian search) trains max_jobs candidates in place of the single "
+        "training job and the best one goes on; up to max_jobs times the training cost. false: one training job "
+        "with training.hyperparameters."
+    )
+    max_jobs: Annotated[int, Field(ge=1, le=500)] = Field(description="Training jobs the tuning job runs in total.")
+    max_parallel_jobs: Annotated[int, Field(ge=1, le=100)] = Field(
+        description="Training jobs running at once: higher finishes sooner, lower lets each trial learn from more "
+        "finished ones. At most max_jobs."
+    )
+
+    @model_validator(mode="after")
+    def _parallel_within_total(self) -> TuningSettings:
+        """max_parallel_jobs must be <= max_jobs."""
+        if self.max_parallel_jobs > self.max_jobs:
+            raise ValueError(f"max_parallel_jobs ({self.max_parallel_jobs}) must be <= max_jobs ({self.max_jobs})")
+        return self
+
+
+class InferenceSettings(Section):
+    """The endpoint the promotion deploys approved models to, and the batch-inference transform job."""
+
+    mode: Literal["serverless", "instance"] = Field(
+        description="serverless: pay per request, scales to zero, cold starts, no data capture (monitoring must "
+        "use batch predictions). instance: always-on instances with autoscaling and data capture."
+    )
+    instance_type: InstanceType = Field(
+        description="Instance type of an instance endpoint and of the batch-inference transform job."
+    )
+    initial_instance_count: Annotated[int, Field(ge=1, le=100)] = Field(
+        description="Instances an instance endpoint starts with (and the batch transform job uses)."
+    )
+    min_capacity: Annotated[int, Field(ge=1, le=100)] = Field(
+        description="Autoscaling lower bound of an instance endpoint. Equal to max_capacity: no autoscaling."
+    )
+    max_capacity: Annotated[int, Field(ge=1, le=100)] = Field(
+        description="Autoscaling upper bound of an instance endpoint: the most you pay for under load."
+    )
+    target_invocations_per_instance: PositiveInt = Field(
+        description="Target tracking: the invocations per instance per minute autoscaling keeps the endpoint at. "
+        "Lower scales out sooner."
+    )
+    serverless_memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = Field(
+        description="Memory of a serverless endpoint (CPU grows with it); the model must fit."
+    )
+    serverless_max_concurrency: Annotated[int, Field(ge=1, le=200)] = Field(
+        description="Concurrent requests a serverless endpoint serves before throttling; counts against the "
+        "account's serverless concurrency quota."
+    )
+    data_capture_sampling_percent: Annotated[int, Field(ge=0, le=100)] = Field(
+        description="Share of an instance endpoint's requests captured to S3 for monitoring. Lower costs less "
+        "storage and gives the drift check fewer rows."
+    )
+
+    @model_validator(mode="after")
+    def _capacity_bounds(self) -> InferenceSettings:
+        """min_capacity <= initial_instance_count <= max_capacity."""
+        if not self.min_capacity <= self.initial_instance_count <= self.max_capacity:
+            raise ValueError(
+                "need min_capacity <= initial_instance_count <= max_capacity "
+                f"(got {self.min_capacity}, {self.initial_instance_count}, {self.max_capacity})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _burstable_instances_do_not_autoscale(self) -> InferenceSettings:
+        """An instance endpoint on a burstable (t) family needs min_capacity = max_capacity."""
+        if (
+            self.mode == "instance"
+            and self.max_capacity > self.min_capacity
+            and instance_family(self.instance_type).startswith("t")
+        ):
+            raise ValueError(
+                f"instance_type {self.instance_type!r}: SageMaker does not autoscale burstable (t) instances; "
+                f"set min_capacity = max_capacity (got {self.min_capacity} and {self.max_capacity}) "
+                "or choose another family"
+            )
+        return self
+
+
+class MonitoringSettings(Section):
+    """Drift and quality monitoring of the live model."""
+
+    backend: Literal["custom", "model-monitor"] = Field(
+        description="custom: the project's own drift and quality checks (a monitoring pipeline; works in every "
+        "account). model-monitor: SageMaker Model Monitor and Clarify schedules, for accounts that still have "
+        "them (closed to new customers); needs pipeline.native_checks true and inference.mode instance."
+    )
+    instance_type: InstanceType = Field(description="Instance type of the monitoring jobs.")
+    instance_count: Annotated[int, Field(ge=1, le=100)] = Field(description="Instances per monitoring job.")
+    schedule: Schedule = Field(
+        description="How often monitoring runs. The model-monitor backend runs only hourly or daily at an hour: "
+        "`cron(0 * * * ? *)`, `cron(0 <hour> * * ? *)`, `rate(1 hour)` or `rate(1 day)`."
+    )
+    window_hours: Annotated[int, Field(ge=1, le=720)] = Field(
+        description="How many hours of captured requests (or batch predictions) one custom monitoring run "
+        "checks: the last N hours. Long enough to hold a meaningful sample of your traffic."
+    )
+    source: Literal["capture", "batch"] = Field(
+        description="What custom monitoring checks: capture (the endpoint's data capture; needs inference.mode "
+        "instance, serverless endpoints capture nothing) or batch (the batch-inference pipeline's predictions)."
+    )
+
+
+class Thresholds(Section):
+    """The quality, business and bias gates a new model must pass to be registered, and the drift verdicts."""
+
+    min_auc: Fraction = Field(description="Quality gate: lowest test-set ROC AUC a model may have to be registered.")
+    min_f1: Fraction = Field(description="Quality gate: lowest test-set F1 score a model may have to be registered.")
+    max_cost_per_1000: Annotated[float, Field(ge=0)] = Field(
+        description="Business gate: highest expected cost per 1,000 decisions at the best threshold, in the unit "
+        "of the two costs below."
+    )
+    false_positive_cost: Annotated[float, Field(ge=0)] = Field(
+        description="Cost of one false positive (a wrong 'yes'), in your own unit; sets the decision threshold."
+    )
+    false_negative_cost: Annotated[float, Field(ge=0)] = Field(
+        description="Cost of one false negative (a missed 'yes'), in the same unit."
+    )
+    min_disparate_impact: Fraction = Field(
+        description="Bias gate: lowest allowed ratio of positive-prediction rates between facet groups "
+        "(1 = parity; the four-fifths rule is 0.8)."
+    )
+    drift_psi: PositiveFloat = Field(
+        description="Population stability index above which a numeric feature, or the prediction score, has "
+        "drifted (0.1 slight, 0.2 significant by convention). Drift can trigger a retrain."
+    )
+    drift_jensen_shannon: Fraction = Field(
+        description="Jensen-Shannon distance above which a categorical feature has drifted."
+    )
+
+
+class Schedules(Section):
+    """Recurring runs, as EventBridge Scheduler expressions (UTC)."""
+
+    batch_inference: Schedule = Field(description="When the batch-inference pipeline scores the latest data.")
+    retraining: Schedule = Field(
+        description="Scheduled retraining on a fresh data snapshot, whatever the drift and new data; skipped "
+        "(not postponed) inside the retraining cooldown or while a run is in flight."
+    )
+
+
+class RetrainingSettings(Section):
+    """When drift, new data and the schedule may start the training pipeline."""
+
+    cooldown_hours: Annotated[int, Field(ge=0, le=8760)] = Field(
+        description="No drift, new-data or scheduled retrain starts within this many hours of the last start "
+        "(of any trigger, a manual or release start included): a bound on training cost."
+    )
+    min_new_rows: PositiveInt = Field(
+        description="New-data trigger: rows landed in the raw zone since the last run before a retrain starts."
+    )
+    min_new_bytes: PositiveInt = Field(description="New-data trigger: ... or bytes, whichever is reached first.")
+
+
+class FeatureStoreSettings(Section):
+    """The feature group the pipeline ingests into."""
+
+    online_store: bool = Field(
+        description="Also keep the latest record per id in the online store (KMS-encrypted) for low-latency "
+        "reads, at extra cost; the offline store (S3 + Glue) is always on."
+    )
+
+
+class ModelRegistrySettings(Section):
+    """The model package group that the training pipeline registers into."""
+
+    cross_account_readers: list[AccountId] = Field(
+        description="Accounts allowed to read (describe, list) this environment's model packages and their "
+        "artifacts: the accounts that promote models trained here."
+    )
+
+
+class PipelineSettings(Section):
+    """Optional steps of the training pipeline."""
+
+    native_checks: bool = Field(
+        description="Also run SageMaker's QualityCheckStep and ClarifyCheckStep, which make Model Monitor's "
+        "baselines: only for accounts that still have Model Monitor and Clarify; required by the model-monitor "
+        "backend. The project's own checks always run."
+    )
+
+
+class ExperimentTrackingSettings(Section):
+    """A SageMaker managed MLflow tracking server that the steps log parameters and metrics to."""
+
+    enabled: bool = Field(description="Deploy the tracking server. It costs money for every hour it runs, used or not.")
+    server_size: Literal["Small", "Medium", "Large"] = Field(
+        description="Size of the tracking server: the number of users and runs it serves, and its hourly price."
+    )
+
+
+class PromotionSettings(Section):
+    """The promotion state machine: an Approved model package becomes the live endpoint."""
+
+    manual_approval: bool = Field(
+        description="true: the promotion waits for a person to approve (a Step Functions task token) before it "
+        "deploys; the alerts topic says it is waiting."
+    )
+    approval_timeout_hours: Annotated[int, Field(ge=1, le=8760)] = Field(
+        description="With manual_approval: no decision within this many hours rejects the model package."
+    )
+    in_service_timeout_minutes: Annotated[int, Field(ge=5, le=180)] = Field(
+        description="How long to wait for the updated endpoint to be InService before the promotion gives up "
+        "and rolls back."
+    )
+    smoke_test_rows: Annotated[int, Field(ge=1, le=100)] = Field(
+        description="Real rows of the model's test split sent to the new endpoint; unless every one comes back "
+        "as a probability, the promotion rolls back and rejects the package."
+    )
+    keep_endpoint_configs: Annotated[int, Field(ge=2, le=50)] = Field(
+        description="Endpoint configs (each with its model) kept after a promotion, the live one included; older "
+        "ones are deleted. The others are the rollback targets."
+    )
+
+
+class AlertSettings(Section):
+    """Where alarms and waiting approvals are announced."""
+
+    email: Email | None = Field(
+        description="An address subscribed to the alerts topic (SNS asks it to confirm). null: the topic only, "
+        "subscribe to it yourself."
+    )
+
+
+class EnvironmentConfig(Section):
+    """Everything one environment (dev, staging or prod) is built from."""
+
+    name: EnvironmentName = Field(
+        description="The environment's key under `environments`; set by the loader, not written in the file."
+    )
+    account: AccountId | None = Field(
+        description="AWS account the environment deploys into. null (dev only): the account of your credentials."
+    )
+    region: Region = Field(description="AWS region the environment deploys into.")
+    removal_policy: Literal["retain", "destroy"] = Field(
+        description="What deleting a stack does to its data: retain keeps buckets, tables and keys; destroy "
+        "deletes them (and empties the buckets). destroy is for throw-away environments: refused for prod and "
+        "with termination_protection."
+    )
+    termination_protection: bool = Field(
+        description="CloudFormation termination protection on the stateful (data lake) stack: deleting it needs "
+        "the protection switched off first."
+    )
+    log_retention_days: LogRetentionDays = Field(
+        description="Days the platform's CloudWatch log groups keep their logs."
+    )
+    tags: dict[TagKey, TagValue] = Field(description="Tags put on every resource of the environment.")
+    data_lake: DataLakeSettings = Field(description="The lake's S3 lifecycle.")
+    processing: ProcessingSettings = Field(description="The training pipeline's processing jobs.")
+    training: TrainingSettings = Field(description="The training job.")
+    tuning: TuningSettings = Field(description="Hyper-parameter tuning.")
+    inference: InferenceSettings = Field(description="The endpoint and the batch transform.")
+    monitoring: MonitoringSettings = Field(description="Drift and quality monitoring.")
+    thresholds: Thresholds = Field(description="Gates and drift verdicts.")
+    schedules: Schedules = Field(description="Batch inference and scheduled retraining.")
+    retraining: RetrainingSettings = Field(description="Retraining triggers.")
+    feature_store: FeatureStoreSettings = Field(description="The feature group.")
+    model_registry: ModelRegistrySettings = Field(description="The model package group.")
+    pipeline: PipelineSettings = Field(description="Optional training pipeline steps.")
+    experiment_tracking: ExperimentTrackingSettings = Field(description="The MLflow tracking server.")
+    promotion: PromotionSettings = Field(description="The promotion state machine.")
+    alerts: AlertSettings = Field(description="Alert delivery.")
+
+    @model_validator(mode="after")
+    def _serverless_endpoints_capture_nothing(self) -> EnvironmentConfig:
+        """monitoring.source capture needs inference.mode instance: serverless endpoints capture nothing."""
+        if self.inference.mode == "serverless" and self.monitoring.source == "capture":
+            raise ValueError(
+                "monitoring.source 'capture' needs inference.mode 'instance': serverless endpoints support no data "
+                "capture (use monitoring.source 'batch', or an instance endpoint)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _model_monitor_has_what_it_reads(self) -> EnvironmentConfig:
+        """monitoring.backend model-monitor needs pipeline.native_checks true and inference.mode instance."""
+        if self.monitoring.backend != "model-monitor":
+            return self
+        problems = []
+        if not self.pipeline.native_checks:
+            problems.append(
+                "pipeline.native_checks true (the training pipeline's native checks make the Model Monitor "
+                "baselines the promotion hands to the monitoring schedules)"
+            )
+        if self.inference.mode != "instance":
+            problems.append("inference.mode 'instance' (Model Monitor reads data capture; serverless has none)")
+        if problems:
+            raise ValueError("monitoring.backend 'model-monitor' needs " + " and ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _account_required_beyond_dev(self) -> EnvironmentConfig:
+        """account may be null in dev only."""
+        if self.account is None and self.name != "dev":
+            raise ValueError("account is required outside dev (a 12-digit AWS account id, quoted)")
+        return self
+
+    @model_validator(mode="after")
+    def _protected_data_is_never_destroyed(self) -> EnvironmentConfig:
+        """removal_policy destroy is refused in prod and with termination_protection true."""
+        if self.removal_policy != "destroy":
+            return self
+        reasons = []
+        if self.name == "prod":
+            reasons.append("the environment is prod")
+        if self.termination_protection:
+            reasons.append("termination_protection is true")
+        if reasons:
+            raise ValueError(
+                f"removal_policy 'destroy' is refused because {' and '.join(reasons)}: destroy deletes the "
+                "buckets, tables and keys with their data when a stack is deleted; use removal_policy 'retain'"
+            )
+        return self
+
+    @property
+    def is_destroyable(self) -> bool:
+        return self.removal_policy == "destroy"
