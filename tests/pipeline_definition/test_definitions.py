@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from config import PlatformConfig
-from config import DEFAULT_CONFIG_PATH
+from config import DEFAULT_CONFIG_PATH, PlatformConfig
 from pipeline_definition import contract, fingerprint
 from pipeline_definition.references import all_steps, check_references, instance_types
 from tests.pipeline_definition.conftest import OfflineGeneration
