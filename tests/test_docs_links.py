@@ -65,6 +65,9 @@ def links(path: Path) -> list[Link]:
     return found
 
 
+_HTML_ANCHOR = re.compile(r"""<a\s+(?:id|name)=["']([^"']+)["']""")
+
+
 def github_slug(heading: str) -> str:
     """The anchor GitHub gives a heading: link syntax reduced to its text, lower case, punctuation other than
     hyphens and underscores dropped, each space a hyphen (runs are not collapsed)."""
@@ -73,10 +76,12 @@ def github_slug(heading: str) -> str:
 
 
 def anchors(path: Path) -> set[str]:
-    """The heading anchors of a Markdown file; a repeated heading gets -1, -2, ... as on GitHub."""
+    """The heading anchors of a Markdown file (a repeated heading gets -1, -2, ... as on GitHub), and the explicit
+    `<a id="...">` / `<a name="...">` anchors GitHub keeps."""
     seen: dict[str, int] = {}
     found = set()
     for _, line in _prose_lines(path.read_text(encoding="utf-8"), code="text"):
+        found.update(_HTML_ANCHOR.findall(line))
         heading = _HEADING.match(line)
         if not heading:
             continue
