@@ -30,6 +30,12 @@ def lake(request: pytest.FixtureRequest, synthesis: Synthesis, platform_config: 
     return stack, platform_config.environment(request.param)
 
 
+@pytest.fixture(scope="module")
+def lake_templates(synthesis: Synthesis) -> dict[str, Template]:
+    """Each stage's DataLake template for `aws_cdk.assertions`, handed to jsii once per module."""
+    return {stage: Template.from_json(synthesis.stack(stage, "DataLake").template) for stage in ENVIRONMENTS}
+
+
 def test_every_zone_is_encrypted_with_the_rotating_lake_key(lake) -> None:
     stack, _ = lake
     template = stack.template
@@ -44,9 +50,9 @@ def test_every_zone_is_encrypted_with_the_rotating_lake_key(lake) -> None:
         assert rule["BucketKeyEnabled"] is True
 
 
-def test_every_bucket_is_versioned_private_and_tls_only(lake) -> None:
+def test_every_bucket_is_versioned_private_and_tls_only(lake, lake_templates: dict[str, Template]) -> None:
     stack, _ = lake
-    template = Template.from_json(stack.template)
+    template = lake_templates[stack.stage]
     buckets = resources(stack.template, "AWS::S3::Bucket")
     assert len(buckets) == 5  # four zones and the access-log bucket
     for logical_id, bucket in buckets.items():
@@ -152,21 +158,17 @@ def test_removal_policy_follows_config(lake) -> None:
         assert not auto_delete
 
 
-def test_termination_protection_only_in_prod(synthesis: Synthesis) -> None:
-    protection = {
-        stage: synthesis.stack(stage, "DataLake").manifest["properties"].get("terminationProtection", False)
-        for stage in ENVIRONMENTS
-    }
-    assert protection == {"dev": False, "staging": False, "prod": True}
+@pytest.mark.parametrize(("stage", "protected"), [("dev", False), ("staging", False), ("prod", True)])
+def test_termination_protection_only_in_prod(synthesis: Synthesis, stage: str, protected: bool) -> None:
+    manifest = synthesis.stack(stage, "DataLake").manifest
+    assert manifest["properties"].get("terminationProtection", False) is protected
 
 
-def test_each_stage_targets_the_account_and_region_from_config(synthesis: Synthesis, platform_config: PlatformConfig):
-    for stage in ENVIRONMENTS:
-        environment = platform_config.environment(stage)
-        account = environment.account or "unknown-account"  # dev: the deploying credentials' account
-        stack = synthesis.stack(stage, "DataLake")
-        assert stack.manifest["environment"] == f"aws://{account}/{environment.region}"
-        assert stack.stack_name == f"{platform_config.project_name}-{stage}-data-lake"
+def test_each_stage_targets_the_account_and_region_from_config(lake, platform_config: PlatformConfig) -> None:
+    stack, environment = lake
+    account = environment.account or "unknown-account"  # dev: the deploying credentials' account
+    assert stack.manifest["environment"] == f"aws://{account}/{environment.region}"
+    assert stack.stack_name == f"{platform_config.project_name}-{stack.stage}-data-lake"
 
 
 def test_tags_from_config_reach_the_resources(lake) -> None:
@@ -189,13 +191,21 @@ def test_curated_table_is_parquet_over_the_curated_zone_with_the_shared_schema(l
     assert table["Properties"]["DatabaseName"] == database["Properties"]["DatabaseInput"]["Name"]
 
 
-def test_athena_results_are_encrypted_with_the_lake_key_and_enforced(lake) -> None:
+def test_athena_results_are_encrypted_with_the_lake_key_and_enforced(lake, lake_templates: dict[str, Template]) -> None:
     stack, _ = lake
-    (workgroup,) = resources(stack.template, "AWS::Athena::WorkGroup").values()
-    configuration = workgroup["Properties"]["WorkGroupConfiguration"]
-    assert configuration["EnforceWorkGroupConfiguration"] is True
+    template = lake_templates[stack.stage]
     key_id = _logical_id(stack.template, "DataLakeKey", "AWS::KMS::Key")
-    assert configuration["ResultConfiguration"]["EncryptionConfiguration"] == {
-        "EncryptionOption": "SSE_KMS",
-        "KmsKey": {"Fn::GetAtt": [key_id, "Arn"]},
-    }
+    template.resource_count_is("AWS::Athena::WorkGroup", 1)
+    template.has_resource_properties(
+        "AWS::Athena::WorkGroup",
+        {
+            "WorkGroupConfiguration": {
+                "EnforceWorkGroupConfiguration": True,
+                "ResultConfiguration": {
+                    "EncryptionConfiguration": Match.exact(
+                        {"EncryptionOption": "SSE_KMS", "KmsKey": {"Fn::GetAtt": [key_id, "Arn"]}}
+                    )
+                },
+            }
+        },
+    )

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Match, Template
 
 from config import PlatformConfig
 from stacks.units.model_promotion import autoscaling_enabled
@@ -33,6 +34,12 @@ def _only(template: dict[str, Any], kind: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def operations(synthesis: Synthesis) -> dict[str, dict[str, Any]]:
     return {stage: synthesis.stack(stage, "Operations").template for stage in STAGES}
+
+
+@pytest.fixture(scope="module")
+def templates(operations: dict[str, dict[str, Any]]) -> dict[str, Template]:
+    """The same templates for `aws_cdk.assertions`, handed to jsii once per module (not once per test case)."""
+    return {stage: Template.from_json(template) for stage, template in operations.items()}
 
 
 @pytest.fixture(scope="module")
@@ -60,77 +67,110 @@ def _path(states: dict[str, Any], start: str, choose: dict[str, int]) -> list[st
         assert len(path) < 60, path
 
 
+def _resources_by_action(statements: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each action (lower case) of the IAM statements, with the rendered resources it is allowed on."""
+    by_action: dict[str, list[str]] = {}
+    for statement in statements:
+        for action in as_list(statement["Action"]):
+            by_action.setdefault(action.lower(), []).extend(_render(r) for r in as_list(statement["Resource"]))
+    return by_action
+
+
 def _catch(state: dict[str, Any]) -> str:
     (handler,) = [c["Next"] for c in state["Catch"] if c["ErrorEquals"] == ["States.ALL"]]
     return str(handler)
 
 
-def test_an_approved_package_of_the_environment_group_starts_the_state_machine(operations) -> None:
-    for stage, template in operations.items():
-        rule = _only(template, "AWS::Events::Rule")
-        assert rule["Properties"]["EventPattern"] == {
-            "source": ["aws.sagemaker"],
-            "detail-type": ["SageMaker Model Package State Change"],
-            "detail": {"ModelPackageGroupName": [f"mlops-{stage}-models"], "ModelApprovalStatus": ["Approved"]},
-        }
-        (target,) = rule["Properties"]["Targets"]
-        machines = [
-            k for k in _resources(template, "AWS::StepFunctions::StateMachine") if k.startswith("ModelPromotion")
-        ]
-        assert target["Arn"] == {"Ref": machines[0]}
+@pytest.mark.parametrize("stage", STAGES)
+def test_an_approved_package_of_the_environment_group_starts_the_state_machine(
+    templates: dict[str, Template], stage: str
+) -> None:
+    template = templates[stage]
+    machine = template.get_resource_id(
+        "AWS::StepFunctions::StateMachine", {"Properties": {"StateMachineName": f"mlops-{stage}-promotion"}}
+    )
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": Match.exact(
+                {
+                    "source": ["aws.sagemaker"],
+                    "detail-type": ["SageMaker Model Package State Change"],
+                    "detail": {
+                        "ModelPackageGroupName": [f"mlops-{stage}-models"],
+                        "ModelApprovalStatus": ["Approved"],
+                    },
+                }
+            ),
+            "Targets": [Match.object_like({"Arn": {"Ref": machine}})],  # a literal list: that one target only
+        },
+    )
 
 
-def test_the_state_machine_is_traced_and_logs_everything_to_an_encrypted_group(operations, platform_config) -> None:
-    for stage, template in operations.items():
-        props = _only(template, "AWS::StepFunctions::StateMachine")["Properties"]
-        assert props["StateMachineName"] == f"mlops-{stage}-promotion"
-        assert props["TracingConfiguration"] == {"Enabled": True}
-        assert props["LoggingConfiguration"]["Level"] == "ALL"
-        assert props["LoggingConfiguration"]["IncludeExecutionData"] is True
-        groups = [
-            g["Properties"]
-            for g in _resources(template, "AWS::Logs::LogGroup").values()
-            if g["Properties"].get("LogGroupName") == f"/aws/vendedlogs/states/mlops-{stage}-promotion"
-        ]
-        assert len(groups) == 1
-        assert "KmsKeyId" in groups[0]
-        assert groups[0]["RetentionInDays"] == platform_config.environment(stage).log_retention_days
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_state_machine_is_traced_and_logs_everything_to_an_encrypted_group(
+    templates: dict[str, Template], platform_config: PlatformConfig, stage: str
+) -> None:
+    template = templates[stage]
+    template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineName": f"mlops-{stage}-promotion",
+            "TracingConfiguration": Match.exact({"Enabled": True}),
+            "LoggingConfiguration": {"Level": "ALL", "IncludeExecutionData": True},
+        },
+    )
+    group_name = f"/aws/vendedlogs/states/mlops-{stage}-promotion"
+    template.resource_properties_count_is("AWS::Logs::LogGroup", {"LogGroupName": group_name}, 1)
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup",
+        {
+            "LogGroupName": group_name,
+            "KmsKeyId": Match.any_value(),
+            "RetentionInDays": platform_config.environment(stage).log_retention_days,
+        },
+    )
 
 
-def test_the_happy_path_deploys_tests_and_publishes_the_model_state_by_state(definitions) -> None:
-    expected = {
-        # dev: serverless, automatic
-        "dev": [
-            "Start", "ClaimApproval", "DescribePackage", "CreateModel", "CreateEndpointConfig", "FindEndpoint",
-            "EndpointReady",
-            "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint", "EndpointState", "SmokeTest",
-            "CopyBaseline", "CopyModel", "RecordCurrentPackage", "ListEndpointConfigs", "DeleteSuperseded",
-            "NotifyPromoted", "Promoted",
-        ],
-        # staging: an instance endpoint like prod's, promoted automatically
-        "staging": [
-            "Start", "ClaimApproval", "DescribePackage", "CreateModel", "CreateEndpointConfig", "FindEndpoint",
-            "EndpointReady", "DeregisterScaling", "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint",
-            "EndpointState", "SmokeTest", "RegisterScalableTarget", "RegisterScalingPolicy", "CopyBaseline",
-            "CopyModel", "RecordCurrentPackage", "ListEndpointConfigs", "DeleteSuperseded", "NotifyPromoted",
-            "Promoted",
-        ],
-        # prod: instance endpoint behind a person's approval, autoscaling re-registered once it is live
-        "prod": [
-            "Start", "ClaimApproval", "DescribePackage", "WaitForApproval", "CreateModel", "CreateEndpointConfig",
-            "FindEndpoint",
-            "EndpointReady", "DeregisterScaling", "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint",
-            "EndpointState", "SmokeTest", "RegisterScalableTarget", "RegisterScalingPolicy", "CopyBaseline",
-            "CopyModel", "RecordCurrentPackage", "ListEndpointConfigs", "DeleteSuperseded", "NotifyPromoted",
-            "Promoted",
-        ],
-    }  # fmt: skip
-    for stage, path in expected.items():
-        states = definitions[stage]["States"]
-        assert definitions[stage]["QueryLanguage"] == "JSONata"
-        assert definitions[stage]["StartAt"] == "Start"
-        assert _path(states, "Start", {"EndpointReady": 0, "EndpointState": 0}) == path
-    # a first promotion creates the endpoint instead
+# The states a promotion passes when everything works (the endpoint exists and takes the new config)
+_HAPPY_PATHS = {
+    # dev: serverless, automatic
+    "dev": [
+        "Start", "ClaimApproval", "DescribePackage", "CreateModel", "CreateEndpointConfig", "FindEndpoint",
+        "EndpointReady",
+        "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint", "EndpointState", "SmokeTest",
+        "CopyBaseline", "CopyModel", "RecordCurrentPackage", "ListEndpointConfigs", "DeleteSuperseded",
+        "NotifyPromoted", "Promoted",
+    ],
+    # staging: an instance endpoint like prod's, promoted automatically
+    "staging": [
+        "Start", "ClaimApproval", "DescribePackage", "CreateModel", "CreateEndpointConfig", "FindEndpoint",
+        "EndpointReady", "DeregisterScaling", "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint",
+        "EndpointState", "SmokeTest", "RegisterScalableTarget", "RegisterScalingPolicy", "CopyBaseline",
+        "CopyModel", "RecordCurrentPackage", "ListEndpointConfigs", "DeleteSuperseded", "NotifyPromoted",
+        "Promoted",
+    ],
+    # prod: instance endpoint behind a person's approval, autoscaling re-registered once it is live
+    "prod": [
+        "Start", "ClaimApproval", "DescribePackage", "WaitForApproval", "CreateModel", "CreateEndpointConfig",
+        "FindEndpoint",
+        "EndpointReady", "DeregisterScaling", "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint",
+        "EndpointState", "SmokeTest", "RegisterScalableTarget", "RegisterScalingPolicy", "CopyBaseline",
+        "CopyModel", "RecordCurrentPackage", "ListEndpointConfigs", "DeleteSuperseded", "NotifyPromoted",
+        "Promoted",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_happy_path_deploys_tests_and_publishes_the_model_state_by_state(definitions, stage: str) -> None:
+    states = definitions[stage]["States"]
+    assert definitions[stage]["QueryLanguage"] == "JSONata"
+    assert definitions[stage]["StartAt"] == "Start"
+    assert _path(states, "Start", {"EndpointReady": 0, "EndpointState": 0}) == _HAPPY_PATHS[stage]
+
+
+def test_a_first_promotion_creates_the_endpoint_instead(definitions) -> None:
     states = definitions["dev"]["States"]
     assert _catch(states["FindEndpoint"]) == "EndpointMissing"
     missing = states["EndpointMissing"]["Choices"][0]
@@ -232,87 +272,88 @@ def test_instance_endpoints_get_target_tracking_autoscaling_between_the_configur
     assert not [n for n in definitions["dev"]["States"] if "Scal" in n]  # serverless: no autoscaling at all
 
 
-def test_the_wait_for_in_service_is_bounded_by_config(definitions, platform_config: PlatformConfig) -> None:
-    for stage, definition in definitions.items():
-        minutes = platform_config.environment(stage).promotion.in_service_timeout_minutes
-        states = definition["States"]
-        for start in ("CreateEndpoint", "UpdateEndpoint"):
-            assert states[start]["Assign"]["deadline"] == f"{{% $millis() + {minutes * 60_000} %}}"
-        timed_out = states["EndpointState"]["Choices"][2]
-        assert timed_out["Condition"] == "{% $millis() > $deadline %}"
-        assert timed_out["Next"] == "Rollback"
-        assert f"not InService within {minutes} minutes" in timed_out["Assign"]["reason"]
-        assert states["EndpointState"]["Default"] == "WaitForEndpoint"
-        assert states["WaitForEndpoint"]["Seconds"] == 30
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_wait_for_in_service_is_bounded_by_config(definitions, platform_config: PlatformConfig, stage: str) -> None:
+    minutes = platform_config.environment(stage).promotion.in_service_timeout_minutes
+    states = definitions[stage]["States"]
+    for start in ("CreateEndpoint", "UpdateEndpoint"):
+        assert states[start]["Assign"]["deadline"] == f"{{% $millis() + {minutes * 60_000} %}}"
+    timed_out = states["EndpointState"]["Choices"][2]
+    assert timed_out["Condition"] == "{% $millis() > $deadline %}"
+    assert timed_out["Next"] == "Rollback"
+    assert f"not InService within {minutes} minutes" in timed_out["Assign"]["reason"]
+    assert states["EndpointState"]["Default"] == "WaitForEndpoint"
+    assert states["WaitForEndpoint"]["Seconds"] == 30
 
 
+@pytest.mark.parametrize("stage", STAGES)
 def test_any_failure_after_the_endpoint_changed_rolls_back_and_rejects_the_package(
-    definitions, platform_config: PlatformConfig
+    definitions, platform_config: PlatformConfig, stage: str
 ) -> None:
-    for stage in ("dev", "staging", "prod"):
-        states = definitions[stage]["States"]
-        live = [n for n in ("CheckEndpoint", "SmokeTest", "CopyBaseline", "CopyModel", "RecordCurrentPackage")]
-        live += [n for n in ("RegisterScalableTarget", "RegisterScalingPolicy") if n in states]
-        for name in live:
-            assert _catch(states[name]) == "Rollback", name
-            assert "reason" in states[name]["Catch"][0]["Assign"]
-        assert states["EndpointState"]["Choices"][1]["Next"] == "Rollback"  # Failed, or SageMaker rolled back
+    states = definitions[stage]["States"]
+    live = [n for n in ("CheckEndpoint", "SmokeTest", "CopyBaseline", "CopyModel", "RecordCurrentPackage")]
+    live += [n for n in ("RegisterScalableTarget", "RegisterScalingPolicy") if n in states]
+    for name in live:
+        assert _catch(states[name]) == "Rollback", name
+        assert "reason" in states[name]["Catch"][0]["Assign"]
+    assert states["EndpointState"]["Choices"][1]["Next"] == "Rollback"  # Failed, or SageMaker rolled back
 
-        rollback = states["Rollback"]
-        assert rollback["Choices"][0] == {"Condition": "{% $firstDeploy %}", "Next": "DeleteNewEndpoint"}
-        assert states["DeleteNewEndpoint"]["Arguments"] == {"EndpointName": f"mlops-{stage}-endpoint"}
-        assert rollback["Default"] == "RevertEndpoint"
-        assert states["RevertEndpoint"]["Arguments"] == {
-            "EndpointName": f"mlops-{stage}-endpoint",
-            "EndpointConfigName": "{% $previousConfig %}",  # kept by FindEndpoint before the update
-        }
-        assert states["FindEndpoint"]["Assign"]["previousConfig"] == "{% $states.result.EndpointConfigName %}"
-        # the revert is waited for (InService on the previous config) before scaling is registered again; then
-        # monitoring/current/ back to the live package (when it changed) and this promotion's model discarded
-        reverted = _path(states, "Rollback", {"RevertState": 0, "BaselinesPublished": 0, "NewModelUnused": 0})
-        scaled = autoscaling_enabled(platform_config.environment(stage).inference)
-        restore = ["RestoreScalableTarget", "RestoreScalingPolicy"] if scaled else []
-        assert reverted == [
-            "Rollback", "RevertEndpoint", "WaitForRevert", "CheckRevert", "RevertState", *restore,
-            "BaselinesPublished", "ReadLivePackage", "DescribeLivePackage", "RestoreBaseline", "RestoreModel",
-            "NewModelUnused", "DiscardNewConfig", "DiscardNewModel", "RejectPackage", "NotifyFailure",
-            "PromotionFailed",
-        ]  # fmt: skip
-        assert _path(states, "Rollback", {"Rollback": 0}) == [
-            "Rollback", "DeleteNewEndpoint", "BaselinesPublished", "NewModelUnused", "RejectPackage", "NotifyFailure",
-            "PromotionFailed",
-        ]  # fmt: skip
-        reject = states["RejectPackage"]["Arguments"]
-        assert reject == {
-            "ModelPackageArn": "{% $states.context.Execution.Input.detail.ModelPackageArn %}",
-            "ModelApprovalStatus": "Rejected",
-            "ApprovalDescription": "{% $substring($reason, 0, 1000) %}",
-        }
-        assert states["PromotionFailed"]["Cause"] == "{% $reason %}"
-        # failures before anything changed reject without touching the endpoint
-        for name in ("DescribePackage", "CreateModel", "CreateEndpointConfig", "CreateEndpoint"):
-            assert _catch(states[name]) == "BaselinesPublished", name  # the clean-up, then RejectPackage
+    rollback = states["Rollback"]
+    assert rollback["Choices"][0] == {"Condition": "{% $firstDeploy %}", "Next": "DeleteNewEndpoint"}
+    assert states["DeleteNewEndpoint"]["Arguments"] == {"EndpointName": f"mlops-{stage}-endpoint"}
+    assert rollback["Default"] == "RevertEndpoint"
+    assert states["RevertEndpoint"]["Arguments"] == {
+        "EndpointName": f"mlops-{stage}-endpoint",
+        "EndpointConfigName": "{% $previousConfig %}",  # kept by FindEndpoint before the update
+    }
+    assert states["FindEndpoint"]["Assign"]["previousConfig"] == "{% $states.result.EndpointConfigName %}"
+    # the revert is waited for (InService on the previous config) before scaling is registered again; then
+    # monitoring/current/ back to the live package (when it changed) and this promotion's model discarded
+    reverted = _path(states, "Rollback", {"RevertState": 0, "BaselinesPublished": 0, "NewModelUnused": 0})
+    scaled = autoscaling_enabled(platform_config.environment(stage).inference)
+    restore = ["RestoreScalableTarget", "RestoreScalingPolicy"] if scaled else []
+    assert reverted == [
+        "Rollback", "RevertEndpoint", "WaitForRevert", "CheckRevert", "RevertState", *restore,
+        "BaselinesPublished", "ReadLivePackage", "DescribeLivePackage", "RestoreBaseline", "RestoreModel",
+        "NewModelUnused", "DiscardNewConfig", "DiscardNewModel", "RejectPackage", "NotifyFailure",
+        "PromotionFailed",
+    ]  # fmt: skip
+    assert _path(states, "Rollback", {"Rollback": 0}) == [
+        "Rollback", "DeleteNewEndpoint", "BaselinesPublished", "NewModelUnused", "RejectPackage", "NotifyFailure",
+        "PromotionFailed",
+    ]  # fmt: skip
+    reject = states["RejectPackage"]["Arguments"]
+    assert reject == {
+        "ModelPackageArn": "{% $states.context.Execution.Input.detail.ModelPackageArn %}",
+        "ModelApprovalStatus": "Rejected",
+        "ApprovalDescription": "{% $substring($reason, 0, 1000) %}",
+    }
+    assert states["PromotionFailed"]["Cause"] == "{% $reason %}"
+    # failures before anything changed reject without touching the endpoint
+    for name in ("DescribePackage", "CreateModel", "CreateEndpointConfig", "CreateEndpoint"):
+        assert _catch(states[name]) == "BaselinesPublished", name  # the clean-up, then RejectPackage
 
 
-def test_every_task_catches_and_every_transition_lands_on_a_state(definitions) -> None:
-    for definition in definitions.values():
-        states = definition["States"]
-        for name, state in states.items():
-            targets = [state.get("Next"), state.get("Default")]
-            targets += [c["Next"] for c in state.get("Catch", []) + state.get("Choices", [])]
-            assert all(t in states for t in targets if t), name
-            if state["Type"] == "Task":
-                assert state.get("Catch"), f"{name} has no Catch: a failure there would skip rollback and rejection"
-        reachable, todo = set(), [definition["StartAt"]]
-        while todo:
-            name = todo.pop()
-            if name in reachable:
-                continue
-            reachable.add(name)
-            state = states[name]
-            todo += [t for t in [state.get("Next"), state.get("Default")] if t]
-            todo += [c["Next"] for c in state.get("Catch", []) + state.get("Choices", [])]
-        assert reachable == set(states)
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_task_catches_and_every_transition_lands_on_a_state(definitions, stage: str) -> None:
+    definition = definitions[stage]
+    states = definition["States"]
+    for name, state in states.items():
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [c["Next"] for c in state.get("Catch", []) + state.get("Choices", [])]
+        assert all(t in states for t in targets if t), name
+        if state["Type"] == "Task":
+            assert state.get("Catch"), f"{name} has no Catch: a failure there would skip rollback and rejection"
+    reachable, todo = set(), [definition["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name in reachable:
+            continue
+        reachable.add(name)
+        state = states[name]
+        todo += [t for t in [state.get("Next"), state.get("Default")] if t]
+        todo += [c["Next"] for c in state.get("Catch", []) + state.get("Choices", [])]
+    assert reachable == set(states)
 
 
 def test_prod_waits_for_a_person_with_a_task_token_and_staging_does_not(
@@ -348,12 +389,10 @@ def test_the_state_machine_role_is_least_privilege(operations) -> None:
     template = operations["prod"]
     statements = policy_statements(template, "ModelPromotionStateMachineRole")
     assert statements
-    by_action: dict[str, list[str]] = {}
     for statement in statements:
         actions = as_list(statement["Action"])
         assert not any(a == "*" or a.endswith(":*") for a in actions), actions
-        for action in actions:
-            by_action.setdefault(action.lower(), []).extend(_render(r) for r in as_list(statement["Resource"]))
+    by_action = _resources_by_action(statements)
     sagemaker = {a: r for a, r in by_action.items() if a.startswith("sagemaker:")}
     assert sagemaker["sagemaker:createmodel"] == ["arn:aws:sagemaker:eu-west-1:333333333333:model/mlops-prod-*"]
     assert sagemaker["sagemaker:updatemodelpackage"] == [
@@ -391,19 +430,23 @@ def test_the_endpoint_role_reads_models_and_writes_data_capture_only(operations)
 
 
 def test_the_smoke_test_function_reads_test_splits_and_invokes_the_one_endpoint(
-    operations, platform_config: PlatformConfig
+    operations, templates: dict[str, Template], platform_config: PlatformConfig
 ) -> None:
     template = operations["prod"]
-    (function,) = [
-        r["Properties"]
-        for k, r in _resources(template, "AWS::Lambda::Function").items()
-        if k.startswith("ModelPromotionSmokeTest")
-    ]
-    assert function["Environment"]["Variables"] == {
-        "ENDPOINT_NAME": "mlops-prod-endpoint",
-        "SMOKE_TEST_ROWS": str(platform_config.environment("prod").promotion.smoke_test_rows),
-    }
-    assert function["Handler"] == "handler.handler"
+    templates["prod"].has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "handler.handler",
+            "Environment": {
+                "Variables": Match.exact(
+                    {
+                        "ENDPOINT_NAME": "mlops-prod-endpoint",
+                        "SMOKE_TEST_ROWS": str(platform_config.environment("prod").promotion.smoke_test_rows),
+                    }
+                )
+            },
+        },
+    )
     statements = {s["Sid"]: s for s in policy_statements(template, "ModelPromotionSmokeTestRole") if "Sid" in s}
     assert _render(statements["ReadTestSplit"]["Resource"]).endswith("/pipeline-runs/*/Preprocess/test/test.csv")
     assert _render(statements["Invoke"]["Resource"]).endswith(":endpoint/mlops-prod-endpoint")
@@ -539,33 +582,32 @@ def test_with_model_monitor_the_state_machine_writes_only_the_baseline_keys(mode
     ]
 
 
+@pytest.mark.parametrize("stage", STAGES)
 def test_after_a_promotion_superseded_configs_and_models_are_deleted_without_risking_it(
-    definitions, operations
+    definitions, stage: str
 ) -> None:
-    for stage, definition in definitions.items():
-        states = definition["States"]
-        listed = states["ListEndpointConfigs"]
-        assert listed["Arguments"]["NameContains"] == f"mlops-{stage}-v"
-        assert (listed["Arguments"]["SortBy"], listed["Arguments"]["SortOrder"]) == ("CreationTime", "Descending")
-        each = states["DeleteSuperseded"]
-        assert each["Type"] == "Map"
-        assert each["Items"] == "{% $superseded %}"
-        assert each["MaxConcurrency"] == 1
-        # a failure anywhere in the clean-up goes on to the success message: the model is live
-        assert _catch(listed) == "NotifyPromoted"
-        assert _catch(each) == "NotifyPromoted"
-        assert each["Next"] == "NotifyPromoted"
-        inner = each["ItemProcessor"]["States"]
-        assert each["ItemProcessor"]["StartAt"] == "DeleteSupersededConfig"
-        assert inner["DeleteSupersededConfig"]["Arguments"] == {"EndpointConfigName": "{% $states.input %}"}
-        assert inner["DeleteSupersededModel"]["Arguments"] == {"ModelName": "{% $states.input %}"}
-        assert _catch(inner["DeleteSupersededConfig"]) == "DeleteSupersededModel"
-        assert _catch(inner["DeleteSupersededModel"]) == "SupersededDeleted"
-    statements = policy_statements(operations["prod"], "ModelPromotionStateMachineRole")
-    by_action: dict[str, list[str]] = {}
-    for statement in statements:
-        for action in as_list(statement["Action"]):
-            by_action.setdefault(action.lower(), []).extend(_render(r) for r in as_list(statement["Resource"]))
+    states = definitions[stage]["States"]
+    listed = states["ListEndpointConfigs"]
+    assert listed["Arguments"]["NameContains"] == f"mlops-{stage}-v"
+    assert (listed["Arguments"]["SortBy"], listed["Arguments"]["SortOrder"]) == ("CreationTime", "Descending")
+    each = states["DeleteSuperseded"]
+    assert each["Type"] == "Map"
+    assert each["Items"] == "{% $superseded %}"
+    assert each["MaxConcurrency"] == 1
+    # a failure anywhere in the clean-up goes on to the success message: the model is live
+    assert _catch(listed) == "NotifyPromoted"
+    assert _catch(each) == "NotifyPromoted"
+    assert each["Next"] == "NotifyPromoted"
+    inner = each["ItemProcessor"]["States"]
+    assert each["ItemProcessor"]["StartAt"] == "DeleteSupersededConfig"
+    assert inner["DeleteSupersededConfig"]["Arguments"] == {"EndpointConfigName": "{% $states.input %}"}
+    assert inner["DeleteSupersededModel"]["Arguments"] == {"ModelName": "{% $states.input %}"}
+    assert _catch(inner["DeleteSupersededConfig"]) == "DeleteSupersededModel"
+    assert _catch(inner["DeleteSupersededModel"]) == "SupersededDeleted"
+
+
+def test_the_state_machine_may_delete_only_its_own_environment_s_configs_and_models(operations) -> None:
+    by_action = _resources_by_action(policy_statements(operations["prod"], "ModelPromotionStateMachineRole"))
     assert by_action["sagemaker:deleteendpointconfig"] == [
         "arn:aws:sagemaker:eu-west-1:333333333333:endpoint-config/mlops-prod-*"
     ]
@@ -573,23 +615,27 @@ def test_after_a_promotion_superseded_configs_and_models_are_deleted_without_ris
     assert by_action["sagemaker:listendpointconfigs"] == ["*"]  # no resource type in IAM
 
 
-def test_prod_ships_an_approver_policy_scoped_to_its_state_machine(operations, platform_config) -> None:
-    """f: whoever approves prod models needs SendTaskSuccess/SendTaskFailure: a managed policy to attach."""
-    for stage, template in operations.items():
-        policies = _resources(template, "AWS::IAM::ManagedPolicy")
-        approver = {k: p for k, p in policies.items() if k.startswith("ModelPromotionApproverPolicy")}
-        if not platform_config.environment(stage).promotion.manual_approval:
-            assert approver == {}, stage
-            continue
-        ((_, policy),) = approver.items()
-        assert policy["Properties"]["ManagedPolicyName"] == f"mlops-{stage}-promotion-approver"
-        machines = _resources(template, "AWS::StepFunctions::StateMachine")
-        machine = next(k for k in machines if k.startswith("ModelPromotion"))
-        statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
-        answer = statements["AnswerTheApproval"]
-        assert answer["Action"] == ["states:SendTaskFailure", "states:SendTaskSuccess"]
-        assert answer["Resource"] == {"Ref": machine}
-        read = statements["ReadTheTaskToken"]
-        assert read["Action"] == ["states:DescribeExecution", "states:GetExecutionHistory"]
-        assert f":execution:mlops-{stage}-promotion:*" in json.dumps(read["Resource"])
-        assert all(s["Effect"] == "Allow" and s["Resource"] != "*" for s in statements.values())
+@pytest.mark.parametrize("stage", STAGES)
+def test_where_a_person_approves_an_approver_policy_scoped_to_the_state_machine_ships(
+    operations, platform_config: PlatformConfig, stage: str
+) -> None:
+    """f: whoever approves prod models needs SendTaskSuccess/SendTaskFailure: a managed policy to attach (and
+    an environment promoted automatically has no approval to answer, so no such policy)."""
+    template = operations[stage]
+    policies = _resources(template, "AWS::IAM::ManagedPolicy")
+    approver = {k: p for k, p in policies.items() if k.startswith("ModelPromotionApproverPolicy")}
+    if not platform_config.environment(stage).promotion.manual_approval:
+        assert approver == {}
+        return
+    ((_, policy),) = approver.items()
+    assert policy["Properties"]["ManagedPolicyName"] == f"mlops-{stage}-promotion-approver"
+    machines = _resources(template, "AWS::StepFunctions::StateMachine")
+    machine = next(k for k in machines if k.startswith("ModelPromotion"))
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    answer = statements["AnswerTheApproval"]
+    assert answer["Action"] == ["states:SendTaskFailure", "states:SendTaskSuccess"]
+    assert answer["Resource"] == {"Ref": machine}
+    read = statements["ReadTheTaskToken"]
+    assert read["Action"] == ["states:DescribeExecution", "states:GetExecutionHistory"]
+    assert f":execution:mlops-{stage}-promotion:*" in json.dumps(read["Resource"])
+    assert all(s["Effect"] == "Allow" and s["Resource"] != "*" for s in statements.values())

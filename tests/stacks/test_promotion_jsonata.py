@@ -93,10 +93,15 @@ def _states(synthesis: Synthesis, stage: str) -> dict[str, Any]:
     return dict(json.loads(render(machine["Properties"]["DefinitionString"]))["States"])
 
 
+# Every environment's state machine, and prod's with the Model Monitor backend (which adds states)
+MACHINES = ("dev", "staging", "prod", "prod-model-monitor")
+
+
 @pytest.fixture(scope="module")
 def machines(synthesis: Synthesis, model_monitor_synthesis: Synthesis) -> dict[str, dict[str, Any]]:
     found = {stage: _states(synthesis, stage) for stage in ("dev", "staging", "prod")}
     found["prod-model-monitor"] = _states(model_monitor_synthesis, "prod")
+    assert tuple(found) == MACHINES
     return found
 
 
@@ -108,13 +113,13 @@ def choose(state: dict[str, Any], **bindings: Any) -> str:
     return str(state["Default"])
 
 
-def test_every_expression_of_every_environment_compiles(machines: dict[str, dict[str, Any]]) -> None:
-    for name, states in machines.items():
-        expressions = sorted({_body(e) for e in _expressions(states)})
-        assert len(expressions) > 30, name
-        compiled = _jsonata(expressions, [])["compiled"]
-        errors = {e: error for e, error in zip(expressions, compiled, strict=True) if error}
-        assert errors == {}, name
+@pytest.mark.parametrize("name", MACHINES)
+def test_every_expression_of_every_environment_compiles(machines: dict[str, dict[str, Any]], name: str) -> None:
+    expressions = sorted({_body(e) for e in _expressions(machines[name])})
+    assert len(expressions) > 30
+    compiled = _jsonata(expressions, [])["compiled"]
+    errors = {e: error for e, error in zip(expressions, compiled, strict=True) if error}
+    assert errors == {}
 
 
 def _register(sagemaker: Any, *, native_checks: bool) -> dict[str, Any]:
@@ -237,19 +242,19 @@ def test_copies_name_the_source_object_as_s3_copy_object_expects(machines, world
         assert not source.startswith("s3://")
 
 
-def test_a_missing_endpoint_is_created_and_any_other_lookup_error_rejects(machines, world) -> None:
-    for stage in ("dev", "prod"):
-        states = machines[stage]
-        assert states["FindEndpoint"]["Catch"][0]["Next"] == "EndpointMissing"
-        lookup = evaluate(
-            states["FindEndpoint"]["Catch"][0]["Assign"]["lookupError"],
-            states={"errorOutput": world["missing_endpoint"]},
-        )
-        assert choose(states["EndpointMissing"], lookupError=lookup) == "CreateEndpoint"
-        throttled = {"Error": "SageMaker.ThrottlingException", "Cause": "Rate exceeded (Service: SageMaker)"}
-        assert choose(states["EndpointMissing"], lookupError=throttled) == "BaselinesPublished"
-        reason = evaluate(states["FindEndpoint"]["Catch"][0]["Assign"]["reason"], states={"errorOutput": throttled})
-        assert reason == "SageMaker.ThrottlingException: Rate exceeded (Service: SageMaker)"
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_a_missing_endpoint_is_created_and_any_other_lookup_error_rejects(machines, world, stage: str) -> None:
+    states = machines[stage]
+    assert states["FindEndpoint"]["Catch"][0]["Next"] == "EndpointMissing"
+    lookup = evaluate(
+        states["FindEndpoint"]["Catch"][0]["Assign"]["lookupError"],
+        states={"errorOutput": world["missing_endpoint"]},
+    )
+    assert choose(states["EndpointMissing"], lookupError=lookup) == "CreateEndpoint"
+    throttled = {"Error": "SageMaker.ThrottlingException", "Cause": "Rate exceeded (Service: SageMaker)"}
+    assert choose(states["EndpointMissing"], lookupError=throttled) == "BaselinesPublished"
+    reason = evaluate(states["FindEndpoint"]["Catch"][0]["Assign"]["reason"], states={"errorOutput": throttled})
+    assert reason == "SageMaker.ThrottlingException: Rate exceeded (Service: SageMaker)"
 
 
 def test_the_wait_for_in_service_decides_as_intended(machines) -> None:
@@ -286,25 +291,27 @@ def test_a_rollback_undoes_only_what_this_execution_did(machines) -> None:
     assert choose(states, **live_new) == "RevertEndpoint"
 
 
-def test_a_busy_endpoint_is_waited_for_within_the_bound_then_the_package_is_rejected(machines, platform_config) -> None:
+@pytest.mark.parametrize(("stage", "first_step"), [("dev", "UpdateEndpoint"), ("prod", "DeregisterScaling")])
+def test_a_busy_endpoint_is_waited_for_within_the_bound_then_the_package_is_rejected(
+    machines, platform_config, stage: str, first_step: str
+) -> None:
     """Two approvals minutes apart: the second waits for the first's update instead of rejecting a good package."""
-    for stage, first_step in (("dev", "UpdateEndpoint"), ("prod", "DeregisterScaling")):
-        states = machines[stage]
-        minutes = platform_config.environment(stage).promotion.in_service_timeout_minutes
-        now = evaluate("{% $millis() %}")
-        busy_until = evaluate(states["CreateEndpointConfig"]["Assign"]["busyUntil"])
-        assert abs((busy_until - now) / 60_000 - minutes) < 0.1
-        ready = states["EndpointReady"]
-        assert choose(ready, endpointStatus="InService", busyUntil=busy_until) == first_step
-        for status in ("Updating", "Creating", "SystemUpdating", "RollingBack"):
-            assert choose(ready, endpointStatus=status, busyUntil=busy_until) == "WaitWhileBusy", status
-            assert choose(ready, endpointStatus=status, busyUntil=now - 1) == "EndpointBusy", status
-        # DeleteEndpoint is the only operation on a Failed endpoint: it is replaced, not waited for
-        assert choose(ready, endpointStatus="Failed", busyUntil=busy_until) == "DeleteFailedEndpoint"
-        assert states["WaitWhileBusy"]["Next"] == "FindEndpoint"
-        reason = evaluate(states["EndpointBusy"]["Assign"]["reason"], endpointStatus="Updating")
-        assert reason == f"mlops-{stage}-endpoint stayed Updating for {minutes} minutes: approve again later"
-        assert states["EndpointBusy"]["Next"] == "BaselinesPublished"  # the clean-up, then RejectPackage
+    states = machines[stage]
+    minutes = platform_config.environment(stage).promotion.in_service_timeout_minutes
+    now = evaluate("{% $millis() %}")
+    busy_until = evaluate(states["CreateEndpointConfig"]["Assign"]["busyUntil"])
+    assert abs((busy_until - now) / 60_000 - minutes) < 0.1
+    ready = states["EndpointReady"]
+    assert choose(ready, endpointStatus="InService", busyUntil=busy_until) == first_step
+    for status in ("Updating", "Creating", "SystemUpdating", "RollingBack"):
+        assert choose(ready, endpointStatus=status, busyUntil=busy_until) == "WaitWhileBusy", status
+        assert choose(ready, endpointStatus=status, busyUntil=now - 1) == "EndpointBusy", status
+    # DeleteEndpoint is the only operation on a Failed endpoint: it is replaced, not waited for
+    assert choose(ready, endpointStatus="Failed", busyUntil=busy_until) == "DeleteFailedEndpoint"
+    assert states["WaitWhileBusy"]["Next"] == "FindEndpoint"
+    reason = evaluate(states["EndpointBusy"]["Assign"]["reason"], endpointStatus="Updating")
+    assert reason == f"mlops-{stage}-endpoint stayed Updating for {minutes} minutes: approve again later"
+    assert states["EndpointBusy"]["Next"] == "BaselinesPublished"  # the clean-up, then RejectPackage
 
 
 def _listed(names: list[str]) -> dict[str, Any]:

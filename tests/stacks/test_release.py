@@ -39,14 +39,17 @@ def test_stages_run_commit_tests_then_dev_staging_and_prod(release: ReleaseSynth
     assert names == ["Source", "Build", "UpdatePipeline", "Assets", "dev", "staging", "prod"]
 
 
-def test_a_manual_approval_comes_before_any_prod_deployment_and_only_there(release: ReleaseSynthesis) -> None:
+def test_a_manual_approval_comes_before_any_prod_deployment(release: ReleaseSynthesis) -> None:
     prod = release.stage("prod")
     (approval,) = [a for a in prod if a["ActionTypeId"]["Provider"] == "Manual"]
     deployments = [a for a in prod if a["ActionTypeId"]["Provider"] == "CloudFormation"]
     assert deployments
     assert approval["RunOrder"] < min(a["RunOrder"] for a in deployments)
-    for name in ("dev", "staging"):
-        assert all(a["ActionTypeId"]["Provider"] != "Manual" for a in release.stage(name)), name
+
+
+@pytest.mark.parametrize("name", ["dev", "staging"])
+def test_the_other_stages_deploy_without_a_manual_approval(release: ReleaseSynthesis, name: str) -> None:
+    assert all(a["ActionTypeId"]["Provider"] != "Manual" for a in release.stage(name))
 
 
 def test_the_synth_step_runs_the_readme_test_command_before_synthesizing(release: ReleaseSynthesis) -> None:
@@ -83,25 +86,35 @@ def test_the_pipeline_lives_in_the_tooling_account_and_region(release: ReleaseSy
     assert manifest["artifacts"]["mlops-release"]["environment"] == f"aws://{TOOLING}/{TOOLING_REGION}"
 
 
-def test_every_stage_deploys_into_the_account_and_region_from_config(release: ReleaseSynthesis) -> None:
-    for name in ENVIRONMENTS:
-        environment = release.config.environment(name)
-        deploys = [a for a in release.stage(name) if a["ActionTypeId"]["Provider"] == "CloudFormation"]
-        assert deploys, name
-        for action in deploys:
-            role = json.dumps(action["RoleArn"])
-            assert f":iam::{environment.account}:role/cdk-hnb659fds-deploy-role-{environment.account}-" in role
-            assert action.get("Region", TOOLING_REGION) == environment.region, (name, action["Name"])
-        for stack in (s for s in release.stages.stacks if s.stage == f"mlops-release/{name}"):
-            assert stack.manifest["environment"] == f"aws://{environment.account}/{environment.region}"
-    assert {release.config.environment(n).region for n in ENVIRONMENTS} == {"eu-west-1"} != {TOOLING_REGION}
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_every_stage_deploys_into_the_account_and_region_from_config(release: ReleaseSynthesis, name: str) -> None:
+    environment = release.config.environment(name)
+    # not the pipeline's region: each deploy action must then name it, a default would not pass the check below
+    assert environment.region == "eu-west-1" != TOOLING_REGION
+    deploys = [a for a in release.stage(name) if a["ActionTypeId"]["Provider"] == "CloudFormation"]
+    assert deploys
+    for action in deploys:
+        role = json.dumps(action["RoleArn"])
+        assert f":iam::{environment.account}:role/cdk-hnb659fds-deploy-role-{environment.account}-" in role
+        assert action.get("Region", TOOLING_REGION) == environment.region, action["Name"]
+    stacks = [s for s in release.stages.stacks if s.stage == f"mlops-release/{name}"]
+    assert stacks
+    for stack in stacks:
+        assert stack.manifest["environment"] == f"aws://{environment.account}/{environment.region}"
 
 
-def test_stages_are_the_same_mlops_stage_as_local_deploys(release: ReleaseSynthesis, synthesis: Synthesis) -> None:
-    for name in ENVIRONMENTS:
-        released = {s.stack_name for s in release.stages.stacks if s.stage == f"mlops-release/{name}"}
-        local = {s.stack_name for s in synthesis.stacks if s.stage == name}
-        assert released == local | {f"mlops-{name}-release-access"}
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_stages_are_the_same_mlops_stage_as_local_deploys(
+    release: ReleaseSynthesis, synthesis: Synthesis, name: str
+) -> None:
+    released = {s.stack_name for s in release.stages.stacks if s.stage == f"mlops-release/{name}"}
+    local = {s.stack_name for s in synthesis.stacks if s.stage == name}
+    assert released == local | {f"mlops-{name}-release-access"}
+
+
+def test_the_pipeline_takes_over_a_locally_deployed_stage_without_replacing_what_holds_data(
+    release: ReleaseSynthesis, synthesis: Synthesis
+) -> None:
     # Same config, same account: the pipeline takes over a locally deployed stack without replacing anything
     # stateful (same logical IDs and types, same properties of what holds data).
     local = synthesis.stack("staging", "DataLake").template["Resources"]
@@ -132,28 +145,40 @@ def _kms_encrypted_bucket_key(template: dict[str, Any], bucket_id: str) -> dict[
     return resource["Properties"]
 
 
-def test_cross_account_keys_encrypt_the_artifact_buckets_and_each_stage_account_may_use_its_region_s_key(
-    release: ReleaseSynthesis,
-) -> None:
-    stores = {s["Region"]: s["ArtifactStore"] for s in release.pipeline["ArtifactStores"]}  # one per region
-    assert sorted(stores) == ["eu-central-1", "eu-west-1"]
-    main = stores[TOOLING_REGION]
-    key = _kms_encrypted_bucket_key(release.template, main["Location"]["Ref"])
-    assert main["EncryptionKey"] == {
-        "Id": {"Fn::GetAtt": [main["EncryptionKey"]["Id"]["Fn::GetAtt"][0], "Arn"]},
-        "Type": "KMS",
-    }
-    keys = {TOOLING_REGION: key}
+def _artifact_stores(release: ReleaseSynthesis) -> dict[str, dict[str, Any]]:
+    return {s["Region"]: s["ArtifactStore"] for s in release.pipeline["ArtifactStores"]}  # one per region
+
+
+def _artifact_bucket_keys(release: ReleaseSynthesis) -> dict[str, dict[str, Any]]:
+    """Per region, the properties of the KMS key that encrypts the pipeline's artifact bucket there (asserting
+    that one does)."""
+    main = _artifact_stores(release)[TOOLING_REGION]
+    keys = {TOOLING_REGION: _kms_encrypted_bucket_key(release.template, main["Location"]["Ref"])}
     # A stage in another region reads artifacts from the bucket CDK keeps there, in a support stack.
     (support_file,) = release.outdir.glob(f"cross-region-stack-{TOOLING}_eu-west-1.template.json")
     support = json.loads(support_file.read_text())
     (bucket_id,) = resources(support, "AWS::S3::Bucket")
     keys["eu-west-1"] = _kms_encrypted_bucket_key(support, bucket_id)
-    for name in ENVIRONMENTS:
-        environment = release.config.environment(name)
-        key = keys[environment.region]
-        assert key["EnableKeyRotation"] is True
-        assert f":iam::{environment.account}:role/cdk-hnb659fds-deploy-role" in json.dumps(key["KeyPolicy"]), name
+    return keys
+
+
+def test_cross_account_keys_encrypt_the_artifact_buckets(release: ReleaseSynthesis) -> None:
+    stores = _artifact_stores(release)
+    assert sorted(stores) == ["eu-central-1", "eu-west-1"]
+    assert sorted(_artifact_bucket_keys(release)) == sorted(stores)  # each region's bucket: encrypted by KMS
+    main = stores[TOOLING_REGION]
+    assert main["EncryptionKey"] == {
+        "Id": {"Fn::GetAtt": [main["EncryptionKey"]["Id"]["Fn::GetAtt"][0], "Arn"]},
+        "Type": "KMS",
+    }
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_each_stage_account_may_use_the_artifact_key_of_its_region(release: ReleaseSynthesis, name: str) -> None:
+    environment = release.config.environment(name)
+    key = _artifact_bucket_keys(release)[environment.region]
+    assert key["EnableKeyRotation"] is True
+    assert f":iam::{environment.account}:role/cdk-hnb659fds-deploy-role" in json.dumps(key["KeyPolicy"])
 
 
 def test_failed_releases_and_waiting_approvals_notify_the_configured_address(release: ReleaseSynthesis) -> None:
@@ -172,35 +197,35 @@ def test_failed_releases_and_waiting_approvals_notify_the_configured_address(rel
 # --------------------------------------------------------------------------------------- post-deploy steps
 
 
-def test_every_stage_is_checked_after_deploying_with_its_own_outputs_and_role(release: ReleaseSynthesis) -> None:
-    for name in ENVIRONMENTS:
-        environment = release.config.environment(name)
-        actions = release.stage(name)
-        (check,) = [a for a in actions if a["Name"] == "CheckDeployment"]
-        assert check["RunOrder"] > max(
-            a["RunOrder"] for a in actions if a["ActionTypeId"]["Provider"] == "CloudFormation"
-        )
-        variables = {v["name"]: v["value"] for v in json.loads(check["Configuration"]["EnvironmentVariables"])}
-        assert sorted(variables) == [
-            *(f"CHECK_BUCKET_{z}" for z in ("ARTIFACTS", "CURATED", "FEATURES", "RAW")),
-            "CHECK_FEATURE_GROUP_ADULT",
-            "CHECK_SAGEMAKER_PIPELINE_TRAINING",
-        ]
-        assert all(
-            v.startswith(f"#{{mlopsrelease{name}DataLake") and v.endswith("BucketName}")
-            for k, v in variables.items()
-            if k.startswith("CHECK_BUCKET_")
-        )
-        assert variables["CHECK_FEATURE_GROUP_ADULT"].startswith(f"#{{mlopsrelease{name}DataLake")
-        assert variables["CHECK_SAGEMAKER_PIPELINE_TRAINING"].startswith(f"#{{mlopsrelease{name}MlPipeline")
-        project = release.project(check)
-        assert _build_commands(project) == ["python -m release.post_deploy_check"]
-        env = {e["Name"]: e["Value"] for e in project["Environment"]["EnvironmentVariables"]}
-        role_arn = f"arn:aws:iam::{environment.account}:role/mlops-{name}-release-check"
-        assert env == {"TARGET_REGION": environment.region, "RELEASE_ROLE_ARN": role_arn}
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_every_stage_is_checked_after_deploying_with_its_own_outputs_and_role(
+    release: ReleaseSynthesis, name: str
+) -> None:
+    environment = release.config.environment(name)
+    actions = release.stage(name)
+    (check,) = [a for a in actions if a["Name"] == "CheckDeployment"]
+    assert check["RunOrder"] > max(a["RunOrder"] for a in actions if a["ActionTypeId"]["Provider"] == "CloudFormation")
+    variables = {v["name"]: v["value"] for v in json.loads(check["Configuration"]["EnvironmentVariables"])}
+    assert sorted(variables) == [
+        *(f"CHECK_BUCKET_{z}" for z in ("ARTIFACTS", "CURATED", "FEATURES", "RAW")),
+        "CHECK_FEATURE_GROUP_ADULT",
+        "CHECK_SAGEMAKER_PIPELINE_TRAINING",
+    ]
+    assert all(
+        v.startswith(f"#{{mlopsrelease{name}DataLake") and v.endswith("BucketName}")
+        for k, v in variables.items()
+        if k.startswith("CHECK_BUCKET_")
+    )
+    assert variables["CHECK_FEATURE_GROUP_ADULT"].startswith(f"#{{mlopsrelease{name}DataLake")
+    assert variables["CHECK_SAGEMAKER_PIPELINE_TRAINING"].startswith(f"#{{mlopsrelease{name}MlPipeline")
+    project = release.project(check)
+    assert _build_commands(project) == ["python -m release.post_deploy_check"]
+    env = {e["Name"]: e["Value"] for e in project["Environment"]["EnvironmentVariables"]}
+    role_arn = f"arn:aws:iam::{environment.account}:role/mlops-{name}-release-check"
+    assert env == {"TARGET_REGION": environment.region, "RELEASE_ROLE_ARN": role_arn}
 
 
-def test_only_dev_starts_training_when_pipeline_code_changed_after_its_check(release: ReleaseSynthesis) -> None:
+def test_dev_starts_training_when_pipeline_code_changed_after_its_check(release: ReleaseSynthesis) -> None:
     dev = {a["Name"]: a for a in release.stage("dev")}
     trigger = dev["StartTrainingOnCodeChange"]
     assert trigger["RunOrder"] > dev["CheckDeployment"]["RunOrder"]
@@ -214,8 +239,11 @@ def test_only_dev_starts_training_when_pipeline_code_changed_after_its_check(rel
     assert env["RAW_BUCKET_NAME"] == "mlops-dev-raw-111111111111-eu-west-1"
     assert env["SNAPSHOT_PREFIXES"] == "adult/,feedback/"
     assert env["SNAPSHOTS_URI"] == "s3://mlops-dev-artifacts-111111111111-eu-west-1/data-snapshots/"
-    for name in ("staging", "prod"):
-        assert "StartTrainingOnCodeChange" not in {a["Name"] for a in release.stage(name)}
+
+
+@pytest.mark.parametrize("name", ["staging", "prod"])
+def test_later_stages_never_start_training_on_a_code_change(release: ReleaseSynthesis, name: str) -> None:
+    assert "StartTrainingOnCodeChange" not in {a["Name"] for a in release.stage(name)}
 
 
 def _check_role(release: ReleaseSynthesis, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -225,16 +253,23 @@ def _check_role(release: ReleaseSynthesis, name: str) -> tuple[dict[str, Any], l
     return role["Properties"], policy["Properties"]["PolicyDocument"]["Statement"]
 
 
-def test_the_check_role_trusts_the_tooling_account_and_only_dev_may_start_training(release: ReleaseSynthesis) -> None:
-    for name in ENVIRONMENTS:
-        role, statements = _check_role(release, name)
-        assert role["RoleName"] == f"mlops-{name}-release-check"
-        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
-        assert json.dumps(trust["Principal"]).count(f":iam::{TOOLING}:root") == 1
-        actions = {a for s in statements for a in as_list(s["Action"])}
-        writes = {"sagemaker:StartPipelineExecution", "ssm:PutParameter", "s3:PutObject", "kms:GenerateDataKey"}
-        assert bool(actions & writes) is (name == "dev"), name
-        assert not any(a.startswith("s3:Get") for a in actions)  # never reads data
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_the_check_role_trusts_the_tooling_account_and_only_dev_may_start_training(
+    release: ReleaseSynthesis, name: str
+) -> None:
+    role, statements = _check_role(release, name)
+    assert role["RoleName"] == f"mlops-{name}-release-check"
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert json.dumps(trust["Principal"]).count(f":iam::{TOOLING}:root") == 1
+    actions = {a for s in statements for a in as_list(s["Action"])}
+    writes = {"sagemaker:StartPipelineExecution", "ssm:PutParameter", "s3:PutObject", "kms:GenerateDataKey"}
+    assert bool(actions & writes) is (name == "dev")
+    assert not any(a.startswith("s3:Get") for a in actions)  # never reads data
+
+
+def test_the_dev_check_role_starts_only_dev_s_training_and_snapshots_only_its_training_data(
+    release: ReleaseSynthesis,
+) -> None:
     _, dev_statements = _check_role(release, "dev")
     (start,) = [s for s in dev_statements if s["Action"] == "sagemaker:StartPipelineExecution"]
     assert start["Resource"] == "arn:aws:sagemaker:eu-west-1:111111111111:pipeline/mlops-dev-training"
@@ -279,12 +314,16 @@ def test_cfn_lint_finds_nothing_in_the_release_templates(release: ReleaseSynthes
     assert [f"{p.rule.id} {p.filename}:{p.linenumber} {p.message}" for p in problems] == []
 
 
-def test_release_templates_match_their_snapshots(release: ReleaseSynthesis, snapshot: SnapshotAssertion) -> None:
-    snapshot_json = snapshot.use_extension(JSONSnapshotExtension)
-    assert normalise(release.template) == snapshot_json(name="release")
-    for name in ENVIRONMENTS:
-        template = release.stage_stack(name, "ReleaseAccess").template
-        assert normalise(template) == snapshot_json(name=f"{name}-ReleaseAccess")
+def test_the_pipeline_template_matches_its_snapshot(release: ReleaseSynthesis, snapshot: SnapshotAssertion) -> None:
+    assert normalise(release.template) == snapshot.use_extension(JSONSnapshotExtension)(name="release")
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_release_access_templates_match_their_snapshots(
+    release: ReleaseSynthesis, snapshot: SnapshotAssertion, name: str
+) -> None:
+    template = release.stage_stack(name, "ReleaseAccess").template
+    assert normalise(template) == snapshot.use_extension(JSONSnapshotExtension)(name=f"{name}-ReleaseAccess")
 
 
 # ------------------------------------------------------------------------------- asking for the release
