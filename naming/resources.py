@@ -162,6 +162,12 @@ class EnvironmentNames:
         return f"{self.prefix}-promotion"
 
     @property
+    def promoted_model_prefix(self) -> str:
+        """A promotion names its model and endpoint config `<prefix>-v<package version>-<8 hex>`; it finds the
+        earlier ones to retire by this start."""
+        return f"{self.prefix}-v"
+
+    @property
     def release_check_role(self) -> str:
         """The role the release's post-deploy steps assume: a physical name, so the tooling account can name it
         without a cross-account reference."""

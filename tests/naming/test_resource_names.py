@@ -77,6 +77,12 @@ def test_sagemaker_names_fit_the_api(names: ResourceNames) -> None:
         ("DescribeFeatureGroup", {"FeatureGroupName": names.feature_group}),
         ("DescribeMlflowTrackingServer", {"TrackingServerName": names.mlflow_server}),
     ]
+    # What a promotion names its model and endpoint config (a million versions in, and an 8-hex suffix).
+    promoted = f"{names.promoted_model_prefix}999999-0123abcd"
+    requests += [
+        ("DescribeModel", {"ModelName": promoted}),
+        ("DescribeEndpointConfig", {"EndpointConfigName": promoted}),
+    ]
     problems = [problem for op, params in requests for problem in validate_request("sagemaker", op, params)]
     assert problems == []
 
@@ -118,6 +124,7 @@ def test_every_name_of_an_environment_starts_with_its_prefix() -> None:
         names.alerts_topic,
         names.alarm_prefix,
         names.promotion_state_machine,
+        names.promoted_model_prefix,
         names.release_check_role,
         *(names.zone_bucket(zone) for zone in ZONES),
     ]
