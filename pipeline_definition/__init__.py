@@ -5,5 +5,6 @@ SageMaker SDK, committed as JSON, deployed by CDK.
 per environment, into `generated/` (`make pipeline-definitions`, which `make synth` runs first); `fingerprint`
 (standard library and the config models only) tells the CDK app whether a committed definition is still what the
 builders would produce, so synth never pays the SDK's ~10 s, and stops on a stale one instead of rewriting it.
-`contract` is what the definitions and the CDK app agree on (placeholders, prefixes, names).
+`contract` is what the definitions and the CDK app agree on (placeholders, prefixes, paths); `naming` (top level)
+names the resources.
 """

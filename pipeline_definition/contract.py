@@ -1,4 +1,6 @@
-"""What the pipeline definition and the CDK app agree on: placeholders, S3 prefixes, file locations, names.
+"""What the pipeline definition and the CDK app agree on: placeholders, S3 prefixes, file locations.
+
+Resource names (pipelines, the endpoint, the groups, SSM parameters) are in `naming` (`ResourceNames`).
 
 Standard library only (the config model is imported for type checking only): the CDK app imports this on every
 synth, the builder (with the SDK) only when generating, and the release's CodeBuild steps, which install boto3
@@ -24,12 +26,11 @@ STAGING_DIR = GENERATED_DIR / "staging"  # what the SDK "uploaded" (its training
 STAGING_PREFIX = "pipeline-staging"  # the artifacts-zone prefix of STAGING_DIR's contents
 CODE_PREFIX = "pipeline-code"  # the artifacts-zone prefix of pipeline_code/, one folder per code hash
 OUTPUT_PREFIX = "pipeline-runs"  # step outputs, models and checkpoints, per execution
-# Operations: what the promotion, monitoring and batch pipelines and the alarms agree on (OperationsNames).
+# Operations: what the promotion, monitoring and batch pipelines and the alarms agree on (naming.ResourceNames).
 DATA_CAPTURE_PREFIX = "data-capture"  # endpoint data capture: <prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/
 GROUND_TRUTH_PREFIX = "ground-truth"  # labels uploaded later, Model Monitor's ground-truth layout
 MONITORING_REPORTS_PREFIX = "monitoring/reports"
 BATCH_PREDICTIONS_PREFIX = "batch-predictions"  # in the curated zone
-METRIC_NAMESPACE = "MLOps/Monitoring"  # the drift check's CloudWatch metrics, which the drift alarms watch
 
 # Training data: every run reads an immutable manifest of the raw zone's objects under these prefixes (the
 # Adult data and the labelled feedback the monitoring pipeline writes), written to the artifacts zone under
@@ -101,30 +102,6 @@ PIPELINES = ("training", "monitoring", "batch-inference")
 def pipelines_of(environment: EnvironmentConfig) -> tuple[str, ...]:
     """The pipelines CDK deploys for `environment`."""
     return tuple(p for p in PIPELINES if p != "monitoring" or environment.monitoring.backend == "custom")
-
-
-def pipeline_name(project_name: str, environment: str, pipeline: str = "training") -> str:
-    return f"{project_name}-{environment}-{pipeline}"
-
-
-def endpoint_name(project_name: str, environment: str) -> str:
-    """The environment's one endpoint, created and updated by the promotion state machine at run time."""
-    return f"{project_name}-{environment}-endpoint"
-
-
-def model_package_group_name(project_name: str, environment: str) -> str:
-    """The Model Registry group the training pipeline registers in and the promotion deploys from."""
-    return f"{project_name}-{environment}-models"
-
-
-def feature_group_name(project_name: str, environment: str) -> str:
-    """The Feature Store group the training pipeline ingests the curated Adult features into."""
-    return f"{project_name}-{environment}-adult"
-
-
-def current_model_parameter(project_name: str, environment: str) -> str:
-    """The SSM parameter where promotion records the model package that is live on the endpoint."""
-    return f"/{project_name}/{environment}/current-model-package"
 
 
 def definition_path(environment: str, pipeline: str = "training") -> Path:

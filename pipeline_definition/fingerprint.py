@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 from config import EnvironmentConfig, PlatformConfig
 from pipeline_definition.contract import (
@@ -27,15 +28,18 @@ BUILDER_SETTINGS = (
 )  # fmt: skip
 
 # The builder's own modules: a change to any of them may change the definition. Every module of the builders
-# package counts, so a new one cannot be forgotten here.
+# package counts, so a new one cannot be forgotten here; so does every module of `naming`, which names the
+# pipelines, the endpoint and the SSM parameter the definitions hold.
 _BUILDER_MODULES = ("offline_session.py", "generate.py", "fingerprint.py", "contract.py")
 _BUILDERS_PACKAGE = "builders"
+_NAMING_PACKAGE = ROOT / "naming"
 
 
-def _builder_sources() -> list[str]:
-    """The builder's source files, relative to the package folder, in a stable order."""
-    package = sorted(p.relative_to(PACKAGE_DIR).as_posix() for p in (PACKAGE_DIR / _BUILDERS_PACKAGE).glob("*.py"))
-    return [*_BUILDER_MODULES, *package]
+def _builder_sources() -> list[Path]:
+    """The builder's source files, in a stable order."""
+    package = sorted((PACKAGE_DIR / _BUILDERS_PACKAGE).glob("*.py"))
+    naming = sorted(_NAMING_PACKAGE.glob("*.py"))
+    return [*(PACKAGE_DIR / name for name in _BUILDER_MODULES), *package, *naming]
 
 
 # code_hash: from contract
@@ -48,8 +52,8 @@ def definition_fingerprint(project_name: str, environment: EnvironmentConfig) ->
     # The monitoring backend decides whether CDK deploys the monitoring pipeline, not what the definitions hold.
     used = environment.model_dump(mode="json", include=set(BUILDER_SETTINGS), exclude={"monitoring": {"backend"}})
     digest.update(json.dumps(used, sort_keys=True).encode())
-    for name in _builder_sources():
-        digest.update(name.encode() + b"\0" + (PACKAGE_DIR / name).read_bytes())
+    for path in _builder_sources():
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

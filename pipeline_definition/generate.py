@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from config import DEFAULT_CONFIG_PATH, EnvironmentConfig, load_config
+from naming import EnvironmentNames
 from pipeline_definition import contract, fingerprint
 from pipeline_definition.contract import STAGING_PREFIX
 
@@ -54,6 +55,7 @@ def build_definitions(
     previous = Path.cwd()
     lock = (contract.PACKAGE_DIR / ".build.lock").open("w")
     fcntl.flock(lock, fcntl.LOCK_EX)
+    names = EnvironmentNames(project_name, environment.name)
     definitions: dict[str, str] = {}
     refused: list[str] = []
     try:
@@ -64,7 +66,7 @@ def build_definitions(
                 pipeline,
                 BuildContext(
                     environment=environment,
-                    project_name=project_name,
+                    names=names,
                     code_dir=contract.CODE_DIR,
                     staging_dir=staging_dir,
                     scratch_dir=scratch.relative_to(contract.ROOT),

@@ -2,7 +2,7 @@
 
 The same snapshot (`lambdas.shared.snapshot`) and parameters (`lambdas.shared.run_request`) as the retraining
 triggers and the release, so a manual run is cached, recorded and traced like any other. Uses your AWS
-credentials (profile or environment); names come from config/environments.yaml and pipeline_definition.contract.
+credentials (profile or environment); names come from config/environments.yaml and naming.ResourceNames.
 
     python -m release.start_training --env dev --reason "new labelling guideline"
     python -m release.start_training --env dev --dry-run      # list what the run would read, start nothing
@@ -23,15 +23,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lambdas.shared.adapters import DataSnapshots
 from lambdas.shared.run_request import description, display_name, run_parameters
 from lambdas.shared.snapshot import EmptySnapshotError, Snapshot, build_snapshot
+from naming import ResourceNames
 from pipeline_definition import contract
 from release.aws import Clients, session_for
 
 TRIGGER = "manual"
-
-
-def zone_bucket(project: str, environment: str, zone: str, account: str, region: str) -> str:
-    """`<project>-<env>-<zone>-<account>-<region>` (stacks.units.data_lake.zone_bucket_name, resolved)."""
-    return f"{project}-{environment}-{zone}-{account}-{region}"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -46,8 +42,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def start(args: argparse.Namespace, clients: Clients, *, project: str, region: str, account: str) -> str:
     """Snapshot and start (or, dry, only list); returns what to print."""
-    raw = zone_bucket(project, args.env, "raw", account, region)
-    artifacts = zone_bucket(project, args.env, "artifacts", account, region)
+    names = ResourceNames(project, args.env, account, region)
+    raw = names.zone_bucket("raw")
+    artifacts = names.zone_bucket("artifacts")
     snapshots = DataSnapshots(
         raw_bucket=raw,
         prefixes=contract.SNAPSHOT_PREFIXES,
@@ -64,7 +61,7 @@ def start(args: argparse.Namespace, clients: Clients, *, project: str, region: s
         listing = "\n".join(f"  {snapshot.source}{key}" for key in snapshot.keys)
         return f"dry run: a run would read {snapshot.uri} ({len(snapshot.keys)} object(s)):\n{listing}"
     snapshot = snapshots.take()
-    pipeline = contract.pipeline_name(project, args.env)
+    pipeline = names.training_pipeline
     now = datetime.now(UTC)
     reason = args.reason or f"started by hand with release.start_training at {now:%Y-%m-%dT%H:%M:%SZ}"
     response = clients.sagemaker.start_pipeline_execution(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from config import EnvironmentConfig
-from pipeline_definition.contract import feature_group_name, model_package_group_name
+from naming import ResourceNames
 from stacks.dataset_schema import CURATED_DATASET_NAME, curated_glue_columns
 from stacks.units.data_lake import DataLake
 from stacks.units.experiment_tracking import ExperimentTracking
@@ -17,11 +19,26 @@ from stacks.units.model_registry import ModelRegistry
 from stacks.units.settings import log_retention, removal_policy
 
 
+@dataclass(frozen=True)
+class StatefulRefs:
+    """What the stacks that compute on the lake use of it by reference; the rest they find by `ResourceNames`.
+
+    Handed these rather than the stack, they cannot reach into its constructs. The key and the MLflow server are
+    resources of this stack: a stack that uses them gets a cross-stack reference (an export of this one).
+    """
+
+    key: kms.IKey  # the lake key: zones, feature store, registry artifacts, operations
+    feature_group_arn: str
+    model_package_group_arn: str
+    mlflow_tracking_server_arn: str | None  # None where experiment_tracking is off
+
+
 class DataLakeStack(cdk.Stack):
     """The stateful stack of one environment: the data lake, the feature group and the model registry.
 
     Termination protection and retention come from config. Everything here outlives deploys of the stacks that
     compute on it; `tests/stacks/test_logical_ids.py` pins the logical IDs so nothing is replaced by accident.
+    Provides `refs` (`StatefulRefs`) for the other stacks of the stage.
     """
 
     def __init__(
@@ -30,15 +47,14 @@ class DataLakeStack(cdk.Stack):
         construct_id: str,
         *,
         environment: EnvironmentConfig,
-        project_name: str,
+        names: ResourceNames,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, termination_protection=environment.termination_protection, **kwargs)
-        resource_prefix = f"{project_name}-{environment.name}"
         self.lake = DataLake(
             self,
             "DataLake",
-            resource_prefix=resource_prefix,
+            names=names,
             settings=environment.data_lake,
             destroy=environment.is_destroyable,
             curated_dataset_name=CURATED_DATASET_NAME,
@@ -47,7 +63,7 @@ class DataLakeStack(cdk.Stack):
         self.feature_store = FeatureStore(
             self,
             "FeatureStore",
-            feature_group_name=feature_group_name(project_name, environment.name),
+            feature_group_name=names.feature_group,
             key=self.lake.key,
             features_bucket=self.lake.zones["features"],
             glue_database_name=self.lake.glue_database_name,
@@ -59,7 +75,7 @@ class DataLakeStack(cdk.Stack):
         self.model_registry = ModelRegistry(
             self,
             "ModelRegistry",
-            model_package_group_name=model_package_group_name(project_name, environment.name),
+            model_package_group_name=names.model_package_group,
             cross_account_readers=environment.model_registry.cross_account_readers,
             artifacts_bucket=self.lake.zones["artifacts"],
             key=self.lake.key,
@@ -70,7 +86,7 @@ class DataLakeStack(cdk.Stack):
             ExperimentTracking(
                 self,
                 "ExperimentTracking",
-                server_name=f"{resource_prefix}-mlflow",
+                server_name=names.mlflow_server,
                 size=environment.experiment_tracking.server_size,
                 artifacts_bucket=self.lake.zones["artifacts"],
             )
@@ -84,3 +100,11 @@ class DataLakeStack(cdk.Stack):
             )
             for zone, bucket in self.lake.zones.items()
         }
+        self.refs = StatefulRefs(
+            key=self.lake.key,
+            feature_group_arn=self.feature_store.feature_group_arn,
+            model_package_group_arn=self.model_registry.model_package_group_arn,
+            mlflow_tracking_server_arn=(
+                self.experiment_tracking.tracking_server_arn if self.experiment_tracking else None
+            ),
+        )

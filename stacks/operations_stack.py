@@ -1,7 +1,8 @@
 """Operations of one environment: promotion to an endpoint, monitoring, alarms, the retraining triggers.
 
 Stateless: it only reacts (to approvals, schedules, alarms and new data) and calls SageMaker. It finds the
-stateful resources by their names (`OperationsNames`) rather than by cross-stack reference.
+stateful resources by their names (`naming.ResourceNames`) rather than by cross-stack reference; the lake key is
+its one reference to the stateful stack.
 """
 
 from __future__ import annotations
@@ -10,20 +11,20 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from config import EnvironmentConfig
+from naming import ResourceNames
 from pipeline_code.schema import FEATURE_NAMES
 from pipeline_definition.contract import pipelines_of
-from stacks.data_lake_stack import DataLakeStack
 from stacks.definitions import committed_definition
 from stacks.units.data_lake import import_zones
 from stacks.units.model_promotion import ModelPromotion, PromotionTargets
 from stacks.units.monitoring_alarms import MonitoringAlarms
 from stacks.units.native_monitoring import NativeMonitoring
-from stacks.units.operations_names import OperationsNames
 from stacks.units.operations_pipelines import OperationsPipelines
 from stacks.units.retraining_triggers import RetrainingTriggers, TriggerTargets
 from stacks.units.settings import log_retention, removal_policy
@@ -37,21 +38,21 @@ class OperationsStack(cdk.Stack):
         scope: Construct,
         construct_id: str,
         *,
-        project_name: str,
+        names: ResourceNames,
         environment: EnvironmentConfig,
-        data: DataLakeStack,
+        key: kms.IKey,
         **kwargs: Any,
     ) -> None:
+        """`key`: the lake key (the stateful stack's), which encrypts the zones, the topic and the state."""
         super().__init__(scope, construct_id, **kwargs)
-        prefix = f"{project_name}-{environment.name}"
-        self.names = OperationsNames(project_name, environment.name)
-        self.key = data.lake.key
-        self.zones = import_zones(self, prefix, self.key, ("raw", "curated", "artifacts"))
+        self.names = names
+        self.key = key
+        self.zones = import_zones(self, names, self.key, ("raw", "curated", "artifacts"))
         self.alerts = sns.Topic(
             self,
             "Alerts",
-            topic_name=f"{prefix}-alerts",
-            display_name=f"{prefix} alarms",
+            topic_name=names.alerts_topic,
+            display_name=f"{names.prefix} alarms",
             master_key=self.key,
             enforce_ssl=True,
         )
@@ -77,11 +78,11 @@ class OperationsStack(cdk.Stack):
             environment=environment,
             names=self.names,
             definitions={
-                pipeline: committed_definition(project_name, environment, pipeline)
+                pipeline: committed_definition(names.project, environment, pipeline)
                 for pipeline in pipelines_of(environment)
                 if pipeline != "training"
             },
-            training_definition=committed_definition(project_name, environment, "training"),
+            training_definition=committed_definition(names.project, environment, "training"),
             zones=self.zones,
             key=self.key,
         )

@@ -25,10 +25,11 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from config import ConfigError, EnvironmentConfig, ReleaseSettings, ReleaseSourceSettings
+from naming import ResourceNames
 from pipeline_definition import contract
 from stacks.stage import MlopsStage
 from stacks.units.compliance import acknowledge
-from stacks.units.release_access import ReleaseAccess, release_role_name
+from stacks.units.release_access import ReleaseAccess
 from stacks.units.release_compliance import acknowledge_generated_grants
 
 # The README's test command and the synth of this very stack: the pipeline builds what `make` builds locally.
@@ -39,10 +40,6 @@ NOTIFIED_EVENTS = (
     "codepipeline-pipeline-pipeline-execution-failed",
     "codepipeline-pipeline-manual-approval-needed",
 )
-
-
-def code_hash_parameter(project_name: str, environment: str) -> str:
-    return f"/{project_name}/{environment}/release/pipeline-code-hash"
 
 
 def _given(value: str | None, key: str) -> str:
@@ -171,28 +168,30 @@ class ReleaseStack(cdk.Stack):
         source: pipelines.CodePipelineSource,
     ) -> None:
         """Deploy one environment's `MlopsStage`, then check it; dev also re-runs training on new ML code."""
-        prefix = f"{project_name}-{environment.name}"
         account = _given(environment.account, f"environments.{environment.name}.account")
         stage = MlopsStage(self, project_name=project_name, environment=environment)
+        # The stage's names are its templates' (deploy-time account and region); the steps below run in CodeBuild
+        # with plain strings: the same names, resolved in the environment's account and region.
+        names = ResourceNames(project_name, environment.name, account, environment.region)
         is_dev = environment.name == "dev"
-        training_pipeline = contract.pipeline_name(project_name, environment.name)  # the one a code change re-runs
         access_stack = cdk.Stack(
             stage,
             "ReleaseAccess",
-            stack_name=f"{prefix}-release-access",
+            stack_name=stage.names.release_access_stack,
             description=f"{project_name} {environment.name}: the role the release pipeline's checks assume",
         )
         ReleaseAccess(
             access_stack,
             "ReleaseAccess",
-            resource_prefix=prefix,
+            names=stage.names,
             tooling_account=tooling_account,
-            training_pipeline_name=training_pipeline if is_dev else None,
-            code_hash_parameter=code_hash_parameter(project_name, environment.name) if is_dev else None,
+            # the training pipeline a code change re-runs, and where the hash of the code it last ran is kept
+            training_pipeline_name=stage.names.training_pipeline if is_dev else None,
+            code_hash_parameter=stage.names.code_hash_parameter if is_dev else None,
         )
         target = {
             "TARGET_REGION": environment.region,
-            "RELEASE_ROLE_ARN": f"arn:{self.partition}:iam::{account}:role/{release_role_name(prefix)}",
+            "RELEASE_ROLE_ARN": f"arn:{self.partition}:iam::{account}:role/{names.release_check_role}",
         }
         post: list[pipelines.Step] = [
             self._post_deploy_step(
@@ -210,14 +209,13 @@ class ReleaseStack(cdk.Stack):
                     source,
                     {
                         **target,
-                        "TRAINING_PIPELINE_NAME": training_pipeline,
-                        "CODE_HASH_PARAMETER": code_hash_parameter(project_name, environment.name),
+                        "TRAINING_PIPELINE_NAME": names.training_pipeline,
+                        "CODE_HASH_PARAMETER": names.code_hash_parameter,
                         "CODE_DIR": CODE_DIR,
                         # The run's data snapshot (lambdas/shared/snapshot.py), named as the data lake names them.
-                        "RAW_BUCKET_NAME": f"{prefix}-raw-{account}-{environment.region}",
+                        "RAW_BUCKET_NAME": names.zone_bucket("raw"),
                         "SNAPSHOT_PREFIXES": ",".join(contract.SNAPSHOT_PREFIXES),
-                        "SNAPSHOTS_URI": f"s3://{prefix}-artifacts-{account}-{environment.region}/"
-                        f"{contract.DATA_SNAPSHOT_PREFIX}/",
+                        "SNAPSHOTS_URI": f"s3://{names.zone_bucket('artifacts')}/{contract.DATA_SNAPSHOT_PREFIX}/",
                     },
                     command="python -m release.code_change_trigger",
                 )

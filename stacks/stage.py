@@ -9,12 +9,14 @@ from config import EnvironmentConfig
 from stacks.data_lake_stack import DataLakeStack
 from stacks.ml_pipeline_stack import MlPipelineStack
 from stacks.operations_stack import OperationsStack
+from stacks.units.settings import stage_names
 
 
 class MlopsStage(cdk.Stage):
     """All stacks of one environment, in the account and region its config names.
 
-    `cdk deploy '<env>/*'` deploys the stage; the stack names are `<project>-<env>-<part>`.
+    `cdk deploy '<env>/*'` deploys the stage; the stack names are `<project>-<env>-<part>`. `names` (built here,
+    once, and handed to every stack) names every resource of the environment.
     """
 
     def __init__(self, scope: Construct, *, project_name: str, environment: EnvironmentConfig) -> None:
@@ -23,32 +25,32 @@ class MlopsStage(cdk.Stage):
             environment.name,
             env=cdk.Environment(account=environment.account, region=environment.region),
         )
-        prefix = f"{project_name}-{environment.name}"
+        self.names = names = stage_names(project_name, environment.name)
         self.data_lake = DataLakeStack(
             self,
             "DataLake",
-            stack_name=f"{prefix}-data-lake",
+            stack_name=names.data_lake_stack,
             description=f"{project_name} {environment.name}: data lake, feature group, model registry (stateful)",
-            project_name=project_name,
+            names=names,
             environment=environment,
         )
         self.ml_pipeline = MlPipelineStack(
             self,
             "MlPipeline",
-            stack_name=f"{prefix}-ml-pipeline",
+            stack_name=names.ml_pipeline_stack,
             description=f"{project_name} {environment.name}: SageMaker training pipeline and its execution role",
-            project_name=project_name,
+            names=names,
             environment=environment,
-            data=self.data_lake,
+            lake=self.data_lake.refs,
         )
         self.operations = OperationsStack(
             self,
             "Operations",
-            stack_name=f"{prefix}-operations",
+            stack_name=names.operations_stack,
             description=f"{project_name} {environment.name}: promotion, monitoring, alarms, retraining triggers",
-            project_name=project_name,
+            names=names,
             environment=environment,
-            data=self.data_lake,
+            key=self.data_lake.refs.key,
         )
         # The operations pipelines run the step code that the ml-pipeline stack deploys.
         self.operations.add_stack_dependency(self.ml_pipeline)

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from pipeline_definition.contract import definition_path, model_package_group_name
+from pipeline_definition.contract import definition_path
 from pipeline_definition.local_runner.runner import render_definition as runner_rendering
 from pipeline_definition.local_runner.twin import TwinNames, moto_endpoint, prepare_local_twin
 from twin.assembly import StageTemplates
@@ -53,7 +53,7 @@ def twin_names(stage: StageTemplates, project: str, environment: str) -> TwinNam
         if names.bucket(zone) != stage.bucket(zone):
             raise RuntimeError(f"the runner names the {zone} zone {names.bucket(zone)}, the stage {stage.bucket(zone)}")
     groups = stage.names("AWS::SageMaker::ModelPackageGroup")
-    if groups != [model_package_group_name(project, environment)]:
+    if groups != [names.resources.model_package_group]:
         raise RuntimeError(f"the stage's model package groups {groups} are not the runner's")
     return names
 

@@ -29,7 +29,7 @@ __all__ = ["BuildContext", "PipelineBuilder", "builder_for"]
 _BUILDERS: dict[str, Callable[[BuildContext], PipelineBuilder[Any]]] = {
     "training": lambda ctx: TrainingPipelineBuilder(ctx, TrainingParameters.from_config(ctx.environment)),
     "monitoring": lambda ctx: MonitoringPipelineBuilder(
-        ctx, MonitoringParameters.from_config(ctx.project_name, ctx.environment)
+        ctx, MonitoringParameters.from_config(ctx.names, ctx.environment)
     ),
     "batch-inference": lambda ctx: BatchInferencePipelineBuilder(
         ctx, BatchInferenceParameters.from_config(ctx.environment)

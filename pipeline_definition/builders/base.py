@@ -24,6 +24,7 @@ from sagemaker.core.workflow import ExecutionVariables, Join, ParameterInteger, 
 from sagemaker.mlops.workflow import CacheConfig, Pipeline, ProcessingStep
 
 from config import EnvironmentConfig
+from naming import EnvironmentNames
 from pipeline_definition.contract import (
     CODE_PREFIX,
     OUTPUT_PREFIX,
@@ -31,7 +32,6 @@ from pipeline_definition.contract import (
     STAGING_PREFIX,
     code_files,
     code_hash,
-    pipeline_name,
 )
 from pipeline_definition.offline_session import OfflinePipelineSession
 
@@ -48,7 +48,7 @@ SERVING_IMAGE = ("xgboost", "3.0-5")  # the SageMaker XGBoost container serves `
 @dataclass(frozen=True)
 class BuildContext:
     environment: EnvironmentConfig
-    project_name: str
+    names: EnvironmentNames  # the environment's names (no account: the definitions hold placeholders)
     code_dir: Path  # the pipeline_code package folder
     staging_dir: Path  # receives what the SDK uploads (shipped by CDK under STAGING_PREFIX)
     scratch_dir: Path  # temporary: a clean copy of the step code for the training job's source dir
@@ -107,7 +107,7 @@ class PipelineBuilder(ABC, Generic[P]):
         self.tracking_env: dict[str, Any] = (
             {
                 "MLFLOW_TRACKING_URI": PLACEHOLDERS.mlflow_tracking_server_arn,
-                "MLFLOW_EXPERIMENT_NAME": pipeline_name(context.project_name, env.name),
+                "MLFLOW_EXPERIMENT_NAME": context.names.training_pipeline,
                 "MLOPS_CODE_HASH": self.code_hash,
             }
             if env.experiment_tracking.enabled

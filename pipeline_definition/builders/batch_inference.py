@@ -14,7 +14,7 @@ from sagemaker.mlops.workflow import Pipeline, TransformStep
 
 from pipeline_definition.builders.base import PROCESSING_IN, PROCESSING_OUT, PipelineBuilder
 from pipeline_definition.builders.parameters import BatchInferenceParameters
-from pipeline_definition.contract import BATCH_PREDICTIONS_PREFIX, PLACEHOLDERS, pipeline_name
+from pipeline_definition.contract import BATCH_PREDICTIONS_PREFIX, PLACEHOLDERS
 
 
 class BatchInferencePipelineBuilder(PipelineBuilder[BatchInferenceParameters]):
@@ -78,7 +78,7 @@ class BatchInferencePipelineBuilder(PipelineBuilder[BatchInferenceParameters]):
             ),
         )
         return Pipeline(
-            name=pipeline_name(self.ctx.project_name, env.name, "batch-inference"),
+            name=self.ctx.names.batch_pipeline,
             parameters=self.parameters,
             steps=[prepare, resolve, score],
             sagemaker_session=self.session,

@@ -14,14 +14,7 @@ from sagemaker.mlops.workflow import ConditionStep, Pipeline
 
 from pipeline_definition.builders.base import PROCESSING_IN, PROCESSING_OUT, PipelineBuilder
 from pipeline_definition.builders.parameters import MonitoringParameters
-from pipeline_definition.contract import (
-    FEEDBACK_PREFIX,
-    METRIC_NAMESPACE,
-    MONITORING_REPORTS_PREFIX,
-    PLACEHOLDERS,
-    current_model_parameter,
-    pipeline_name,
-)
+from pipeline_definition.contract import FEEDBACK_PREFIX, MONITORING_REPORTS_PREFIX, PLACEHOLDERS
 
 MIN_MONITORING_ROWS = 100  # the drift check refuses fewer rows: effect sizes on tiny batches mislead
 
@@ -33,7 +26,7 @@ class MonitoringPipelineBuilder(PipelineBuilder[MonitoringParameters]):
 
     def build(self) -> Pipeline:
         env = self.ctx.environment
-        prefix = f"{self.ctx.project_name}-{env.name}"
+        names = self.ctx.names
         summary = PropertyFile(name="MonitoringInputs", output_name="summary", path="summary.json")
         gather = self.processing_step(
             "GatherMonitoringInputs",
@@ -42,7 +35,7 @@ class MonitoringPipelineBuilder(PipelineBuilder[MonitoringParameters]):
             outputs=["current", "scores", "baseline", "model", "reference", "summary"],
             arguments=[
                 "--model-package-parameter",
-                current_model_parameter(self.ctx.project_name, env.name),
+                names.current_model_parameter,
                 "--source",
                 self.params.source,
                 "--capture-uri",
@@ -93,15 +86,15 @@ class MonitoringPipelineBuilder(PipelineBuilder[MonitoringParameters]):
                 "--categorical-js",
                 str(t.drift_jensen_shannon),
                 "--namespace",
-                METRIC_NAMESPACE,
+                names.metric_namespace,
                 "--dimension",
-                f"Environment={prefix}",
+                f"{names.metric_dimension}={names.prefix}",
                 "--publish-cloudwatch",
                 "--publish-events",
                 "--report-uri",
                 report_uri,
                 "--environment",
-                prefix,
+                names.prefix,
                 "--region",
                 env.region,
             ],
@@ -119,7 +112,7 @@ class MonitoringPipelineBuilder(PipelineBuilder[MonitoringParameters]):
             else_steps=[],  # too little traffic in the window is not a failure: nothing to check yet
         )
         return Pipeline(
-            name=pipeline_name(self.ctx.project_name, env.name, "monitoring"),
+            name=names.monitoring_pipeline,
             parameters=self.parameters,
             steps=[gather, enough],
             sagemaker_session=self.session,

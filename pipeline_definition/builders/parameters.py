@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from sagemaker.core.workflow import ParameterFloat, ParameterInteger, ParameterString
 
 from config import EnvironmentConfig
+from naming import EnvironmentNames
 from pipeline_definition.contract import (
     BATCH_PREDICTIONS_PREFIX,
     DATA_CAPTURE_PREFIX,
     GROUND_TRUTH_PREFIX,
     PLACEHOLDERS,
-    endpoint_name,
 )
 
 # The InputManifestUri of a run started without a data snapshot: the training pipeline stops at once on it.
@@ -90,9 +90,9 @@ class MonitoringParameters:
     window_hours: ParameterInteger
 
     @classmethod
-    def from_config(cls, project_name: str, env: EnvironmentConfig) -> MonitoringParameters:
+    def from_config(cls, names: EnvironmentNames, env: EnvironmentConfig) -> MonitoringParameters:
         monitoring = env.monitoring
-        endpoint = endpoint_name(project_name, env.name)
+        endpoint = names.endpoint
         artifacts = f"s3://{PLACEHOLDERS.artifacts_bucket}"
         return cls(
             processing_type=ParameterString("ProcessingInstanceType", default_value=monitoring.instance_type),

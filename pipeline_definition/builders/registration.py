@@ -20,7 +20,7 @@ from sagemaker.serve.model_builder import ModelBuilder
 from pipeline_code import schema
 from pipeline_definition.builders.base import SERVING_IMAGE, PipelineBuilder
 from pipeline_definition.builders.parameters import TrainingParameters
-from pipeline_definition.contract import PLACEHOLDERS, pipeline_name
+from pipeline_definition.contract import PLACEHOLDERS
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def register_step(builder: PipelineBuilder[TrainingParameters], run: RunResults)
         model_metrics=metrics,
         drift_check_baselines=baselines,
         approval_status=params.approval_status,
-        description=f"{schema.LABEL} classifier trained by {pipeline_name(builder.ctx.project_name, env.name)}",
+        description=f"{schema.LABEL} classifier trained by {builder.ctx.names.training_pipeline}",
         # Every value must be 1-256 characters of [\p{L}\p{Z}\p{N}_.:/=+\-@] (the registry refuses the package
         # otherwise): URIs, hex digests, ARNs, sanitized parameters and the evaluation's metadata-safe summary.
         # Lineage that does not fit (every input object) is in the JSON document at lineage_uri.

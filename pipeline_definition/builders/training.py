@@ -38,7 +38,7 @@ from pipeline_definition.builders.native_checks import NativeChecks, native_chec
 from pipeline_definition.builders.parameters import NO_DATA_SNAPSHOT, TrainingParameters
 from pipeline_definition.builders.registration import RunResults, register_step
 from pipeline_definition.builders.tuning import tuning_step
-from pipeline_definition.contract import DATA_SNAPSHOT_PREFIX, OUTPUT_PREFIX, PLACEHOLDERS, pipeline_name
+from pipeline_definition.contract import DATA_SNAPSHOT_PREFIX, OUTPUT_PREFIX, PLACEHOLDERS
 
 # The data snapshot a training run reads: s3://<artifacts>/data-snapshots/<sha256 first 16 hex>.manifest, a
 # SageMaker ManifestFile written by whoever starts the run. Left at its default (NO_DATA_SNAPSHOT), the run stops
@@ -234,7 +234,7 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
             else_steps=[fail],
         )
         return Pipeline(
-            name=pipeline_name(self.ctx.project_name, env.name),
+            name=self.ctx.names.training_pipeline,
             parameters=self.parameters,
             steps=[guard, preprocess, ingest, *native.steps, train, evaluate, bias, gate],
             sagemaker_session=self.session,
@@ -297,6 +297,6 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
                 "subsample": self.params.subsample.to_string(),
                 "min_child_weight": self.params.min_child_weight.to_string(),
             },
-            base_job_name=f"{self.ctx.project_name}-{env.name}-train",
+            base_job_name=self.ctx.names.training_job_prefix,
             environment=dict(self.tracking_env),
         )

@@ -15,7 +15,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from config import load_config
-from pipeline_definition.contract import PIPELINES, definition_path, pipeline_name
+from pipeline_definition.contract import PIPELINES, definition_path
 from pipeline_definition.local_runner.cache import StepCache
 from pipeline_definition.local_runner.errors import InvalidParameters, UnsupportedConstruct
 from pipeline_definition.local_runner.runner import LocalRunner
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             result = runner.run(
                 definition_path(args.env, args.pipeline),
                 parameters,
-                pipeline_name=pipeline_name(config.project_name, args.env, args.pipeline),
+                pipeline_name=names.resources.pipeline(args.pipeline),
             )
         except (InvalidParameters, UnsupportedConstruct) as err:
             print(f"error: {err}", file=sys.stderr)

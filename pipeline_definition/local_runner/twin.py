@@ -12,10 +12,11 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from naming import ResourceNames
 from pipeline_code import schema
 from pipeline_definition.contract import (
     CODE_DIR,
@@ -26,8 +27,6 @@ from pipeline_definition.contract import (
     STAGING_DIR,
     STAGING_PREFIX,
     code_files,
-    feature_group_name,
-    model_package_group_name,
 )
 from pipeline_definition.fingerprint import code_hash
 
@@ -37,19 +36,24 @@ RAW_DATA_PREFIX = "adult/"  # where the training pipeline's default InputDataUri
 
 @dataclass(frozen=True)
 class TwinNames:
-    """The real names of one environment's deployed resources, on the twin."""
+    """The real names of one environment's deployed resources, on the twin: `resources` (the names CDK deploys,
+    `naming.ResourceNames`, in the twin's account and region) and the pipelines' role, which only the twin names."""
 
     project: str
     environment: str
     region: str
     account: str = "123456789012"
+    resources: ResourceNames = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "resources", ResourceNames(self.project, self.environment, self.account, self.region))
 
     def bucket(self, zone: str) -> str:
-        return f"{self.project}-{self.environment}-{zone}-{self.account}-{self.region}"
+        return self.resources.zone_bucket(zone)
 
     @property
     def role_arn(self) -> str:
-        return f"arn:aws:iam::{self.account}:role/{self.project}-{self.environment}-pipeline"
+        return f"arn:aws:iam::{self.account}:role/{self.resources.prefix}-pipeline"
 
     def placeholders(self) -> dict[str, str]:
         """Placeholder value -> real name, for LocalRunner(placeholders=...)."""
@@ -59,8 +63,8 @@ class TwinNames:
             "raw_bucket": self.bucket("raw"),
             "artifacts_bucket": self.bucket("artifacts"),
             "curated_bucket": self.bucket("curated"),
-            "feature_group": feature_group_name(self.project, self.environment),
-            "model_package_group": model_package_group_name(self.project, self.environment),
+            "feature_group": self.resources.feature_group,
+            "model_package_group": self.resources.model_package_group,
             # The twin has no MLflow server: an empty URI is what CDK deploys where tracking is off. A server ARN
             # here made every tracked job (staging/prod) retry the unreachable server for ~4.5 minutes.
             "mlflow_tracking_server_arn": "",
@@ -93,11 +97,9 @@ def prepare_local_twin(
     if land_data:
         land_adult_data(s3, names.bucket("raw"), sample_rows=sample_rows)
     if sagemaker is not None:
-        sagemaker.create_model_package_group(
-            ModelPackageGroupName=model_package_group_name(names.project, names.environment)
-        )
+        sagemaker.create_model_package_group(ModelPackageGroupName=names.resources.model_package_group)
         sagemaker.create_feature_group(
-            FeatureGroupName=feature_group_name(names.project, names.environment),
+            FeatureGroupName=names.resources.feature_group,
             RecordIdentifierFeatureName=schema.RECORD_IDENTIFIER_NAME,
             EventTimeFeatureName=schema.EVENT_TIME_NAME,
             FeatureDefinitions=schema.feature_store_definitions(),

@@ -13,26 +13,16 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from config import DataLakeSettings
+from naming import ZONES, ResourceNames
 from stacks.units.compliance import acknowledge
 
-ZONES = ("raw", "curated", "features", "artifacts")
 
-
-def zone_bucket_name(resource_prefix: str, zone: str) -> str:
-    """`<project>-<env>-<zone>-<account>-<region>`: globally unique, and known to every stack of the stage.
-
-    Other stacks import the zones by this name instead of a cross-stack reference, so their IAM statements
-    carry plain ARNs (reviewable, and stable for cdk-nag acknowledgments). A named bucket also can't be
-    replaced silently: CloudFormation refuses a replacement that would need a second bucket of the same name.
-    """
-    return f"{resource_prefix}-{zone}-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}"
-
-
-def import_zones(scope: Construct, resource_prefix: str, key: kms.IKey, zones: Sequence[str]) -> dict[str, s3.IBucket]:
-    """The named zones as seen from another stack: by name, with the lake key, so grants include the key."""
+def import_zones(scope: Construct, names: ResourceNames, key: kms.IKey, zones: Sequence[str]) -> dict[str, s3.IBucket]:
+    """The named zones as seen from another stack: by name (`names.zone_bucket`, not a cross-stack reference),
+    with the lake key, so grants include the key."""
     return {
         zone: s3.Bucket.from_bucket_attributes(
-            scope, f"{zone.capitalize()}Zone", bucket_name=zone_bucket_name(resource_prefix, zone), encryption_key=key
+            scope, f"{zone.capitalize()}Zone", bucket_name=names.zone_bucket(zone), encryption_key=key
         )
         for zone in zones
     }
@@ -70,7 +60,7 @@ class DataLake(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        resource_prefix: str,
+        names: ResourceNames,
         settings: DataLakeSettings,
         destroy: bool,
         curated_dataset_name: str,
@@ -78,7 +68,8 @@ class DataLake(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         removal = cdk.RemovalPolicy.DESTROY if destroy else cdk.RemovalPolicy.RETAIN
-        self.resource_prefix = resource_prefix
+        self.names = names
+        resource_prefix = names.prefix
 
         self.key = kms.Key(
             self,
@@ -211,7 +202,7 @@ class DataLake(Construct):
         bucket = s3.Bucket(
             self,
             f"{zone.capitalize()}Zone",
-            bucket_name=zone_bucket_name(self.resource_prefix, zone),
+            bucket_name=self.names.zone_bucket(zone),
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
             bucket_key_enabled=True,

@@ -1,6 +1,6 @@
 """Alarms on drift and model quality, and one CloudWatch dashboard per environment, for both monitoring backends.
 
-Alarms named `<prefix>-drift-*` (`OperationsNames.alarm_prefix`) start a retraining run when they go to ALARM;
+Alarms named `<prefix>-drift-*` (`ResourceNames.alarm_prefix`) start a retraining run when they go to ALARM;
 every alarm notifies the alert topic. Missing data (no monitoring run in the period) is never a breach.
 """
 
@@ -17,8 +17,8 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config import MonitoringSettings, Thresholds
+from naming import ResourceNames
 from stacks.units.compliance import acknowledge
-from stacks.units.operations_names import OperationsNames
 
 PERIOD = cdk.Duration.hours(1)
 VARIANT = "AllTraffic"
@@ -53,7 +53,7 @@ class MonitoringAlarms(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        names: OperationsNames,
+        names: ResourceNames,
         monitoring: MonitoringSettings,
         thresholds: Thresholds,
         feature_names: Sequence[str],

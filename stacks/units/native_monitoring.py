@@ -28,9 +28,9 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from config import ConfigError, MonitoringSettings
+from naming import ResourceNames
 from pipeline_code import schema
 from stacks.units.compliance import acknowledge, acknowledge_grant_policy, nag_finding
-from stacks.units.operations_names import OperationsNames
 from stacks.units.sagemaker_grants import grant_container_logs, grant_metrics
 
 # Registries of SageMaker's own images (the SDK's image_uri_config: model-monitor.json, clarify.json).
@@ -56,8 +56,8 @@ CLARIFY_REGISTRIES = {
     "us-west-1": "740489534195", "us-west-2": "306415355426",
 }  # fmt: skip
 
-# Beside the custom backend's copies of the live model and its baseline (OperationsNames.current_model_prefix)
-BASELINE_PREFIX = f"{OperationsNames.current_model_prefix}/model-monitor"
+# Beside the custom backend's copies of the live model and its baseline (ResourceNames.current_model_prefix)
+BASELINE_PREFIX = f"{ResourceNames.current_model_prefix}/model-monitor"
 MONITORING_TYPES = ("data-quality", "model-quality", "model-bias", "model-explainability")
 # What the promotion copies: the package's metadata key (set by the training pipeline's native checks) → the
 # promotion's state that copies it, and the file under BASELINE_PREFIX.
@@ -137,7 +137,7 @@ class NativeMonitoring(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        names: OperationsNames,
+        names: ResourceNames,
         monitoring: MonitoringSettings,
         region: str,
         artifacts_bucket: s3.IBucket,

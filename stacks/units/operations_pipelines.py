@@ -11,6 +11,7 @@ from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from config import EnvironmentConfig
+from naming import ResourceNames
 from pipeline_definition.contract import CODE_PREFIX, FEEDBACK_PREFIX, OUTPUT_PREFIX, PLACEHOLDERS
 from stacks.units.compliance import (
     acknowledge,
@@ -19,7 +20,6 @@ from stacks.units.compliance import (
     acknowledge_grant_policy,
     nag_finding,
 )
-from stacks.units.operations_names import OperationsNames
 from stacks.units.pipeline_role import PipelineDefinition, grant_pipeline_jobs, grant_volume_key
 
 # The batch-inference steps whose outputs go to pipeline-runs/<execution>/<step>/ (builders/batch_inference.py).
@@ -42,7 +42,7 @@ class OperationsPipelines(Construct):
         construct_id: str,
         *,
         environment: EnvironmentConfig,
-        names: OperationsNames,
+        names: ResourceNames,
         definitions: dict[str, PipelineDefinition],
         training_definition: PipelineDefinition,
         zones: dict[str, s3.IBucket],
@@ -109,7 +109,7 @@ class OperationsPipelines(Construct):
     def _schedule(
         self,
         stack: cdk.Stack,
-        names: OperationsNames,
+        names: ResourceNames,
         kind: str,
         expression: str,
         key: kms.IKey,
@@ -136,7 +136,7 @@ class OperationsPipelines(Construct):
             ),
         )
 
-    def _grant_data(self, names: OperationsNames, zones: dict[str, s3.IBucket]) -> None:
+    def _grant_data(self, names: ResourceNames, zones: dict[str, s3.IBucket]) -> None:
         # The zones are imported with the lake key: each bucket grant includes the key.
         artifacts, curated, raw = zones["artifacts"], zones["curated"], zones["raw"]
         reads = (f"{CODE_PREFIX}/*", f"{names.data_capture_prefix}/*", f"{names.ground_truth_prefix}/*")
@@ -181,7 +181,7 @@ class OperationsPipelines(Construct):
             finding=f"Resource::{nag_finding(self, raw.arn_for_objects(f'{FEEDBACK_PREFIX}*'))}",
         )
 
-    def _grant_registry_and_publishing(self, stack: cdk.Stack, names: OperationsNames) -> None:
+    def _grant_registry_and_publishing(self, stack: cdk.Stack, names: ResourceNames) -> None:
         group = names.model_package_group
         packages = stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")
         models = stack.format_arn(service="sagemaker", resource="model", resource_name=f"{group}-v*")

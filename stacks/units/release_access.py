@@ -6,20 +6,16 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from naming import ResourceNames
 from pipeline_definition.contract import DATA_SNAPSHOT_PREFIX
 from stacks.units.compliance import acknowledge
-from stacks.units.data_lake import zone_bucket_name
 from stacks.units.release_compliance import wildcard_findings
 from stacks.units.retraining_triggers import snapshot_statements
 
 
-def release_role_name(resource_prefix: str) -> str:
-    """Physical name, so the tooling account can name the role without a cross-account reference."""
-    return f"{resource_prefix}-release-check"
-
-
 class ReleaseAccess(Construct):
-    """A role, trusted by the tooling account, that can read what a stage deployed and (dev) start training.
+    """A role `names.release_check_role`, trusted by the tooling account, that can read what a stage deployed and
+    (dev) start training.
 
     Reads are limited to this environment's resources by their `<project>-<env>-` name prefix. With
     `training_pipeline_name` and `code_hash_parameter` (dev only) it may also start that one pipeline, keep the
@@ -32,17 +28,18 @@ class ReleaseAccess(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        resource_prefix: str,
+        names: ResourceNames,
         tooling_account: str,
         training_pipeline_name: str | None = None,
         code_hash_parameter: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
+        resource_prefix = names.prefix
         self.role = iam.Role(
             self,
             "Role",
-            role_name=release_role_name(resource_prefix),
+            role_name=names.release_check_role,
             assumed_by=iam.AccountPrincipal(tooling_account),
             description=f"Assumed by the release pipeline's post-deploy steps for {resource_prefix}",
             max_session_duration=cdk.Duration.hours(1),
@@ -79,8 +76,8 @@ class ReleaseAccess(Construct):
                 # and only for objects of the artifacts zone (the encryption context S3 sets).
                 *snapshot_statements(
                     self,
-                    raw_bucket_name=zone_bucket_name(resource_prefix, "raw"),
-                    artifacts_bucket_name=zone_bucket_name(resource_prefix, "artifacts"),
+                    raw_bucket_name=names.zone_bucket("raw"),
+                    artifacts_bucket_name=names.zone_bucket("artifacts"),
                     key_arn=stack.format_arn(service="kms", resource="key", resource_name="*"),
                 ),
             ]

@@ -33,9 +33,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from config import RetrainingSettings
+from naming import ResourceNames
 from pipeline_definition.contract import DATA_SNAPSHOT_PREFIX, RAW_TRAINING_PREFIX, SNAPSHOT_PREFIXES
 from stacks.units.compliance import acknowledge, acknowledge_grant_policy, nag_finding
-from stacks.units.operations_names import OperationsNames
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 
@@ -180,7 +180,7 @@ class RetrainingTriggers(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        names: OperationsNames,
+        names: ResourceNames,
         retraining: RetrainingSettings,
         schedule: str,
         targets_: TriggerTargets,

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from config import PlatformConfig, load_config
+from naming import EnvironmentNames
 from pipeline_code import resolve_model
-from pipeline_definition.contract import definition_path, model_package_group_name, pipeline_name, pipelines_of
+from pipeline_definition.contract import definition_path, pipelines_of
 from tests.contracts.pipeline_requests import Execution, Run, deployed_names, job_name, simulate
 from tests.contracts.runs import EXECUTION_ID, data_snapshot, starter_parameters
 from twin.api_contract import validate_request
@@ -47,11 +48,12 @@ def _cases(*, with_snapshot: bool) -> list[Any]:
 
 def _execution(env: str, pipeline: str, parameters: dict[str, str], property_files: dict[str, Any]) -> Execution:
     project, region = CONFIG.project_name, CONFIG.environment(env).region
-    resolved = {"model_name": resolve_model.model_name(model_package_group_name(project, env), 12)}
+    names = EnvironmentNames(project, env)
+    resolved = {"model_name": resolve_model.model_name(names.model_package_group, 12)}
     run = Run(
         account=ACCOUNT,
         region=region,
-        pipeline_name=pipeline_name(project, env, pipeline),
+        pipeline_name=names.pipeline(pipeline),
         execution_id=EXECUTION_ID,
         deployed=deployed_names(project, env, ACCOUNT, region),
         parameters=parameters,
@@ -113,5 +115,5 @@ def test_tuning_job_names_fit_the_32_character_cap_and_keep_no_pipelines_prefix(
 
 def test_a_model_package_group_name_from_config_fits(platform_config: PlatformConfig) -> None:
     for env in platform_config.environments:
-        name = model_package_group_name(platform_config.project_name, env)
+        name = EnvironmentNames(platform_config.project_name, env).model_package_group
         assert validate_request("sagemaker", "DescribeModelPackageGroup", {"ModelPackageGroupName": name}) == []

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from config import PlatformConfig
+from naming import EnvironmentNames
 from pipeline_code.feedback import feedback_key
-from pipeline_definition.contract import PLACEHOLDERS, definition_path, pipeline_name, pipelines_of
+from pipeline_definition.contract import PLACEHOLDERS, definition_path, pipelines_of
 from tests.contracts.iam_policy import Resolver, Statement, evaluate, resource_policies, role_policy, statements
 from tests.contracts.pipeline_requests import Run, StepRequest, deployed_names, run_requests
 from tests.contracts.runs import EXECUTION_ID as EXECUTION
@@ -77,7 +78,7 @@ class Stage:
         run = Run(
             self.account,
             self.region,
-            pipeline_name(self.project, self.env, pipeline),
+            EnvironmentNames(self.project, self.env).pipeline(pipeline),
             EXECUTION,
             deployed,
             parameters if pipeline == "training" else {},

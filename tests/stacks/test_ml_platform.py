@@ -103,7 +103,7 @@ def test_mlflow_tracking_server_only_where_enabled(stage) -> None:
 def test_pipeline_is_the_generated_definition_with_every_placeholder_replaced(stage) -> None:
     _, pipeline, environment = stage
     props = _only(pipeline, "AWS::SageMaker::Pipeline")["Properties"]
-    assert props["PipelineName"] == contract.pipeline_name("mlops", environment.name)
+    assert props["PipelineName"] == f"mlops-{environment.name}-training"
     body = props["PipelineDefinition"]["PipelineDefinitionBody"]
     rendered = json.dumps(body)
     for name, placeholder in contract.PLACEHOLDERS.items():

@@ -33,8 +33,7 @@ from stacks.units.model_promotion.retire import RetireSuperseded
 from stacks.units.model_promotion.rollback import Rollback
 from stacks.units.model_promotion.smoke_test import SmokeTest
 from stacks.units.model_promotion.steps import FlowFragment
-from stacks.units.operations_names import OperationsNames
-from stacks.units.settings import log_retention, removal_policy
+from stacks.units.settings import log_retention, removal_policy, stage_names
 from tests.stacks.rendering import as_list, render
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -72,7 +71,7 @@ def _promotion(stack: cdk.Stack, name: str, environment: EnvironmentConfig) -> M
     return ModelPromotion(
         stack,
         "ModelPromotion",
-        names=OperationsNames("mlops", name),
+        names=stage_names("mlops", name),
         inference=environment.inference,
         promotion=environment.promotion,
         where=PromotionTargets(

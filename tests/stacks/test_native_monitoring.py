@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 
 from config import ConfigError, PlatformConfig
 from stacks.units.native_monitoring import NativeMonitoring
-from stacks.units.operations_names import OperationsNames
+from stacks.units.settings import stage_names
 
 
 def _build(platform_config: PlatformConfig, *, region: str, schedule: str | None = None) -> None:
@@ -19,7 +19,7 @@ def _build(platform_config: PlatformConfig, *, region: str, schedule: str | None
     NativeMonitoring(
         stack,
         "NativeMonitoring",
-        names=OperationsNames("mlops", "prod"),
+        names=stage_names("mlops", "prod"),
         monitoring=monitoring,
         region=region,
         artifacts_bucket=s3.Bucket(stack, "Artifacts"),

@@ -12,6 +12,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from config import InferenceSettings, PromotionSettings
+from naming import ResourceNames
 from stacks.units.model_promotion import permissions
 from stacks.units.model_promotion.approval import Approval
 from stacks.units.model_promotion.deploy import Deploy
@@ -29,7 +30,6 @@ from stacks.units.model_promotion.steps import (
     PromotionTargets,
     autoscaling_enabled,
 )
-from stacks.units.operations_names import OperationsNames
 
 
 class ModelPromotion(Construct):
@@ -44,7 +44,7 @@ class ModelPromotion(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        names: OperationsNames,
+        names: ResourceNames,
         inference: InferenceSettings,
         promotion: PromotionSettings,
         where: PromotionTargets,
@@ -65,7 +65,7 @@ class ModelPromotion(Construct):
             model_monitor=model_monitor,
             autoscaling=autoscaling_enabled(inference),
         )
-        self.state_machine_name = f"{names.prefix}-promotion"
+        self.state_machine_name = names.promotion_state_machine
         self.endpoint_arn = flow.endpoint_arn
         self.endpoint_role = permissions.endpoint_role(self, flow)
         self.smoke_test = smoke_test_function(self, flow, log_retention, removal_policy)

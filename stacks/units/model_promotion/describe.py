@@ -39,7 +39,8 @@ class Describe(FlowFragment):
             },
         )
         claim = self._claim(flow, approvals)
-        run_name = f"{{% '{names.prefix}-v' & $string($states.result.ModelPackageVersion) & '-' & $suffix %}}"
+        version = "$string($states.result.ModelPackageVersion)"
+        run_name = f"{{% '{names.promoted_model_prefix}' & {version} & '-' & $suffix %}}"
         self._describe = flow.call(
             self,
             "DescribePackage",

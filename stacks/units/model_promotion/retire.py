@@ -38,7 +38,8 @@ class RetireSuperseded(FlowFragment):
         """Delete the endpoint configs (and their models, which have the same names) of earlier promotions beyond
         the newest `promotion.keep_endpoint_configs`, the live one always kept."""
         names, keep = flow.names, flow.promotion.keep_endpoint_configs
-        ours = f"/^{names.prefix}-v[0-9]+-[0-9a-f]{{8}}$/"  # the run name's shape: never a batch model or another's
+        # the run name's shape: never a batch model or another's
+        ours = f"/^{names.promoted_model_prefix}[0-9]+-[0-9a-f]{{8}}$/"
         listed = flow.call(
             self,
             "ListEndpointConfigs",
@@ -47,7 +48,7 @@ class RetireSuperseded(FlowFragment):
             ["*"],
             iam_action="sagemaker:ListEndpointConfigs",
             parameters={
-                "NameContains": f"{names.prefix}-v",
+                "NameContains": names.promoted_model_prefix,
                 "SortBy": "CreationTime",
                 "SortOrder": "Descending",
                 "MaxResults": 100,

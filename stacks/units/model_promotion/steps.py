@@ -22,9 +22,9 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from config import ConfigError, InferenceSettings, PromotionSettings
+from naming import ResourceNames
 from stacks.units.model_registry import MODEL_ARTIFACTS_PREFIX
 from stacks.units.native_monitoring import PACKAGE_BASELINES
-from stacks.units.operations_names import OperationsNames
 
 VARIANT = "AllTraffic"
 POLL_SECONDS = 30
@@ -59,7 +59,7 @@ class Flow:
     """One environment's promotion: names, settings and targets, and the steps written from them."""
 
     stack: cdk.Stack
-    names: OperationsNames
+    names: ResourceNames
     inference: InferenceSettings
     promotion: PromotionSettings
     where: PromotionTargets

@@ -1,0 +1,204 @@
+"""Every name of one environment's resources, derived from the project name, the environment and where it deploys.
+
+One frozen object per environment, built once (by `stacks.stage.MlopsStage` for CDK, by the pipeline builder, the
+local twin, the release) and passed down, so that two parts can never spell the same resource two ways. Run-time
+resources (the endpoint, its configs, the SSM parameter) are created by the promotion, not by CloudFormation:
+every part finds them by these names instead of by reference.
+
+Standard library only (`pipeline_definition.contract` is too): the release's CodeBuild steps install boto3 and
+nothing else. Names that one unit alone creates and uses (a queue, a dashboard) stay in that unit, built from
+`prefix`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from pipeline_definition.contract import (
+    BATCH_PREDICTIONS_PREFIX,
+    DATA_CAPTURE_PREFIX,
+    GROUND_TRUTH_PREFIX,
+    MONITORING_REPORTS_PREFIX,
+    PIPELINES,
+)
+
+# The data lake's zones, one bucket each (stacks/units/data_lake.py).
+ZONES = ("raw", "curated", "features", "artifacts")
+
+# What every name starts with: S3 bucket names and SageMaker ARNs are lower case, and `-` separates the parts.
+_NAME_PART = re.compile(r"[a-z][a-z0-9-]*")
+
+
+@dataclass(frozen=True)
+class EnvironmentNames:
+    """The names of one environment that do not depend on the account and region it deploys into.
+
+    What the offline pipeline builder may know: its definitions are the same bytes in every account (buckets, the
+    role and the key are placeholders there). `ResourceNames` adds the account and region, and the bucket names.
+    """
+
+    project: str
+    environment: str
+
+    # S3 prefixes in the artifacts zone (the pipeline definitions use the same ones: pipeline_definition.contract)
+    data_capture_prefix: ClassVar[str] = DATA_CAPTURE_PREFIX
+    ground_truth_prefix: ClassVar[str] = GROUND_TRUTH_PREFIX
+    # What the deployed model is checked against: promotion copies the package's baseline.json and model.tar.gz
+    # here when an endpoint goes live; the monitoring pipeline reads them from here.
+    current_model_prefix: ClassVar[str] = "monitoring/current"
+    monitoring_reports_prefix: ClassVar[str] = MONITORING_REPORTS_PREFIX
+    batch_predictions_prefix: ClassVar[str] = BATCH_PREDICTIONS_PREFIX  # in the curated zone
+
+    # CloudWatch metrics published by the drift check (pipeline_code.drift) and the alarms on them
+    metric_namespace: ClassVar[str] = "MLOps/Monitoring"
+    metric_dimension: ClassVar[str] = "Environment"  # value: prefix
+
+    def __post_init__(self) -> None:
+        for part in ("project", "environment"):
+            value = getattr(self, part)
+            if not isinstance(value, str) or not _NAME_PART.fullmatch(value):
+                raise ValueError(
+                    f"resource names: {part} {value!r} must be a lowercase letter, then lowercase letters, digits "
+                    "and '-' (it starts every bucket, SageMaker and stack name)"
+                )
+
+    @property
+    def prefix(self) -> str:
+        """`<project>-<env>`: the start of every name of the environment (IAM policies match on it)."""
+        return f"{self.project}-{self.environment}"
+
+    # ------------------------------------------------------------------------------------------- stacks
+
+    @property
+    def data_lake_stack(self) -> str:
+        return f"{self.prefix}-data-lake"
+
+    @property
+    def ml_pipeline_stack(self) -> str:
+        return f"{self.prefix}-ml-pipeline"
+
+    @property
+    def operations_stack(self) -> str:
+        return f"{self.prefix}-operations"
+
+    @property
+    def release_access_stack(self) -> str:
+        """Deployed only by the release pipeline, beside the stage's other stacks."""
+        return f"{self.prefix}-release-access"
+
+    # -------------------------------------------------------------------------------------- SageMaker
+
+    def pipeline(self, kind: str) -> str:
+        """`<prefix>-training`, `<prefix>-monitoring` or `<prefix>-batch-inference`."""
+        if kind not in PIPELINES:
+            raise ValueError(f"no pipeline {kind!r}; the platform's pipelines are {', '.join(PIPELINES)}")
+        return f"{self.prefix}-{kind}"
+
+    @property
+    def training_pipeline(self) -> str:
+        return self.pipeline("training")
+
+    @property
+    def monitoring_pipeline(self) -> str:
+        return self.pipeline("monitoring")
+
+    @property
+    def batch_pipeline(self) -> str:
+        return self.pipeline("batch-inference")
+
+    @property
+    def training_job_prefix(self) -> str:
+        """The training step's base job name (Pipelines names the jobs themselves `pipelines-...`)."""
+        return f"{self.prefix}-train"
+
+    @property
+    def endpoint(self) -> str:
+        """The environment's one endpoint, created and updated by the promotion state machine at run time."""
+        return f"{self.prefix}-endpoint"
+
+    @property
+    def model_package_group(self) -> str:
+        """The Model Registry group the training pipeline registers in and the promotion deploys from."""
+        return f"{self.prefix}-models"
+
+    @property
+    def feature_group(self) -> str:
+        """The Feature Store group the training pipeline ingests the curated Adult features into."""
+        return f"{self.prefix}-adult"
+
+    @property
+    def mlflow_server(self) -> str:
+        """The MLflow tracking server (where `experiment_tracking.enabled`)."""
+        return f"{self.prefix}-mlflow"
+
+    # ------------------------------------------------------------------------------------- SSM parameters
+
+    @property
+    def current_model_parameter(self) -> str:
+        """SSM parameter: the model package promotion made live; the monitoring pipeline reads it."""
+        return f"/{self.project}/{self.environment}/current-model-package"
+
+    @property
+    def code_hash_parameter(self) -> str:
+        """SSM parameter: the hash of the step code the release last started training for (dev)."""
+        return f"/{self.project}/{self.environment}/release/pipeline-code-hash"
+
+    # ------------------------------------------------------------------------------------- operations
+
+    @property
+    def alerts_topic(self) -> str:
+        """The SNS topic of the environment's alarms, approvals and promotion results."""
+        return f"{self.prefix}-alerts"
+
+    @property
+    def alarm_prefix(self) -> str:
+        """Alarms named `<prefix>-drift-*` start a retraining run when they go to ALARM."""
+        return f"{self.prefix}-drift-"
+
+    @property
+    def promotion_state_machine(self) -> str:
+        return f"{self.prefix}-promotion"
+
+    @property
+    def promoted_model_prefix(self) -> str:
+        """A promotion names its model and endpoint config `<prefix>-v<package version>-<8 hex>`; it finds the
+        earlier ones to retire by this start."""
+        return f"{self.prefix}-v"
+
+    @property
+    def release_check_role(self) -> str:
+        """The role the release's post-deploy steps assume: a physical name, so the tooling account can name it
+        without a cross-account reference."""
+        return f"{self.prefix}-release-check"
+
+
+@dataclass(frozen=True)
+class ResourceNames(EnvironmentNames):
+    """The names of one environment deployed into `account` and `region`: `EnvironmentNames` and the buckets.
+
+    For CDK, account and region are the stack's deploy-time pseudo parameters (`cdk.Aws.ACCOUNT_ID`,
+    `cdk.Aws.REGION`, as strings: `stacks.units.settings.stage_names`), so a template names its buckets the same
+    in every account; outside CDK (the release's steps, the twin) they are the real values.
+    """
+
+    account: str
+    region: str
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for part in ("account", "region"):
+            if not isinstance(getattr(self, part), str) or not getattr(self, part):
+                raise ValueError(f"resource names of {self.prefix}: {part} must be a non-empty string")
+
+    def zone_bucket(self, zone: str) -> str:
+        """`<project>-<env>-<zone>-<account>-<region>`: globally unique, and known to every stack of the stage.
+
+        Other stacks import the zones by this name instead of a cross-stack reference, so their IAM statements
+        carry plain ARNs (reviewable, and stable for cdk-nag acknowledgments). A named bucket also can't be
+        replaced silently: CloudFormation refuses a replacement that would need a second bucket of the same name.
+        """
+        if zone not in ZONES:
+            raise ValueError(f"no zone {zone!r} in the data lake; its zones are {', '.join(ZONES)}")
+        return f"{self.prefix}-{zone}-{self.account}-{self.region}"
