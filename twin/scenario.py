@@ -163,9 +163,9 @@ def _approval_to_endpoint(world: World, timeline: Timeline, state: State, assemb
     with timeline.step("endpoint-in-service") as evidence:
         if not state.promoted:
             raise StepError("no successful promotion")
-        endpoint = f"{world.project_env}-endpoint"
+        endpoint = world.resources.endpoint
         status = c["sagemaker"].describe_endpoint(EndpointName=endpoint)["EndpointStatus"]
-        parameter = f"/{world.project_env.replace('-', '/', 1)}/current-model-package"
+        parameter = world.resources.current_model_parameter
         current = c["ssm"].get_parameter(Name=parameter)["Parameter"]["Value"]
         if status != "InService" or current != state.package_arn:
             raise StepError(f"endpoint {endpoint} {status}; {parameter} = {current}")
@@ -282,9 +282,9 @@ def _metric(world: World, name: str) -> float | None:
     """The latest value of a monitoring metric of this environment on moto's CloudWatch (None: never put)."""
     now = datetime.now(UTC)
     points = world.clients["cloudwatch"].get_metric_statistics(
-        Namespace="MLOps/Monitoring",
+        Namespace=world.resources.metric_namespace,
         MetricName=name,
-        Dimensions=[{"Name": "Environment", "Value": world.project_env}],
+        Dimensions=[{"Name": world.resources.metric_dimension, "Value": world.resources.prefix}],
         StartTime=now - timedelta(minutes=5),
         EndTime=now + timedelta(minutes=1),
         Period=60,
@@ -367,7 +367,7 @@ def _drift_retrain(world: World, timeline: Timeline, state: State) -> None:
 def _alarm_event(world: World) -> dict[str, Any]:
     """The drift alarm of the stage, evaluated on the metric moto holds, in ALARM; its state-change event."""
     c = world.clients
-    alarm = world.stage.named("AWS::CloudWatch::Alarm", f"{world.project_env}-drift-violations")
+    alarm = world.stage.named("AWS::CloudWatch::Alarm", f"{world.resources.alarm_prefix}violations")
     props = world.stage.resolve(alarm.properties)
     keep = ("AlarmName", "ComparisonOperator", "EvaluationPeriods", "MetricName", "Namespace", "Period",
             "Statistic", "Threshold", "TreatMissingData", "AlarmDescription", "Dimensions")  # fmt: skip
@@ -459,7 +459,7 @@ def _code_change(world: World, timeline: Timeline) -> None:
                         ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
         environ = {
             "TRAINING_PIPELINE_NAME": world.pipeline("training"),
-            "CODE_HASH_PARAMETER": f"/{world.project_env.replace('-', '/', 1)}/release/pipeline-code-hash",
+            "CODE_HASH_PARAMETER": world.resources.code_hash_parameter,
             "TARGET_REGION": world.stage.region,
             "CODE_DIR": str(copy),
             "CODEBUILD_RESOLVED_SOURCE_VERSION": "0" * 40,

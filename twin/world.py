@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from naming import ResourceNames
 from pipeline_definition.local_runner.twin import TwinNames
 from twin.assembly import StageTemplates
 from twin.aws import create_stage, twin_names
@@ -67,6 +68,11 @@ class World:
     def twin_names(self) -> TwinNames:
         return twin_names(self.stage, self.project, self.environment)
 
+    @property
+    def resources(self) -> ResourceNames:
+        """The environment's names as every part of the platform builds them (naming.ResourceNames)."""
+        return self.twin_names.resources
+
     def setup(self, defaults: dict[str, dict[str, Any]], function_overrides: dict[str, dict[str, str]]) -> None:
         """`function_overrides`: per function (NEW_DATA, DRIFT), environment variables that replace the
         synthesized ones (listed in the loop's output, like the definitions' `defaults`)."""
@@ -82,7 +88,7 @@ class World:
             )
             self.functions[name] = function
             self.routes.route(name, self.stage.rules_targeting(function.arn))
-        machine = self.stage.named("AWS::StepFunctions::StateMachine", f"{self.project_env}-promotion")
+        machine = self.stage.named("AWS::StepFunctions::StateMachine", self.resources.promotion_state_machine)
         self.routes.route(PROMOTION, self.stage.rules_targeting(self.stage.arn(machine)))
         self._make_runner()
 
