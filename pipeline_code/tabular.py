@@ -229,7 +229,8 @@ def processed_columns(file: Path) -> tuple[list[str], dict[str, pa.DataType]]:
         names.insert(0, schema.LABEL)
     elif n_fields != len(names):
         raise DataValidationError(
-            f"{file.name}: {n_fields} columns, expected {len(names)} features (optionally preceded by the label)"
+            f"{file.name}: {n_fields} columns, expected {len(names)} features ({', '.join(names)}), optionally "
+            "preceded by the label"
         )
     fractional = {c.name for c in schema.FEATURES if c.feature_store_type == "Fractional"}
     return names, {n: pa.float64() if n in fractional else pa.int64() for n in names}

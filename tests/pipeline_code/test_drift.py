@@ -28,14 +28,18 @@ def test_unshifted_test_split_raises_no_violation(run_dir: Path) -> None:
     assert report["model"]["bias"]  # bias drift was actually evaluated
 
 
-@pytest.mark.parametrize("scenario", shifts.SCENARIOS)
-def test_each_shift_is_flagged_on_the_shifted_features_only(run_dir: Path, scenario: str) -> None:
+@pytest.mark.parametrize("scenario", shifts.BASIC_SCENARIOS)
+def test_each_shift_is_flagged_on_the_shifted_features(run_dir: Path, scenario: str) -> None:
+    """End to end through local_run; every scenario in process: test_drift_scenarios.py."""
     report = _report(run_dir, scenario)
     drifted = {v["feature"] for v in report["violations"] if v["check"] == "feature_drift"}
-    assert drifted == shifts.SHIFTED_FEATURES[scenario]
+    expected = shifts.SCENARIOS_BY_NAME[scenario]
+    assert drifted >= expected.features
+    if expected.exclusive:
+        assert drifted == expected.features
     label_flagged = any(v["check"] == "label_drift" for v in report["violations"])
     assert label_flagged == (scenario == "label-prior")
-    assert report["violations"]
+    assert (run_dir / "drift" / scenario / "report.html").is_file()
 
 
 def test_ks_statistic_is_exact(run_dir: Path) -> None:
@@ -57,17 +61,19 @@ def test_psi_matches_a_direct_binned_computation(run_dir: Path) -> None:
     reference = tabular.read_processed(run_dir / "preprocess" / "train").features[:, 0]
     current = tabular.read_processed(run_dir / "shifted" / "numeric.csv").features[:, 0]
     spec = baseline["features"]["age"]
-    bins = stats.quantile_bins(np.asarray(spec["counts"], dtype=float), 10)
+    bins = stats.spike_aware_bins(np.asarray(spec["counts"], dtype=float), 10)  # age has no spike: quantile bins
     upper = [max(v for v, b in zip(spec["values"], bins, strict=True) if b == k) for k in range(bins.max() + 1)]
     # the check's bins are right-closed (a, b]; for whole-year ages that is np.histogram's [a + 0.5, b + 0.5)
     edges = np.array([-np.inf, *upper[:-1], np.inf]) + 0.5
     expected = np.histogram(reference, edges)[0].astype(float)
     actual = np.histogram(current, edges)[0].astype(float)
-    assert _report(run_dir, "numeric")["features"]["age"]["value"] == pytest.approx(stats.psi(expected, actual))
+    psi = _report(run_dir, "numeric")["features"]["age"]["tests"]["psi"]["value"]
+    assert psi == pytest.approx(stats.psi(expected, actual))
 
 
 def test_large_samples_do_not_make_unshifted_data_drift(run_dir: Path, tmp_path: Path) -> None:
-    """Significance tests flag 200k identical-distribution rows; the effect-size verdict must not."""
+    """Significance tests flag 200k rows resampled from the test split (the train-test difference is real at
+    this size); the effect-size half of the verdict keeps them from drifting."""
     test = tabular.read_processed(run_dir / "preprocess" / "test")
     rows = np.random.default_rng(3).integers(0, test.features.shape[0], 200_000)
     path = tmp_path / "big.csv"
@@ -77,6 +83,8 @@ def test_large_samples_do_not_make_unshifted_data_drift(run_dir: Path, tmp_path:
     )
     assert report["violations"] == []
     assert any(f.get("chi2_p_value", 1) < 0.01 for f in report["features"].values())
+    tests = [t for f in report["features"].values() for t in f["tests"].values()]
+    assert any(t["significant"] and not t["over_threshold"] for t in tests)
 
 
 def test_unlabelled_captured_data_gets_feature_and_prediction_checks(run_dir: Path, tmp_path: Path) -> None:
