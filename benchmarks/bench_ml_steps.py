@@ -5,13 +5,19 @@ committed). Every leg runs in its own child process, started by a small wrapper 
 time, CPU time and peak resident memory (``getrusage(RUSAGE_CHILDREN)``), so no leg sees another's memory.
 CPU time is reported because wall time on a shared 2-core machine depends on what else runs.
 
-Legs: ``pipeline_code.preprocess`` on raw CSV; ``pipeline_code.drift`` (feature + label drift, no model) on
-processed CSV, unshifted and shifted (age + 10 years, workclass re-weighted); the same drift criteria in plain
-pandas (``ml_pandas_drift.py``); Evidently 0.7.23's ``DataDriftPreset`` (``ml_evidently_drift.py``), run in
-its own virtualenv ``.bench-venv-evidently/`` (created on first use: ~880 MB, it needs ``pandas<3``).
+Legs: ``pipeline_code.preprocess`` on raw CSV; ``pyarrow.csv.read_csv`` of the processed file, with the
+column types the drift check declares ("read typed") and with inferred types ("read"), the yardstick of the
+drift check's CPU time; ``pipeline_code.drift`` (feature + label drift, no model) on processed CSV, unshifted
+and shifted (age + 10 years, workclass re-weighted), and with ``--model`` (scores, quality, bias, attributions
+on a 500-row sample; the reference is the 7,326-row validation split); the PSI/JS criteria in plain pandas
+(``ml_pandas_drift.py``); Evidently 0.7.23's ``DataDriftPreset`` (``ml_evidently_drift.py``), run in its own
+virtualenv ``.bench-venv-evidently/`` (created on first use: ~880 MB, it needs ``pandas<3``). ``--repeat N``
+runs the read and drift legs N times, interleaved, and keeps the median of each figure: on a shared machine
+one run of a multi-threaded reader can cost twice another.
 
     python benchmarks/bench_ml_steps.py                       # 1 M and 10 M rows, Evidently at 1 M only
     python benchmarks/bench_ml_steps.py --evidently-max-rows 10000000 --rows 1000000 10000000
+    python benchmarks/bench_ml_steps.py --rows 10000000 --repeat 3 --evidently-max-rows 0 --skip-preprocess
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipeline_code import preprocess, schema, shifts, tabular  # noqa: E402  (needs the sys.path line)
+from pipeline_code import preprocess, schema, shifts, tabular, train  # noqa: E402  (needs the sys.path line)
 
 EVIDENTLY_VENV = REPO / ".bench-venv-evidently"
 EVIDENTLY_REQUIREMENTS = ["evidently==0.7.23", "pandas<3"]
@@ -40,6 +46,22 @@ usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"seconds": time.perf_counter() - started, "returncode": done.returncode,
                   "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024,
                   "stdout": done.stdout[-20000:], "stderr": done.stderr[-2000:]}))
+"""
+READ = """
+import sys
+from pathlib import Path
+import pyarrow.csv as csv
+sys.path.insert(0, sys.argv[2])
+from pipeline_code import tabular
+path = Path(sys.argv[1])
+if sys.argv[3] == "typed":
+    names, types = tabular.processed_columns(path)
+    options = dict(
+        read_options=csv.ReadOptions(column_names=names), convert_options=csv.ConvertOptions(column_types=types)
+    )
+else:
+    options = dict(read_options=csv.ReadOptions(autogenerate_column_names=True))
+print(csv.read_csv(path, **options).num_rows)
 """
 
 
@@ -86,7 +108,11 @@ def prepare(work: Path, sizes: list[int]) -> dict[str, Any]:
     if not shifted_path.exists():
         tabular.save_processed(shifted_path, shifted)
     test_body = (pre / "test" / "test.csv").read_bytes()
-    files: dict[str, Any] = {"pre": pre}
+    model = work / "adult-model"
+    if not (model / "xgboost-model.json").exists():
+        argv = ["--train", str(pre / "train"), "--validation", str(pre / "validation"), "--model-dir", str(model)]
+        assert train.main(argv) == 0
+    files: dict[str, Any] = {"pre": pre, "model": model}
     for n in sizes:
         files[f"raw-{n}"] = replicate_bytes(raw_body, header, n_raw, n, work / f"raw-{n}.csv")
         files[f"current-{n}"] = replicate_bytes(test_body, b"", test.label.size, n, work / f"current-{n}.csv")
@@ -110,40 +136,48 @@ def ours_verdicts(out: Path) -> dict[str, bool]:
     return {name: f["drift"] for name, f in report["features"].items()}
 
 
-def run(work: Path, sizes: list[int], evidently_max_rows: int) -> dict[str, Any]:
+def median_leg(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of each figure over repeated runs (the other fields from the first run)."""
+    keys = ("seconds", "cpu_seconds", "peak_rss_mb")
+    return {**runs[0], **{k: float(np.median([r[k] for r in runs])) for k in keys}, "repeats": len(runs)}
+
+
+def drift_command(files: dict[str, Any], data: Path, out: Path, model: bool) -> list[str]:
+    pre = files["pre"]
+    cmd = [sys.executable, "-m", "pipeline_code.drift", "--baseline", str(pre / "baseline" / "baseline.json")]
+    cmd += ["--data", str(data), "--output", str(out)]
+    if model:
+        cmd += ["--model", str(files["model"]), "--reference", str(pre / "validation")]
+    return cmd
+
+
+def run(work: Path, sizes: list[int], evidently_max_rows: int, repeat: int, skip_preprocess: bool) -> dict[str, Any]:
     files = prepare(work, sizes)
     pre = files["pre"]
-    baseline, reference = pre / "baseline" / "baseline.json", pre / "train" / "train.csv"
+    reference = pre / "train" / "train.csv"
     results: dict[str, Any] = {}
     for n in sizes:
-        leg = measure(
-            [
-                sys.executable,
-                "-m",
-                "pipeline_code.preprocess",
-                "--input",
-                str(files[f"raw-{n}"]),
-                "--output",
-                str(work / f"pre-{n}"),
-            ]
-        )
-        results[f"preprocess {n}"] = {"rows": n, **leg}
+        if not skip_preprocess:
+            cmd = [sys.executable, "-m", "pipeline_code.preprocess", "--input", str(files[f"raw-{n}"])]
+            results[f"preprocess {n}"] = {"rows": n, **measure([*cmd, "--output", str(work / f"pre-{n}")])}
+        legs: dict[str, list[str]] = {
+            f"read typed {n}": [sys.executable, "-c", READ, str(files[f"current-{n}"]), str(REPO), "typed"],
+            f"read {n}": [sys.executable, "-c", READ, str(files[f"current-{n}"]), str(REPO), "inferred"],
+            f"drift current {n}": drift_command(files, files[f"current-{n}"], work / f"drift-current-{n}", False),
+            f"drift shifted {n}": drift_command(files, files[f"shifted-{n}"], work / f"drift-shifted-{n}", False),
+            f"drift model {n}": drift_command(files, files[f"current-{n}"], work / f"drift-model-{n}", True),
+        }
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in legs}
+        for _ in range(repeat):  # interleaved, so that load from other work hits every leg alike
+            for name, cmd in legs.items():
+                runs[name].append(measure(cmd))
+        for name, measured in runs.items():
+            results[name] = {"rows": n, **median_leg(measured)}
+            if name.startswith("drift"):
+                kind = name.split()[1]
+                results[name]["verdicts"] = ours_verdicts(work / f"drift-{kind}-{n}")
         for kind in ("current", "shifted"):
-            data, out = files[f"{kind}-{n}"], work / f"drift-{kind}-{n}"
-            leg = measure(
-                [
-                    sys.executable,
-                    "-m",
-                    "pipeline_code.drift",
-                    "--baseline",
-                    str(baseline),
-                    "--data",
-                    str(data),
-                    "--output",
-                    str(out),
-                ]
-            )
-            results[f"drift {kind} {n}"] = {"rows": n, **leg, "verdicts": ours_verdicts(out)}
+            data = files[f"{kind}-{n}"]
             leg = measure(
                 [
                     sys.executable,
@@ -179,6 +213,25 @@ def run(work: Path, sizes: list[int], evidently_max_rows: int) -> dict[str, Any]
     return results
 
 
+def ratios(results: dict[str, Any]) -> str:
+    """The figures the issue sets limits on: drift CPU against reading the same file, and against Evidently."""
+    lines = []
+    for name, r in results.items():
+        tool, *rest = name.split()
+        n = rest[-1]
+        if tool == "drift" and (read := results.get(f"read typed {n}")):
+            plain = results[f"read {n}"]
+            lines.append(
+                f"- {name}: CPU {r['cpu_seconds']:.2f} s = {r['cpu_seconds'] / read['cpu_seconds']:.2f}x read typed "
+                f"({read['cpu_seconds']:.2f} s), {r['cpu_seconds'] / plain['cpu_seconds']:.2f}x read "
+                f"({plain['cpu_seconds']:.2f} s); wall {r['seconds']:.2f} s; peak {r['peak_rss_mb']:,.0f} MiB"
+            )
+        if tool == "evidently" and (ours := results.get(f"drift {' '.join(rest)}")):
+            lines.append(f"- {name}: {r['seconds'] / ours['seconds']:.0f}x our wall time, "
+                         f"{r['cpu_seconds'] / ours['cpu_seconds']:.0f}x our CPU time")  # fmt: skip
+    return "\n".join(lines)
+
+
 def table(results: dict[str, Any]) -> str:
     """Markdown table of the figures plus verdict agreement with our drift check on the same data."""
     lines = [
@@ -188,6 +241,8 @@ def table(results: dict[str, Any]) -> str:
     for name, r in results.items():
         tool, *rest = name.split()
         ours = results.get(f"drift {' '.join(rest)}") if tool in ("pandas", "evidently") else None
+        if tool == "read":
+            ours = None
         drifted = sorted(k for k, v in r.get("verdicts", {}).items() if v)
         ratio = f"{r['seconds'] / ours['seconds']:.1f}x" if ours else ""
         if ours:
@@ -209,12 +264,16 @@ def main() -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--work-dir", default=str(REPO / "benchmarks" / ".data"))
     parser.add_argument("--evidently-max-rows", type=int, default=1_000_000, help="0 skips Evidently")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each read and drift leg (median kept)")
+    parser.add_argument("--skip-preprocess", action="store_true", help="leave out the preprocess legs")
     args = parser.parse_args()
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    results = run(work, args.rows, args.evidently_max_rows)
+    results = run(work, args.rows, args.evidently_max_rows, args.repeat, args.skip_preprocess)
     (work / "results.json").write_text(json.dumps(results, indent=2))
     print(table(results))
+    print()
+    print(ratios(results))
     return 0
 
 
