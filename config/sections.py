@@ -243,6 +243,18 @@ class MonitoringSettings(Section):
         description="What custom monitoring checks: capture (the endpoint's data capture; needs inference.mode "
         "instance, serverless endpoints capture nothing) or batch (the batch-inference pipeline's predictions)."
     )
+    min_rows: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        description="A custom monitoring window with fewer rows gets no verdict ('not enough data'): no drift is "
+        "reported and no retrain starts."
+    )
+    min_facet_group_rows: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        description="Bias drift compares a facet group (e.g. sex=Female) only when it has at least this many rows "
+        "in the window and in the reference data."
+    )
+    attribution_sample_rows: Annotated[int, Field(ge=10, le=100_000)] = Field(
+        description="Rows of the window, and of the reference data, sampled for the SHAP attributions of the "
+        "explainability-drift check: bounds its cost whatever the window's size."
+    )
 
 
 class Thresholds(Section):
@@ -264,12 +276,47 @@ class Thresholds(Section):
         description="Bias gate: lowest allowed ratio of positive-prediction rates between facet groups "
         "(1 = parity; the four-fifths rule is 0.8)."
     )
+    drift_false_alarm_rate: Annotated[float, Field(gt=0, lt=1)] = Field(
+        description="Drift verdicts: every drift test below flags only when its effect is past its threshold "
+        "and its p-value at this batch size (null distribution simulated from the baseline), Holm-adjusted over "
+        "all tests of the run, is below this rate: the chance that a run of unshifted data flags anything (and "
+        "may start a retrain). 0.001: about one noise alarm in 1,000 runs."
+    )
+    drift_wasserstein: PositiveFloat = Field(
+        description="Wasserstein distance, in baseline standard deviations, at or above which a numeric feature "
+        "has drifted (Evidently's default is 0.1)."
+    )
+    drift_tail_wasserstein: PositiveFloat = Field(
+        description="The same for the values other than the dominant one of a zero-inflated feature (e.g. the "
+        "non-zero capital gains), in their own standard deviations; higher than drift_wasserstein because a "
+        "tail holds few rows (Adult's train and test splits already differ by 0.14 on capital losses)."
+    )
+    drift_zero_inflated_share: Annotated[float, Field(gt=0, lt=1)] = Field(
+        description="A numeric feature whose most common value holds at least this share of the baseline is "
+        "zero-inflated: its other values get their own drift test (drift_tail_wasserstein)."
+    )
     drift_psi: PositiveFloat = Field(
-        description="Population stability index above which a numeric feature, or the prediction score, has "
-        "drifted (0.1 slight, 0.2 significant by convention). Drift can trigger a retrain."
+        description="Population stability index (spike-aware quantile bins plus a missing-value bin) at or "
+        "above which a numeric feature, or the prediction score, has drifted (0.2: significant by convention)."
     )
     drift_jensen_shannon: Fraction = Field(
-        description="Jensen-Shannon distance above which a categorical feature has drifted."
+        description="Jensen-Shannon distance (natural log), less the noise expected at the batch's size, at or "
+        "above which a categorical feature has drifted."
+    )
+    drift_label_rate_change: Fraction = Field(
+        description="Change of the positive-label rate (labelled windows) at or above which the label drifted."
+    )
+    drift_auc_drop: Fraction = Field(
+        description="Model-quality drift: drop of ROC AUC on the labelled window against the reference data at "
+        "or above which quality drifted."
+    )
+    drift_bias_change: Fraction = Field(
+        description="Bias drift: change of a facet group's DPPL (difference in positive proportions in predicted "
+        "labels) against the reference data at or above which bias drifted."
+    )
+    drift_attribution_ndcg: Annotated[float, Field(gt=0, lt=1)] = Field(
+        description="Explainability drift: NDCG of the window's feature ranking by mean |SHAP| against the "
+        "reference's, at or below which attributions drifted (SageMaker Clarify's default is 0.9)."
     )
 
 

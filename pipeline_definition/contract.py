@@ -30,6 +30,8 @@ OUTPUT_PREFIX = "pipeline-runs"  # step outputs, models and checkpoints, per exe
 DATA_CAPTURE_PREFIX = "data-capture"  # endpoint data capture: <prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/
 GROUND_TRUTH_PREFIX = "ground-truth"  # labels uploaded later, Model Monitor's ground-truth layout
 MONITORING_REPORTS_PREFIX = "monitoring/reports"
+#: the newest monitoring run's report.html, copied here by the drift check (alarm e-mails and the dashboard link it)
+LATEST_REPORT_KEY = f"{MONITORING_REPORTS_PREFIX}/latest/report.html"
 BATCH_PREDICTIONS_PREFIX = "batch-predictions"  # in the curated zone
 
 # Training data: every run reads an immutable manifest of the raw zone's objects under these prefixes (the

@@ -19,7 +19,7 @@ from constructs import Construct
 from config import EnvironmentConfig
 from naming import ResourceNames
 from pipeline_code.schema import FEATURE_NAMES
-from pipeline_definition.contract import pipelines_of
+from pipeline_definition.contract import LATEST_REPORT_KEY, pipelines_of
 from stacks.definitions import committed_definition
 from stacks.units.data_lake import import_zones
 from stacks.units.model_promotion import ModelPromotion, PromotionTargets
@@ -125,6 +125,10 @@ class OperationsStack(cdk.Stack):
             alerts=self.alerts,
             key=self.key,
             schedule_names=self.native_monitoring.schedule_names if self.native_monitoring else None,
+            report_url=(
+                f"https://{environment.region}.console.aws.amazon.com/s3/object/"
+                f"{self.zones['artifacts'].bucket_name}?region={environment.region}&prefix={LATEST_REPORT_KEY}"
+            ),
         )
         self.retraining = RetrainingTriggers(
             self,

@@ -2,9 +2,11 @@
 
 GatherMonitoringInputs (the last window of endpoint capture or batch predictions, plus the deployed model, its
 baseline and reference data; the window's labelled rows go back to the raw zone's `feedback/` as training data)
-→ HasEnoughData → CheckDrift (feature, prediction, quality and bias drift; metrics to CloudWatch, a violations
-event to EventBridge). Scheduled by `monitoring.schedule`. It runs the same deployed `pipeline_code/` version as
-the training pipeline, through the shared `PipelineBuilder`.
+→ HasEnoughData (at least `monitoring.min_rows`) → CheckDrift (feature, label, prediction, quality, bias and
+attribution drift at the `thresholds.drift_*` of the environment; metrics to CloudWatch, a violations event to
+EventBridge, report.html beside the JSON and copied to `LATEST_REPORT_KEY`). Scheduled by
+`monitoring.schedule`. It runs the same deployed `pipeline_code/` version as the training pipeline, through the
+shared `PipelineBuilder`.
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ from __future__ import annotations
 from sagemaker.core.workflow import ConditionGreaterThanOrEqualTo, ExecutionVariables, JsonGet, PropertyFile
 from sagemaker.mlops.workflow import ConditionStep, Pipeline
 
+from config import EnvironmentConfig
 from pipeline_definition.builders.base import PROCESSING_IN, PROCESSING_OUT, PipelineBuilder
 from pipeline_definition.builders.parameters import MonitoringParameters
-from pipeline_definition.contract import FEEDBACK_PREFIX, MONITORING_REPORTS_PREFIX, PLACEHOLDERS
-
-MIN_MONITORING_ROWS = 100  # the drift check refuses fewer rows: effect sizes on tiny batches mislead
+from pipeline_definition.contract import FEEDBACK_PREFIX, LATEST_REPORT_KEY, MONITORING_REPORTS_PREFIX, PLACEHOLDERS
 
 
 class MonitoringPipelineBuilder(PipelineBuilder[MonitoringParameters]):
@@ -59,7 +60,6 @@ class MonitoringPipelineBuilder(PipelineBuilder[MonitoringParameters]):
             cache=False,  # the window moves with every run
         )
         report_uri = self.output_uri("CheckDrift", "drift")
-        t = env.thresholds
         check = self.processing_step(
             "CheckDrift",
             "drift",
@@ -79,12 +79,7 @@ class MonitoringPipelineBuilder(PipelineBuilder[MonitoringParameters]):
                 f"{PROCESSING_IN}/reference",
                 "--output",
                 f"{PROCESSING_OUT}/drift",
-                "--numeric-psi",
-                str(t.drift_psi),
-                "--prediction-psi",
-                str(t.drift_psi),
-                "--categorical-js",
-                str(t.drift_jensen_shannon),
+                *drift_limit_arguments(env),
                 "--namespace",
                 names.metric_namespace,
                 "--dimension",
@@ -95,6 +90,10 @@ class MonitoringPipelineBuilder(PipelineBuilder[MonitoringParameters]):
                 report_uri,
                 "--environment",
                 names.prefix,
+                "--latest-report-uri",
+                f"s3://{PLACEHOLDERS.artifacts_bucket}/{LATEST_REPORT_KEY}",
+                "--title",
+                f"{names.prefix}: {env.monitoring.window_hours} h window ending at the run's start",
                 "--region",
                 env.region,
             ],
@@ -105,7 +104,7 @@ class MonitoringPipelineBuilder(PipelineBuilder[MonitoringParameters]):
             conditions=[
                 ConditionGreaterThanOrEqualTo(
                     left=JsonGet(step_name=gather.name, property_file=summary, json_path="rows"),
-                    right=MIN_MONITORING_ROWS,
+                    right=env.monitoring.min_rows,
                 )
             ],
             if_steps=[check],
@@ -118,3 +117,25 @@ class MonitoringPipelineBuilder(PipelineBuilder[MonitoringParameters]):
             sagemaker_session=self.session,
             pipeline_experiment_config=None,  # no SageMaker Experiments trial per execution (see training.py)
         )
+
+
+def drift_limit_arguments(env: EnvironmentConfig) -> list[str]:
+    """The drift check's limits (``pipeline_code.drift.Thresholds``) from the environment's config."""
+    t, m = env.thresholds, env.monitoring
+    limits: dict[str, float | int] = {
+        "false-alarm-rate": t.drift_false_alarm_rate,
+        "numeric-wasserstein": t.drift_wasserstein,
+        "tail-wasserstein": t.drift_tail_wasserstein,
+        "zero-inflated-share": t.drift_zero_inflated_share,
+        "numeric-psi": t.drift_psi,
+        "prediction-psi": t.drift_psi,
+        "categorical-js": t.drift_jensen_shannon,
+        "label-rate-change": t.drift_label_rate_change,
+        "auc-drop": t.drift_auc_drop,
+        "bias-dppl-change": t.drift_bias_change,
+        "attribution-ndcg": t.drift_attribution_ndcg,
+        "min-rows": m.min_rows,
+        "min-facet-group": m.min_facet_group_rows,
+        "attribution-rows": m.attribution_sample_rows,
+    }
+    return [part for name, value in limits.items() for part in (f"--{name}", str(value))]

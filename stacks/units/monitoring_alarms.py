@@ -2,6 +2,11 @@
 
 Alarms named `<prefix>-drift-*` (`ResourceNames.alarm_prefix`) start a retraining run when they go to ALARM;
 every alarm notifies the alert topic. Missing data (no monitoring run in the period) is never a breach.
+
+Custom backend: the statistical triggers (prediction, model quality, bias, attributions) alarm on the drift
+check's verdicts (`Violations` per `Check`), not on the raw statistics: a verdict needs the effect past its
+`thresholds.drift_*` *and* significance at the window's size, so a small window's noise starts no retrain. The
+raw statistics are on the dashboard beside their thresholds, with a link to the newest report.html.
 """
 
 from __future__ import annotations
@@ -60,9 +65,12 @@ class MonitoringAlarms(Construct):
         alerts: sns.ITopic,
         key: kms.IKey,
         schedule_names: dict[str, str] | None = None,
+        report_url: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._names = names
+        self._report = f" Newest report: {report_url}" if report_url else ""
+        self._report_url = report_url
         self._features = list(feature_names)
         self._schedules = schedule_names or {}
         # CloudWatch publishes alarm notifications to the encrypted topic with the key.
@@ -88,6 +96,16 @@ class MonitoringAlarms(Construct):
         self.dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=names.prefix, default_interval=cdk.Duration.days(7)
         )
+        if monitoring.backend == "custom" and report_url:
+            self.dashboard.add_widgets(
+                cloudwatch.TextWidget(
+                    markdown=f"**Newest drift report** (plots, statistics and verdicts, drifted items first): "
+                    f"[report.html]({report_url}). Each run's own report: `report.html` beside its "
+                    "`drift_report.json` under the monitoring reports prefix; the violations event names it.",
+                    width=24,
+                    height=2,
+                )
+            )
         self.dashboard.add_widgets(*self._endpoint_widgets())
         if monitoring.backend == "custom":
             self.dashboard.add_widgets(*self._custom_widgets(thresholds))
@@ -162,28 +180,62 @@ class MonitoringAlarms(Construct):
         self.alarms.append(alarm)
         return alarm
 
+    def _verdicts(self, check: str) -> cloudwatch.Metric:
+        """How many items one check of the drift check flagged (0 when it ran and found nothing)."""
+        return self._custom("Violations", "Maximum", Check=check)
+
     def _custom_alarms(self, thresholds: Thresholds) -> None:
-        above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+        at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        rule = (
+            f"flagged only when the effect is past its threshold and significant at the window's size "
+            f"(Holm-adjusted p below thresholds.drift_false_alarm_rate, {thresholds.drift_false_alarm_rate})."
+        )
         self._alarm(
             "violations",
             self._custom("DriftViolations", "Maximum"),
             1,
-            cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            "The drift check reported at least one violation (drifted features, label, prediction, quality or bias).",
+            at_least,
+            "The drift check reported at least one violation (drifted features, label, prediction, quality, bias "
+            f"or attributions).{self._report}",
         )
         self._alarm(
             "prediction",
-            self._custom("PredictionDriftPSI", "Maximum"),
-            thresholds.drift_psi,
-            above,
-            f"The distribution of the model's scores drifted: PSI above thresholds.drift_psi ({thresholds.drift_psi}).",
+            self._verdicts("prediction_drift"),
+            1,
+            at_least,
+            f"The distribution of the model's scores drifted: PSI at or above thresholds.drift_psi "
+            f"({thresholds.drift_psi}), {rule}{self._report}",
+        )
+        self._alarm(
+            "quality",
+            self._verdicts("model_quality_drift"),
+            1,
+            at_least,
+            f"Model quality drifted: AUC on the labelled window fell by at least thresholds.drift_auc_drop "
+            f"({thresholds.drift_auc_drop}) against the reference data, {rule}{self._report}",
+        )
+        self._alarm(
+            "bias",
+            self._verdicts("bias_drift"),
+            1,
+            at_least,
+            f"Bias drifted: a facet group's DPPL changed by at least thresholds.drift_bias_change "
+            f"({thresholds.drift_bias_change}), {rule}{self._report}",
+        )
+        self._alarm(
+            "attribution",
+            self._verdicts("attribution_drift"),
+            1,
+            at_least,
+            f"Feature attributions drifted: NDCG of the mean |SHAP| ranking at or below "
+            f"thresholds.drift_attribution_ndcg ({thresholds.drift_attribution_ndcg}), {rule}{self._report}",
         )
         self._alarm(
             "model-auc",
             self._custom("ModelAUC", "Minimum"),
             thresholds.min_auc,
             cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            f"AUC on labelled captured data fell below thresholds.min_auc ({thresholds.min_auc}).",
+            f"AUC on labelled captured data fell below thresholds.min_auc ({thresholds.min_auc}).{self._report}",
         )
 
     def _model_monitor_alarms(self, thresholds: Thresholds) -> None:
@@ -242,22 +294,27 @@ class MonitoringAlarms(Construct):
             ),
         ]
 
-    def _custom_widgets(self, thresholds: Thresholds) -> list[cloudwatch.IWidget]:
-        drift = [self._custom("FeatureDrift", "Maximum", Feature=f).with_(label=f) for f in self._features]
-        bias_search = cloudwatch.MathExpression(
+    def _search(self, metric: str, dimension: str) -> cloudwatch.MathExpression:
+        """Every `metric` of this environment, one line per value of `dimension`."""
+        names = self._names
+        return cloudwatch.MathExpression(
             expression=(
-                f"SEARCH('{{{self._names.metric_namespace},{self._names.metric_dimension},Group}} "
-                f'MetricName="BiasDPPLChange" {self._names.metric_dimension}="{self._names.prefix}"\', '
+                f"SEARCH('{{{names.metric_namespace},{names.metric_dimension},{dimension}}} "
+                f'MetricName="{metric}" {names.metric_dimension}="{names.prefix}"\', '
                 f"'Maximum', {int(PERIOD.to_seconds())})"
             ),
             label="",
             period=PERIOD,
         )
+
+    def _custom_widgets(self, thresholds: Thresholds) -> list[cloudwatch.IWidget]:
+        drift = [self._custom("FeatureDrift", "Maximum", Feature=f).with_(label=f) for f in self._features]
         return [
             cloudwatch.GraphWidget(
-                title="Drift per feature (PSI numeric, Jensen-Shannon categorical)",
+                title="Drift per feature (the statistic nearest its threshold: Wasserstein, PSI or Jensen-Shannon)",
                 left=drift,
                 left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=thresholds.drift_wasserstein, label="Wasserstein limit"),
                     cloudwatch.HorizontalAnnotation(value=thresholds.drift_psi, label="PSI limit"),
                     cloudwatch.HorizontalAnnotation(value=thresholds.drift_jensen_shannon, label="JS limit"),
                 ],
@@ -268,22 +325,50 @@ class MonitoringAlarms(Construct):
                 title="Drift violations", left=[self._custom("DriftViolations", "Maximum")], width=6, height=8
             ),
             cloudwatch.GraphWidget(
-                title="Prediction drift (PSI)",
-                left=[self._custom("PredictionDriftPSI", "Maximum")],
-                left_annotations=[cloudwatch.HorizontalAnnotation(value=thresholds.drift_psi, label="limit")],
+                title="Violations per check (verdicts: effect past threshold and significant)",
+                left=[self._search("Violations", "Check")],
                 width=6,
                 height=8,
             ),
             cloudwatch.GraphWidget(
-                title="Model quality: AUC on labelled captured data",
-                left=[self._custom("ModelAUC", "Minimum")],
-                left_annotations=[cloudwatch.HorizontalAnnotation(value=thresholds.min_auc, label="minimum")],
-                width=8,
+                title="Prediction drift (PSI)",
+                left=[self._custom("PredictionDriftPSI", "Maximum")],
+                left_annotations=[cloudwatch.HorizontalAnnotation(value=thresholds.drift_psi, label="limit")],
+                width=6,
             ),
             cloudwatch.GraphWidget(
-                title="Label positive rate", left=[self._custom("LabelPositiveRate", "Average")], width=8
+                title="Model quality: AUC on labelled captured data, and its drop against the reference",
+                left=[self._custom("ModelAUC", "Minimum")],
+                left_annotations=[cloudwatch.HorizontalAnnotation(value=thresholds.min_auc, label="minimum")],
+                right=[self._custom("ModelAUCDrop", "Maximum")],
+                right_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=thresholds.drift_auc_drop, label="drop limit")
+                ],
+                width=6,
             ),
-            cloudwatch.GraphWidget(title="Bias drift (change of DPPL per group)", left=[bias_search], width=8),
+            cloudwatch.GraphWidget(
+                title="Explainability: NDCG of the feature-attribution ranking",
+                left=[self._custom("AttributionNDCG", "Minimum")],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=thresholds.drift_attribution_ndcg, label="limit")
+                ],
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
+                title="Label positive rate", left=[self._custom("LabelPositiveRate", "Average")], width=6
+            ),
+            cloudwatch.GraphWidget(
+                title="Bias drift (change of DPPL per group)",
+                left=[self._search("BiasDPPLChange", "Group")],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=thresholds.drift_bias_change, label="limit"),
+                    cloudwatch.HorizontalAnnotation(value=-thresholds.drift_bias_change, label="limit"),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Rows per monitoring window", left=[self._custom("MonitoredRows", "Maximum")], width=12
+            ),
         ]
 
     def _model_monitor_widgets(self, thresholds: Thresholds) -> list[cloudwatch.IWidget]:

@@ -64,8 +64,8 @@ def test_a_violations_report_keeps_the_keys_it_does_not_declare() -> None:
     assert isinstance(event, ViolationsReport)
     first, second = event.detail.violations
     assert (first.check, first.feature, first.value, first.threshold) == ("feature_drift", "age", 0.31, 0.2)
-    assert dict(first.extra) == {"method": "psi"}
-    assert (second.feature, dict(second.extra)) == (None, {})
+    assert dict(first.extra) == {"method": "psi", "statistics": ["psi"]}
+    assert (second.feature, dict(second.extra)) == (None, {"method": "psi", "adjusted_p_value": 1.2e-9})
 
 
 def test_the_drift_event_kind_is_told_by_its_detail_type() -> None:

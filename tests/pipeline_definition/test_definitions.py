@@ -4,6 +4,7 @@ together (references, instance types, gates, lineage)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import filecmp
 import json
 import os
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from config import DEFAULT_CONFIG_PATH, PlatformConfig
+from pipeline_code import drift
 from pipeline_definition import contract, fingerprint
 from pipeline_definition.references import all_steps, check_references, instance_types
 from tests.pipeline_definition.conftest import OfflineGeneration
@@ -339,12 +341,32 @@ def test_monitoring_checks_the_live_model_with_the_configured_thresholds_and_pub
     assert defaults["WindowHours"] == env.monitoring.window_hours
     assert defaults["CaptureUri"].endswith(f"/data-capture/mlops-{environment}-endpoint/AllTraffic/")
     condition = _step(definition, "HasEnoughData")["Arguments"]
-    assert condition["Conditions"][0]["RightValue"] == 100
+    assert condition["Conditions"][0]["RightValue"] == env.monitoring.min_rows
     assert [s["Name"] for s in condition["IfSteps"]] == ["CheckDrift"]
     assert condition["ElseSteps"] == []  # quiet windows are skipped, not failed
     check = _step(definition, "CheckDrift")["Arguments"]["AppSpecification"]["ContainerArguments"]
-    assert check[check.index("--numeric-psi") + 1] == str(env.thresholds.drift_psi)
-    assert check[check.index("--categorical-js") + 1] == str(env.thresholds.drift_jensen_shannon)
+    t, m = env.thresholds, env.monitoring
+    limits = {  # every limit of the drift check comes from the environment's config
+        "--false-alarm-rate": t.drift_false_alarm_rate,
+        "--numeric-wasserstein": t.drift_wasserstein,
+        "--tail-wasserstein": t.drift_tail_wasserstein,
+        "--zero-inflated-share": t.drift_zero_inflated_share,
+        "--numeric-psi": t.drift_psi,
+        "--prediction-psi": t.drift_psi,
+        "--categorical-js": t.drift_jensen_shannon,
+        "--label-rate-change": t.drift_label_rate_change,
+        "--auc-drop": t.drift_auc_drop,
+        "--bias-dppl-change": t.drift_bias_change,
+        "--attribution-ndcg": t.drift_attribution_ndcg,
+        "--min-rows": m.min_rows,
+        "--min-facet-group": m.min_facet_group_rows,
+        "--attribution-rows": m.attribution_sample_rows,
+    }
+    assert {option: check[check.index(option) + 1] for option in limits} == {k: str(v) for k, v in limits.items()}
+    drift_options = {f"--{f.name.replace('_', '-')}" for f in dataclasses.fields(drift.Thresholds)}
+    assert drift_options - set(limits) == {"--psi-bins", "--decision-threshold"}  # fixed by design, not config
+    latest = check[check.index("--latest-report-uri") + 1]
+    assert latest == f"s3://{contract.PLACEHOLDERS.artifacts_bucket}/{contract.LATEST_REPORT_KEY}"
     assert check[check.index("--namespace") + 1] == "MLOps/Monitoring"
     assert check[check.index("--dimension") + 1] == f"Environment=mlops-{environment}"
     assert "--publish-cloudwatch" in check

@@ -50,22 +50,37 @@ def test_the_custom_backend_alarms_on_the_drift_checks_metrics(operations, platf
         thresholds = platform_config.environment(stage).thresholds
         alarms = _alarms(template)
         drift = {name: a for name, a in alarms.items() if name.startswith(f"mlops-{stage}-drift-")}
-        expected = {
-            f"mlops-{stage}-drift-violations": ("DriftViolations", "Maximum", "GreaterThanOrEqualToThreshold", 1),
-            f"mlops-{stage}-drift-prediction": (
-                "PredictionDriftPSI", "Maximum", "GreaterThanThreshold", thresholds.drift_psi,
+        at_least = "GreaterThanOrEqualToThreshold"
+        # the statistical triggers alarm on the check's verdicts (effect past threshold and significant), so
+        # a small window's noise starts no retrain; each description names the config threshold it stands for
+        verdicts = {
+            "prediction": ("prediction_drift", "thresholds.drift_psi", thresholds.drift_psi),
+            "quality": ("model_quality_drift", "thresholds.drift_auc_drop", thresholds.drift_auc_drop),
+            "bias": ("bias_drift", "thresholds.drift_bias_change", thresholds.drift_bias_change),
+            "attribution": (
+                "attribution_drift", "thresholds.drift_attribution_ndcg", thresholds.drift_attribution_ndcg,
             ),
-            f"mlops-{stage}-drift-model-auc": ("ModelAUC", "Minimum", "LessThanThreshold", thresholds.min_auc),
         }  # fmt: skip
+        expected = {
+            f"mlops-{stage}-drift-violations": ("DriftViolations", "Maximum", at_least, 1, {}),
+            f"mlops-{stage}-drift-model-auc": ("ModelAUC", "Minimum", "LessThanThreshold", thresholds.min_auc, {}),
+        } | {
+            f"mlops-{stage}-drift-{kind}": ("Violations", "Maximum", at_least, 1, {"Check": check})
+            for kind, (check, _, _) in verdicts.items()
+        }
         assert set(drift) == set(expected)
-        for name, (metric, statistic, comparison, threshold) in expected.items():
+        for name, (metric, statistic, comparison, threshold, extra) in expected.items():
             alarm = drift[name]
             assert (alarm["MetricName"], alarm["Statistic"]) == (metric, statistic)
             assert (alarm["ComparisonOperator"], alarm["Threshold"]) == (comparison, threshold)
             assert alarm["Namespace"] == "MLOps/Monitoring"
-            assert _dimensions(alarm) == {"Environment": f"mlops-{stage}"}
+            assert _dimensions(alarm) == {"Environment": f"mlops-{stage}", **extra}
             assert alarm["TreatMissingData"] == "notBreaching"  # no monitoring run is not a drift
             assert alarm["AlarmActions"] == [_alerts_topic(template)]
+            # the alert e-mail carries the description: it links the newest report.html
+            assert "monitoring/reports/latest/report.html" in render(alarm["AlarmDescription"])
+        for kind, (_, setting, value) in verdicts.items():
+            assert f"{setting} ({value})" in render(drift[f"mlops-{stage}-drift-{kind}"]["AlarmDescription"])
         # the custom backend deploys none of Model Monitor's resources
         assert not [r for r in template["Resources"].values() if "JobDefinition" in r["Type"]]
         assert not resources(template, "AWS::SageMaker::MonitoringSchedule")
@@ -105,8 +120,19 @@ def test_one_dashboard_per_environment_shows_endpoint_drift_quality_and_pipeline
         drift = [m for m in metrics if "Feature" in m]
         assert [m[m.index("Feature") + 1] for m in drift] == list(FEATURE_NAMES)
         custom = {m[1] for m in metrics if m[0] == "MLOps/Monitoring"}
-        assert {"FeatureDrift", "DriftViolations", "PredictionDriftPSI", "ModelAUC", "LabelPositiveRate"} <= custom
-        assert any("BiasDPPLChange" in json.dumps(w) for w in widgets)
+        shown = {
+            "FeatureDrift",
+            "DriftViolations",
+            "PredictionDriftPSI",
+            "ModelAUC",
+            "ModelAUCDrop",
+            "LabelPositiveRate",
+        }
+        assert shown | {"AttributionNDCG", "MonitoredRows"} <= custom
+        assert any('MetricName=\\"BiasDPPLChange\\"' in json.dumps(w) for w in widgets)
+        assert any('MetricName=\\"Violations\\"' in json.dumps(w) for w in widgets)
+        (link,) = [w for w in widgets if w["type"] == "text"]
+        assert "monitoring/reports/latest/report.html" in link["properties"]["markdown"]
         pipelines = [m for m in metrics if m[0] == "AWS/Sagemaker/ModelBuildingPipeline"]
         runs = {(m[1], m[3]) for m in pipelines}
         for pipeline in (f"mlops-{stage}-training", f"mlops-{stage}-monitoring", f"mlops-{stage}-batch-inference"):
