@@ -193,6 +193,10 @@ def feature_plot(name: str, feature: dict[str, Any]) -> str:
     return bars + svg_cdfs(cdf["x"], cdf["baseline"], cdf["current"], title)
 
 
+def _note(feature: dict[str, Any]) -> str:
+    return f"<p class=muted>{html.escape(feature['note'])}</p>" if feature.get("note") else ""
+
+
 def _tests_table(tests: list[dict[str, Any]]) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(t['statistic'])}</td><td class=num>{_fmt(t['value'])}</td>"
@@ -316,7 +320,8 @@ def render(report: dict[str, Any], title: str = "") -> str:
     cards = "".join(
         f"<div class='card{' drifted' if f['drift'] else ''}'><h3>{html.escape(name)} ({f['kind']}) "
         f"{_verdict(f)}</h3><div class=row>{feature_plot(name, f)}"
-        f"{_tests_table(list(f['tests'].values()))}</div></div>"
+        f"{_tests_table(list(f['tests'].values()))}</div>"
+        f"{_note(f)}</div>"
         for name, f in features
     )
     label = report.get("label")

@@ -82,14 +82,18 @@ def test_unshifted_resamples_raise_nothing_over_many_seeds(inputs: dict[str, Any
 
 
 def test_small_batches_report_noise_not_drift(inputs: dict[str, Any]) -> None:
-    """At 200 rows the raw Jensen-Shannon distance of native_country is mostly noise (over 0.1 by itself); the
-    check removes the noise floor and asks for significance, so it does not flag."""
+    """At 200 rows the Jensen-Shannon distance of native_country over all 42 categories is mostly noise (over the
+    0.1 threshold by itself); the check pools the categories expected under 5 times, removes the noise floor
+    and asks for significance, so it does not flag."""
     test = inputs["test"]
     pick = np.random.default_rng(5).integers(0, test.features.shape[0], 200)
     report = _check(inputs, tabular.EncodedBatch(test.features[pick], test.label[pick]))
-    js = report["features"]["native_country"]["tests"]["jensen_shannon"]
-    assert js["raw_distance"] > 0.1
-    assert js["noise_floor"] > 0.1
+    feature = report["features"]["native_country"]
+    plot = feature["plot"]
+    assert stats.jensen_shannon(np.array(plot["baseline"]), np.array(plot["current"])) > 0.1  # the naive verdict
+    js = feature["tests"]["jensen_shannon"]
+    assert js["pooled_categories"] > 30
+    assert js["value"] < 0.1
     assert not js["drift"]
 
 
