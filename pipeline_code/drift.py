@@ -665,6 +665,7 @@ def violations_of(report: dict[str, Any]) -> list[dict[str, Any]]:
                     "method": feature["method"],
                     "value": feature["value"],
                     "threshold": feature["threshold"],
+                    "direction": feature["direction"],
                     "statistics": [s for s, t in feature["tests"].items() if t["drift"]],
                 }
             )
@@ -682,6 +683,7 @@ def violations_of(report: dict[str, Any]) -> list[dict[str, Any]]:
             "method": test["statistic"],
             "value": test["value"],
             "threshold": test["threshold"],
+            "direction": test["direction"],  # "below": smaller is worse (attribution NDCG)
             "adjusted_p_value": test["adjusted_p_value"],
         }
         found.append(entry)
@@ -784,7 +786,7 @@ def check_batches(
     }
     tests = all_tests(report)
     decide([t for _, _, t in tests], limits.false_alarm_rate)
-    report["tests"] = len(tests)
+    report["test_count"] = len(tests)
     for feature in report["features"].values():
         _headline(feature)
     report["violations"] = violations_of(report)

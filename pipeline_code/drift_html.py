@@ -312,7 +312,7 @@ def render(report: dict[str, Any], title: str = "") -> str:
     )
     facts = (
         f"<p class=muted>{report['row_count']:,} current rows against a baseline of {report['baseline_row_count']:,}. "
-        f"{report.get('tests', 0)} tests; one drifts when its effect is at or past its threshold <i>and</i> its "
+        f"{report.get('test_count', 0)} tests; one drifts when its effect is at or past its threshold <i>and</i> its "
         f"p-value, Holm-adjusted over all of them, is below {_fmt(thresholds.get('false_alarm_rate'))} (an effect "
         "past its threshold that noise at this size explains is marked <span class=noise>noise</span>).</p>"
     )

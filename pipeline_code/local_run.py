@@ -7,7 +7,9 @@ being found. Feature Store writes are left out: they need an endpoint (see ``fea
 
     python -m pipeline_code.local_run --out local-run/
     python -m pipeline_code.local_run --out local-run/ --shift            # all scenarios
-    python -m pipeline_code.local_run --out local-run/ --shift numeric    # or category, label-prior
+    python -m pipeline_code.local_run --out local-run/ --shift tail       # or any name in shifts.SCENARIOS
+
+Every drift run writes ``report.html`` beside its JSON (``local-run/drift/<scenario>/report.html``).
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ def summary(out: Path, drift_runs: list[str]) -> str:
         found = read_json(out / "drift" / name / "violations.json")["violations"]
         what = ", ".join(f"{v['check']}({v.get('feature', v.get('group', ''))}={v['value']:.3f})" for v in found)
         lines.append(f"drift [{name}]: " + (f"DRIFT: {what}" if found else "no violation"))
+    if drift_runs:
+        lines.append(f"drift reports: {out / 'drift' / '<run>' / 'report.html'} (open in a browser)")
     return "\n".join(lines)
 
 

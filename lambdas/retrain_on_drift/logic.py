@@ -88,7 +88,8 @@ def cause_of(since: datetime, state: LedgerState) -> str | None:
 def recorded(event: ViolationsReport, *, newest: bool) -> Decision:
     """What the trigger did with a violations report: recorded it for the alarm, which starts the run."""
     found = ", ".join(
-        f"{v.check}{'(' + v.feature + ')' if v.feature else ''} {_number(v.value)} > {_number(v.threshold)}"
+        f"{v.check}{'(' + v.feature + ')' if v.feature else ''} {_number(v.value)} "
+        f"{'<=' if v.extra.get('direction') == 'below' else '>'} {_number(v.threshold)}"
         for v in event.detail.violations
     )
     what = "recorded as the latest drift report" if newest else "older than the report recorded, kept out"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from lambdas.retrain_on_drift.events import AlarmStateChange, parse_drift_event
-from lambdas.retrain_on_drift.logic import CLOCK_SKEW, REPORT_MAX_AGE, cause_of, check_alarm, episode_of
+from lambdas.retrain_on_drift.events import AlarmStateChange, ViolationsReport, parse_drift_event
+from lambdas.retrain_on_drift.logic import CLOCK_SKEW, REPORT_MAX_AGE, cause_of, check_alarm, episode_of, recorded
 from lambdas.retrain_on_new_data.logic import below_threshold, estimated_rows
 from lambdas.shared.adapters import LedgerState
 from lambdas.shared.decision import cooldown_remaining, cooldown_skip, in_flight_skip
@@ -118,3 +118,13 @@ def test_an_alarm_names_the_report_sent_shortly_before_it_as_its_cause(sent_befo
     else:
         assert episode.key["since"] == SINCE.isoformat()
         assert episode.detail.endswith("@" + episode.key["since"])
+
+
+def test_a_recorded_report_reads_a_smaller_is_worse_check_the_right_way_round() -> None:
+    event = load_event("drift_violations_report")
+    event["detail"]["violations"] = [
+        {"check": "attribution_drift", "method": "ndcg", "value": 0.85, "threshold": 0.9, "direction": "below"}
+    ]
+    report = parse_drift_event(event)
+    assert isinstance(report, ViolationsReport)
+    assert "attribution_drift 0.85 <= 0.9" in recorded(report, newest=True).detail

@@ -117,3 +117,15 @@ def test_events_need_a_report_uri_and_an_environment(
     assert drift.main(_drift_argv(run_dir, tmp_path / "out", "--publish-events", "--environment", "dev")) == 1
     assert "--publish-events needs --report-uri and --environment" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_report_is_copied_to_the_latest_key_once_written(run_dir: Path, tmp_path: Path, endpoint: str) -> None:
+    s3 = client("s3", endpoint)
+    s3.create_bucket(Bucket="latest-report")
+    latest = "s3://latest-report/monitoring/reports/latest/report.html"
+
+    assert drift.main(_drift_argv(run_dir, tmp_path, "--endpoint-url", endpoint, "--latest-report-uri", latest)) == 0
+
+    copied = s3.get_object(Bucket="latest-report", Key="monitoring/reports/latest/report.html")
+    assert copied["ContentType"].startswith("text/html")
+    assert copied["Body"].read() == (tmp_path / "report.html").read_bytes()

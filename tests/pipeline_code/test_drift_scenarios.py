@@ -217,3 +217,9 @@ def test_report_html_is_self_contained_and_puts_drifted_items_first(inputs: dict
 def test_the_violations_event_names_the_html_report() -> None:
     entry = drift.violations_event("mlops-dev", "s3://b/monitoring/run/drift", [{"check": "x", "value": 1}])
     assert json.loads(entry["Detail"])["reportHtmlUri"] == "s3://b/monitoring/run/drift/report.html"
+
+
+def test_limits_that_cannot_work_are_refused(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--baseline", str(run_dir / "preprocess/baseline/baseline.json"), "--data", str(run_dir / "shifted")]
+    assert drift.main([*argv, "--output", str(tmp_path / "out"), "--false-alarm-rate", "0"]) == 1
+    assert "--false-alarm-rate must be in (0, 1), got 0.0" in capsys.readouterr().err

@@ -546,5 +546,6 @@ def test_drift_on_gathered_inputs_publishes_metrics_and_an_event_only_on_violati
         assert events[0]["detail"] == {
             "environment": "dev",
             "reportUri": f"s3://{BUCKET}/monitoring/shifted/",
+            "reportHtmlUri": f"s3://{BUCKET}/monitoring/shifted/report.html",
             "violations": violations,
         }
