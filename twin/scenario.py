@@ -16,7 +16,7 @@ from twin.moto_patches import set_model_behaviour
 from twin.timeline import StepError, Timeline
 from twin.world import DATA_DIR, DRIFT, NEW_DATA, PROMOTION, World
 
-TRAFFIC_ROWS = 2000  # requests per monitoring window (well above HasEnoughData's 100), unseen Adult rows
+TRAFFIC_ROWS = 1000  # requests per monitoring window (well above HasEnoughData's 100), unseen Adult rows
 SHIFT = "numeric"  # pipeline_code.shifts: age + 10 years, labels kept
 
 

@@ -18,10 +18,13 @@ class StepError(RuntimeError):
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process (the loop, moto's server threads, the in-process handlers) and of its finished
-    children (the pipeline steps' jobs): on a shared machine, the figure that does not depend on the load."""
+    """CPU time of this process (the loop, moto's server threads, the in-process handlers), of its finished
+    children and of the warm job interpreter with the jobs it forked (the pipeline steps' jobs): on a shared
+    machine, the figure that does not depend on the load."""
+    from pipeline_definition.local_runner import warm
+
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
+    return time.process_time() + children.ru_utime + children.ru_stime + warm.cpu_seconds()
 
 
 @dataclass

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline_definition.local_runner import warm
 from pipeline_definition.local_runner.errors import StepFailed
 
 CONTAINER_ROOT = "/opt/ml"
@@ -64,7 +65,18 @@ def run(
     """Run `command` from `cwd` with `job_dir` mounted on /opt/ml; stdout and stderr go to files under `logs`."""
     logs.mkdir(parents=True, exist_ok=True)
     result = Completed(returncode=-1, stdout=logs / "stdout.log", stderr=logs / "stderr.log")
-    argv = [*namespace_prefix(), "/bin/sh", "-c", _SCRIPT, "sh", str(job_dir.resolve()), cwd, *command]
+    prefix = namespace_prefix()  # the same checks (and /opt/ml) for warm and cold starts
+    warm_starter = warm.starter(CONTAINER_ROOT) if warm.warm_command(command) else None
+    if warm_starter is not None:
+        try:
+            code = warm_starter.run(
+                command, job_dir=job_dir.resolve(), cwd=cwd, env=env, stdout=result.stdout, stderr=result.stderr,
+                timeout=timeout,
+            )  # fmt: skip
+        except TimeoutError as expired:
+            raise StepFailed(f"stopped after MaxRuntimeInSeconds={timeout:g}") from expired
+        return Completed(returncode=code, stdout=result.stdout, stderr=result.stderr)
+    argv = [*prefix, "/bin/sh", "-c", _SCRIPT, "sh", str(job_dir.resolve()), cwd, *command]
     with result.stdout.open("wb") as out, result.stderr.open("wb") as err:
         try:
             process = subprocess.run(argv, stdout=out, stderr=err, env=env, timeout=timeout, check=False)

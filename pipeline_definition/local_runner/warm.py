@@ -1,0 +1,231 @@
+"""Warm starts for the local runner's Python jobs: one interpreter imports the heavy libraries once, then forks a
+child per job, which enters its own mount namespace with the job folder on /opt/ml exactly as `sandbox.run` does.
+
+Why: a job's own work on the twin's samples takes a fraction of a second, while a fresh interpreter spends ~1 s CPU
+importing numpy, pandas, pyarrow, scipy, scikit-learn and xgboost (xgboost imports scikit-learn). A pipeline run has
+six such jobs and `make loop` about thirty. A forked child starts with those modules already loaded and nothing
+else: the step code (`pipeline_code`) is imported by the child from the job's own code folder, as in a container.
+
+What a child sees is what `python3 -m <module> ...` or `python3 <script> ...` would see in the container: its argv,
+the job's environment and nothing else, /opt/ml = the job folder (a private mount namespace: `unshare(2)`, then a
+bind mount), the container working directory, stdout and stderr in the step's log files, and its exit status.
+Anything else (a shell, another program, an interpreter given other options) is run by `sandbox.run` unchanged.
+The difference that remains: the preloaded libraries were imported before the job's environment was set, so an
+import-time setting read from it (for example `OMP_NUM_THREADS`) does not apply; `LOCAL_RUNNER_COLD_START=1`
+turns warm starts off when that matters.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from pathlib import Path
+
+# Imported once by the warm interpreter: what the step code imports and is slow to import.
+PRELOAD = ("numpy", "pandas", "pyarrow", "pyarrow.csv", "pyarrow.parquet", "scipy.stats", "sklearn.metrics", "xgboost")
+
+# The child: enter a mount namespace, mount the job folder on /opt/ml, redirect output, become the job.
+_ZYGOTE = r"""
+import ctypes, importlib, json, os, runpy, select, sys, traceback
+
+CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+requests_fd, replies_fd, container_root = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+for name in sys.argv[4:]:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+libc = ctypes.CDLL(None, use_errno=True)
+base_path = list(sys.path)
+
+
+def check(result, what):
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def enter(job):
+    uid, gid = os.geteuid(), os.getegid()
+    check(libc.unshare(CLONE_NEWNS | (CLONE_NEWUSER if uid != 0 else 0)), "unshare")
+    if uid != 0:  # as `unshare --user --map-root-user`
+        with open("/proc/self/setgroups", "w") as f:
+            f.write("deny")
+        with open("/proc/self/uid_map", "w") as f:
+            f.write(f"0 {uid} 1")
+        with open("/proc/self/gid_map", "w") as f:
+            f.write(f"0 {gid} 1")
+    check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    check(libc.mount(job["job_dir"].encode(), container_root.encode(), None, MS_BIND, None), "mount --bind")
+    os.chdir(job["cwd"])
+
+
+def child(job):
+    out = os.open(job["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    err = os.open(job["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    try:
+        enter(job)
+        os.environ.clear()
+        os.environ.update(job["env"])
+        extra = [p for p in job["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
+        command = job["command"]
+        if command[1] == "-m":
+            sys.path[:] = [os.getcwd(), *extra, *base_path[1:]]
+            sys.argv = [command[2], *command[3:]]
+            runpy.run_module(command[2], run_name="__main__", alter_sys=True)
+        else:
+            script = os.path.abspath(command[1])
+            sys.path[:] = [os.path.dirname(script), *extra, *base_path[1:]]
+            sys.argv = [command[1], *command[2:]]
+            runpy.run_path(script, run_name="__main__")
+        return 0
+    except SystemExit as stop:
+        if stop.code is None or isinstance(stop.code, int):
+            return stop.code or 0
+        print(stop.code, file=sys.stderr)
+        return 1
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+
+
+requests = os.fdopen(requests_fd, "r")
+replies = os.fdopen(replies_fd, "w", buffering=1)
+running = {}
+while True:
+    ready, _, _ = select.select([requests], [], [], 0.02 if running else None)
+    if ready:
+        line = requests.readline()
+        if not line:
+            break
+        job = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            requests.close()
+            replies.close()
+            os._exit(child(job))
+        running[pid] = job["id"]
+        replies.write(json.dumps({"id": job["id"], "pid": pid}) + "\n")
+    while running:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:
+            break
+        replies.write(json.dumps({"id": running.pop(pid), "status": os.waitstatus_to_exitcode(status)}) + "\n")
+"""
+
+
+class WarmStarter:
+    """One warm interpreter (started on first use) and the jobs it has forked, by request id."""
+
+    def __init__(self, container_root: str, preload: Sequence[str] = PRELOAD) -> None:
+        requests_read, self._requests = os.pipe()
+        self._replies, replies_write = os.pipe()
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _ZYGOTE, str(requests_read), str(replies_write), container_root, *preload],
+            pass_fds=(requests_read, replies_write),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(requests_read)
+        os.close(replies_write)
+        self._lock = threading.Lock()
+        self._next = 0
+        self._started: dict[int, Future[int]] = {}
+        self._finished: dict[int, Future[int]] = {}
+        threading.Thread(target=self._read_replies, daemon=True).start()
+
+    def _read_replies(self) -> None:
+        with os.fdopen(self._replies, "r") as replies:
+            for line in replies:
+                reply = json.loads(line)
+                with self._lock:
+                    if "pid" in reply:
+                        self._started.pop(reply["id"]).set_result(reply["pid"])
+                    else:
+                        self._finished.pop(reply["id"]).set_result(reply["status"])
+        with self._lock:  # the warm interpreter is gone: nothing pending will ever answer
+            for future in [*self._started.values(), *self._finished.values()]:
+                future.set_exception(RuntimeError("the warm job interpreter stopped"))
+            self._started.clear()
+            self._finished.clear()
+
+    def run(
+        self, command: list[str], *, job_dir: Path, cwd: str, env: dict[str, str], stdout: Path, stderr: Path,
+        timeout: float,
+    ) -> int:  # fmt: skip
+        """Fork the job, wait for it; its exit code. TimeoutError (the job killed) after `timeout` seconds."""
+        started: Future[int] = Future()
+        finished: Future[int] = Future()
+        with self._lock:
+            self._next += 1
+            job_id = self._next
+            self._started[job_id], self._finished[job_id] = started, finished
+            request = {"id": job_id, "command": command, "job_dir": str(job_dir), "cwd": cwd, "env": env,
+                       "stdout": str(stdout), "stderr": str(stderr)}  # fmt: skip
+            os.write(self._requests, (json.dumps(request) + "\n").encode())
+        pid = started.result(timeout=60)
+        try:
+            return finished.result(timeout=timeout)
+        except TimeoutError:
+            os.kill(pid, 9)
+            raise
+
+    def close(self) -> None:
+        os.close(self._requests)
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+def warm_command(command: list[str]) -> bool:
+    """`python3 -m module ...` or `python3 script.py ...`: what a warm interpreter can become."""
+    if len(command) < 2 or command[0] not in ("python3", "python", sys.executable):  # python3 = this interpreter
+        return False
+    if command[1] == "-m":
+        return len(command) >= 3 and not command[2].startswith("-")
+    return not command[1].startswith("-") and command[1].endswith(".py")
+
+
+_STARTER: list[WarmStarter] = []
+_STARTER_LOCK = threading.Lock()
+
+
+def starter(container_root: str) -> WarmStarter | None:
+    """The process's warm interpreter (started on first use, stopped at exit); None when turned off."""
+    if os.environ.get("LOCAL_RUNNER_COLD_START") == "1":
+        return None
+    with _STARTER_LOCK:
+        if not _STARTER or _STARTER[0]._process.poll() is not None:
+            _STARTER[:] = [WarmStarter(container_root)]
+            atexit.register(_STARTER[0].close)
+        return _STARTER[0]
+
+
+def cpu_seconds() -> float:
+    """CPU time of the live warm interpreter and of the jobs it has forked and reaped (0 when none runs): a
+    parent's RUSAGE_CHILDREN counts it only once it has exited."""
+    if not _STARTER or _STARTER[0]._process.poll() is not None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{_STARTER[0]._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])  # fields 14-17 of proc(5), after the name
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
