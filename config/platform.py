@@ -121,11 +121,14 @@ def promotion_source_problems(where: str, environments: Mapping[str, Environment
                 f"{key}: the source environment needs an account: set environments.{source_name}.account (its "
                 "registry, bucket and key are named by account)"
             )
-        elif environment.account and environment.account != source.account:
-            if environment.account not in source.model_registry.cross_account_readers:
-                problems.append(
-                    f"{key}: environments.{source_name}.model_registry.cross_account_readers must include "
-                    f"{environment.account} ({name}'s account): the source's registry, artifacts and key grant reads "
-                    "only to the accounts listed"
-                )
+        elif (
+            environment.account
+            and environment.account != source.account
+            and environment.account not in source.model_registry.cross_account_readers
+        ):
+            problems.append(
+                f"{key}: environments.{source_name}.model_registry.cross_account_readers must include "
+                f"{environment.account} ({name}'s account): the source's registry, artifacts and key grant reads "
+                "only to the accounts listed"
+            )
     return problems
