@@ -118,7 +118,8 @@ class ModelPromotion(Construct):
         self.rule = events.Rule(
             self,
             "OnApproved",
-            description=f"An approved package of {names.model_package_group} starts {self.state_machine_name}",
+            description=f"An approved package of {(source.names if source else names).model_package_group} starts "
+            f"{self.state_machine_name}",
             event_pattern=approved_packages(source.names if source else names),
             targets=[
                 targets.SfnStateMachine(self.state_machine, role=permissions.start_role(self, self.state_machine_name))
