@@ -101,9 +101,9 @@ class LocalPromotion:
         for bucket in sorted(_buckets(definition)):
             _create_bucket(clients["s3"], bucket)
         smoke_key, smoke = _promotion_resource(template, "AWS::Lambda::Function", "ModelPromotionSmokeTestFunction")
-        register_lambda(resolver.lambda_name(smoke_key), _run_smoke_test(clients))
+        register_lambda(resolver.lambda_arn(smoke_key), _run_smoke_test(clients))
         checks_key, _ = _promotion_resource(template, "AWS::Lambda::Function", "ModelPromotionChecksFunction")
-        register_lambda(resolver.lambda_name(checks_key), _run_checks(clients))
+        register_lambda(resolver.lambda_arn(checks_key), _run_checks(clients))
         arn = clients["stepfunctions"].create_state_machine(
             name=machine["Properties"]["StateMachineName"],
             definition=json.dumps(definition),
@@ -342,6 +342,9 @@ class _Resolver:
 
     def lambda_name(self, logical_id: str) -> str:
         return self._get_att(logical_id, "Arn").split(":")[6]
+
+    def lambda_arn(self, logical_id: str) -> str:
+        return self._get_att(logical_id, "Arn")
 
     def _function(self, logical_id: str) -> str:
         properties = self._template["Resources"][logical_id]["Properties"]

@@ -30,6 +30,7 @@ REGION = "eu-west-1"
 # the content of a model.tar.gz decides what the endpoint (and a batch transform) answers for a row
 GOOD, BAD = "model-good", "model-bad"  # a constant probability; garbage
 STRONG = "model-strong"  # knows the label (the first feature's parity): AUC 1
+BAD_LIVE = "model-bad-live"  # scores the gate's batch of 20 rows, answers the smoke test's 5 with garbage
 ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}  # config/environments.yaml
 SOURCES = {"dev": "dev", "staging": "dev", "prod": "staging"}  # whose group each environment promotes from
 SERVICES = (
@@ -173,6 +174,8 @@ def _answer(model_data_url: str, body: str) -> str:
     """What the endpoint answers: a probability per row for a good model, garbage for a bad one."""
     model = model_data_url  # the twin passes the ModelDataUrl; the test's bucket holds its content
     rows = [line for line in body.split("\n") if line]
+    if _CONTENT[model] == BAD_LIVE:
+        return "\n".join("0.25" for _ in rows) if len(rows) >= 20 else "not a number"
     if _CONTENT[model] == STRONG:
         return "\n".join("0.9" if int(row.split(",")[0]) % 2 else "0.1" for row in rows)
     return "\n".join("0.25" for _ in rows) if _CONTENT[model] == GOOD else "not a number"
@@ -276,7 +279,7 @@ def test_a_failed_smoke_test_rolls_the_endpoint_back_and_rejects_the_package(wor
     good = world.register()
     world.promote(good)
     live_config = world.endpoint()["EndpointConfigName"]
-    bad = world.register(BAD)
+    bad = world.register(BAD_LIVE)
     result = world.promote(bad)
     assert result["status"] == "FAILED"
     assert "RevertEndpoint" in result["states"]
@@ -329,7 +332,7 @@ def test_one_state_change_sent_twice_promotes_once(world: World) -> None:
 
 @DEV
 def test_a_failed_first_deploy_deletes_the_endpoint(world: World) -> None:
-    bad = world.register(BAD)
+    bad = world.register(BAD_LIVE)
     result = world.promote(bad)
     assert result["status"] == "FAILED"
     assert "DeleteNewEndpoint" in result["states"]
@@ -356,7 +359,9 @@ def test_prod_deploys_only_after_a_person_approves(world: World) -> None:
     execution = world.promo.start(package)
     token = world.promo.task_token(execution)
     assert world.sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
-    assert world.sm.list_models()["Models"] == []  # nothing is created before the decision
+    # nothing of the endpoint is created before the decision (the gate's candidate model is)
+    assert world.sm.list_endpoint_configs()["EndpointConfigs"] == []
+    assert world.sm.list_endpoints()["Endpoints"] == []
     world.sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True}))
     assert world.promo.wait(execution)["status"] == "SUCCEEDED"
     assert world.live_package() == package
@@ -378,7 +383,8 @@ def test_prod_refusal_rejects_the_package_with_the_persons_cause(world: World) -
 @STAGING
 def test_a_busy_endpoint_is_waited_for(world: World) -> None:
     world.promote(world.register())
-    moto_patches.set_endpoint_status(world.promo.endpoint_name, "Updating", "Updating", "InService")
+    # FindChampion sees the first Updating (the config being updated still serves: the champion), then two waits
+    moto_patches.set_endpoint_status(world.promo.endpoint_name, "Updating", "Updating", "Updating", "InService")
     package = world.register()
     result = world.promote(package)
     assert result["status"] == "SUCCEEDED", result.get("cause")
@@ -446,3 +452,126 @@ def _any_config(world: World, config: str = "") -> str:
         ],
     )
     return config
+
+
+# ------------------------------------------------------------------ build once, promote everywhere; gates
+
+
+def test_one_model_goes_dev_to_staging_to_prod_as_the_same_bytes_with_its_lineage(
+    synthesis: Synthesis, moto_clients: dict[str, dict[str, Any]]
+) -> None:
+    """Three accounts: dev's Approved package is imported, gated, soaked and recorded as validated by staging;
+    prod deploys staging's record after one approval, its digest checked, its lineage naming the dev run, the
+    staging validation and the approver. No environment writes to another's registry."""
+    _fresh(synthesis, moto_clients)
+    dev, staging, prod = (_world(synthesis, moto_clients, env) for env in ("dev", "staging", "prod"))
+    package = dev.register(STRONG)
+    assert dev.promote(package)["status"] == "SUCCEEDED"
+
+    staged = staging.promote(package)  # the event dev's forwarding rule puts on staging's bus
+    assert staged["status"] == "SUCCEEDED", staged.get("cause")
+    assert "Soak" in staged["states"] and "CheckDigest" in staged["states"]
+    record = staging.record(package)
+    assert record["ModelApprovalStatus"] == "Approved"  # validated: what prod's rule starts on
+    lineage = record["CustomerMetadataProperties"]
+    digest = hashlib.sha256(STRONG.encode()).hexdigest()
+    assert lineage["artifact_sha256"] == digest
+    assert lineage["training_run"] == f"arn:aws:sagemaker:{REGION}:{ACCOUNTS['dev']}:pipeline/run-1"
+    assert lineage["validated_by"].startswith(f"arn:aws:states:{REGION}:{ACCOUNTS['staging']}:execution:")
+    assert lineage["gate_champion"] == "none" and lineage["gate_candidate_auc"] == "1.0000"
+    staged_model = record["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    assert staged_model.startswith(f"s3://{staging.bucket}/pipeline-runs/imported/dev-v1/")
+    assert dev.status(package)["ModelApprovalStatus"] == "Approved"  # dev's registry untouched
+
+    execution = prod.promo.start(record["ModelPackageArn"])
+    token = prod.promo.task_token(execution)
+    prod.sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True, "approver": "alice@example.com"}))
+    done = prod.promo.wait(execution)
+    assert done["status"] == "SUCCEEDED", done.get("cause")
+    released = prod.record(record["ModelPackageArn"])["CustomerMetadataProperties"]
+    assert released["artifact_sha256"] == digest  # the same bytes, compared with staging's digest
+    assert released["training_run"] == lineage["training_run"]
+    assert released["source_validation"] == lineage["validated_by"]
+    assert released["approver"] == "alice@example.com"
+    assert prod.current("model.tar.gz") == STRONG
+    assert prod.live_package() == record["ModelPackageArn"]
+
+
+def test_prod_refuses_bytes_other_than_those_staging_validated(
+    synthesis: Synthesis, moto_clients: dict[str, dict[str, Any]]
+) -> None:
+    _fresh(synthesis, moto_clients)
+    prod = _world(synthesis, moto_clients, "prod")
+    package = prod.register(GOOD)  # staging's record: artifact_sha256 of GOOD
+    model = prod.source_sm.describe_model_package(ModelPackageName=package)
+    bucket, key = model["InferenceSpecification"]["Containers"][0]["ModelDataUrl"][5:].split("/", 1)
+    prod.source_s3.put_object(Bucket=bucket, Key=key, Body="model-overwritten-after-validation")
+    result = prod.promote(package, approve=False)
+    assert result["status"] == "FAILED"
+    assert "not the bytes it validated" in result["cause"]
+    assert "WaitForApproval" not in result["states"]  # refused before anyone is asked
+    assert prod.sm.list_endpoints()["Endpoints"] == []
+
+
+@DEV
+def test_the_first_model_has_no_champion_and_passes(world: World) -> None:
+    result = world.promote(world.register(STRONG))
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert "NoChampion" in result["states"]
+    transforms = world.sm.list_transform_jobs()["TransformJobSummaries"]
+    assert [t["TransformJobName"].rsplit("-", 1)[1] for t in transforms] == ["candidate"]
+
+
+@DEV
+def test_a_challenger_worse_than_the_live_model_is_rejected_with_the_figures(world: World) -> None:
+    champion = world.register(STRONG)
+    assert world.promote(champion)["status"] == "SUCCEEDED"
+    live_config = world.endpoint()["EndpointConfigName"]
+    challenger = world.register(GOOD)  # a constant score: AUC 0.5 on the same rows
+    result = world.promote(challenger)
+    assert result["status"] == "FAILED"
+    reason = world.status(challenger)["ApprovalDescription"]
+    assert world.status(challenger)["ModelApprovalStatus"] == "Rejected"
+    assert "champion/challenger" in reason
+    assert "AUC 0.5000 is more than 0.01 below the live model's 1.0000" in reason
+    assert "same 20 held-out rows" in reason
+    assert "CreateEndpointConfig" not in result["states"]  # refused before the endpoint changed
+    assert world.endpoint()["EndpointConfigName"] == live_config
+    assert world.live_package() == champion
+    # both models scored the challenger's test split: one transform job each
+    roles = sorted(t["TransformJobName"].rsplit("-", 1)[1] for t in world.sm.list_transform_jobs()["TransformJobSummaries"])
+    assert roles == ["candidate", "candidate", "champion"]
+
+
+@DEV
+def test_a_model_answering_garbage_is_stopped_by_the_gate_before_it_is_deployed(world: World) -> None:
+    result = world.promote(world.register(BAD))
+    assert result["status"] == "FAILED"
+    assert "is not 'label,score'" in result["cause"]
+    assert world.sm.list_endpoints()["Endpoints"] == []
+
+
+@STAGING
+def test_a_canary_is_rolled_back_by_its_alarm(world: World) -> None:
+    """A blue/green canary update whose 5xx alarm fires while it shifts: SageMaker rolls it back (the twin as
+    SageMaker), the promotion sees the old config live and rejects the package with the alarm as reason."""
+    first = world.register(STRONG)
+    assert world.promote(first)["status"] == "SUCCEEDED"
+    live_config = world.endpoint()["EndpointConfigName"]
+    update = world.promo.definition["States"]["UpdateEndpoint"]["Arguments"]["DeploymentConfig"]
+    assert update["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "CANARY"
+    (alarm, *_) = [a["AlarmName"] for a in update["AutoRollbackConfiguration"]["Alarms"]]
+    cloudwatch = world.promo.clients["cloudwatch"]
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm, MetricName="Invocation5XXErrors", Namespace="AWS/SageMaker", Statistic="Sum", Period=60,
+        EvaluationPeriods=2, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+    moto_patches.script_next_change(world.promo.endpoint_name, EndpointScript(("Updating", "Updating", "InService")))
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx on the canary")
+    candidate = world.register(STRONG)
+    result = world.promote(candidate)
+    assert result["status"] == "FAILED"
+    assert f"CloudWatch alarm {alarm} went to ALARM" in result["cause"]
+    assert world.endpoint()["EndpointConfigName"] == live_config
+    assert world.status(candidate)["ModelApprovalStatus"] == "Rejected"  # staging's record of it
+    assert world.live_package() == first

@@ -117,8 +117,10 @@ class ChampionChallenger(FlowFragment):
             [flow.endpoint_arn],
             parameters={"EndpointName": names.endpoint},
             assign={
+                # an endpoint being updated still serves its config's model: that one is the champion
                 "championConfig": (
-                    "{% $states.result.EndpointStatus = 'InService' ? $states.result.EndpointConfigName : '' %}"
+                    "{% $states.result.EndpointStatus in ['InService', 'Updating', 'SystemUpdating'] ?"
+                    " $states.result.EndpointConfigName : '' %}"
                 )
             },
         )
