@@ -102,7 +102,8 @@ def promotion_source_problems(where: str, environments: Mapping[str, Environment
         if source_name == "own":
             continue
         key = f"{where}: environment '{name}': key 'promotion.source' has value {source_name!r}"
-        chain, current = [name], source_name
+        chain: list[str] = [name]
+        current: str = source_name
         while current != "own" and current in environments and current not in chain:
             chain.append(current)
             current = environments[current].promotion.source

@@ -96,7 +96,7 @@ class ReleaseStack(cdk.Stack):
                 ),
             ),
         )
-        by_name = {environment.name: environment for environment in environments}
+        by_name: dict[str, EnvironmentConfig] = {environment.name: environment for environment in environments}
         for environment in environments:
             self._add_environment(project_name, environment, tooling_account, source, by_name)
         self.pipeline.build_pipeline()

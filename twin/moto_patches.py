@@ -405,7 +405,11 @@ def _patch_accounts() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service
 
     def subclasses(cls: type) -> list[type]:
-        return [cls, *(c for sub in cls.__subclasses__() for c in subclasses(sub))]
+        found: list[type] = [cls]
+        subs: list[type] = cls.__subclasses__()
+        for sub in subs:
+            found += subclasses(sub)
+        return found
 
     base = state_task_service.StateTaskService
     for cls in subclasses(base):

@@ -1,1 +1,1 @@
-"""Checks of the promotion that read objects: the artifact digest and the champion/challenger gate (Lambda code asset: this folder)."""
+"""The promotion's checks that read objects: artifact digest, champion/challenger (Lambda code asset: this folder)."""

@@ -146,7 +146,9 @@ def gate(event: dict[str, Any], *, s3: Any) -> dict[str, Any]:
         raise CheckError(f"the two models scored {candidate['rows']} and {champion['rows']} rows: not the same data")
     failures = []
     if candidate["auc"] < champion["auc"] - max_drop:
-        failures.append(f"AUC {candidate['auc']:.4f} is more than {max_drop} below the live model's {champion['auc']:.4f}")
+        failures.append(
+            f"AUC {candidate['auc']:.4f} is more than {max_drop} below the live model's {champion['auc']:.4f}"
+        )
     if candidate["cost_per_1000"] > champion["cost_per_1000"] + max_increase:
         failures.append(
             f"cost/1000 {candidate['cost_per_1000']:.2f} is more than {max_increase} above the live model's "
@@ -161,7 +163,13 @@ def gate(event: dict[str, Any], *, s3: Any) -> dict[str, Any]:
         "gate_champion_auc": f"{champion['auc']:.4f}",
         "gate_champion_cost_per_1000": f"{champion['cost_per_1000']:.2f}",
     }
-    return {"passed": not failures, "candidate": candidate, "champion": champion, "summary": summary, "metadata": metadata}
+    return {
+        "passed": not failures,
+        "candidate": candidate,
+        "champion": champion,
+        "summary": summary,
+        "metadata": metadata,
+    }
 
 
 def run(event: dict[str, Any], *, s3: Any) -> dict[str, Any]:

@@ -90,7 +90,9 @@ def test_an_approved_package_of_the_environment_group_starts_the_state_machine(
         "AWS::StepFunctions::StateMachine", {"Properties": {"StateMachineName": f"mlops-{stage}-promotion"}}
     )
     # dev promotes its own packages; staging dev's, prod staging's: forwarded from the source's account
-    group, account = {"dev": ("dev", None), "staging": ("dev", "111111111111"), "prod": ("staging", "222222222222")}[stage]
+    group, account = {"dev": ("dev", None), "staging": ("dev", "111111111111"), "prod": ("staging", "222222222222")}[
+        stage
+    ]
     template.has_resource_properties(
         "AWS::Events::Rule",
         {
@@ -137,7 +139,12 @@ def test_the_state_machine_is_traced_and_logs_everything_to_an_encrypted_group(
 
 # The states a promotion passes when everything works (the endpoint exists and takes the new config)
 _GATE = [
-    "CreateModel", "FindChampion", "HasChampion", "DescribeChampionConfig", "ScoreModels", "CompareModels",
+    "CreateModel",
+    "FindChampion",
+    "HasChampion",
+    "DescribeChampionConfig",
+    "ScoreModels",
+    "CompareModels",
     "GateVerdict",
 ]
 _IMPORT = ["ImportModel", "ImportTestSplit", "ImportEvaluation", "ImportBaseline", "CheckDigest", "RegisterImported"]
@@ -323,7 +330,8 @@ def test_any_failure_after_the_endpoint_changed_rolls_back_and_rejects_the_packa
     imported = stage != "dev"
     # an imported package is rejected in this environment's record of it, once the record exists
     recorded = ["Recorded"] if imported else []
-    assert _path(states, "Rollback", {"RevertState": 0, "BaselinesPublished": 0, "NewModelUnused": 0, "Recorded": 0}) == [
+    choose = {"RevertState": 0, "BaselinesPublished": 0, "NewModelUnused": 0, "Recorded": 0}
+    assert _path(states, "Rollback", choose) == [
         "Rollback", "RevertEndpoint", "WaitForRevert", "CheckRevert", "RevertState", *restore,
         "BaselinesPublished", "ReadLivePackage", "DescribeLivePackage", "RestoreBaseline", "RestoreModel",
         "NewModelUnused", "DiscardNewConfig", "DiscardNewModel", *recorded, "RejectPackage", "NotifyFailure",
@@ -337,7 +345,9 @@ def test_any_failure_after_the_endpoint_changed_rolls_back_and_rejects_the_packa
         assert states["Recorded"]["Default"] == "NotifyFailure"  # the source's registry is not this account's
     reject = states["RejectPackage"]["Arguments"]
     assert reject == {
-        "ModelPackageArn": "{% $package.arn %}" if imported else "{% $states.context.Execution.Input.detail.ModelPackageArn %}",
+        "ModelPackageArn": "{% $package.arn %}"
+        if imported
+        else "{% $states.context.Execution.Input.detail.ModelPackageArn %}",
         "ModelApprovalStatus": "Rejected",
         "ApprovalDescription": "{% $substring($reason, 0, 1000) %}",
     }

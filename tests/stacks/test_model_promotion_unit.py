@@ -82,9 +82,9 @@ def _promotion(
         inference=environment.inference,
         promotion=environment.promotion,
         thresholds=environment.thresholds,
-        source=PromotionSource(
-            ResourceNames("mlops", source.name, source.account or "", source.region)
-        ) if source else None,
+        source=PromotionSource(ResourceNames("mlops", source.name, source.account or "", source.region))
+        if source
+        else None,
         where=PromotionTargets(
             artifacts_bucket=s3.Bucket.from_bucket_name(stack, "Artifacts", f"mlops-{name}-artifacts"),
             key=kms.Key.from_key_arn(
@@ -244,7 +244,10 @@ def test_a_person_approves_in_prod_only_through_the_approver_policy(built: Built
                     [
                         Match.object_like(
                             {
-                                "Action": ["states:SendTaskFailure", "states:SendTaskSuccess"],  # sorted (minimizePolicies)
+                                "Action": [
+                                    "states:SendTaskFailure",
+                                    "states:SendTaskSuccess",
+                                ],  # sorted (minimizePolicies)
                                 "Resource": {"Ref": machine},
                             }
                         )

@@ -85,7 +85,9 @@ class World:
             metadata = {
                 "training_run": metadata["pipeline_execution_arn"],
                 "artifact_sha256": hashlib.sha256(model.encode()).hexdigest(),
-                "validated_by": f"arn:aws:states:{REGION}:{ACCOUNTS['staging']}:execution:mlops-staging-promotion:v{self.runs}",
+                "validated_by": (
+                    f"arn:aws:states:{REGION}:{ACCOUNTS['staging']}:execution:mlops-staging-promotion:v{self.runs}"
+                ),
             }
         extra: dict[str, Any] = {}
         if baseline:
@@ -152,7 +154,9 @@ class World:
         if not self.imports:
             return live
         assert live.split(":")[4] == ACCOUNTS[self.env]  # the record, in this account's group
-        return str(self.sm.describe_model_package(ModelPackageName=live)["CustomerMetadataProperties"]["source_package"])
+        return str(
+            self.sm.describe_model_package(ModelPackageName=live)["CustomerMetadataProperties"]["source_package"]
+        )
 
     def record(self, package: str) -> dict[str, Any]:
         """This environment's record of an imported package (the newest one naming it)."""
@@ -470,7 +474,8 @@ def test_one_model_goes_dev_to_staging_to_prod_as_the_same_bytes_with_its_lineag
 
     staged = staging.promote(package)  # the event dev's forwarding rule puts on staging's bus
     assert staged["status"] == "SUCCEEDED", staged.get("cause")
-    assert "Soak" in staged["states"] and "CheckDigest" in staged["states"]
+    assert "Soak" in staged["states"]
+    assert "CheckDigest" in staged["states"]
     record = staging.record(package)
     assert record["ModelApprovalStatus"] == "Approved"  # validated: what prod's rule starts on
     lineage = record["CustomerMetadataProperties"]
@@ -478,7 +483,8 @@ def test_one_model_goes_dev_to_staging_to_prod_as_the_same_bytes_with_its_lineag
     assert lineage["artifact_sha256"] == digest
     assert lineage["training_run"] == f"arn:aws:sagemaker:{REGION}:{ACCOUNTS['dev']}:pipeline/run-1"
     assert lineage["validated_by"].startswith(f"arn:aws:states:{REGION}:{ACCOUNTS['staging']}:execution:")
-    assert lineage["gate_champion"] == "none" and lineage["gate_candidate_auc"] == "1.0000"
+    assert lineage["gate_champion"] == "none"
+    assert lineage["gate_candidate_auc"] == "1.0000"
     staged_model = record["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
     assert staged_model.startswith(f"s3://{staging.bucket}/pipeline-runs/imported/dev-v1/")
     assert dev.status(package)["ModelApprovalStatus"] == "Approved"  # dev's registry untouched
@@ -539,7 +545,9 @@ def test_a_challenger_worse_than_the_live_model_is_rejected_with_the_figures(wor
     assert world.endpoint()["EndpointConfigName"] == live_config
     assert world.live_package() == champion
     # both models scored the challenger's test split: one transform job each
-    roles = sorted(t["TransformJobName"].rsplit("-", 1)[1] for t in world.sm.list_transform_jobs()["TransformJobSummaries"])
+    roles = sorted(
+        t["TransformJobName"].rsplit("-", 1)[1] for t in world.sm.list_transform_jobs()["TransformJobSummaries"]
+    )
     assert roles == ["candidate", "candidate", "champion"]
 
 

@@ -17,7 +17,6 @@ from constructs import Construct
 
 from stacks.units.model_promotion.steps import Failures, Flow, FlowFragment
 
-
 # What the person wrote as "approver", in the characters package metadata allows (1-256), or "not named".
 APPROVER = (
     "{% ($name := $exists($states.result.approver) ? $substring($replace($string($states.result.approver), "

@@ -107,7 +107,11 @@ class ModelPromotion(Construct):
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
         permissions.grant_state_machine(
-            self.state_machine.role, flow, endpoint_role=self.endpoint_role, smoke_test=self.smoke_test, checks=self.checks
+            self.state_machine.role,
+            flow,
+            endpoint_role=self.endpoint_role,
+            smoke_test=self.smoke_test,
+            checks=self.checks,
         )
         self.approver_policy = (
             permissions.approver_policy(self, flow, self.state_machine.state_machine_arn, self.state_machine_name)
@@ -170,7 +174,9 @@ class ModelPromotion(Construct):
         if flow.imports:
             run.append(ImportPackage(self, "Import", flow=flow, checks=self.checks))
         run.append(
-            ChampionChallenger(self, "ChampionChallenger", flow=flow, endpoint_role=self.endpoint_role, checks=self.checks)
+            ChampionChallenger(
+                self, "ChampionChallenger", flow=flow, endpoint_role=self.endpoint_role, checks=self.checks
+            )
         )
         if flow.promotion.manual_approval:
             run.append(Approval(self, "Approval", flow=flow))

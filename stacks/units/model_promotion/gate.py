@@ -51,7 +51,9 @@ class ChampionChallenger(FlowFragment):
         super().__init__(scope, construct_id)
         names, settings = flow.names, flow.promotion.champion_challenger
         self._verdict = sfn.Choice.jsonata(self, "GateVerdict")
-        self._refused = sfn.Pass.jsonata(self, "GateRefused", assign={"reason": "{% 'champion/challenger: ' & $gate.summary %}"})
+        self._refused = sfn.Pass.jsonata(
+            self, "GateRefused", assign={"reason": "{% 'champion/challenger: ' & $gate.summary %}"}
+        )
         self._verdict.otherwise(self._refused)
         compare = tasks.LambdaInvoke.jsonata(
             self,
@@ -88,7 +90,9 @@ class ChampionChallenger(FlowFragment):
         self._compare = compare
 
         start_scoring: dict[str, Any] = {
-            "gateOutput": f"{{% 's3://{flow.where.artifacts_bucket.bucket_name}/{names.gate_outputs_prefix}/' & $suffix %}}",
+            "gateOutput": (
+                f"{{% 's3://{flow.where.artifacts_bucket.bucket_name}/{names.gate_outputs_prefix}/' & $suffix %}}"
+            ),
             "gateInput": f"{{% {test_split_of('$package.evaluationUri')} %}}",
             "gateDeadline": f"{{% $millis() + {settings.timeout_minutes * 60 * 1000} %}}",
         }
@@ -205,7 +209,9 @@ class ChampionChallenger(FlowFragment):
         )
         state = (
             sfn.Choice.jsonata(self, "TransformState")
-            .when(sfn.Condition.jsonata("{% $states.input.status = 'Completed' %}"), sfn.Succeed.jsonata(self, "Scored"))
+            .when(
+                sfn.Condition.jsonata("{% $states.input.status = 'Completed' %}"), sfn.Succeed.jsonata(self, "Scored")
+            )
             .when(sfn.Condition.jsonata("{% $states.input.status in ['Failed', 'Stopped'] %}"), failed)
             .when(sfn.Condition.jsonata("{% $millis() < $states.input.deadline %}"), wait)
             .otherwise(timed_out)
@@ -217,7 +223,9 @@ class ChampionChallenger(FlowFragment):
         self._refused.next(reject)
         self._compare.add_catch(reject, errors=["States.ALL"], assign={"reason": FAILURE_REASON})
         self._score.add_catch(
-            reject, errors=["States.ALL"], assign={"reason": "{% 'champion/challenger: ' & $states.errorOutput.Cause %}"}
+            reject,
+            errors=["States.ALL"],
+            assign={"reason": "{% 'champion/challenger: ' & $states.errorOutput.Cause %}"},
         )
         self._champion_config.add_catch(reject, errors=["States.ALL"], assign={"reason": FAILURE_REASON})
         self._create_model.add_catch(reject, errors=["States.ALL"], assign={"reason": FAILURE_REASON})

@@ -93,7 +93,9 @@ class ImportPackage(FlowFragment):
                 "ModelPackageGroupName": flow.names.model_package_group,
                 "ModelPackageDescription": f"{{% 'Imported from {source.environment}: ' & $package.arn %}}",
                 "InferenceSpecification": {
-                    "Containers": [{"Image": "{% $package.image %}", "ModelDataUrl": f"{{% {local['model.tar.gz']} %}}"}],
+                    "Containers": [
+                        {"Image": "{% $package.image %}", "ModelDataUrl": f"{{% {local['model.tar.gz']} %}}"}
+                    ],
                     "SupportedContentTypes": ["text/csv"],
                     "SupportedResponseMIMETypes": ["text/csv"],
                 },

@@ -74,7 +74,9 @@ class PublishBaselines(FlowFragment):
             parameters={
                 "ModelPackageArn": "{% $package.arn %}",
                 "ModelApprovalStatus": "Approved",
-                "ApprovalDescription": f"{{% $substring('Validated in {flow.names.environment}: ' & $gate.summary, 0, 1000) %}}",
+                "ApprovalDescription": (
+                    f"{{% $substring('Validated in {flow.names.environment}: ' & $gate.summary, 0, 1000) %}}"
+                ),
                 "CustomerMetadataProperties": f"{{% $merge([$gate.metadata, {metadata}]) %}}",
             },
         )

@@ -45,9 +45,7 @@ class Soak(FlowFragment):
         self._verdict.when(
             sfn.Condition.jsonata("{% $count($alarming) > 0 %}"),
             failures.rollback,
-            assign={
-                "reason": f"{{% 'in ALARM after a soak of {self._minutes} minutes: ' & $join($alarming, ', ') %}}"
-            },
+            assign={"reason": f"{{% 'in ALARM after a soak of {self._minutes} minutes: ' & $join($alarming, ', ') %}}"},
         )
 
 
