@@ -549,6 +549,14 @@ class AlertSettings(Section):
         description="An address subscribed to the alerts topic (SNS asks it to confirm). null: the topic only, "
         "subscribe to it yourself."
     )
+    max_4xx_percent: Annotated[float, Field(gt=0, le=100)] = Field(
+        description="Alarm when more than this share of the endpoint's invocations are refused as client errors "
+        "(4xx: malformed requests, a caller sending the wrong features), over three five-minute periods."
+    )
+    min_invocations_per_hour: Annotated[int, Field(ge=1)] | None = Field(
+        description="Where traffic is expected: alarm when the endpoint serves fewer invocations than this in an "
+        "hour, no data included (an endpoint nobody reaches pages someone). null: no traffic expected."
+    )
 
 
 class EnvironmentConfig(Section):

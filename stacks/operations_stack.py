@@ -136,6 +136,8 @@ class OperationsStack(cdk.Stack):
                 f"https://{environment.region}.console.aws.amazon.com/s3/object/"
                 f"{self.zones['artifacts'].bucket_name}?region={environment.region}&prefix={LATEST_REPORT_KEY}"
             ),
+            alert_settings=environment.alerts,
+            pipelines=pipelines_of(environment),
         )
         self.retraining = RetrainingTriggers(
             self,
@@ -154,6 +156,7 @@ class OperationsStack(cdk.Stack):
             log_retention=log_retention(environment),
             removal_policy=removal_policy(environment),
         )
+        self.monitoring_alarms.show_operational([*self.promotion.rollback_alarms, self.retraining.dead_letters_alarm])
 
 
 def _named(project: str, environment: EnvironmentConfig) -> ResourceNames:
