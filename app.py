@@ -71,7 +71,13 @@ def create_app(
         )
         return app
     for environment in config.environments.values():
-        MlopsStage(app, project_name=config.project_name, environment=environment)
+        MlopsStage(
+            app,
+            project_name=config.project_name,
+            environment=environment,
+            source=config.source_of(environment.name),
+            consumers=config.consumers_of(environment.name),
+        )
     return app
 
 

@@ -17,7 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from config.errors import ConfigError, describe, invalid
-from config.platform import PlatformConfig
+from config.platform import PlatformConfig, promotion_source_problems
 from config.release import ReleaseSettings
 from config.sections import EnvironmentConfig
 from config.values import ENVIRONMENT_NAMES
@@ -140,6 +140,8 @@ def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> PlatformConfig:
             problems += [
                 describe(err, f"{path}: environment '{name}'", model=EnvironmentConfig) for err in exc.errors()
             ]
+
+    problems += promotion_source_problems(str(path), validated)
 
     release: ReleaseSettings | None = None
     if raw.get("release") is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import Field
@@ -42,6 +43,15 @@ class PlatformConfig(Section):
         except KeyError:
             raise ConfigError(f"unknown environment {name!r}; allowed: {', '.join(self.environments)}") from None
 
+    def source_of(self, name: str) -> EnvironmentConfig | None:
+        """The environment whose packages `name` promotes (`promotion.source`), or None for `own`."""
+        source = self.environment(name).promotion.source
+        return None if source == "own" else self.environment(source)
+
+    def consumers_of(self, name: str) -> list[EnvironmentConfig]:
+        """The environments that promote `name`'s packages, in file order."""
+        return [e for e in self.environments.values() if e.promotion.source == name]
+
     def require_release(self) -> ReleaseSettings:
         """The release settings, complete; else a `ConfigError` naming every missing value.
 
@@ -81,3 +91,45 @@ class PlatformConfig(Section):
         if problems:
             raise invalid(problems)
         return release
+
+
+def promotion_source_problems(where: str, environments: Mapping[str, EnvironmentConfig]) -> list[str]:
+    """What is wrong with the environments' `promotion.source` keys taken together: a cycle, a source without an
+    account, a source whose registry does not grant the consumer's account. One line per problem."""
+    problems: list[str] = []
+    for name, environment in environments.items():
+        source_name = environment.promotion.source
+        if source_name == "own":
+            continue
+        key = f"{where}: environment '{name}': key 'promotion.source' has value {source_name!r}"
+        chain: list[str] = [name]
+        current: str = source_name
+        while current != "own" and current in environments and current not in chain:
+            chain.append(current)
+            current = environments[current].promotion.source
+        if current in chain:
+            cycle = " -> ".join([*chain[chain.index(current) :], current])
+            problems.append(
+                f"{key}: the sources form a cycle ({cycle}): some environment must train its own models "
+                "(promotion.source 'own')"
+            )
+            continue
+        source = environments.get(source_name)
+        if source is None:
+            continue  # the source environment is itself invalid: its own errors are listed
+        if source.account is None:
+            problems.append(
+                f"{key}: the source environment needs an account: set environments.{source_name}.account (its "
+                "registry, bucket and key are named by account)"
+            )
+        elif (
+            environment.account
+            and environment.account != source.account
+            and environment.account not in source.model_registry.cross_account_readers
+        ):
+            problems.append(
+                f"{key}: environments.{source_name}.model_registry.cross_account_readers must include "
+                f"{environment.account} ({name}'s account): the source's registry, artifacts and key grant reads "
+                "only to the accounts listed"
+            )
+    return problems

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from config.values import (
     AccountId,
@@ -22,6 +22,7 @@ from config.values import (
     PositiveFloat,
     PositiveInt,
     Region,
+    Rule,
     Schedule,
     TagKey,
     TagValue,
@@ -380,28 +381,165 @@ class ExperimentTrackingSettings(Section):
     )
 
 
+class ChampionChallengerSettings(Section):
+    """The gate before a deploy: the candidate and the live model (the champion) scored on the same held-out data."""
+
+    max_auc_drop: Fraction = Field(
+        description="The candidate is refused if its ROC AUC is lower than the champion's by more than this "
+        "(0.01: one point of AUC). The first model of an environment has no champion and passes."
+    )
+    max_cost_increase_per_1000: Annotated[float, Field(ge=0)] = Field(
+        description="The candidate is refused if its expected cost per 1,000 decisions (at its own best "
+        "threshold, with thresholds.false_positive_cost and false_negative_cost) exceeds the champion's by more "
+        "than this, in the unit of those costs."
+    )
+    timeout_minutes: Annotated[int, Field(ge=10, le=360)] = Field(
+        description="Bound on the two batch transform jobs that score the candidate and the champion; a gate "
+        "still running then rejects the candidate."
+    )
+
+
+class RollbackAlarmSettings(Section):
+    """The endpoint alarms that roll a deployment back (guardrails), end a soak, and page the team."""
+
+    max_5xx_percent: Annotated[float, Field(gt=0, le=100)] = Field(
+        description="Alarm when more than this share of invocations fail with a 5xx error (model or container "
+        "errors), over two consecutive minutes."
+    )
+    max_latency_p99_ms: Annotated[int, Field(ge=1, le=60000)] = Field(
+        description="Alarm when the model latency's 99th percentile exceeds this many milliseconds, over two "
+        "consecutive minutes."
+    )
+
+
+def _canary_size(value: int) -> int:
+    if value > 50:
+        raise ValueError("SageMaker shifts at most 50 % of the fleet's capacity to a canary; use 1..50")
+    return value
+
+
+def _linear_step(value: int) -> int:
+    if not 10 <= value <= 50:
+        raise ValueError("SageMaker shifts linear steps of 10 % to 50 % of the fleet's capacity; use 10..50")
+    return value
+
+
+def _wait_interval(value: int) -> int:
+    if not 0 <= value <= 3600:
+        raise ValueError("SageMaker waits between 0 and 3600 seconds between traffic shifts")
+    return value
+
+
+class GuardrailSettings(Section):
+    """SageMaker deployment guardrails for instance endpoints: a blue/green update whose traffic moves to the
+    new fleet in steps, rolled back automatically when a rollback alarm fires."""
+
+    traffic_routing: Literal["canary", "linear", "all_at_once"] = Field(
+        description="canary: canary_size_percent of the capacity first, the rest after one wait interval. "
+        "linear: linear_step_percent at a time, a wait interval after each. all_at_once: every instance at "
+        "once, then one wait interval (the bake time) before the old fleet goes."
+    )
+    canary_size_percent: Annotated[int, Field(ge=1), AfterValidator(_canary_size), Rule("1..50")] | None = Field(
+        default=None,
+        description="canary (required there, refused otherwise): the share of the fleet's capacity the new model "
+        "gets first (at least one instance).",
+    )
+    linear_step_percent: Annotated[int, Field(ge=1), AfterValidator(_linear_step), Rule("10..50")] | None = Field(
+        default=None,
+        description="linear (required there, refused otherwise): the share of the capacity moved at each step.",
+    )
+    wait_interval_seconds: Annotated[int, AfterValidator(_wait_interval), Rule("0..3600")] = Field(
+        description="How long each step bakes, watched by the rollback alarms, before more traffic moves."
+    )
+    termination_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(
+        description="How long the old fleet is kept after all traffic moved: a last window for a rollback."
+    )
+    max_execution_timeout_seconds: Annotated[int, Field(ge=600, le=28800)] = Field(
+        description="SageMaker rolls the update back if it has not finished within this many seconds; must "
+        "cover every wait interval and the termination wait."
+    )
+
+    def steps(self) -> int:
+        """Traffic shifts the update makes (each followed by a wait interval)."""
+        if self.traffic_routing == "canary":
+            return 2
+        if self.traffic_routing == "linear" and self.linear_step_percent:
+            return -(-100 // self.linear_step_percent)
+        return 1
+
+    @model_validator(mode="after")
+    def _size_of_the_routing(self) -> GuardrailSettings:
+        """canary needs canary_size_percent, linear needs linear_step_percent; neither takes the other's key."""
+        for routing, key in (("canary", "canary_size_percent"), ("linear", "linear_step_percent")):
+            given = getattr(self, key) is not None
+            if given != (self.traffic_routing == routing):
+                verb = "needs" if not given else "takes no"
+                raise ValueError(f"traffic_routing '{self.traffic_routing}' {verb} {key}")
+        return self
+
+    @model_validator(mode="after")
+    def _timeout_covers_the_waits(self) -> GuardrailSettings:
+        """max_execution_timeout_seconds must be at least the wait intervals of every shift plus the termination
+        wait."""
+        needed = self.steps() * self.wait_interval_seconds + self.termination_wait_seconds
+        if self.max_execution_timeout_seconds < needed:
+            raise ValueError(
+                f"max_execution_timeout_seconds ({self.max_execution_timeout_seconds}) must be at least the "
+                f"{self.steps()} wait interval(s) of {self.wait_interval_seconds} s plus termination_wait_seconds "
+                f"({needed} s): SageMaker would roll every update back"
+            )
+        return self
+
+
 class PromotionSettings(Section):
     """The promotion state machine: an Approved model package becomes the live endpoint."""
 
+    source: Literal["own", "dev", "staging", "prod"] = Field(
+        description="Where this environment's models come from. own: its own training pipeline's Approved "
+        "packages. An environment name: the packages that environment approved (dev) or validated (staging), "
+        "read across accounts and deployed as the same bytes (build once, promote everywhere). The sources may "
+        "not form a cycle; the source's model_registry.cross_account_readers must name this account."
+    )
     manual_approval: bool = Field(
         description="true: the promotion waits for a person to approve (a Step Functions task token) before it "
-        "deploys; the alerts topic says it is waiting."
+        "deploys; the alerts topic says it is waiting, with the champion/challenger figures."
     )
     approval_timeout_hours: Annotated[int, Field(ge=1, le=8760)] = Field(
         description="With manual_approval: no decision within this many hours rejects the model package."
     )
     in_service_timeout_minutes: Annotated[int, Field(ge=5, le=180)] = Field(
         description="How long to wait for the updated endpoint to be InService before the promotion gives up "
-        "and rolls back."
+        "and rolls back. With guardrails, at least the update's max_execution_timeout_seconds."
     )
     smoke_test_rows: Annotated[int, Field(ge=1, le=100)] = Field(
         description="Real rows of the model's test split sent to the new endpoint; unless every one comes back "
         "as a probability, the promotion rolls back and rejects the package."
     )
+    soak_minutes: Annotated[int, Field(ge=0, le=1440)] = Field(
+        description="After the smoke test, the new model serves this long before it counts as validated; a "
+        "rollback alarm in ALARM at the end rolls it back. 0: no soak."
+    )
     keep_endpoint_configs: Annotated[int, Field(ge=2, le=50)] = Field(
         description="Endpoint configs (each with its model) kept after a promotion, the live one included; older "
         "ones are deleted. The others are the rollback targets."
     )
+    champion_challenger: ChampionChallengerSettings = Field(description="The gate against the live model.")
+    rollback_alarms: RollbackAlarmSettings = Field(description="The endpoint's rollback alarms.")
+    guardrails: GuardrailSettings | None = Field(
+        description="Deployment guardrails of an instance endpoint's updates. null: the update replaces the "
+        "fleet at once (serverless endpoints: always null, SageMaker offers them no guardrails)."
+    )
+
+    @model_validator(mode="after")
+    def _in_service_wait_covers_the_update(self) -> PromotionSettings:
+        """With guardrails, in_service_timeout_minutes * 60 must be at least max_execution_timeout_seconds."""
+        if self.guardrails and self.in_service_timeout_minutes * 60 < self.guardrails.max_execution_timeout_seconds:
+            raise ValueError(
+                f"in_service_timeout_minutes ({self.in_service_timeout_minutes}) is shorter than "
+                f"guardrails.max_execution_timeout_seconds ({self.guardrails.max_execution_timeout_seconds} s): "
+                "the promotion would give up on an update SageMaker is still shifting"
+            )
+        return self
 
 
 class AlertSettings(Section):
@@ -410,6 +548,14 @@ class AlertSettings(Section):
     email: Email | None = Field(
         description="An address subscribed to the alerts topic (SNS asks it to confirm). null: the topic only, "
         "subscribe to it yourself."
+    )
+    max_4xx_percent: Annotated[float, Field(gt=0, le=100)] = Field(
+        description="Alarm when more than this share of the endpoint's invocations are refused as client errors "
+        "(4xx: malformed requests, a caller sending the wrong features), over three five-minute periods."
+    )
+    min_invocations_per_hour: Annotated[int, Field(ge=1)] | None = Field(
+        description="Where traffic is expected: alarm when the endpoint serves fewer invocations than this in an "
+        "hour, no data included (an endpoint nobody reaches pages someone). null: no traffic expected."
     )
 
 
@@ -477,6 +623,26 @@ class EnvironmentConfig(Section):
             problems.append("inference.mode 'instance' (Model Monitor reads data capture; serverless has none)")
         if problems:
             raise ValueError("monitoring.backend 'model-monitor' needs " + " and ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _guardrails_need_instances(self) -> EnvironmentConfig:
+        """promotion.guardrails must be null with inference.mode serverless."""
+        if self.inference.mode == "serverless" and self.promotion.guardrails is not None:
+            raise ValueError(
+                "promotion.guardrails needs inference.mode 'instance': SageMaker offers serverless endpoints no "
+                "deployment guardrails (blue/green traffic shifting); set promotion.guardrails to null"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _not_its_own_source(self) -> EnvironmentConfig:
+        """promotion.source may not name the environment itself (use own)."""
+        if self.promotion.source == self.name:
+            raise ValueError(
+                f"promotion.source '{self.name}' names the environment itself: use 'own' for models it trains "
+                "and registers itself"
+            )
         return self
 
     @model_validator(mode="after")

@@ -27,6 +27,9 @@ from pipeline_definition.contract import (
 # The data lake's zones, one bucket each (stacks/units/data_lake.py).
 ZONES = ("raw", "curated", "features", "artifacts")
 
+# The endpoint's rollback alarms (ResourceNames.endpoint_alarm).
+ENDPOINT_ALARMS = ("5xx", "latency-p99")
+
 # What every name starts with: S3 bucket names and SageMaker ARNs are lower case, and `-` separates the parts.
 _NAME_PART = re.compile(r"[a-z][a-z0-9-]*")
 
@@ -49,6 +52,11 @@ class EnvironmentNames:
     # here when an endpoint goes live; the monitoring pipeline reads them from here.
     current_model_prefix: ClassVar[str] = "monitoring/current"
     monitoring_reports_prefix: ClassVar[str] = MONITORING_REPORTS_PREFIX
+    # A package promoted from another environment: its model, test split, evaluation and baseline, copied here
+    # under <prefix>/<source env>-v<version>/ (the layout of a training run, so every reader of runs reads it).
+    imported_models_prefix: ClassVar[str] = "pipeline-runs/imported"
+    # The champion/challenger gate's batch transform outputs, per promotion run.
+    gate_outputs_prefix: ClassVar[str] = "promotion-gate"
     batch_predictions_prefix: ClassVar[str] = BATCH_PREDICTIONS_PREFIX  # in the curated zone
 
     # CloudWatch metrics published by the drift check (pipeline_code.drift) and the alarms on them
@@ -160,6 +168,18 @@ class EnvironmentNames:
     @property
     def promotion_state_machine(self) -> str:
         return f"{self.prefix}-promotion"
+
+    def endpoint_alarm(self, kind: str) -> str:
+        """`<prefix>-endpoint-<kind>`: the endpoint's rollback alarms (`5xx`, `latency-p99`), which deployment
+        guardrails and the promotion's soak watch; not `alarm_prefix`: they never start a retrain."""
+        if kind not in ENDPOINT_ALARMS:
+            raise ValueError(f"no endpoint alarm {kind!r}; the endpoint's alarms are {', '.join(ENDPOINT_ALARMS)}")
+        return f"{self.prefix}-endpoint-{kind}"
+
+    @property
+    def gate_job_prefix(self) -> str:
+        """The champion/challenger gate names its transform jobs `<prefix>-gate-<8 hex>-<candidate|champion>`."""
+        return f"{self.prefix}-gate-"
 
     @property
     def promoted_model_prefix(self) -> str:

@@ -7,6 +7,7 @@ its one reference to the stateful stack.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -16,13 +17,13 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from config import EnvironmentConfig
+from config import ConfigError, EnvironmentConfig
 from naming import ResourceNames
 from pipeline_code.schema import FEATURE_NAMES
 from pipeline_definition.contract import LATEST_REPORT_KEY, pipelines_of
 from stacks.definitions import committed_definition
 from stacks.units.data_lake import import_zones
-from stacks.units.model_promotion import ModelPromotion, PromotionTargets
+from stacks.units.model_promotion import ModelPromotion, PromotionSource, PromotionTargets
 from stacks.units.monitoring_alarms import MonitoringAlarms
 from stacks.units.native_monitoring import NativeMonitoring
 from stacks.units.operations_pipelines import OperationsPipelines
@@ -41,9 +42,12 @@ class OperationsStack(cdk.Stack):
         names: ResourceNames,
         environment: EnvironmentConfig,
         key: kms.IKey,
+        source: EnvironmentConfig | None = None,
+        consumers: Sequence[EnvironmentConfig] = (),
         **kwargs: Any,
     ) -> None:
-        """`key`: the lake key (the stateful stack's), which encrypts the zones, the topic and the state."""
+        """`key`: the lake key (the stateful stack's), which encrypts the zones, the topic and the state.
+        `source` and `consumers`: see `MlopsStage`."""
         super().__init__(scope, construct_id, **kwargs)
         self.names = names
         self.key = key
@@ -92,6 +96,9 @@ class OperationsStack(cdk.Stack):
             names=self.names,
             inference=environment.inference,
             promotion=environment.promotion,
+            thresholds=environment.thresholds,
+            source=PromotionSource(_named(names.project, source)) if source else None,
+            consumers=[_named(names.project, consumer) for consumer in consumers],
             where=PromotionTargets(
                 artifacts_bucket=self.zones["artifacts"],
                 key=self.key,
@@ -129,6 +136,8 @@ class OperationsStack(cdk.Stack):
                 f"https://{environment.region}.console.aws.amazon.com/s3/object/"
                 f"{self.zones['artifacts'].bucket_name}?region={environment.region}&prefix={LATEST_REPORT_KEY}"
             ),
+            alert_settings=environment.alerts,
+            pipelines=pipelines_of(environment),
         )
         self.retraining = RetrainingTriggers(
             self,
@@ -147,3 +156,11 @@ class OperationsStack(cdk.Stack):
             log_retention=log_retention(environment),
             removal_policy=removal_policy(environment),
         )
+        self.monitoring_alarms.show_operational([*self.promotion.rollback_alarms, self.retraining.dead_letters_alarm])
+
+
+def _named(project: str, environment: EnvironmentConfig) -> ResourceNames:
+    """Another environment's names, with its real account and region (the config requires both for a source)."""
+    if environment.account is None:
+        raise ConfigError(f"environment '{environment.name}': promotion across environments needs its account")
+    return ResourceNames(project, environment.name, environment.account, environment.region)

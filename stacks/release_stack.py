@@ -96,8 +96,9 @@ class ReleaseStack(cdk.Stack):
                 ),
             ),
         )
+        by_name: dict[str, EnvironmentConfig] = {environment.name: environment for environment in environments}
         for environment in environments:
-            self._add_environment(project_name, environment, tooling_account, source)
+            self._add_environment(project_name, environment, tooling_account, source, by_name)
         self.pipeline.build_pipeline()
         acknowledge_generated_grants(self.pipeline)
         # cfn-lint's E3703 asks for Fn::Sub where CDK Pipelines writes the deploy actions' role ARNs as Fn::Join;
@@ -166,10 +167,17 @@ class ReleaseStack(cdk.Stack):
         environment: EnvironmentConfig,
         tooling_account: str,
         source: pipelines.CodePipelineSource,
+        environments: dict[str, EnvironmentConfig],
     ) -> None:
         """Deploy one environment's `MlopsStage`, then check it; dev also re-runs training on new ML code."""
         account = _given(environment.account, f"environments.{environment.name}.account")
-        stage = MlopsStage(self, project_name=project_name, environment=environment)
+        stage = MlopsStage(
+            self,
+            project_name=project_name,
+            environment=environment,
+            source=environments.get(environment.promotion.source),
+            consumers=[e for e in environments.values() if e.promotion.source == environment.name],
+        )
         # The stage's names are its templates' (deploy-time account and region); the steps below run in CodeBuild
         # with plain strings: the same names, resolved in the environment's account and region.
         names = ResourceNames(project_name, environment.name, account, environment.region)
@@ -225,7 +233,9 @@ class ReleaseStack(cdk.Stack):
         if environment.name == "prod":
             pre.append(
                 pipelines.ManualApprovalStep(
-                    "PromoteToProd", comment="staging is deployed and checked: approve to release to prod"
+                    "PromoteToProd",
+                    comment="staging is deployed and checked: approve to release this code and infrastructure to "
+                    "prod (models are approved in prod's promotion, never here: docs/operations.md)",
                 )
             )
         self.pipeline.add_stage(stage, pre=pre, post=post)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 from constructs import Construct
 
@@ -19,7 +21,17 @@ class MlopsStage(cdk.Stage):
     once, and handed to every stack) names every resource of the environment.
     """
 
-    def __init__(self, scope: Construct, *, project_name: str, environment: EnvironmentConfig) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        project_name: str,
+        environment: EnvironmentConfig,
+        source: EnvironmentConfig | None = None,
+        consumers: Sequence[EnvironmentConfig] = (),
+    ) -> None:
+        """`source`: the environment whose packages this one promotes (`promotion.source`); `consumers`: those that
+        promote this one's (`PlatformConfig.source_of`, `consumers_of`)."""
         super().__init__(
             scope,
             environment.name,
@@ -51,6 +63,8 @@ class MlopsStage(cdk.Stage):
             names=names,
             environment=environment,
             key=self.data_lake.refs.key,
+            source=source,
+            consumers=consumers,
         )
         # The operations pipelines run the step code that the ml-pipeline stack deploys.
         self.operations.add_stack_dependency(self.ml_pipeline)

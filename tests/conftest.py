@@ -101,6 +101,8 @@ def model_monitor_synthesis(
 
     prod = platform_config.environment("prod")
     prod = prod.model_copy(update={"monitoring": prod.monitoring.model_copy(update={"backend": "model-monitor"})})
+    # prod alone: it promotes its own packages here (its source, staging, is not in this app)
+    prod = prod.model_copy(update={"promotion": prod.promotion.model_copy(update={"source": "own"})})
     config = platform_config.model_copy(update={"environments": {"prod": prod}})
 
     def build(outdir: Path) -> None:

@@ -29,6 +29,18 @@ moto runs Step Functions executions with the ASL interpreter it took from LocalS
 - SageMaker Runtime answers static text, cached by request: `set_model_behaviour` decides what an endpoint
   answers from the ModelDataUrl of the model behind its live config, so a bad model really fails the smoke test.
 
+- Several accounts (a promotion across accounts): the interpreter's clients all send moto's default account; each
+  aws-sdk, Lambda or SNS task here sends the account of its state machine (`x-moto-account-id`), and
+  DescribeModelPackage of another account's package ARN reads that account's registry (the cross-account read its
+  resource policy grants; moto evaluates no policy). `account_clients` makes a test's clients of one account.
+- UpdateModelPackage replaces CustomerMetadataProperties whole; AWS adds and updates the keys given: merged.
+- Batch transform jobs complete at once without writing anything: the champion/challenger gate's jobs write
+  `<input file>.out` under their S3OutputPath, each line what the model behaviour answers for the row (after the
+  job's InputFilter `$[1:]`, joined to the input and filtered by `$[0,-1]`: `label,score`).
+- UpdateEndpoint ignores DeploymentConfig: a blue/green update now watches its AutoRollbackConfiguration alarms
+  while it is Updating; one in ALARM (set with moto's SetAlarmState) rolls it back, as SageMaker does: InService
+  on the old config, with a FailureReason naming the alarm.
+
 Differences from AWS that remain (none of them makes a Catch match that would not on AWS, because the promotion
 catches `States.ALL` and `States.Timeout` only): service error names (`sagemaker.sagemakerException` where AWS
 says `SageMaker.AmazonSageMakerException`), deletions are immediate after one `Deleting` describe, and no IAM is
@@ -78,6 +90,7 @@ class _EndpointState:
     failure_reason: str = ""
     new_config: str | None = None  # the config an update switches to once it succeeds
     old_config: str | None = None
+    rollback_alarms: list[str] = field(default_factory=list)  # a guarded update's AutoRollbackConfiguration
 
 
 _scripts: dict[str, EndpointScript] = {}  # next change of an endpoint, by name
@@ -100,8 +113,13 @@ def set_endpoint_status(endpoint_name: str, *statuses: str, failure_reason: str 
 
 
 def register_lambda(function_name: str, handler: LambdaHandler) -> None:
-    """Invocations of `function_name` (name or ARN) run `handler(event, environment)` in-process."""
-    _lambdas[function_name.split(":")[-1] if function_name.startswith("arn:") else function_name] = handler
+    """Invocations of `function_name` (name or ARN) run `handler(event, environment)` in-process. An ARN binds the
+    handler to that account's function only (the three environments' functions have the same names)."""
+    if function_name.startswith("arn:"):
+        parts = function_name.split(":")
+        _lambdas[f"{parts[4]}:{parts[6]}"] = handler
+        function_name = parts[6]
+    _lambdas[function_name] = handler
 
 
 def set_model_behaviour(behaviour: ModelBehaviour) -> None:
@@ -144,7 +162,9 @@ def _patch_sagemaker() -> None:
         _start_change(endpoint_name, old=None, new=endpoint_config_name, creating=True)
         return endpoint
 
-    def update_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str) -> str:
+    def update_endpoint(
+        self: Any, endpoint_name: str, endpoint_config_name: str, deployment_config: dict[str, Any] | None = None
+    ) -> str:
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is None:
             raise _validation(f"Could not find endpoint '{endpoint_name}'.")
@@ -155,6 +175,8 @@ def _patch_sagemaker() -> None:
         if status != "InService":
             raise _validation(f'Cannot update in-progress endpoint "{endpoint.arn}".')
         _start_change(endpoint_name, old=endpoint.endpoint_config_name, new=endpoint_config_name, creating=False)
+        alarms = ((deployment_config or {}).get("AutoRollbackConfiguration") or {}).get("Alarms") or []
+        _states[endpoint_name].rollback_alarms = [str(a["AlarmName"]) for a in alarms]
         endpoint.endpoint_status = _states[endpoint_name].pending[0] if _states[endpoint_name].pending else "Updating"
         return str(endpoint.arn)
 
@@ -170,6 +192,11 @@ def _patch_sagemaker() -> None:
         endpoint = self.endpoints.get(endpoint_name)
         state = _states.get(endpoint_name)
         if endpoint is not None and state is not None:
+            alarm = _alarm_in_alarm(self.account_id, self.region_name, state) if state.new_config else None
+            if alarm and state.old_config and (state.pending or state.final == "Updating"):
+                # SageMaker's auto-rollback: the update ends, the old fleet keeps (or gets back) all traffic
+                state.pending, state.final = [], "Failed"
+                state.failure_reason = f"Deployment rolled back: CloudWatch alarm {alarm} went to ALARM"
             with _lock:
                 status = state.pending.pop(0) if state.pending else state.final
             endpoint.failure_reason = None
@@ -179,6 +206,7 @@ def _patch_sagemaker() -> None:
                 # A failed update: SageMaker goes back to the old config by itself and is InService again.
                 status, endpoint.endpoint_config_name = "InService", state.old_config
                 endpoint.failure_reason = state.failure_reason or "update failed"
+                state.final, state.new_config = "InService", None  # the rollback is over: the old fleet serves
             elif status == "Failed":
                 endpoint.failure_reason = state.failure_reason or "creation failed"
             endpoint.endpoint_status = status
@@ -194,11 +222,73 @@ def _patch_sagemaker() -> None:
         from moto.core.responses import ActionResult
 
         arn = self.sagemaker_backend.update_endpoint(
-            self._get_param("EndpointName"), self._get_param("EndpointConfigName")
+            self._get_param("EndpointName"), self._get_param("EndpointConfigName"), self._get_param("DeploymentConfig")
         )
         return ActionResult({"EndpointArn": arn})
 
     responses.SageMakerResponse.update_endpoint = update_endpoint_response  # type: ignore[attr-defined]  # added: moto has none
+
+    original_describe_package = backend_cls.describe_model_package
+
+    def describe_model_package(self: Any, model_package_name: str) -> Any:
+        # Another account's package (its ARN): read from that account's registry, as its resource policy allows.
+        parts = model_package_name.split(":")
+        if model_package_name.startswith("arn:") and len(parts) > 4 and parts[4] != self.account_id:
+            return original_describe_package(models.sagemaker_backends[parts[4]][parts[3]], model_package_name)
+        return original_describe_package(self, model_package_name)
+
+    backend_cls.describe_model_package = describe_model_package  # type: ignore[method-assign]  # a documented moto patch
+
+    original_update_package = backend_cls.update_model_package
+
+    def update_model_package(self: Any, model_package_arn: str, *args: Any, **kwargs: Any) -> Any:
+        # AWS adds and updates the given metadata keys; moto replaces the whole map.
+        package = original_describe_package(self, model_package_arn)
+        given = kwargs.get("customer_metadata_properties") or {}
+        kwargs["customer_metadata_properties"] = {**(package.customer_metadata_properties or {}), **given} or None
+        return original_update_package(self, model_package_arn, *args, **kwargs)
+
+    backend_cls.update_model_package = update_model_package  # type: ignore[method-assign]  # a documented moto patch
+
+    original_transform = backend_cls.create_transform_job
+
+    def create_transform_job(self: Any, transform_job_name: str, model_name: str, *args: Any, **kwargs: Any) -> Any:
+        job = original_transform(self, transform_job_name, model_name, *args, **kwargs)
+        if _model_behaviour:
+            _write_transform_output(self, model_name, job)
+        return job
+
+    backend_cls.create_transform_job = create_transform_job  # type: ignore[method-assign]  # a documented moto patch
+
+
+def _alarm_in_alarm(account: str, region: str, state: _EndpointState) -> str | None:
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    alarms = cloudwatch_backends[account][region].alarms
+    return next(
+        (name for name in state.rollback_alarms if name in alarms and alarms[name].state_value == "ALARM"), None
+    )
+
+
+def _write_transform_output(sagemaker: Any, model_name: str, job: Any) -> None:
+    """`<input>.out` under the job's S3OutputPath: per input line, the label and what the model answers."""
+    from moto.s3.models import s3_backends
+
+    def located(uri: str) -> tuple[Any, str, str]:
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        partition_account = s3_backends.bucket_accounts[bucket]
+        return s3_backends[partition_account[1]][partition_account[0]], bucket, key
+
+    source = job.transform_input["DataSource"]["S3DataSource"]["S3Uri"]
+    backend, bucket, key = located(source)
+    rows = [line for line in backend.get_object(bucket, key).value.decode().split("\n") if line.strip()]
+    model_data_url = sagemaker.describe_model(model_name).primary_container["ModelDataUrl"]
+    scores = _model_behaviour[0](model_data_url, "\n".join(row.split(",", 1)[1] for row in rows)).split("\n")
+    # a model answering garbage writes garbage (the gate's check refuses it), as a real transform job would
+    lines = [f"{row.split(',', 1)[0]},{score}" for row, score in zip(rows, scores, strict=False)]
+    out_backend, out_bucket, out_prefix = located(job.transform_output["S3OutputPath"].rstrip("/") + "/")
+    out_key = f"{out_prefix}{key.rsplit('/', 1)[-1]}.out"
+    out_backend.put_object(out_bucket, out_key, ("\n".join(lines) + "\n").encode())
 
 
 def _patch_runtime() -> None:
@@ -288,6 +378,55 @@ def _check_request(params: dict[str, Any], model: Any, **_: Any) -> None:
         raise ValueError(f"{service}.{operation} would be refused by AWS: " + "; ".join(problems))
 
 
+_account = threading.local()  # the account of the state machine whose task runs on this thread
+
+
+def account_clients(clients: dict[str, Any], account: str) -> None:
+    """Make boto3 `clients` (on a moto server) act as `account`: moto reads the account from a request header."""
+
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = account
+
+    for client in clients.values():
+        client.meta.events.register("before-sign.*.*", add_header)
+
+
+_last_account: list[str] = []  # Lambda tasks invoke on a thread of their own: the task's account, from before
+
+
+def _task_account(request: Any, **_: Any) -> None:
+    account = getattr(_account, "id", None) or (_last_account[0] if _last_account else None)
+    if account:
+        request.headers["x-moto-account-id"] = account
+
+
+def _patch_accounts() -> None:
+    """Each task of an execution runs as its state machine's account (its resource's runtime part)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service
+
+    def subclasses(cls: type) -> list[type]:
+        found: list[type] = [cls]
+        subs: list[type] = cls.__subclasses__()
+        for sub in subs:
+            found += subclasses(sub)
+        return found
+
+    base = state_task_service.StateTaskService
+    for cls in subclasses(base):
+        if "_eval_service_task" not in vars(cls):
+            continue
+        original = vars(cls)["_eval_service_task"]
+
+        def eval_service_task(
+            self: Any, env: Any, resource_runtime_part: Any, *args: Any, _o: Any = original, **kw: Any
+        ) -> Any:
+            _account.id = resource_runtime_part.account
+            _last_account[:] = [resource_runtime_part.account]
+            return _o(self, env, resource_runtime_part, *args, **kw)
+
+        cls._eval_service_task = eval_service_task  # type: ignore[attr-defined]  # a documented moto patch
+
+
 def _patch_clients() -> None:
     import importlib
     from pathlib import Path
@@ -302,12 +441,14 @@ def _patch_clients() -> None:
         if state_credentials is not None:  # a cross-account role: not cached
             client = original(region, service, state_credentials)
             client.meta.events.register("before-parameter-build.*.*", _check_request)
+            client.meta.events.register("before-sign.*.*", _task_account)
             return client
         key = (region, service, moto_server_port())
         with _lock:
             if key not in cache:
                 cache[key] = original(region, service)
                 cache[key].meta.events.register("before-parameter-build.*.*", _check_request)
+                cache[key].meta.events.register("before-sign.*.*", _task_account)
             return cache[key]
 
     # Each interpreter module imported the function by name: import those modules and replace it there.
@@ -326,7 +467,7 @@ def _patch_lambda() -> None:
 
     def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> Any:
         name = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
-        handler = _lambdas.get(name)
+        handler = _lambdas.get(f"{self.account_id}:{name}") or _lambdas.get(name)
         if handler is None:
             return original(self, function_name, qualifier, body, headers, response_headers)
         environment = self.get_function(name).environment_vars or {}
@@ -403,5 +544,6 @@ def enable_local_step_functions() -> None:
         _patch_lambda()
         _patch_send_task_failure()
         _patch_autoscaling()
-        _patch_clients()
+        _patch_clients()  # imports every interpreter module: every task class exists for _patch_accounts
+        _patch_accounts()
         _applied = True

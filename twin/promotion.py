@@ -71,7 +71,8 @@ class LocalPromotion:
         poll_seconds: float = 0,
     ) -> LocalPromotion:
         """`clients`: boto3 clients on moto for stepfunctions, sagemaker, sagemaker-runtime, s3, iam, sns,
-        lambda, kms, sts, ssm, dynamodb and application-autoscaling (all in one region)."""
+        lambda, kms, sts, ssm, dynamodb, cloudwatch and application-autoscaling (all in one region and one
+        account: the environment's, see `twin.moto_patches.account_clients`)."""
         return cls.from_template(
             stack_template(assembly_dir, environment, "Operations"),
             clients=clients,
@@ -100,7 +101,9 @@ class LocalPromotion:
         for bucket in sorted(_buckets(definition)):
             _create_bucket(clients["s3"], bucket)
         smoke_key, smoke = _promotion_resource(template, "AWS::Lambda::Function", "ModelPromotionSmokeTestFunction")
-        register_lambda(resolver.lambda_name(smoke_key), _run_smoke_test(clients))
+        register_lambda(resolver.lambda_arn(smoke_key), _run_smoke_test(clients))
+        checks_key, _ = _promotion_resource(template, "AWS::Lambda::Function", "ModelPromotionChecksFunction")
+        register_lambda(resolver.lambda_arn(checks_key), _run_checks(clients))
         arn = clients["stepfunctions"].create_state_machine(
             name=machine["Properties"]["StateMachineName"],
             definition=json.dumps(definition),
@@ -200,6 +203,15 @@ def _run_smoke_test(clients: dict[str, Any]) -> Any:
             s3=clients["s3"],
             runtime=clients["sagemaker-runtime"],
         )
+
+    return run
+
+
+def _run_checks(clients: dict[str, Any]) -> Any:
+    from lambdas.promotion_checks import handler
+
+    def run(event: dict[str, Any], environment: dict[str, str]) -> dict[str, Any]:
+        return handler.run(event, s3=clients["s3"])
 
     return run
 
@@ -330,6 +342,9 @@ class _Resolver:
 
     def lambda_name(self, logical_id: str) -> str:
         return self._get_att(logical_id, "Arn").split(":")[6]
+
+    def lambda_arn(self, logical_id: str) -> str:
+        return self._get_att(logical_id, "Arn")
 
     def _function(self, logical_id: str) -> str:
         properties = self._template["Resources"][logical_id]["Properties"]

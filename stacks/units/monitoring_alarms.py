@@ -21,7 +21,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from config import MonitoringSettings, Thresholds
+from config import AlertSettings, MonitoringSettings, Thresholds
 from naming import ResourceNames
 from stacks.units.compliance import acknowledge
 
@@ -66,7 +66,11 @@ class MonitoringAlarms(Construct):
         key: kms.IKey,
         schedule_names: dict[str, str] | None = None,
         report_url: str | None = None,
+        alert_settings: AlertSettings | None = None,
+        pipelines: Sequence[str] = (),
     ) -> None:
+        """`alert_settings` and `pipelines` (the kinds deployed: training, monitoring, batch-inference): the
+        operational alarms on the endpoint's traffic and errors and on the pipelines' runs."""
         super().__init__(scope, construct_id)
         self._names = names
         self._report = f" Newest report: {report_url}" if report_url else ""
@@ -89,6 +93,9 @@ class MonitoringAlarms(Construct):
             self._custom_alarms(thresholds)
         else:
             self._model_monitor_alarms(thresholds)
+        self.operational: list[cloudwatch.AlarmBase] = []
+        if alert_settings:
+            self._operational_alarms(alert_settings, monitoring, pipelines)
         notify = actions.SnsAction(alerts)
         for alarm in self.alarms:
             if alarm not in self._quiet:
@@ -112,7 +119,78 @@ class MonitoringAlarms(Construct):
         else:
             self.dashboard.add_widgets(*self._model_monitor_widgets(thresholds))
         self.dashboard.add_widgets(*self._pipeline_widgets())
-        self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24, height=4))
+        drift = [a for a in self.alarms if a not in self.operational]
+        self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=drift, width=24, height=4))
+
+    def show_operational(self, alarms: Sequence[cloudwatch.AlarmBase]) -> None:
+        """The operational alarms on the dashboard: this unit's and the other units' (the endpoint's rollback
+        alarms, the dead-letter queues), added once the stack has built them all."""
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Operations: endpoint, pipelines, dead letters",
+                alarms=[*self.operational, *alarms],
+                width=24,
+                height=4,
+            )
+        )
+
+    def _operational_alarms(
+        self, settings: AlertSettings, monitoring: MonitoringSettings, pipelines: Sequence[str]
+    ) -> None:
+        """Endpoint 4xx rate and (where traffic is expected) silence; each pipeline's failed runs; the monitoring
+        pipeline not having succeeded within its window, no data included: a dead monitor must page someone."""
+        names = self._names
+        start = len(self.alarms)
+        invocations = self._endpoint("Invocations", "Sum")
+        self._alarm(
+            "endpoint-4xx",
+            cloudwatch.MathExpression(
+                expression="100 * errors / invocations",
+                using_metrics={"errors": self._endpoint("Invocation4XXErrors", "Sum"), "invocations": invocations},
+                label="4xx errors (% of invocations)",
+                period=cdk.Duration.minutes(5),
+            ),
+            settings.max_4xx_percent,
+            cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            f"More than {settings.max_4xx_percent} % of {names.endpoint}'s requests refused as client errors "
+            "(docs/operations.md)",
+            drift=False,
+            evaluation_periods=3,
+        )
+        if settings.min_invocations_per_hour:
+            self._alarm(
+                "endpoint-no-traffic",
+                self._endpoint("Invocations", "Sum").with_(period=cdk.Duration.hours(1)),
+                settings.min_invocations_per_hour,
+                cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                f"{names.endpoint} served fewer than {settings.min_invocations_per_hour} invocations in an hour "
+                "(no data counts): callers cannot reach it, or it is gone (docs/operations.md)",
+                drift=False,
+                missing=cloudwatch.TreatMissingData.BREACHING,
+            )
+        for kind in pipelines:
+            pipeline = names.pipeline(kind)
+            self._alarm(
+                f"pipeline-failed-{kind}",
+                self._pipeline("ExecutionFailed", pipeline).with_(period=cdk.Duration.minutes(5)),
+                1,
+                cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                f"A run of {pipeline} failed: its execution's failed step says why (docs/operations.md)",
+                drift=False,
+            )
+        if "monitoring" in pipelines:
+            hours = min(monitoring.window_hours, 24)  # CloudWatch evaluates at most one day per period
+            self._alarm(
+                "monitoring-not-run",
+                self._pipeline("ExecutionSucceeded", names.monitoring_pipeline).with_(period=cdk.Duration.hours(hours)),
+                1,
+                cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                f"{names.monitoring_pipeline} has not succeeded for {hours} hours (no data counts): nothing checks "
+                "the live model for drift (docs/operations.md)",
+                drift=False,
+                missing=cloudwatch.TreatMissingData.BREACHING,
+            )
+        self.operational = self.alarms[start:]
 
     # ------------------------------------------------------------------------------------------------ metrics
 
@@ -164,6 +242,8 @@ class MonitoringAlarms(Construct):
         description: str,
         *,
         drift: bool = True,
+        evaluation_periods: int = 1,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) -> cloudwatch.Alarm:
         name = f"{self._names.alarm_prefix}{suffix}" if drift else f"{self._names.prefix}-{suffix}"
         alarm = cloudwatch.Alarm(
@@ -174,8 +254,8 @@ class MonitoringAlarms(Construct):
             metric=metric,
             threshold=threshold,
             comparison_operator=comparison,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            evaluation_periods=evaluation_periods,
+            treat_missing_data=missing,
         )
         self.alarms.append(alarm)
         return alarm

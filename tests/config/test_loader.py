@@ -14,7 +14,8 @@ from tests.config.editing import DELETE, edited, refused, write
 def test_the_shipped_config_is_valid_for_all_three_environments() -> None:
     config = load_config()
     assert list(config.environments) == ["dev", "staging", "prod"]
-    assert config.environment("dev").account is None
+    assert config.environment("dev").account == "111111111111"  # named: staging promotes dev's packages
+    assert [config.environment(e).promotion.source for e in ("dev", "staging", "prod")] == ["own", "dev", "staging"]
     assert config.environment("prod").termination_protection is True
     assert config.environment("prod").removal_policy == "retain"
     assert config.environment("dev").removal_policy == "destroy"

@@ -33,6 +33,50 @@ BAD_SECTIONS = {
     "capture from a serverless endpoint": ("environments.dev.monitoring", {"source": "capture"}, ["environment 'dev'", "serverless endpoints support no data capture"]),
     "model-monitor without its baselines": ("environments.staging.monitoring", {"backend": "model-monitor"}, ["environment 'staging'", "monitoring.backend 'model-monitor' needs pipeline.native_checks true"]),
     "model-monitor on a serverless endpoint": ("environments.dev.monitoring", {"backend": "model-monitor", "source": "batch"}, ["environment 'dev'", "native_checks true", "and inference.mode 'instance'"]),
+    # promotion: where models come from, and what SageMaker would refuse of a guarded update
+    "a source environment that does not exist": (
+        "environments.staging.promotion.source", "qa",
+        ["environment 'staging'", "key 'promotion.source' has value 'qa'", "'own', 'dev', 'staging' or 'prod'"],
+    ),
+    "an environment its own source": ("environments.staging.promotion.source", "staging", ["environment 'staging'", "names the environment itself"]),
+    "sources that form a cycle": (
+        "environments.dev.promotion", {"source": "prod"},
+        ["environment 'dev'", "key 'promotion.source' has value 'prod'", "cycle (dev -> prod -> staging -> dev)"],
+    ),
+    "a source without an account": ("environments.dev.account", None, ["environment 'staging'", "set environments.dev.account"]),
+    "a source that does not grant the consumer": (
+        "environments.dev.model_registry.cross_account_readers", [],
+        ["environment 'staging'", "environments.dev.model_registry.cross_account_readers must include 222222222222"],
+    ),
+    "a canary above 50 %": (
+        "environments.staging.promotion.guardrails.canary_size_percent", 60,
+        ["environment 'staging'", "key 'promotion.guardrails.canary_size_percent' has value 60", "at most 50 %"],
+    ),
+    "a wait interval out of range": (
+        "environments.staging.promotion.guardrails.wait_interval_seconds", 4000,
+        ["key 'promotion.guardrails.wait_interval_seconds' has value 4000", "between 0 and 3600 seconds"],
+    ),
+    "a linear step out of range": (
+        "environments.prod.promotion.guardrails.linear_step_percent", 5,
+        ["environment 'prod'", "key 'promotion.guardrails.linear_step_percent' has value 5", "10 % to 50 %"],
+    ),
+    "a canary size on a linear update": (
+        "environments.prod.promotion.guardrails.canary_size_percent", 10,
+        ["section 'promotion.guardrails'", "traffic_routing 'linear' takes no canary_size_percent"],
+    ),
+    "an update timeout shorter than its waits": (
+        "environments.prod.promotion.guardrails.max_execution_timeout_seconds", 1200,
+        ["section 'promotion.guardrails'", "must be at least the 2 wait interval(s) of 600 s plus termination_wait_seconds (1500 s)"],
+    ),
+    "a promotion that gives up before the update": (
+        "environments.prod.promotion.in_service_timeout_minutes", 30,
+        ["section 'promotion'", "shorter than guardrails.max_execution_timeout_seconds (3600 s)"],
+    ),
+    "guardrails on a serverless endpoint": (
+        "environments.dev.promotion.guardrails",
+        {"traffic_routing": "all_at_once", "wait_interval_seconds": 60, "termination_wait_seconds": 0, "max_execution_timeout_seconds": 600},
+        ["environment 'dev'", "promotion.guardrails needs inference.mode 'instance'", "serverless endpoints no deployment guardrails"],
+    ),
 }  # fmt: skip
 
 

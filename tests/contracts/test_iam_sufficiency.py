@@ -467,3 +467,73 @@ def test_the_code_change_trigger_role_deletes_nothing(code_change_trigger: CodeC
     training_data = f"arn:aws:s3:::{trigger.env['RAW_BUCKET_NAME']}/adult/adult.data.gz"
     for action in ("s3:PutObject", "s3:DeleteObject", "s3:GetObject"):
         assert not evaluate(trigger.policy, action, training_data).allowed, action
+
+
+# ------------------------------------------------------------------ promotion across accounts (promotion.source)
+
+
+@pytest.mark.parametrize(("consumer", "source"), [("staging", "dev"), ("prod", "staging")])
+def test_a_promotion_reads_its_sources_package_artifacts_and_key_and_the_source_grants_exactly_that(
+    synthesis: Synthesis, platform_config: PlatformConfig, consumer: str, source: str
+) -> None:
+    """Both sides of every cross-account read an import makes: the consumer's identity policies (state machine,
+    checks Lambda) and the source's registry policy, bucket policy and key policy; reads only, the key via S3."""
+    to, of = Stage(synthesis, platform_config, consumer), Stage(synthesis, platform_config, source)
+    assert platform_config.environment(consumer).promotion.source == source
+    machine_arn, machine = to.role("Operations", "ModelPromotionStateMachineRole")
+    checks_arn, checks = to.role("Operations", "ModelPromotionChecksRole")
+    package = of.arn("sagemaker", f"model-package/{of.project}-{source}-models/3")
+    run_object = f"arn:aws:s3:::{of.bucket('artifacts')}/pipeline-runs/exec-1/TrainModel/output/model.tar.gz"
+    key = of.key_arn()
+    via_s3 = {"kms:ViaService": f"s3.{of.region}.amazonaws.com"}
+    tls = {"aws:SecureTransport": "true"}
+
+    assert evaluate(machine, "sagemaker:DescribeModelPackage", package).allowed
+    for policy in (machine, checks):
+        assert evaluate(policy, "s3:GetObject", run_object).allowed
+        assert evaluate(policy, "kms:Decrypt", key, context=via_s3).allowed
+        assert not evaluate(
+            policy, "kms:Decrypt", key, context={"kms:ViaService": "sns.eu-west-1.amazonaws.com"}
+        ).allowed
+        assert not evaluate(policy, "s3:PutObject", run_object).allowed
+
+    data_lake = of.stack("DataLake")
+    registry = resource_policies(
+        of.resolver, [data_lake], "AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupPolicy"
+    )
+    bucket = resource_policies(of.resolver, [data_lake], "AWS::S3::BucketPolicy", "PolicyDocument")
+    key_policy = resource_policies(of.resolver, [data_lake], "AWS::KMS::Key", "KeyPolicy")
+    for principal in (machine_arn, checks_arn):
+        assert evaluate(registry, "sagemaker:DescribeModelPackage", package, principal=principal).allowed
+        assert not evaluate(registry, "sagemaker:UpdateModelPackage", package, principal=principal).allowed
+        assert evaluate(bucket, "s3:GetObject", run_object, principal=principal, context=tls).allowed
+        assert not evaluate(bucket, "s3:PutObject", run_object, principal=principal, context=tls).allowed
+        assert evaluate(key_policy, "kms:Decrypt", key, principal=principal, context=via_s3).allowed
+        assert not evaluate(key_policy, "kms:Decrypt", key, principal=principal).allowed  # only through S3
+    # another environment's account gets nothing: dev grants staging, not prod
+    if source == "dev":
+        prod_role = f"arn:aws:iam::{platform_config.environment('prod').account}:role/any"
+        assert not evaluate(registry, "sagemaker:DescribeModelPackage", package, principal=prod_role).allowed
+        assert not evaluate(bucket, "s3:GetObject", run_object, principal=prod_role, context=tls).allowed
+
+
+def test_a_source_forwards_its_approvals_to_its_consumers_bus_which_accepts_only_its_account(
+    synthesis: Synthesis, platform_config: PlatformConfig
+) -> None:
+    dev, staging = Stage(synthesis, platform_config, "dev"), Stage(synthesis, platform_config, "staging")
+    rules = [r for r in dev.stack("Operations").template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    (forward,) = [
+        r for r in rules if "ForwardTo" in json.dumps(r) or "mlops-staging" in r["Properties"].get("Description", "")
+    ]
+    target = dev.resolver.resolve(forward["Properties"]["Targets"][0]["Arn"], dev.stack("Operations"))
+    assert target == staging.arn("events", "event-bus/default")
+    assert forward["Properties"]["EventPattern"]["detail"]["ModelApprovalStatus"] == ["Approved"]
+    (bus_policy,) = [
+        r
+        for r in staging.stack("Operations").template["Resources"].values()
+        if r["Type"] == "AWS::Events::EventBusPolicy"
+    ]
+    statement = staging.resolver.resolve(bus_policy["Properties"]["Statement"], staging.stack("Operations"))
+    accepted = statements({"Statement": [statement]}, "bus")
+    assert evaluate(accepted, "events:PutEvents", target, principal=f"arn:aws:iam::{dev.account}:role/x").allowed
+    assert not evaluate(accepted, "events:PutEvents", target, principal="arn:aws:iam::444444444444:role/x").allowed

@@ -12,8 +12,9 @@ from release.aws import Clients
 from release.start_training import main
 from tests.release.conftest import REGION
 
-ACCOUNT = "123456789012"  # moto's
 CONFIG = load_config()
+# dev's account as configured (the script names the buckets with it; moto serves any name), else moto's own
+ACCOUNT = CONFIG.environments["dev"].account or "123456789012"
 PIPELINE = f"{CONFIG.project_name}-dev-training"
 RAW = f"{CONFIG.project_name}-dev-raw-{ACCOUNT}-{REGION}"
 ARTIFACTS = f"{CONFIG.project_name}-dev-artifacts-{ACCOUNT}-{REGION}"

@@ -89,6 +89,10 @@ def test_an_approved_package_of_the_environment_group_starts_the_state_machine(
     machine = template.get_resource_id(
         "AWS::StepFunctions::StateMachine", {"Properties": {"StateMachineName": f"mlops-{stage}-promotion"}}
     )
+    # dev promotes its own packages; staging dev's, prod staging's: forwarded from the source's account
+    group, account = {"dev": ("dev", None), "staging": ("dev", "111111111111"), "prod": ("staging", "222222222222")}[
+        stage
+    ]
     template.has_resource_properties(
         "AWS::Events::Rule",
         {
@@ -97,9 +101,10 @@ def test_an_approved_package_of_the_environment_group_starts_the_state_machine(
                     "source": ["aws.sagemaker"],
                     "detail-type": ["SageMaker Model Package State Change"],
                     "detail": {
-                        "ModelPackageGroupName": [f"mlops-{stage}-models"],
+                        "ModelPackageGroupName": [f"mlops-{group}-models"],
                         "ModelApprovalStatus": ["Approved"],
                     },
+                    **({"account": [account]} if account else {}),
                 }
             ),
             "Targets": [Match.object_like({"Arn": {"Ref": machine}})],  # a literal list: that one target only
@@ -133,31 +138,41 @@ def test_the_state_machine_is_traced_and_logs_everything_to_an_encrypted_group(
 
 
 # The states a promotion passes when everything works (the endpoint exists and takes the new config)
+_GATE = [
+    "CreateModel",
+    "FindChampion",
+    "HasChampion",
+    "DescribeChampionConfig",
+    "ScoreModels",
+    "CompareModels",
+    "GateVerdict",
+]
+_IMPORT = ["ImportModel", "ImportTestSplit", "ImportEvaluation", "ImportBaseline", "CheckDigest", "RegisterImported"]
 _HAPPY_PATHS = {
-    # dev: serverless, automatic
+    # dev: its own packages, serverless, automatic
     "dev": [
-        "Start", "ClaimApproval", "DescribePackage", "CreateModel", "CreateEndpointConfig", "FindEndpoint",
+        "Start", "ClaimApproval", "DescribePackage", *_GATE, "CreateEndpointConfig", "FindEndpoint",
         "EndpointReady",
         "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint", "EndpointState", "SmokeTest",
         "CopyBaseline", "CopyModel", "RecordCurrentPackage", "ListEndpointConfigs", "DeleteSuperseded",
         "NotifyPromoted", "Promoted",
     ],
-    # staging: an instance endpoint like prod's, promoted automatically
+    # staging: dev's packages imported, an instance endpoint like prod's, a soak, then the record Approved
     "staging": [
-        "Start", "ClaimApproval", "DescribePackage", "CreateModel", "CreateEndpointConfig", "FindEndpoint",
+        "Start", "ClaimApproval", "DescribePackage", *_IMPORT, *_GATE, "CreateEndpointConfig", "FindEndpoint",
         "EndpointReady", "DeregisterScaling", "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint",
-        "EndpointState", "SmokeTest", "RegisterScalableTarget", "RegisterScalingPolicy", "CopyBaseline",
-        "CopyModel", "RecordCurrentPackage", "ListEndpointConfigs", "DeleteSuperseded", "NotifyPromoted",
-        "Promoted",
+        "EndpointState", "SmokeTest", "Soak", "CheckRollbackAlarms", "SoakVerdict", "RegisterScalableTarget",
+        "RegisterScalingPolicy", "CopyBaseline", "CopyModel", "RecordCurrentPackage", "ApproveRecord",
+        "ListEndpointConfigs", "DeleteSuperseded", "NotifyPromoted", "Promoted",
     ],
-    # prod: instance endpoint behind a person's approval, autoscaling re-registered once it is live
+    # prod: what staging validated, behind a person's approval, autoscaling re-registered once it is live
     "prod": [
-        "Start", "ClaimApproval", "DescribePackage", "WaitForApproval", "CreateModel", "CreateEndpointConfig",
+        "Start", "ClaimApproval", "DescribePackage", *_IMPORT, *_GATE, "WaitForApproval", "CreateEndpointConfig",
         "FindEndpoint",
         "EndpointReady", "DeregisterScaling", "UpdateEndpoint", "WaitForEndpoint", "CheckEndpoint",
         "EndpointState", "SmokeTest", "RegisterScalableTarget", "RegisterScalingPolicy", "CopyBaseline",
-        "CopyModel", "RecordCurrentPackage", "ListEndpointConfigs", "DeleteSuperseded", "NotifyPromoted",
-        "Promoted",
+        "CopyModel", "RecordCurrentPackage", "ApproveRecord", "ListEndpointConfigs", "DeleteSuperseded",
+        "NotifyPromoted", "Promoted",
     ],
 }  # fmt: skip
 
@@ -167,7 +182,8 @@ def test_the_happy_path_deploys_tests_and_publishes_the_model_state_by_state(def
     states = definitions[stage]["States"]
     assert definitions[stage]["QueryLanguage"] == "JSONata"
     assert definitions[stage]["StartAt"] == "Start"
-    assert _path(states, "Start", {"EndpointReady": 0, "EndpointState": 0}) == _HAPPY_PATHS[stage]
+    choose = {"EndpointReady": 0, "EndpointState": 0, "HasChampion": 0, "GateVerdict": 0, "SoakVerdict": 0}
+    assert _path(states, "Start", choose) == _HAPPY_PATHS[stage]
 
 
 def test_a_first_promotion_creates_the_endpoint_instead(definitions) -> None:
@@ -309,22 +325,29 @@ def test_any_failure_after_the_endpoint_changed_rolls_back_and_rejects_the_packa
     assert states["FindEndpoint"]["Assign"]["previousConfig"] == "{% $states.result.EndpointConfigName %}"
     # the revert is waited for (InService on the previous config) before scaling is registered again; then
     # monitoring/current/ back to the live package (when it changed) and this promotion's model discarded
-    reverted = _path(states, "Rollback", {"RevertState": 0, "BaselinesPublished": 0, "NewModelUnused": 0})
     scaled = autoscaling_enabled(platform_config.environment(stage).inference)
     restore = ["RestoreScalableTarget", "RestoreScalingPolicy"] if scaled else []
-    assert reverted == [
+    imported = stage != "dev"
+    # an imported package is rejected in this environment's record of it, once the record exists
+    recorded = ["Recorded"] if imported else []
+    choose = {"RevertState": 0, "BaselinesPublished": 0, "NewModelUnused": 0, "Recorded": 0}
+    assert _path(states, "Rollback", choose) == [
         "Rollback", "RevertEndpoint", "WaitForRevert", "CheckRevert", "RevertState", *restore,
         "BaselinesPublished", "ReadLivePackage", "DescribeLivePackage", "RestoreBaseline", "RestoreModel",
-        "NewModelUnused", "DiscardNewConfig", "DiscardNewModel", "RejectPackage", "NotifyFailure",
+        "NewModelUnused", "DiscardNewConfig", "DiscardNewModel", *recorded, "RejectPackage", "NotifyFailure",
         "PromotionFailed",
     ]  # fmt: skip
-    assert _path(states, "Rollback", {"Rollback": 0}) == [
-        "Rollback", "DeleteNewEndpoint", "BaselinesPublished", "NewModelUnused", "RejectPackage", "NotifyFailure",
-        "PromotionFailed",
+    assert _path(states, "Rollback", {"Rollback": 0, "Recorded": 0}) == [
+        "Rollback", "DeleteNewEndpoint", "BaselinesPublished", "NewModelUnused", *recorded, "RejectPackage",
+        "NotifyFailure", "PromotionFailed",
     ]  # fmt: skip
+    if imported:
+        assert states["Recorded"]["Default"] == "NotifyFailure"  # the source's registry is not this account's
     reject = states["RejectPackage"]["Arguments"]
     assert reject == {
-        "ModelPackageArn": "{% $states.context.Execution.Input.detail.ModelPackageArn %}",
+        "ModelPackageArn": "{% $package.arn %}"
+        if imported
+        else "{% $states.context.Execution.Input.detail.ModelPackageArn %}",
         "ModelApprovalStatus": "Rejected",
         "ApprovalDescription": "{% $substring($reason, 0, 1000) %}",
     }
@@ -371,10 +394,11 @@ def test_prod_waits_for_a_person_with_a_task_token_and_staging_does_not(
     assert message.count("$states.context.Task.Token") == 2
     assert "aws stepfunctions send-task-success --task-token" in message
     assert "aws stepfunctions send-task-failure --task-token" in message
-    assert """--task-output '{\\"approved\\": true}'""" in message
+    assert """--task-output '{\\"approved\\": true, \\"approver\\": \\"<your name>\\"}'""" in message
+    assert "'Champion/challenger: ' & $gate.summary" in message  # the evidence is in front of the person
     assert f"within {hours} hours" in message
     # approved -> deploy; refused or timed out -> Rejected, with the reason
-    assert wait["Next"] == "CreateModel"
+    assert wait["Next"] == "CreateEndpointConfig"
     timeout, refused = wait["Catch"]
     assert timeout["ErrorEquals"] == ["States.Timeout"]
     assert timeout["Next"] == "BaselinesPublished"  # the clean-up, then RejectPackage
@@ -382,7 +406,9 @@ def test_prod_waits_for_a_person_with_a_task_token_and_staging_does_not(
     assert refused["ErrorEquals"] == ["States.ALL"]
     assert refused["Next"] == "BaselinesPublished"
     assert "refused by a person" in refused["Assign"]["reason"]
-    assert states["DescribePackage"]["Next"] == "WaitForApproval"  # nothing is created before the decision
+    # the gate's verdict is known before the decision; nothing of the endpoint is created before it
+    assert states["GateVerdict"]["Choices"][0]["Next"] == "WaitForApproval"
+    assert "approver" in wait["Assign"]
 
 
 def test_the_state_machine_role_is_least_privilege(operations) -> None:
@@ -408,8 +434,18 @@ def test_the_state_machine_role_is_least_privilege(operations) -> None:
     assert _render(passed["Resource"]).startswith("<ModelPromotionEndpointRole")
     assert [r.split(":parameter")[1] for r in by_action["ssm:putparameter"]] == ["/mlops/prod/current-model-package"]
     written = sorted(r.rsplit("/", 2)[-2] + "/" + r.rsplit("/", 1)[-1] for r in by_action["s3:putobject"])
-    assert written == ["current/baseline.json", "current/model.tar.gz"]
-    assert all(r.endswith("/pipeline-runs/*") for r in by_action["s3:getobject"])
+    assert written == ["current/baseline.json", "current/model.tar.gz", "imported/*"]
+    # its own runs, and staging's (the source's) through staging's bucket policy
+    assert sorted(by_action["s3:getobject"]) == [
+        "arn:<AWS::Partition>:s3:::mlops-staging-artifacts-222222222222-eu-west-1/pipeline-runs/*",
+        "arn:aws:s3:::mlops-prod-artifacts-<AWS::AccountId>-<AWS::Region>/pipeline-runs/*",
+    ]
+    assert "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-staging-models/*" in [
+        r.replace("<AWS::Partition>", "aws") for r in sagemaker["sagemaker:describemodelpackage"]
+    ]
+    (source_key,) = [s for s in statements if s.get("Sid") == "SourceLakeKeyForImports"]
+    assert _render(source_key["Resource"]) == "arn:<AWS::Partition>:kms:eu-west-1:222222222222:key/*"
+    assert source_key["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
 
 
 def test_the_endpoint_role_reads_models_and_writes_data_capture_only(operations) -> None:
@@ -477,7 +513,11 @@ def test_with_model_monitor_a_promotion_writes_every_baseline_the_schedules_read
     model_monitor_states: dict[str, Any], model_monitor_synthesis: Synthesis
 ) -> None:
     states = model_monitor_states
-    path = _path(states, "Start", {"HasModelMonitorBaselines": 0, "EndpointReady": 0, "EndpointState": 0})
+    path = _path(
+        states,
+        "Start",
+        {"HasModelMonitorBaselines": 0, "EndpointReady": 0, "EndpointState": 0, "HasChampion": 0, "GateVerdict": 0},
+    )
     tail = path[path.index("CopyModel") + 1 :]
     assert tail == [
         "CopyDataQualityStatistics", "CopyDataQualityConstraints", "CopyShapBaseline",
@@ -552,7 +592,7 @@ def test_with_model_monitor_a_package_without_baselines_is_rejected_before_anyth
     (present,) = choice["Choices"]
     for key in PACKAGE_BASELINES:
         assert f"$package.{key} != ''" in present["Condition"]
-    assert present["Next"] == "WaitForApproval"  # prod: then a person decides, then the deploy
+    assert present["Next"] == "CreateModel"  # then the gate, a person's decision (prod), the deploy
     path = _path(states, "Start", {})
     assert path[: path.index("RejectPackage") + 1] == [
         "Start", "ClaimApproval", "DescribePackage", "HasModelMonitorBaselines", "NoModelMonitorBaselines",

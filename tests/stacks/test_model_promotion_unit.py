@@ -21,17 +21,22 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Capture, Match, Template
 from constructs import IConstruct
 
+from app import feature_flags
 from config import ConfigError, EnvironmentConfig, PlatformConfig
-from stacks.units.model_promotion import ModelPromotion, PromotionTargets, autoscaling_enabled
+from naming import ResourceNames
+from stacks.units.model_promotion import ModelPromotion, PromotionSource, PromotionTargets, autoscaling_enabled
 from stacks.units.model_promotion.approval import Approval
 from stacks.units.model_promotion.deploy import Deploy
 from stacks.units.model_promotion.describe import Describe
+from stacks.units.model_promotion.gate import ChampionChallenger
+from stacks.units.model_promotion.import_package import ImportPackage
 from stacks.units.model_promotion.in_service import AwaitInService
 from stacks.units.model_promotion.publish import PublishBaselines
 from stacks.units.model_promotion.rejection import Rejection
 from stacks.units.model_promotion.retire import RetireSuperseded
 from stacks.units.model_promotion.rollback import Rollback
 from stacks.units.model_promotion.smoke_test import SmokeTest
+from stacks.units.model_promotion.soak import Soak
 from stacks.units.model_promotion.steps import FlowFragment
 from stacks.units.settings import log_retention, removal_policy, stage_names
 from tests.stacks.rendering import as_list, render
@@ -66,7 +71,9 @@ class Built:
         }
 
 
-def _promotion(stack: cdk.Stack, name: str, environment: EnvironmentConfig) -> ModelPromotion:
+def _promotion(
+    stack: cdk.Stack, name: str, environment: EnvironmentConfig, source: EnvironmentConfig | None = None
+) -> ModelPromotion:
     """The construct with the minimal surroundings: imported bucket, key and topic, the environment's config."""
     return ModelPromotion(
         stack,
@@ -74,6 +81,10 @@ def _promotion(stack: cdk.Stack, name: str, environment: EnvironmentConfig) -> M
         names=stage_names("mlops", name),
         inference=environment.inference,
         promotion=environment.promotion,
+        thresholds=environment.thresholds,
+        source=PromotionSource(ResourceNames("mlops", source.name, source.account or "", source.region))
+        if source
+        else None,
         where=PromotionTargets(
             artifacts_bucket=s3.Bucket.from_bucket_name(stack, "Artifacts", f"mlops-{name}-artifacts"),
             key=kms.Key.from_key_arn(
@@ -96,9 +107,14 @@ def built(
     environment = platform_config.environment(name)
     # CloudFormation's schema validation would cost more than the whole synth (as in app.create_app: cfn-lint
     # checks the real templates); the assembly goes to a test folder, not a new /tmp/cdk.out* per synth.
-    app = cdk.App(outdir=str(tmp_path_factory.mktemp(f"promotion-{name}")), builtin_cloud_formation_validation=False)
+    # With cdk.json's feature flags, as the app builds it (minimizePolicies keeps the role's policy in one piece).
+    app = cdk.App(
+        outdir=str(tmp_path_factory.mktemp(f"promotion-{name}")),
+        builtin_cloud_formation_validation=False,
+        context=feature_flags(),
+    )
     stack = cdk.Stack(app, "Promotion", env=cdk.Environment(account="111111111111", region="eu-west-1"))
-    promotion = _promotion(stack, name, environment)
+    promotion = _promotion(stack, name, environment, platform_config.source_of(name))
     return Built(name, environment, promotion, Template.from_stack(stack))
 
 
@@ -133,8 +149,14 @@ def test_an_execution_runs_through_the_fragments_in_the_order_the_package_lists_
     path = _happy_path(definition["States"], definition["StartAt"])
     fragments = [owners[name] for name in path]
     in_order = [kind for i, kind in enumerate(fragments) if i == 0 or fragments[i - 1] is not kind]
-    approval = [Approval] if built.environment.promotion.manual_approval else []
-    assert in_order == [Describe, *approval, Deploy, AwaitInService, SmokeTest, PublishBaselines, RetireSuperseded]
+    promotion = built.environment.promotion
+    imported = [ImportPackage] if promotion.source != "own" else []
+    approval = [Approval] if promotion.manual_approval else []
+    soak = [Soak] if promotion.soak_minutes else []
+    assert in_order == [
+        Describe, *imported, ChampionChallenger, *approval, Deploy, AwaitInService, SmokeTest, *soak,
+        PublishBaselines, RetireSuperseded,
+    ]  # fmt: skip
     assert (path[0], path[-1]) == ("Start", "Promoted")
     # every state of the definition is one a fragment made (no stray state outside the package's structure)
     assert set(definition["States"]) <= set(owners)
@@ -147,12 +169,16 @@ def test_failures_reject_before_the_endpoint_changes_and_roll_back_after(built: 
     # UpdateEndpoint's failure was rolled back by SageMaker: only autoscaling is registered again, then rejected
     restore = "RestoreScalableTarget" if autoscaling_enabled(built.environment.inference) else rejection
     approval = {rejection} if built.environment.promotion.manual_approval else set()
+    promotion = built.environment.promotion
     expected: dict[type[FlowFragment], set[str]] = {
         Describe: {rejection},
+        ImportPackage: {rejection} if promotion.source != "own" else set(),
+        ChampionChallenger: {rejection},  # the candidate's model exists; the endpoint did not change
         Approval: approval,
         Deploy: {rejection, restore},
         AwaitInService: {rollback},
         SmokeTest: {rollback},
+        Soak: {rollback} if promotion.soak_minutes else set(),
         PublishBaselines: {rollback},
         RetireSuperseded: set(),  # deleting old configs never fails a promotion
     }
@@ -218,7 +244,10 @@ def test_a_person_approves_in_prod_only_through_the_approver_policy(built: Built
                     [
                         Match.object_like(
                             {
-                                "Action": ["states:SendTaskSuccess", "states:SendTaskFailure"],
+                                "Action": [
+                                    "states:SendTaskFailure",
+                                    "states:SendTaskSuccess",
+                                ],  # sorted (minimizePolicies)
                                 "Resource": {"Ref": machine},
                             }
                         )
@@ -234,6 +263,9 @@ def test_an_approved_package_of_the_environment_starts_the_machine_through_a_rol
 ) -> None:
     machine = _logical_id(built.promotion.state_machine)
     start_role = Capture()
+    source = built.environment.promotion.source
+    # staging and prod start on their source's approvals, forwarded from its account (the source's config)
+    from_account = {"account": [{"dev": "111111111111", "staging": "222222222222"}[source]]} if source != "own" else {}
     built.template.has_resource_properties(
         "AWS::Events::Rule",
         {
@@ -241,9 +273,10 @@ def test_an_approved_package_of_the_environment_starts_the_machine_through_a_rol
                 "source": ["aws.sagemaker"],
                 "detail-type": ["SageMaker Model Package State Change"],
                 "detail": {
-                    "ModelPackageGroupName": [f"mlops-{built.name}-models"],
+                    "ModelPackageGroupName": [f"mlops-{built.name if source == 'own' else source}-models"],
                     "ModelApprovalStatus": ["Approved"],
                 },
+                **from_account,
             },
             "Targets": [
                 {"Arn": {"Ref": machine}, "Id": Match.any_value(), "RoleArn": {"Fn::GetAtt": [start_role, "Arn"]}}

@@ -40,6 +40,14 @@ def _dimensions(alarm: dict[str, Any]) -> dict[str, str]:
     return {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
 
 
+def _stat(alarm: dict[str, Any]) -> dict[str, Any]:
+    """The alarm's one metric as a MetricStat (a labelled metric is written as a metric data query)."""
+    if "MetricName" in alarm:
+        return {"Metric": alarm, "Period": alarm["Period"]}
+    (query,) = alarm["Metrics"]
+    return dict(query["MetricStat"])
+
+
 def _alerts_topic(template: dict[str, Any]) -> dict[str, str]:
     (topic,) = [k for k, r in resources(template, "AWS::SNS::Topic").items() if k.startswith("Alerts")]
     return {"Ref": topic}
@@ -137,8 +145,49 @@ def test_one_dashboard_per_environment_shows_endpoint_drift_quality_and_pipeline
         runs = {(m[1], m[3]) for m in pipelines}
         for pipeline in (f"mlops-{stage}-training", f"mlops-{stage}-monitoring", f"mlops-{stage}-batch-inference"):
             assert {("ExecutionStarted", pipeline), ("ExecutionFailed", pipeline)} <= runs
-        (status,) = [w for w in widgets if w["type"] == "alarm"]
-        assert len(status["properties"]["alarms"]) == len(_alarms(template, "MonitoringAlarms"))
+        status, operations = [w for w in widgets if w["type"] == "alarm"]
+        shown = len(status["properties"]["alarms"]) + len(operations["properties"]["alarms"])
+        # this unit's alarms, and the other units' operational ones: rollback alarms, dead letters
+        others = _alarms(template, "ModelPromotion") | _alarms(template, "RetrainingTriggers")
+        assert shown == len(_alarms(template, "MonitoringAlarms")) + len(others)
+        assert operations["properties"]["title"].startswith("Operations")
+
+
+def test_operational_alarms_page_for_endpoint_errors_silence_failed_runs_and_a_dead_monitor(
+    operations, platform_config: PlatformConfig
+) -> None:
+    for stage, template in operations.items():
+        alarms = _alarms(template)
+        environment = platform_config.environment(stage)
+        pipelines = [
+            "training",
+            "batch-inference",
+            *(["monitoring"] if environment.monitoring.backend == "custom" else []),
+        ]
+        expected = {f"mlops-{stage}-endpoint-{k}" for k in ("4xx", "5xx", "latency-p99")}
+        expected |= {f"mlops-{stage}-pipeline-failed-{p}" for p in pipelines}
+        expected |= {f"mlops-{stage}-monitoring-not-run", f"mlops-{stage}-retraining-dead-letters"}
+        if environment.alerts.min_invocations_per_hour:
+            expected.add(f"mlops-{stage}-endpoint-no-traffic")
+        assert expected <= set(alarms), expected - set(alarms)
+        assert (f"mlops-{stage}-endpoint-no-traffic" in alarms) is (stage == "prod")  # where traffic is expected
+        for name in expected:
+            assert alarms[name]["AlarmActions"] == [_alerts_topic(template)], name
+        # a dead monitor, or an endpoint nobody reaches, has no data: that must page, not stay quiet
+        for name in (f"mlops-{stage}-monitoring-not-run", f"mlops-{stage}-endpoint-no-traffic"):
+            if name in alarms:
+                assert alarms[name]["TreatMissingData"] == "breaching", name
+        not_run = alarms[f"mlops-{stage}-monitoring-not-run"]
+        stat = _stat(not_run)
+        assert stat["Metric"]["MetricName"] == "ExecutionSucceeded"
+        assert stat["Period"] == min(environment.monitoring.window_hours, 24) * 3600
+        assert not_run["ComparisonOperator"] == "LessThanThreshold"
+        failed = _stat(alarms[f"mlops-{stage}-pipeline-failed-training"])["Metric"]
+        assert (failed["Namespace"], failed["MetricName"]) == ("AWS/Sagemaker/ModelBuildingPipeline", "ExecutionFailed")
+        assert _dimensions(failed) == {"PipelineName": f"mlops-{stage}-training"}
+        assert alarms[f"mlops-{stage}-endpoint-4xx"]["Threshold"] == environment.alerts.max_4xx_percent
+        rollback = alarms[f"mlops-{stage}-endpoint-latency-p99"]
+        assert rollback["Threshold"] == environment.promotion.rollback_alarms.max_latency_p99_ms * 1000
 
 
 def test_the_model_monitor_backend_deploys_the_four_native_schedules(

@@ -221,7 +221,7 @@ def test_with_model_monitor_only_packages_with_baselines_go_on(machines, world) 
     states = machines["prod-model-monitor"]
     choice = states["HasModelMonitorBaselines"]
     for response, expected in (
-        (world["with_baselines"], "WaitForApproval"),
+        (world["with_baselines"], "CreateModel"),
         (world["without_baselines"], "NoModelMonitorBaselines"),
     ):
         package = _described(states, response)["package"]

@@ -335,8 +335,15 @@ def test_an_incomplete_release_config_fails_only_when_the_release_is_asked_for(
     from app import create_app
 
     create_app(platform_config, outdir=str(tmp_path / "local"))  # the shipped config: no tooling account yet
+    # dev without an account (possible while nothing promotes from dev): the release names it too
+    dev = platform_config.environment("dev").model_copy(update={"account": None})
+    staging = platform_config.environment("staging")
+    staging = staging.model_copy(update={"promotion": staging.promotion.model_copy(update={"source": "own"})})
+    config = platform_config.model_copy(
+        update={"environments": {**platform_config.environments, "dev": dev, "staging": staging}}
+    )
     with pytest.raises(ConfigError) as caught:
-        create_app(platform_config, outdir=str(tmp_path / "release"), context={"release": "true"})
+        create_app(config, outdir=str(tmp_path / "release"), context={"release": "true"})
     message = str(caught.value)
     for key in ("'release.account'", "'release.source.connection_arn'", "'release.notification_email'"):
         assert key in message

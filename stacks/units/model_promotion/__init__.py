@@ -23,6 +23,6 @@ asset free of anything of `stacks/`. `smoke_test.SMOKE_TEST_CODE` points at it.
 """
 
 from stacks.units.model_promotion.construct import ModelPromotion
-from stacks.units.model_promotion.steps import PromotionTargets, autoscaling_enabled
+from stacks.units.model_promotion.steps import PromotionSource, PromotionTargets, autoscaling_enabled
 
-__all__ = ["ModelPromotion", "PromotionTargets", "autoscaling_enabled"]
+__all__ = ["ModelPromotion", "PromotionSource", "PromotionTargets", "autoscaling_enabled"]

@@ -1,34 +1,37 @@
-"""2. Deploy: the package's model and an endpoint config, then `<prefix>-endpoint` created or updated to it.
+"""2. Deploy: an endpoint config of the run's model (made by the gate), then `<prefix>-endpoint` created or updated.
 
-CreateModel → CreateEndpointConfig → FindEndpoint, then by the endpoint's state: missing → CreateEndpoint;
+CreateEndpointConfig → FindEndpoint, then by the endpoint's state: missing → CreateEndpoint;
 InService → [autoscaling: DeregisterScaling] → UpdateEndpoint; Failed → DeleteFailedEndpoint and look again;
 changing → WaitWhileBusy and look again (bounded); anything else → EndpointBusy (rejected, approve later).
 CreateEndpoint and UpdateEndpoint start the bound on waiting for InService (`$deadline`) and end the fragment.
+With `promotion.guardrails`, UpdateEndpoint is a blue/green update: traffic moves to the new fleet in canary or
+linear steps, and SageMaker rolls it back by itself when a rollback alarm fires (the wait for InService then sees
+the old config live again, and the package is rejected with SageMaker's reason).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from naming.resources import ENDPOINT_ALARMS
 from stacks.units.model_promotion.steps import FAILURE_REASON, VARIANT, Failures, Flow, FlowFragment
 
 # Instance families whose storage is local NVMe: SageMaker refuses a KmsKeyId for them (already encrypted).
 _LOCAL_STORAGE_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p4d", "p5", "inf2", "trn1")
 
 
-def _has_local_storage(instance_type: str) -> bool:
+def has_local_storage(instance_type: str) -> bool:
     family = instance_type.split(".")[1]
     return family in _LOCAL_STORAGE_FAMILIES or family.endswith("d")
 
 
 class Deploy(FlowFragment):
-    """CreateModel … CreateEndpoint | UpdateEndpoint (the two end states)."""
+    """CreateEndpointConfig … CreateEndpoint | UpdateEndpoint (the two end states)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, flow: Flow, endpoint_role: iam.IRole) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, flow: Flow) -> None:
         super().__init__(scope, construct_id)
         names = flow.names
         self._endpoint = names.endpoint
@@ -50,7 +53,11 @@ class Deploy(FlowFragment):
             "sagemaker",
             "updateEndpoint",
             [flow.endpoint_arn, flow.endpoint_configs],
-            parameters={"EndpointName": names.endpoint, "EndpointConfigName": "{% $endpointConfigName %}"},
+            parameters={
+                "EndpointName": names.endpoint,
+                "EndpointConfigName": "{% $endpointConfigName %}",
+                **deployment_config(flow),
+            },
             assign={**deadline, "newConfigInUse": True},
         )
         before_update: sfn.IChainable = self._update_endpoint
@@ -134,23 +141,7 @@ class Deploy(FlowFragment):
             assign={"busyUntil": flow.in_service_deadline()},
         )
         self._create_config.next(find)
-        self._create_model = flow.call(
-            self,
-            "CreateModel",
-            "sagemaker",
-            "createModel",
-            [flow.models],
-            parameters={
-                "ModelName": "{% $modelName %}",
-                "ExecutionRoleArn": endpoint_role.role_arn,
-                "PrimaryContainer": {"Image": "{% $package.image %}", "ModelDataUrl": "{% $package.modelDataUrl %}"},
-                # Serverless endpoints support no network isolation; the built-in XGBoost container needs none.
-                "EnableNetworkIsolation": flow.inference.mode == "instance",
-            },
-            assign={"modelCreated": True},
-        )
-        self._create_model.next(self._create_config)
-        self._set_bounds(self._create_model, self._create_endpoint, self._update_endpoint)
+        self._set_bounds(self._create_config, self._create_endpoint, self._update_endpoint)
 
     def hand_failures(self, failures: Failures) -> None:
         # Nothing of the endpoint changed yet, except that a failed update was rolled back by SageMaker itself.
@@ -170,7 +161,33 @@ class Deploy(FlowFragment):
         )
         self._missing.otherwise(reject)
         self._create_config.add_catch(reject, errors=["States.ALL"], assign={"reason": FAILURE_REASON})
-        self._create_model.add_catch(reject, errors=["States.ALL"], assign={"reason": FAILURE_REASON})
+
+
+def deployment_config(flow: Flow) -> dict[str, Any]:
+    """UpdateEndpoint's DeploymentConfig from `promotion.guardrails` (none: SageMaker replaces the fleet at once)."""
+    guardrails = flow.promotion.guardrails
+    if guardrails is None:
+        return {}
+    routing: dict[str, Any] = {
+        "Type": guardrails.traffic_routing.upper(),
+        "WaitIntervalInSeconds": guardrails.wait_interval_seconds,
+    }
+    if guardrails.canary_size_percent is not None:
+        routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": guardrails.canary_size_percent}
+    if guardrails.linear_step_percent is not None:
+        routing["LinearStepSize"] = {"Type": "CAPACITY_PERCENT", "Value": guardrails.linear_step_percent}
+    return {
+        "DeploymentConfig": {
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": routing,
+                "TerminationWaitInSeconds": guardrails.termination_wait_seconds,
+                "MaximumExecutionTimeoutInSeconds": guardrails.max_execution_timeout_seconds,
+            },
+            "AutoRollbackConfiguration": {
+                "Alarms": [{"AlarmName": flow.names.endpoint_alarm(kind)} for kind in ENDPOINT_ALARMS]
+            },
+        }
+    }
 
 
 def endpoint_config(flow: Flow) -> dict[str, Any]:
@@ -186,7 +203,7 @@ def endpoint_config(flow: Flow) -> dict[str, Any]:
         }
         return config
     variant |= {"InstanceType": inference.instance_type, "InitialInstanceCount": inference.initial_instance_count}
-    if not _has_local_storage(inference.instance_type):
+    if not has_local_storage(inference.instance_type):
         config["KmsKeyId"] = where.key.key_arn
     config["DataCaptureConfig"] = {
         "EnableCapture": True,

@@ -1,4 +1,6 @@
-"""1. Describe: claim the approval event (once per approval), then read the package the run promotes.
+"""1. Describe: claim the approval event (once per approval), then read the package the run promotes (with
+`promotion.source` another environment: that environment's package, read across accounts through its registry's
+resource policy; `import_package` then makes it this environment's).
 
 Start → ClaimApproval → DescribePackage → [model-monitor backend: HasModelMonitorBaselines]. A duplicate event
 ends quietly (DuplicateApproval); a package without the Model Monitor baselines the backend needs is rejected
@@ -36,6 +38,8 @@ class Describe(FlowFragment):
                 "published": False,
                 "modelCreated": False,
                 "newConfigInUse": False,
+                # imported packages: whether this environment's record of it exists yet (import_package)
+                **({"recorded": False} if flow.imports else {}),
             },
         )
         claim = self._claim(flow, approvals)
@@ -46,9 +50,10 @@ class Describe(FlowFragment):
             "DescribePackage",
             "sagemaker",
             "describeModelPackage",
-            [flow.package_arns],
+            [flow.described_package_arns],
             parameters={"ModelPackageName": f"{{% {PACKAGE_ARN} %}}"},
             assign={
+                **_source_fields(flow),
                 "package": {
                     "arn": "{% $states.result.ModelPackageArn %}",
                     "version": "{% $states.result.ModelPackageVersion %}",
@@ -127,6 +132,14 @@ class Describe(FlowFragment):
         if self._no_baselines:
             self._no_baselines.next(failures.rejection)
         self._claim_failed.next(failures.rejection)
+
+
+def _source_fields(flow: Flow) -> dict[str, str]:
+    """Imported packages: `$source.metadata`, the source package's lineage (its CustomerMetadataProperties)."""
+    if not flow.imports:
+        return {}
+    metadata = "$states.result.CustomerMetadataProperties"
+    return {"source": f"{{% {{'metadata': $exists({metadata}) ? {metadata} : {{}}}} %}}"}
 
 
 def approvals_table(scope: Construct, flow: Flow, removal_policy: cdk.RemovalPolicy) -> dynamodb.Table:

@@ -30,8 +30,11 @@ def endpoint_role(scope: Construct, flow: Flow) -> iam.Role:
     )
     models = where.artifacts_bucket.arn_for_objects(f"{MODEL_ARTIFACTS_PREFIX}/*")
     capture = where.artifacts_bucket.arn_for_objects(f"{names.data_capture_prefix}/*")
+    gate = where.artifacts_bucket.arn_for_objects(f"{names.gate_outputs_prefix}/*")
     role.add_to_policy(iam.PolicyStatement(sid="ReadModels", actions=["s3:GetObject"], resources=[models]))
     role.add_to_policy(iam.PolicyStatement(sid="WriteDataCapture", actions=["s3:PutObject"], resources=[capture]))
+    # The champion/challenger gate's batch transforms run the models with this role: they write their scores.
+    role.add_to_policy(iam.PolicyStatement(sid="WriteGateScores", actions=["s3:PutObject"], resources=[gate]))
     role.add_to_policy(
         iam.PolicyStatement(
             sid="LakeKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[where.key.key_arn]
@@ -42,6 +45,7 @@ def endpoint_role(scope: Construct, flow: Flow) -> iam.Role:
     for resource, why in (
         (models, "Each model's model.tar.gz sits under pipeline-runs/<execution>/, named at run time."),
         (capture, "Data capture writes <endpoint>/<variant>/yyyy/mm/dd/hh/<file> keys, made at run time."),
+        (gate, "The gate's transform jobs write under promotion-gate/<run id>/, named per promotion at run time."),
     ):
         acknowledge(role, "AwsSolutions-IAM5", why, finding=f"Resource::{nag_finding(role, resource)}")
     acknowledge_grant_policy(role)
@@ -71,6 +75,59 @@ def smoke_test_role(scope: Construct, flow: Flow) -> iam.Role:
     )
     acknowledge_grant_policy(role)
     return role
+
+
+def checks_role(scope: Construct, flow: Flow) -> iam.Role:
+    """The checks read the artifact (and, imported, its source), the test split's scores and nothing else."""
+    where, names = flow.where, flow.names
+    role = iam.Role(
+        scope,
+        "ChecksRole",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"Artifact digest and champion/challenger figures of promotions to {names.endpoint}",
+    )
+    reads = [
+        where.artifacts_bucket.arn_for_objects(f"{MODEL_ARTIFACTS_PREFIX}/*"),
+        where.artifacts_bucket.arn_for_objects(f"{names.gate_outputs_prefix}/*"),
+    ]
+    if flow.source:
+        reads.append(flow.source.artifacts)
+    role.add_to_policy(iam.PolicyStatement(sid="ReadArtifacts", actions=["s3:GetObject"], resources=reads))
+    role.add_to_policy(iam.PolicyStatement(sid="LakeKey", actions=["kms:Decrypt"], resources=[where.key.key_arn]))
+    why = {
+        reads[0]: "Models and their runs sit under pipeline-runs/<execution id>/ (and imported/), made at run time.",
+        reads[1]: "The gate's scores sit under promotion-gate/<run id>/, named per promotion at run time.",
+    }
+    if flow.source:
+        _grant_source_key(role, flow, "SourceLakeKey")
+        why[flow.source.artifacts] = (
+            f"The source environment's ({flow.source.environment}) training runs, named at run time; its bucket "
+            "policy grants this account read access to that prefix only."
+        )
+    for resource, reason in why.items():
+        acknowledge(role, "AwsSolutions-IAM5", reason, finding=f"Resource::{nag_finding(role, resource)}")
+    acknowledge_grant_policy(role)
+    return role
+
+
+def _grant_source_key(role: iam.IRole, flow: Flow, sid: str) -> None:
+    """Decrypt with the source environment's lake key, only through S3 (the source's key policy says the same)."""
+    assert flow.source is not None
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            actions=["kms:Decrypt", "kms:DescribeKey"],
+            resources=[flow.source.keys],
+            conditions=flow.source.via_s3(),
+        )
+    )
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5",
+        f"The lake key of {flow.source.environment} ({flow.source.account}) gets its id when that account deploys; "
+        "any key of that account, and only through S3 (kms:ViaService), which is how its artifacts are read.",
+        finding=f"Resource::{nag_finding(role, flow.source.keys)}",
+    )
 
 
 def start_role(scope: Construct, state_machine_name: str) -> iam.Role:
@@ -128,7 +185,12 @@ def approver_policy(scope: Construct, flow: Flow, machine_arn: str, state_machin
 
 
 def grant_state_machine(
-    role: iam.IRole, flow: Flow, *, endpoint_role: iam.IRole, smoke_test: lambda_.IFunction
+    role: iam.IRole,
+    flow: Flow,
+    *,
+    endpoint_role: iam.IRole,
+    smoke_test: lambda_.IFunction,
+    checks: lambda_.IFunction,
 ) -> None:
     """What the state machine needs beyond its steps' own statements (which CDK adds from the definition)."""
     where = flow.where
@@ -162,6 +224,9 @@ def grant_state_machine(
     )
     if flow.autoscaling:
         _grant_autoscaling(role, flow)
+    if flow.source:
+        # Copies of the source's files: S3 decrypts them with the source's key on the state machine's behalf.
+        _grant_source_key(role, flow, "SourceLakeKeyForImports")
     star = (
         "X-Ray (PutTraceSegments, GetSamplingRules...) and CloudWatch Logs' log delivery actions have no "
         "resource type: CDK's tracing and logging grants for the state machine"
@@ -179,13 +244,33 @@ def grant_state_machine(
         "and models, named as promotions name them.",
         finding="Resource::*",
     )
-    acknowledge(
-        role,
-        "AwsSolutions-IAM5",
-        "CDK's LambdaInvoke grant covers the smoke-test function and its versions (<arn>:*); only it is invoked.",
-        finding=f"Resource::{nag_finding(role, smoke_test.function_arn)}:*",
-    )
+    for function, what in ((smoke_test, "smoke-test"), (checks, "checks")):
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            f"CDK's LambdaInvoke grant covers the {what} function and its versions (<arn>:*); only it is invoked.",
+            finding=f"Resource::{nag_finding(role, function.function_arn)}:*",
+        )
+    imported: list[tuple[str, str]] = []
+    if flow.source:
+        imported = [
+            (
+                flow.source.package_arns,
+                f"The packages of {flow.source.environment}'s group, numbered at registration; its registry's "
+                "resource policy lets this account describe them, nothing more.",
+            ),
+            (
+                flow.source.artifacts,
+                f"{flow.source.environment}'s training runs, named at run time; read only, through its bucket policy.",
+            ),
+            (
+                where.artifacts_bucket.arn_for_objects(f"{flow.names.imported_models_prefix}/*"),
+                "An imported package's copies go under imported/<source env>-v<version>/, named at run time.",
+            ),
+        ]
     for resource, why in (
+        *imported,
+        (flow.transform_jobs, "The gate names its transform jobs <prefix>-gate-<run id>-<role> at run time."),
         (flow.package_arns, "Package versions are numbered at registration; the group is this environment's."),
         (flow.models, "Each promotion names its model <prefix>-v<version>-<id>."),
         (flow.endpoint_configs, "Each promotion names its endpoint config likewise."),

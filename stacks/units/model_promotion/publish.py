@@ -3,6 +3,7 @@
 [autoscaling: RegisterScalableTarget → RegisterScalingPolicy] → CopyBaseline → CopyModel → [model-monitor
 backend: its baselines and the Clarify analysis configs] → RecordCurrentPackage. The copies land under
 `monitoring/current/` of the artifacts zone; the SSM parameter, written last, names the live package.
+[imported packages: ApproveRecord, this environment's record of the package becomes Approved: validated.]
 A failure rolls back (and `rejection` restores `monitoring/current/` once CopyBaseline succeeded).
 """
 
@@ -47,6 +48,7 @@ class PublishBaselines(FlowFragment):
             flow.copy(self, "CopyModel", "$package.modelDataUrl", f"{current}/model.tar.gz"),
             *(self._model_monitor_baselines(flow) if flow.model_monitor else []),
             record,
+            *([self._approve_record(flow)] if flow.imports else []),
         ]
         for step, following in pairwise(self._copies):
             step.next(following)
@@ -55,7 +57,29 @@ class PublishBaselines(FlowFragment):
             register, policy = flow.scaling(self, "Register")
             policy.next(self._copies[0])
             self._scaling = (register, policy)
-        self._set_bounds(self._scaling[0] if self._scaling else self._copies[0], record)
+        self._set_bounds(self._scaling[0] if self._scaling else self._copies[0], self._copies[-1])
+
+    def _approve_record(self, flow: Flow) -> tasks.CallAwsService:
+        """Imported packages: this environment's record becomes Approved, with the gate's figures, the run that
+        validated it and (manual approval) the approver. Last, so that only a package that passed everything is
+        Approved: an environment promoting from this one starts on that state change."""
+        metadata = "{'validated_by': $states.context.Execution.Id"
+        metadata += ", 'approver': $approver}" if flow.promotion.manual_approval else "}"
+        return flow.call(
+            self,
+            "ApproveRecord",
+            "sagemaker",
+            "updateModelPackage",
+            [flow.package_arns],
+            parameters={
+                "ModelPackageArn": "{% $package.arn %}",
+                "ModelApprovalStatus": "Approved",
+                "ApprovalDescription": (
+                    f"{{% $substring('Validated in {flow.names.environment}: ' & $gate.summary, 0, 1000) %}}"
+                ),
+                "CustomerMetadataProperties": f"{{% $merge([$gate.metadata, {metadata}]) %}}",
+            },
+        )
 
     def _model_monitor_baselines(self, flow: Flow) -> list[tasks.CallAwsService]:
         """Copies of the package's Model Monitor baselines and the Clarify analysis configs, where the monitoring

@@ -46,15 +46,23 @@ class Rejection(FlowFragment):
             "updateModelPackage",
             [flow.package_arns],
             parameters={
-                "ModelPackageArn": f"{{% {PACKAGE_ARN} %}}",
+                # an imported package: this environment's record of it (the source's registry is read-only here)
+                "ModelPackageArn": "{% $package.arn %}" if flow.imports else f"{{% {PACKAGE_ARN} %}}",
                 "ModelApprovalStatus": "Rejected",
                 "ApprovalDescription": "{% $substring($reason, 0, 1000) %}",
             },
         )
         reject.add_catch(notify, errors=["States.ALL"]).next(notify)
+        rejected: sfn.IChainable = reject
+        if flow.imports:
+            rejected = (
+                sfn.Choice.jsonata(self, "Recorded")
+                .when(sfn.Condition.jsonata("{% $recorded %}"), reject)
+                .otherwise(notify)
+            )
         # Before rejecting: monitoring/current/ back to the live package's files, this promotion's model and config
         # deleted where the endpoint does not use them (only configs that were live count for keep_endpoint_configs).
-        self._set_bounds(self._restore_published(flow, then=self._discard_new_model(flow, then=reject)))
+        self._set_bounds(self._restore_published(flow, then=self._discard_new_model(flow, then=rejected)))
 
     def _restore_published(self, flow: Flow, *, then: sfn.IChainable) -> sfn.IChainable:
         """A failure after the copies to monitoring/current/: copy the files of the live package back (the one

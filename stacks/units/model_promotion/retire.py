@@ -26,7 +26,8 @@ class RetireSuperseded(FlowFragment):
             topic=flow.where.alerts,
             subject=f"{names.prefix}: model promoted",
             message=sfn.TaskInput.from_text(
-                f"{{% $package.arn & ' is live on {names.endpoint} (endpoint config ' & $endpointConfigName & ').' %}}"
+                f"{{% $package.arn & ' is live on {names.endpoint} (endpoint config ' & $endpointConfigName & ')."
+                "\\n\\nChampion/challenger: ' & $gate.summary %}"
             ),
         )
         done = sfn.Succeed.jsonata(self, "Promoted")

@@ -21,8 +21,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from config import ConfigError, InferenceSettings, PromotionSettings
+from config import ConfigError, InferenceSettings, PromotionSettings, Thresholds
 from naming import ResourceNames
+from naming.resources import ENDPOINT_ALARMS
 from stacks.units.model_registry import MODEL_ARTIFACTS_PREFIX
 from stacks.units.native_monitoring import PACKAGE_BASELINES
 
@@ -55,6 +56,50 @@ class PromotionTargets:
 
 
 @dataclass(frozen=True)
+class PromotionSource:
+    """The environment whose packages this one promotes (`promotion.source`), named with its real account and
+    region: its registry, artifacts bucket and lake key are another account's, reached through their grants."""
+
+    names: ResourceNames
+
+    @property
+    def environment(self) -> str:
+        return self.names.environment
+
+    @property
+    def account(self) -> str:
+        return self.names.account
+
+    @property
+    def model_package_group(self) -> str:
+        return self.names.model_package_group
+
+    @property
+    def package_arns(self) -> str:
+        names = self.names
+        group = names.model_package_group.lower()
+        return f"arn:{cdk.Aws.PARTITION}:sagemaker:{names.region}:{names.account}:model-package/{group}/*"
+
+    @property
+    def artifacts_bucket(self) -> str:
+        return self.names.zone_bucket("artifacts")
+
+    @property
+    def artifacts(self) -> str:
+        """The source's training runs (and its own imports), which its bucket policy lets this account read."""
+        return f"arn:{cdk.Aws.PARTITION}:s3:::{self.artifacts_bucket}/{MODEL_ARTIFACTS_PREFIX}/*"
+
+    @property
+    def keys(self) -> str:
+        """The source's lake key: its id is made when the source deploys, so any key of that account, used only
+        through S3 (the condition every statement naming it carries)."""
+        return f"arn:{cdk.Aws.PARTITION}:kms:{self.names.region}:{self.account}:key/*"
+
+    def via_s3(self) -> dict[str, Any]:
+        return {"StringEquals": {"kms:ViaService": f"s3.{self.names.region}.amazonaws.com"}}
+
+
+@dataclass(frozen=True)
 class Flow:
     """One environment's promotion: names, settings and targets, and the steps written from them."""
 
@@ -65,6 +110,13 @@ class Flow:
     where: PromotionTargets
     model_monitor: bool  # monitoring.backend is model-monitor: the package's Model Monitor baselines are published
     autoscaling: bool  # autoscaling_enabled(inference)
+    thresholds: Thresholds  # the business costs the champion/challenger gate weighs errors with
+    source: PromotionSource | None = None  # None: promotion.source own
+
+    @property
+    def imports(self) -> bool:
+        """The packages come from another environment: imported, recorded in this environment's group."""
+        return self.source is not None
 
     # ------------------------------------------------------------------------------------------------ names
 
@@ -79,6 +131,31 @@ class Flow:
     @property
     def package_arns(self) -> str:
         return self.arn("model-package", f"{self.names.model_package_group}/*")
+
+    @property
+    def group_arn(self) -> str:
+        return self.arn("model-package-group", self.names.model_package_group)
+
+    @property
+    def described_package_arns(self) -> str:
+        """The packages a run starts from: the source's, or this environment's own."""
+        return self.source.package_arns if self.source else self.package_arns
+
+    @property
+    def alarm_arns(self) -> list[str]:
+        return [
+            self.stack.format_arn(
+                service="cloudwatch",
+                resource="alarm",
+                resource_name=self.names.endpoint_alarm(kind),
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for kind in ENDPOINT_ALARMS
+        ]
+
+    @property
+    def transform_jobs(self) -> str:
+        return self.arn("transform-job", f"{self.names.gate_job_prefix}*")
 
     @property
     def models(self) -> str:
@@ -122,24 +199,30 @@ class Flow:
         )
 
     def copy(
-        self, scope: Construct, construct_id: str, source_uri: str, key: str, *, published: bool = False
+        self,
+        scope: Construct,
+        construct_id: str,
+        source_uri: str,
+        key: str,
+        *,
+        published: bool = False,
+        granted_keys: str | None = None,
     ) -> tasks.CallAwsService:
         """S3 CopyObject of `source_uri` (a JSONata expression giving s3://bucket/key) to `key` of the artifacts
-        zone. `published`: once it succeeded, monitoring/current/ no longer holds the live package's files."""
+        zone. `published`: once it succeeded, monitoring/current/ no longer holds the live package's files.
+        `granted_keys`: the keys IAM grants, where `key` is a JSONata expression."""
         where = self.where
+        sources = [where.artifacts_bucket.arn_for_objects(f"{MODEL_ARTIFACTS_PREFIX}/*")]
+        if self.source:
+            sources.append(self.source.artifacts)
         return self.call(
             scope,
             construct_id,
             "s3",
             "copyObject",
-            [where.artifacts_bucket.arn_for_objects(key)],
+            [where.artifacts_bucket.arn_for_objects(granted_keys or key)],
             iam_action="s3:PutObject",
-            additional_iam_statements=[
-                iam.PolicyStatement(
-                    actions=["s3:GetObject"],
-                    resources=[where.artifacts_bucket.arn_for_objects(f"{MODEL_ARTIFACTS_PREFIX}/*")],
-                )
-            ],
+            additional_iam_statements=[iam.PolicyStatement(actions=["s3:GetObject"], resources=sources)],
             parameters={
                 "Bucket": where.artifacts_bucket.bucket_name,
                 "Key": key,
