@@ -438,11 +438,10 @@ def _patch_clients() -> None:
     cache: dict[tuple[str, str, str], Any] = {}
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        if state_credentials is not None:  # a cross-account role: not cached
-            client = original(region, service, state_credentials)
-            client.meta.events.register("before-parameter-build.*.*", _check_request)
-            client.meta.events.register("before-sign.*.*", _task_account)
-            return client
+        # moto's own function ignores state_credentials (every client is the same fake key); which account a call
+        # is made as comes from the task's resource, set per request by _task_account. So one client per service
+        # and region serves every task: creating a botocore client costs ~30 ms, most of a task's CPU.
+        del state_credentials
         key = (region, service, moto_server_port())
         with _lock:
             if key not in cache:
