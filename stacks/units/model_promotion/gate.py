@@ -26,11 +26,17 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.units.compliance import acknowledge
 from stacks.units.model_promotion.deploy import has_local_storage
 from stacks.units.model_promotion.import_package import test_split_of
 from stacks.units.model_promotion.permissions import checks_role
-from stacks.units.model_promotion.steps import FAILURE_REASON, ChoiceExit, Failures, Flow, FlowFragment
+from stacks.units.model_promotion.steps import (
+    FAILURE_REASON,
+    ChoiceExit,
+    Failures,
+    Flow,
+    FlowFragment,
+    promotion_function,
+)
 
 CHECKS_CODE = Path(__file__).resolve().parents[3] / "lambdas" / "promotion_checks"
 TRANSFORM_OUTPUT = "test.csv.out"  # a transform job names its output after the input object
@@ -243,34 +249,23 @@ def checks_function(
     scope: Construct, flow: Flow, log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
 ) -> lambda_.Function:
     """The digest and gate checks (`lambdas/promotion_checks`): read objects, compute, answer."""
-    where = flow.where
-    log_group = logs.LogGroup(
-        scope, "ChecksLogs", encryption_key=where.key, retention=log_retention, removal_policy=removal_policy
-    )
-    role = checks_role(scope, flow)
-    log_group.grant_write(role)
-    function = lambda_.Function(
+    only_by_promotion = "The checks run only inside a promotion, invoked synchronously by Step Functions"
+    return promotion_function(
         scope,
-        "ChecksFunction",
-        runtime=lambda_.Runtime.PYTHON_3_12,
-        handler="handler.handler",
-        code=lambda_.Code.from_asset(str(CHECKS_CODE), exclude=["__pycache__", "*.pyc"]),
-        role=role,
-        log_group=log_group,
+        "Checks",
+        flow=flow,
+        code=str(CHECKS_CODE),
+        role=checks_role(scope, flow),
+        log_retention=log_retention,
+        removal_policy=removal_policy,
         timeout=cdk.Duration.minutes(5),
         memory_size=1024,
         description=f"Promotion checks of {flow.names.endpoint}: artifact digest, champion/challenger figures",
+        acknowledgments={
+            "AwsSolutions-L1": "Pinned to python3.12, the runtime every Lambda of this project uses; the code is "
+            "standard library only.",
+            "NIST.800.53.R5-LambdaConcurrency": f"{only_by_promotion}, a few times per promotion: nothing to reserve.",
+            "NIST.800.53.R5-LambdaDLQ": f"{only_by_promotion}; a failure is caught there and rejects the package.",
+            "NIST.800.53.R5-LambdaInsideVPC": f"{only_by_promotion}; it reads S3 only, no VPC exists.",
+        },
     )
-    acknowledge(
-        function,
-        "AwsSolutions-L1",
-        "Pinned to python3.12, the runtime every Lambda of this project uses; the code is standard library only.",
-    )
-    only_by_promotion = "The checks run only inside a promotion, invoked synchronously by Step Functions"
-    for rule, reason in {
-        "NIST.800.53.R5-LambdaConcurrency": f"{only_by_promotion}, a few times per promotion: nothing to reserve.",
-        "NIST.800.53.R5-LambdaDLQ": f"{only_by_promotion}; a failure is caught there and rejects the package.",
-        "NIST.800.53.R5-LambdaInsideVPC": f"{only_by_promotion}; it reads S3 only, no VPC exists.",
-    }.items():
-        acknowledge(function, rule, reason)
-    return function

@@ -15,9 +15,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.units.compliance import acknowledge
 from stacks.units.model_promotion.permissions import smoke_test_role
-from stacks.units.model_promotion.steps import FAILURE_REASON, Failures, Flow, FlowFragment
+from stacks.units.model_promotion.steps import FAILURE_REASON, Failures, Flow, FlowFragment, promotion_function
 
 SMOKE_TEST_CODE = Path(__file__).resolve().parents[3] / "lambdas" / "smoke_test"
 
@@ -45,36 +44,25 @@ def smoke_test_function(
     scope: Construct, flow: Flow, log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
 ) -> lambda_.Function:
     """`SMOKE_TEST_ROWS` rows of the test split to `ENDPOINT_NAME`; every answer must be a probability."""
-    where, names = flow.where, flow.names
-    log_group = logs.LogGroup(
-        scope, "SmokeTestLogs", encryption_key=where.key, retention=log_retention, removal_policy=removal_policy
-    )
-    role = smoke_test_role(scope, flow)
-    log_group.grant_write(role)
-    function = lambda_.Function(
+    names = flow.names
+    only_by_promotion = "The smoke test runs only inside a promotion, invoked synchronously by Step Functions"
+    return promotion_function(
         scope,
-        "SmokeTestFunction",
-        runtime=lambda_.Runtime.PYTHON_3_12,
-        handler="handler.handler",
-        code=lambda_.Code.from_asset(str(SMOKE_TEST_CODE), exclude=["__pycache__", "*.pyc"]),
-        role=role,
-        log_group=log_group,
+        "SmokeTest",
+        flow=flow,
+        code=str(SMOKE_TEST_CODE),
+        role=smoke_test_role(scope, flow),
+        log_retention=log_retention,
+        removal_policy=removal_policy,
         timeout=cdk.Duration.seconds(60),
         memory_size=256,
         description=f"Smoke test of {names.endpoint}: real test rows must come back as probabilities",
         environment={"ENDPOINT_NAME": names.endpoint, "SMOKE_TEST_ROWS": str(flow.promotion.smoke_test_rows)},
+        acknowledgments={
+            "AwsSolutions-L1": "Pinned to python3.12, the runtime every Lambda of this project uses (the Powertools "
+            "layer's); the code is standard library only and moves with the others.",
+            "NIST.800.53.R5-LambdaConcurrency": f"{only_by_promotion}, at most once per promotion: nothing to reserve.",
+            "NIST.800.53.R5-LambdaDLQ": f"{only_by_promotion}; a failure is caught there and rolls the endpoint back.",
+            "NIST.800.53.R5-LambdaInsideVPC": f"{only_by_promotion}; it talks only to S3 and SageMaker, no VPC exists.",
+        },
     )
-    acknowledge(
-        function,
-        "AwsSolutions-L1",
-        "Pinned to python3.12, the runtime every Lambda of this project uses (the Powertools layer's); the code "
-        "is standard library only and moves with the others.",
-    )
-    only_by_promotion = "The smoke test runs only inside a promotion, invoked synchronously by Step Functions"
-    for rule, reason in {
-        "NIST.800.53.R5-LambdaConcurrency": f"{only_by_promotion}, at most once per promotion: nothing to reserve.",
-        "NIST.800.53.R5-LambdaDLQ": f"{only_by_promotion}; a failure is caught there and rolls the endpoint back.",
-        "NIST.800.53.R5-LambdaInsideVPC": f"{only_by_promotion}; it talks only to S3 and SageMaker, no VPC exists.",
-    }.items():
-        acknowledge(function, rule, reason)
-    return function

@@ -15,6 +15,8 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
@@ -24,6 +26,7 @@ from constructs import Construct
 from config import ConfigError, InferenceSettings, PromotionSettings, Thresholds
 from naming import ResourceNames
 from naming.resources import ENDPOINT_ALARMS
+from stacks.units.compliance import acknowledge
 from stacks.units.model_registry import MODEL_ARTIFACTS_PREFIX
 from stacks.units.native_monitoring import PACKAGE_BASELINES
 
@@ -331,3 +334,42 @@ class ChoiceExit:
     def next(self, state: sfn.IChainable) -> sfn.Chain:
         self._choice.when(self._condition, state)
         return sfn.Chain.sequence(self._choice, state)
+
+
+def promotion_function(
+    scope: Construct,
+    name: str,
+    *,
+    flow: Flow,
+    code: str,
+    role: iam.IRole,
+    log_retention: logs.RetentionDays,
+    removal_policy: cdk.RemovalPolicy,
+    timeout: cdk.Duration,
+    memory_size: int,
+    description: str,
+    environment: dict[str, str] | None = None,
+    acknowledgments: dict[str, str],
+) -> lambda_.Function:
+    """A Lambda that only the promotion invokes (`<name>Function`, its log group `<name>Logs` under the lake
+    key): python3.12 over a standard-library-only asset, with the cdk-nag findings its use explains."""
+    log_group = logs.LogGroup(
+        scope, f"{name}Logs", encryption_key=flow.where.key, retention=log_retention, removal_policy=removal_policy
+    )
+    log_group.grant_write(role)
+    function = lambda_.Function(
+        scope,
+        f"{name}Function",
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler="handler.handler",
+        code=lambda_.Code.from_asset(code, exclude=["__pycache__", "*.pyc"]),
+        role=role,
+        log_group=log_group,
+        timeout=timeout,
+        memory_size=memory_size,
+        description=description,
+        environment=environment,
+    )
+    for rule, reason in acknowledgments.items():
+        acknowledge(function, rule, reason)
+    return function
