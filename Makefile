@@ -62,7 +62,7 @@ local-run: install  ## Run every ML step on the Adult data locally; artifacts in
 local-run-shifted: install  ## The same on a shifted copy of the test data: shows drift being found
 	$(PY) -m pipeline_code.local_run --out local-run --shift
 
-loop: install  ## The whole MLOps loop of dev on a local moto twin (~1 min); timeline in loop-run/timeline.json
+loop: install  ## The whole MLOps loop of dev on a local moto twin (~45 s); timeline in loop-run/timeline.json
 	$(PY) -m twin.loop --out loop-run
 
 bench: install  ## Synth benchmark: make synth against a bare one-stack CDK app (figures printed, nothing asserted)
