@@ -111,14 +111,10 @@ class Deploy(FlowFragment):
             ),
             self._create_endpoint,
         )
-        find = flow.call(
+        find = flow.describe_endpoint(
             self,
             "FindEndpoint",
-            "sagemaker",
-            "describeEndpoint",
-            [flow.endpoint_arn],
-            parameters={"EndpointName": names.endpoint},
-            assign={
+            {
                 "previousConfig": "{% $states.result.EndpointConfigName %}",
                 "endpointStatus": "{% $states.result.EndpointStatus %}",
                 "failureReason": "{% $states.result.FailureReason ? $states.result.FailureReason : '' %}",

@@ -119,14 +119,10 @@ class ChampionChallenger(FlowFragment):
             .when(sfn.Condition.jsonata("{% $championConfig != '' %}"), self._champion_config)
             .otherwise(no_champion)
         )
-        find = flow.call(
+        find = flow.describe_endpoint(
             self,
             "FindChampion",
-            "sagemaker",
-            "describeEndpoint",
-            [flow.endpoint_arn],
-            parameters={"EndpointName": names.endpoint},
-            assign={
+            {
                 # an endpoint being updated still serves its config's model: that one is the champion
                 "championConfig": (
                     "{% $states.result.EndpointStatus in ['InService', 'Updating', 'SystemUpdating'] ?"

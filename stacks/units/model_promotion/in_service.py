@@ -20,14 +20,10 @@ class AwaitInService(FlowFragment):
         super().__init__(scope, construct_id)
         self._timeout_minutes = flow.promotion.in_service_timeout_minutes
         wait = flow.poll(self, "WaitForEndpoint")
-        self._check = flow.call(
+        self._check = flow.describe_endpoint(
             self,
             "CheckEndpoint",
-            "sagemaker",
-            "describeEndpoint",
-            [flow.endpoint_arn],
-            parameters={"EndpointName": flow.names.endpoint},
-            assign={
+            {
                 "endpointStatus": "{% $states.result.EndpointStatus %}",
                 "liveConfig": "{% $states.result.EndpointConfigName %}",
                 "failureReason": "{% $states.result.FailureReason ? $states.result.FailureReason : '' %}",

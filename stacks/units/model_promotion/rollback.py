@@ -81,14 +81,10 @@ class Rollback(FlowFragment):
         Scaling refuses to register a target of an endpoint being updated, and the new config may only be deleted
         once the endpoint has left it."""
         wait = flow.poll(self, "WaitForRevert")
-        check = flow.call(
+        check = flow.describe_endpoint(
             self,
             "CheckRevert",
-            "sagemaker",
-            "describeEndpoint",
-            [flow.endpoint_arn],
-            parameters={"EndpointName": flow.names.endpoint},
-            assign={
+            {
                 "endpointStatus": "{% $states.result.EndpointStatus %}",
                 "liveConfig": "{% $states.result.EndpointConfigName %}",
             },

@@ -201,6 +201,18 @@ class Flow:
             scope, construct_id, service=service, action=action, iam_resources=resources, **kwargs
         )
 
+    def describe_endpoint(self, scope: Construct, construct_id: str, assign: dict[str, str]) -> tasks.CallAwsService:
+        """DescribeEndpoint of the environment's endpoint, keeping what `assign` takes from the result."""
+        return self.call(
+            scope,
+            construct_id,
+            "sagemaker",
+            "describeEndpoint",
+            [self.endpoint_arn],
+            parameters={"EndpointName": self.names.endpoint},
+            assign=assign,
+        )
+
     def copy(
         self,
         scope: Construct,
