@@ -104,19 +104,22 @@ def child(job):
                 pass
 
 
-requests = os.fdopen(requests_fd, "r")
 replies = os.fdopen(replies_fd, "w", buffering=1)
-running = {}
-while True:
-    ready, _, _ = select.select([requests], [], [], 0.02 if running else None)
+running, pending, open_ = {}, b"", True
+while open_ or running:
+    # Raw reads, not a buffered readline: two requests that arrive together must not wait in a buffer that
+    # select() cannot see.
+    ready, _, _ = select.select([requests_fd] if open_ else [], [], [], 0.02 if running else None)
     if ready:
-        line = requests.readline()
-        if not line:
-            break
+        chunk = os.read(requests_fd, 1 << 16)
+        open_ = bool(chunk)
+        pending += chunk
+    while b"\n" in pending:
+        line, pending = pending.split(b"\n", 1)
         job = json.loads(line)
         pid = os.fork()
         if pid == 0:
-            requests.close()
+            os.close(requests_fd)
             replies.close()
             os._exit(child(job))
         running[pid] = job["id"]
@@ -178,7 +181,9 @@ class WarmStarter:
             self._started[job_id], self._finished[job_id] = started, finished
             request = {"id": job_id, "command": command, "job_dir": str(job_dir), "cwd": cwd, "env": env,
                        "stdout": str(stdout), "stderr": str(stderr)}  # fmt: skip
-            os.write(self._requests, (json.dumps(request) + "\n").encode())
+            data = (json.dumps(request) + "\n").encode()
+            while data:
+                data = data[os.write(self._requests, data) :]
         pid = started.result(timeout=60)
         try:
             return finished.result(timeout=timeout)

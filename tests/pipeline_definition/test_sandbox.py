@@ -85,6 +85,24 @@ def test_two_warm_jobs_at_once_see_only_their_own_files(tmp_path: Path) -> None:
         assert json.loads((job / "output" / "seen.json").read_text())["files"] == [f"{job.name}.csv"]
 
 
+def test_requests_that_arrive_together_all_start(tmp_path: Path) -> None:
+    """Several jobs submitted at the same moment: each starts (none waits unseen behind another's request)."""
+    jobs = [_job(tmp_path, f"j{i}") for i in range(6)]
+    barrier = threading.Barrier(len(jobs))
+    results: dict[str, int] = {}
+
+    def run(job: Path) -> None:
+        barrier.wait()
+        results[job.name] = _run(job, ["python3", "-m", "probe_pkg.probe"]).returncode
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=50)
+    assert results == {job.name: 0 for job in jobs}
+
+
 def test_a_failing_warm_job_reports_its_traceback_and_a_slow_one_is_stopped(tmp_path: Path) -> None:
     job = _job(tmp_path, "f")
     (job / "code" / "probe_pkg" / "broken.py").write_text("raise RuntimeError('bad input: column age missing')\n")
