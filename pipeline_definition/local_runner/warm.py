@@ -191,6 +191,11 @@ class WarmStarter:
             os.kill(pid, 9)
             raise
 
+    @property
+    def pid(self) -> int | None:
+        """The warm interpreter's process id while it runs, else None."""
+        return self._process.pid if self._process.poll() is None else None
+
     def close(self) -> None:
         os.close(self._requests)
         try:
@@ -217,7 +222,7 @@ def starter(container_root: str) -> WarmStarter | None:
     if os.environ.get("LOCAL_RUNNER_COLD_START") == "1":
         return None
     with _STARTER_LOCK:
-        if not _STARTER or _STARTER[0]._process.poll() is not None:
+        if not _STARTER or _STARTER[0].pid is None:
             _STARTER[:] = [WarmStarter(container_root)]
             atexit.register(_STARTER[0].close)
         return _STARTER[0]
@@ -226,10 +231,11 @@ def starter(container_root: str) -> WarmStarter | None:
 def cpu_seconds() -> float:
     """CPU time of the live warm interpreter and of the jobs it has forked and reaped (0 when none runs): a
     parent's RUSAGE_CHILDREN counts it only once it has exited."""
-    if not _STARTER or _STARTER[0]._process.poll() is not None:
+    pid = _STARTER[0].pid if _STARTER else None
+    if pid is None:
         return 0.0
     try:
-        fields = Path(f"/proc/{_STARTER[0]._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     utime, stime, cutime, cstime = (int(v) for v in fields[11:15])  # fields 14-17 of proc(5), after the name
