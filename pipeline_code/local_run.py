@@ -40,8 +40,9 @@ def write_shifted(test_dir: Path, out_dir: Path, scenario: str) -> Path:
     return tabular.save_processed(out_dir / f"{scenario}.csv", shifts.shift(tabular.read_processed(test_dir), scenario))
 
 
-def run_pipeline(data: Path, out: Path, scenarios: list[str]) -> dict[str, Any]:
-    """All steps in order; returns the paths of the reports the summary reads."""
+def run_pipeline(data: Path, out: Path, scenarios: list[str], explain_rows: int | None = None) -> dict[str, Any]:
+    """All steps in order; returns the paths of the reports the summary reads. ``explain_rows``: the SHAP sample of
+    ``bias_explain`` (default: the step's own)."""
     pre, model = out / "preprocess", out / "model"
     _run("validate", validate.main, ["--input", str(data), "--output", str(out / "validation")])
     _run("preprocess", preprocess.main, ["--input", str(data), "--output", str(pre)])
@@ -58,7 +59,8 @@ def run_pipeline(data: Path, out: Path, scenarios: list[str]) -> dict[str, Any]:
     _run(
         "bias_explain",
         bias_explain.main,
-        ["--model", str(model), "--data", str(pre / "test"), "--output", str(out / "bias")],
+        ["--model", str(model), "--data", str(pre / "test"), "--output", str(out / "bias")]
+        + (["--max-explain-rows", str(explain_rows)] if explain_rows else []),
     )
     currents = {"unshifted": pre / "test"}
     currents |= {s: write_shifted(pre / "test", out / "shifted", s) for s in scenarios}

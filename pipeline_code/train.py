@@ -80,9 +80,8 @@ def xgb_params(args: argparse.Namespace) -> dict[str, float | int | str]:
         "gamma": args.gamma,
         "lambda": args.reg_lambda,
         "alpha": args.alpha,
-        "nthread": args.nthread,
         "seed": args.seed,
-    }
+    } | ({"nthread": args.nthread} if args.nthread else {})
 
 
 def train(train: xgb.DMatrix, validation: xgb.DMatrix, args: argparse.Namespace) -> tuple[xgb.Booster, float]:
@@ -214,7 +213,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gamma", type=float, default=0.0)
     parser.add_argument("--reg_lambda", "--lambda", dest="reg_lambda", type=float, default=1.0)
     parser.add_argument("--alpha", type=float, default=0.0)
-    parser.add_argument("--nthread", type=int, default=2)
+    parser.add_argument(
+        "--nthread", type=int, default=0, help="threads; 0: XGBoost's default, every core (or OMP_NUM_THREADS)"
+    )
     parser.add_argument("--seed", type=int, default=42)
     given = sys.argv[1:] if argv is None else argv
     return parser.parse_args([*hyperparameter_args(parser), *given])
