@@ -4,18 +4,22 @@ Each record carries the record identifier and event time named in ``schema`` plu
 Feature Group declares it (categories as their names, not model codes; a missing value is left out of the
 record, which Feature Store stores as null). Records are sent in batches on a small thread pool;
 throttling and server errors are retried with exponential backoff; anything else fails the step and names
-the record.
+the record. Record ids are ``<prefix>-<row number>``; the default prefix is the first 16 hex digits of the SHA-256
+of the input files, so the same rows always get the same ids: a re-run on the same split overwrites its records
+instead of adding copies, and the training pipeline can cache this step (same split, same records).
 ``--endpoint-url`` points the client at any compatible endpoint (a VPC endpoint, a local emulator).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,6 +65,18 @@ def to_records(batch: tabular.EncodedBatch, id_prefix: str, first_index: int, ev
             record.append({"FeatureName": schema.LABEL, "ValueAsString": str(int(batch.label[i]))})
         records.append(record)
     return records
+
+
+def content_prefix(data: Path | str) -> str:
+    """The record-id prefix of an input: SHA-256 over its data files' names and bytes, first 16 hex digits."""
+    digest = hashlib.sha256()
+    root = Path(data)
+    for file in tabular.data_files(root):
+        digest.update(file.relative_to(root).as_posix().encode() if root.is_dir() else file.name.encode())
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def from_record(record: Record) -> tuple[str, list[float], int | None]:
@@ -137,7 +153,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", default=f"{PROCESSING_INPUT}/train", help="processed CSV file or folder")
     parser.add_argument("--feature-group", required=True)
     parser.add_argument("--output", default=f"{PROCESSING_OUTPUT}/feature_records", help="summary folder")
-    parser.add_argument("--record-id-prefix", default="train")
+    parser.add_argument(
+        "--record-id-prefix", default=None, help="default: the input's content digest (same rows, same ids)"
+    )
     parser.add_argument("--event-time", default=None, help="ISO-8601 UTC; default: now")
     parser.add_argument("--endpoint-url", default=None)
     parser.add_argument("--region", default=None)
@@ -154,8 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         event_time = args.event_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         client = make_client(args.endpoint_url, args.region)
         summary = {"written": 0, "retries": 0}
+        prefix = args.record_id_prefix or content_prefix(args.data)
         for batch in tabular.iter_processed_batches(args.data):
-            records = to_records(batch, args.record_id_prefix, summary["written"], event_time)
+            records = to_records(batch, prefix, summary["written"], event_time)
             result = write_records(
                 client, args.feature_group, records, args.batch_size, args.workers, args.max_attempts
             )
@@ -163,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         with atomic_output(args.output) as out:
             write_json(
                 out / "feature_records.json",
-                {"feature_group": args.feature_group, "event_time": event_time, **summary},
+                {"feature_group": args.feature_group, "event_time": event_time, "record_id_prefix": prefix, **summary},
             )
         print(f"feature_records: {summary['written']} records written ({summary['retries']} retries)")
 

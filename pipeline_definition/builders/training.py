@@ -18,7 +18,6 @@ from sagemaker.core.workflow import (
     ConditionGreaterThanOrEqualTo,
     ConditionIn,
     ConditionLessThanOrEqualTo,
-    ExecutionVariables,
     Join,
     JsonGet,
     PropertyFile,
@@ -96,12 +95,11 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
                 PLACEHOLDERS.feature_group,
                 "--region",
                 env.region,
-                "--record-id-prefix",
-                ExecutionVariables.PIPELINE_EXECUTION_ID,
                 "--output",
                 f"{PROCESSING_OUT}/feature_records",
             ],
-            cache=False,  # writes to the feature store: a cached result would skip new records
+            # cached like the others: record ids come from the split's content, so a hit (the same split) finds its
+            # records in the store already
         )
 
         native = native_checks(self, preprocess) if env.pipeline.native_checks else NativeChecks()

@@ -163,4 +163,25 @@ def test_entry_point_writes_every_row_and_a_summary(
     assert feature_records.main(argv) == 0
 
     summary = json.loads((tmp_path / "out" / "feature_records.json").read_text())
-    assert summary == {"feature_group": GROUP, "event_time": EVENT_TIME, "written": 3, "retries": 0}
+    prefix = feature_records.content_prefix(data)
+    assert summary == {
+        "feature_group": GROUP,
+        "event_time": EVENT_TIME,
+        "record_id_prefix": prefix,
+        "written": 3,
+        "retries": 0,
+    }
+
+
+def test_record_ids_follow_the_content_so_a_rerun_on_the_same_split_writes_the_same_ids(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    rows = (run_dir / "preprocess" / "test" / "test.csv").read_text().splitlines(True)
+    for name, lines in (("a", rows[:50]), ("b", rows[:50]), ("c", rows[:49] + rows[50:51])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "part.csv").write_text("".join(lines))
+    same, again, other = (feature_records.content_prefix(tmp_path / n) for n in "abc")
+    assert same == again
+    assert len(same) == 16
+    assert all(c in "0123456789abcdef" for c in same)
+    assert other != same  # one row differs: other records, other ids

@@ -252,11 +252,12 @@ def test_spot_training_checkpoints_and_stopping_conditions_follow_config(
         }
 
 
-def test_feature_ingestion_is_never_cached_and_deterministic_steps_are() -> None:
+def test_every_job_is_cached_and_no_cached_step_carries_a_per_execution_value() -> None:
     definition = _definition("dev")
-    assert "CacheConfig" not in _step(definition, "IngestFeatures")  # a cached run would skip writing records
-    for name in ("ValidateData", "Preprocess", "TrainModel", "EvaluateModel", "CheckBiasAndExplain"):
-        assert _step(definition, name)["CacheConfig"]["Enabled"] is True, name
+    for name in ("ValidateData", "Preprocess", "IngestFeatures", "TrainModel", "EvaluateModel", "CheckBiasAndExplain"):
+        step = _step(definition, name)
+        assert step["CacheConfig"]["Enabled"] is True, name
+        assert "Execution." not in json.dumps(step["Arguments"].get("AppSpecification", {})), name
 
 
 def test_steps_run_the_deployed_code_version() -> None:
