@@ -37,7 +37,7 @@ from pipeline_code.errors import PipelineError
 from pipeline_code.ingest_objects import MANIFEST_FORMAT, RawZone
 from pipeline_code.ingest_postgres import PostgresSource, SourceColumn, Watermark, connect
 from pipeline_code.ingest_settings import IngestSettings, parse_settings
-from pipeline_code.ingest_state import LeaseHeld, StateStore
+from pipeline_code.ingest_state import LeaseHeldError, StateStore
 
 JOB_CONFIG = Path("/opt/ml/config/processingjobconfig.json")
 
@@ -147,7 +147,7 @@ def run_ingestion(
     report = IngestReport(source=settings.source_name, status="up-to-date")
     try:
         state = store.acquire(owner, int(clock()), lease_seconds)
-    except LeaseHeld as held:
+    except LeaseHeldError as held:
         report.status, report.message = "skipped", str(held)
         return report
     try:
@@ -180,7 +180,9 @@ def run_ingestion(
                     store.commit(owner, number, through, adopted["rows"], uri)
                     obj = adopted["object"]["uri"] if adopted["object"] else None
                     report.batches.append(
-                        BatchReport(number, adopted["rows"], adopted["watermark"]["after"], through.value, obj, uri, True)
+                        BatchReport(
+                            number, adopted["rows"], adopted["watermark"]["after"], through.value, obj, uri, True
+                        )
                     )
                     log(f"batch {number}: adopted {uri} ({adopted['rows']} rows) written by an earlier run")
                     number, after = number + 1, through

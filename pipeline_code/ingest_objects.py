@@ -13,6 +13,7 @@ after writing (before the watermark moved) rewrites or adopts the same keys, so 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import queue
@@ -120,10 +121,8 @@ class MultipartObject:
             self._abort()
 
     def _abort(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # else the raw zone's lifecycle rule removes the abandoned upload
             self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
-        except Exception:  # the raw zone's lifecycle rule removes an upload that could not be aborted
-            pass
 
 
 class RawZone:

@@ -74,7 +74,9 @@ class SourceColumn:
     scale: int | None  # numeric columns: digits after the point, when declared
 
     def describe(self) -> str:
-        return f"{self.type_name}" + (f"({self.scale})" if self.type_name == "numeric" and self.scale is not None else "")
+        return f"{self.type_name}" + (
+            f"({self.scale})" if self.type_name == "numeric" and self.scale is not None else ""
+        )
 
 
 def psycopg_isolation(name: str) -> Any:
@@ -226,11 +228,19 @@ class PostgresSource:
         sql = self.sql
         mapped = self.settings.source_columns
         select = sql.SQL(", ").join(
-            sql.SQL("src.{} AS {}").format(sql.Identifier(source), sql.Identifier(raw)) for raw, source in mapped.items()
+            sql.SQL("src.{} AS {}").format(sql.Identifier(source), sql.Identifier(raw))
+            for raw, source in mapped.items()
         )
-        conditions = [*self._after(after), sql.SQL("src.{} <= {}").format(self.watermark, sql.Literal(through.python()))]
-        statement = sql.SQL("COPY (SELECT {} FROM {} AS src WHERE {}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL {})")
-        copy = statement.format(select, self.relation, sql.SQL(" AND ").join(conditions), sql.Literal(schema.MISSING_TOKEN))
+        conditions = [
+            *self._after(after),
+            sql.SQL("src.{} <= {}").format(self.watermark, sql.Literal(through.python())),
+        ]
+        statement = sql.SQL(
+            "COPY (SELECT {} FROM {} AS src WHERE {}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL {})"
+        )
+        copy = statement.format(
+            select, self.relation, sql.SQL(" AND ").join(conditions), sql.Literal(schema.MISSING_TOKEN)
+        )
         with self._reading("extracting rows") as cursor:
             with cursor.copy(copy) as stream:
                 for data in stream:

@@ -13,6 +13,7 @@ DynamoDB rather than SSM Parameter Store: SSM has no conditional write, and the 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from pipeline_code.errors import PipelineError
 from pipeline_code.ingest_postgres import Watermark
 
 
-class LeaseHeld(PipelineError):
+class LeaseHeldError(PipelineError):
     """Another run of the same source holds the lease."""
 
 
@@ -55,7 +56,7 @@ class StateStore:
         except Exception as err:
             if error_code(err) == "ConditionalCheckFailedException":
                 held = self._item()
-                raise LeaseHeld(
+                raise LeaseHeldError(
                     f"source '{self.source}': run {held.get('lease_owner', {}).get('S', '?')} holds the ingestion "
                     f"lease until {held.get('lease_until', {}).get('N', '?')} (epoch seconds); this run extracts "
                     "nothing"
@@ -85,7 +86,8 @@ class StateStore:
                     "last_manifest = :manifest, total_rows = if_not_exists(total_rows, :zero) + :rows"
                 ),
                 ConditionExpression=(
-                    "lease_owner = :me AND (batches = :expected OR (attribute_not_exists(batches) AND :expected = :zero))"
+                    "lease_owner = :me AND "
+                    "(batches = :expected OR (attribute_not_exists(batches) AND :expected = :zero))"
                 ),
                 ExpressionAttributeValues=values,
             )
@@ -109,7 +111,7 @@ class StateStore:
         )
 
     def release(self, owner: str) -> None:
-        try:
+        with contextlib.suppress(Exception):  # lost already, or DynamoDB unreachable: the lease expires by itself
             self.dynamodb.update_item(
                 TableName=self.table,
                 Key=self.key,
@@ -117,8 +119,6 @@ class StateStore:
                 ConditionExpression="lease_owner = :me",
                 ExpressionAttributeValues={":me": {"S": owner}},
             )
-        except Exception:  # lost already, or DynamoDB unreachable: the lease expires by itself
-            pass
 
     def _item(self) -> dict[str, Any]:
         response = call(self.dynamodb, "GetItem", TableName=self.table, Key=self.key, ConsistentRead=True)

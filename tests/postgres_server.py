@@ -23,7 +23,7 @@ from typing import Any
 
 INGEST_USER = "ingest"
 INGEST_PASSWORD = "ingest-password-1"  # a test fixture's password, for a server that exists only during the run
-_HBA = f"""# written by tests/postgres_server.py
+_HBA = """# written by tests/postgres_server.py
 local   all   postgres   trust
 local   all   all        scram-sha-256
 """

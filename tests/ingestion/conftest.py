@@ -111,10 +111,10 @@ class SourceTable:
     def insert(self, rows: Sequence[tuple[Any, ...]], at: Sequence[Any]) -> None:
         """COPY `rows` in, with watermark values `at` (one per row)."""
         names = ", ".join(f'"{SOURCE_COLUMNS[raw]}"' for raw in schema.RAW_COLUMNS)
-        with self.postgres.admin() as admin, admin.cursor() as cursor:
-            with cursor.copy(f'COPY "{self.name}" ({names}, updated_at) FROM STDIN') as copy:
-                for row, moment in zip(rows, at, strict=True):
-                    copy.write_row((*row, moment))
+        statement = f'COPY "{self.name}" ({names}, updated_at) FROM STDIN'
+        with self.postgres.admin() as admin, admin.cursor() as cursor, cursor.copy(statement) as copy:
+            for row, moment in zip(rows, at, strict=True):
+                copy.write_row((*row, moment))
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.postgres.admin() as admin, admin.cursor() as cursor:
@@ -187,9 +187,11 @@ class Lake:
         return document
 
     def state(self) -> dict[str, Any]:
-        item: dict[str, Any] = self.aws["dynamodb"].get_item(
-            TableName=self.table, Key={"source": {"S": self.settings.source_name}}, ConsistentRead=True
-        ).get("Item", {})
+        item: dict[str, Any] = (
+            self.aws["dynamodb"]
+            .get_item(TableName=self.table, Key={"source": {"S": self.settings.source_name}}, ConsistentRead=True)
+            .get("Item", {})
+        )
         return item
 
 
