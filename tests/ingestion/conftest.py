@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import json
+import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -44,9 +46,14 @@ EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Postgres:
-    """The run's PostgreSQL server (shared by the xdist workers through its data folder)."""
-    root = tmp_path_factory.mktemp("pg") if worker_id == "master" else tmp_path_factory.getbasetemp().parent
-    return start_postgres(root / "postgres")
+    """The run's PostgreSQL server, shared by the xdist workers through its data folder.
+
+    Not under pytest's own temporary root: pytest makes that folder private (0700) at every session start, and
+    the server runs as another user, so a second pytest session on the machine would lock the server out of
+    its files mid-run. The folder is named after the run's root, so the workers of one run share it."""
+    run = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    digest = hashlib.sha256(str(run.resolve()).encode()).hexdigest()[:12]
+    return start_postgres(Path(tempfile.gettempdir()) / f"mlops-postgres-{digest}", run / "postgres-setup.lock")
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +93,7 @@ def aws(moto_endpoint: str) -> Iterator[dict[str, Any]]:
         config = Config(retries={"max_attempts": 1})
         yield {
             name: boto3.client(name, endpoint_url=moto_endpoint, region_name=REGION, config=config)
-            for name in ("s3", "dynamodb", "ssm", "secretsmanager")
+            for name in ("s3", "dynamodb", "ssm", "secretsmanager", "sagemaker")
         }
 
 
