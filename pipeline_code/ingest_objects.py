@@ -3,8 +3,8 @@
 A batch's rows stream into an S3 multipart upload: S3 shows the object only when `CompleteMultipartUpload`
 succeeds, so a job that dies mid-extract leaves nothing the new-data trigger (or a data snapshot) can see; the
 upload is aborted on any error (and the raw zone's lifecycle rule removes uploads abandoned by a killed job). Parts
-go up on a background thread while the next part is read, and memory holds at most two parts whatever the batch
-size. The SHA-256 of the whole object is computed on the way and recorded in the batch's manifest.
+go up on a background thread while the next part is read, and memory holds a few parts (the one filling, one
+queued, one uploading) whatever the batch size. The SHA-256 of the whole object is computed on the way and recorded in the batch's manifest.
 
 Keys are deterministic per batch: `<raw prefix>postgres/<source>/batch-<n>.csv` and
 `ingest-manifests/<source>/batch-<n>.json`, where n is the number of batches committed before it. A run that died
@@ -24,7 +24,7 @@ from typing import Any
 from pipeline_code.aws import call, error_code
 from pipeline_code.errors import PipelineError
 
-PART_BYTES = 16 << 20  # S3 parts: 5 MiB at least (but the last), 10,000 at most: up to 160 GiB per batch object
+PART_BYTES = 8 << 20  # S3 parts: 5 MiB at least (but the last), 10,000 at most: up to 80 GiB per batch object
 MANIFEST_PREFIX = "ingest-manifests"
 MANIFEST_FORMAT = "mlops-postgres-ingest/1"
 
@@ -58,7 +58,7 @@ class MultipartObject:
         self._size = 0
         self._parts: list[dict[str, Any]] = []
         self._next_part = 1
-        self._queue: queue.Queue[tuple[int, bytes] | None] = queue.Queue(maxsize=1)
+        self._queue: queue.Queue[tuple[int, bytearray] | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._upload_parts, name="upload-parts", daemon=True)
         self._thread.start()
@@ -72,8 +72,7 @@ class MultipartObject:
     def _flush(self) -> None:
         if self._error is not None:
             raise PipelineError(f"uploading s3://{self.bucket}/{self.key} failed: {self._error}")
-        part = bytes(self._buffer)
-        self._buffer.clear()
+        part, self._buffer = self._buffer, bytearray()  # handed over, not copied
         self._digest.update(part)
         self._size += len(part)
         self._queue.put((self._next_part, part))  # blocks while the uploader still holds a part: two in memory
