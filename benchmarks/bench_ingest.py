@@ -5,8 +5,10 @@
 Starts the tests' PostgreSQL server (pgserver, tests/postgres_server.py) and a moto server, loads N Adult-like rows
 (real categories, an index on `updated_at`) per size, then runs the job (`pipeline_code.ingest.run_ingestion`: the
 lease, COPY, the multipart upload to moto's S3, the manifest, the watermark) in a child process per size, and prints
-rows/s and the child's peak RSS. Memory is flat in the number of rows when the two peaks are about equal. A second
-leg copies the same rows into a sink that drops them: the extract alone, the floor the upload adds to.
+rows/s, the child's CPU time and its peak RSS. Memory is flat in the number of rows when the two peaks are about
+equal. A second leg copies the same rows into a sink that drops them: the extract alone, the floor the upload adds
+to. On a shared machine the wall time follows the load (PostgreSQL, moto and the job share the cores); the job's
+CPU time per row does much less.
 Prints figures; asserts nothing.
 """
 
@@ -63,15 +65,17 @@ def load(postgres: object, table: str, rows: int) -> None:
 
 def child(arguments: dict[str, object]) -> None:
     """One job run (or the extract alone), in its own process: its peak RSS is the job's."""
+    from pipeline_code.aws import make_client
     from pipeline_code.ingest import run_ingestion
     from pipeline_code.ingest_objects import RawZone
     from pipeline_code.ingest_postgres import PostgresSource, connect
     from pipeline_code.ingest_settings import parse_settings
     from pipeline_code.ingest_state import StateStore
-    from pipeline_code.aws import make_client
 
     settings = parse_settings(arguments["settings"])  # type: ignore[arg-type]
     password = str(arguments["password"])
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = before.ru_utime + before.ru_stime  # the imports above are not the job's work
     started = time.perf_counter()
     if arguments["leg"] == "extract":
 
@@ -102,7 +106,9 @@ def child(arguments: dict[str, object]) -> None:
         )
         rows, written = report.rows, 0
     seconds = time.perf_counter() - started
-    print(json.dumps({"rows": rows, "seconds": seconds, "bytes": written, "peak_rss_mib": peak_rss_mib()}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
+    print(json.dumps({"rows": rows, "seconds": seconds, "cpu": cpu, "bytes": written, "peak_rss_mib": peak_rss_mib()}))
 
 
 def peak_rss_mib() -> float:
@@ -139,7 +145,8 @@ def main() -> int:
 
     # tests/ is no package (pytest imports it by path): load the server fixture module the same way
     spec = importlib.util.spec_from_file_location("postgres_server", ROOT / "tests" / "postgres_server.py")
-    assert spec and spec.loader
+    assert spec is not None
+    assert spec.loader is not None
     postgres_server = importlib.util.module_from_spec(spec)
     sys.modules["postgres_server"] = postgres_server  # its dataclasses look their module up
     spec.loader.exec_module(postgres_server)
@@ -156,8 +163,9 @@ def main() -> int:
         dynamodb = boto3.client("dynamodb", endpoint_url=url, region_name=REGION, aws_access_key_id="testing",
                                 aws_secret_access_key="testing")  # fmt: skip
         print(f"PostgreSQL 16 (pgserver) on a Unix socket, moto S3 at {url}; batch_rows {args.batch_rows}")
-        print("| rows | leg | seconds | rows/s | MB/s | peak RSS (MiB) |")
-        print("| ---: | --- | ---: | ---: | ---: | ---: |")
+        print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores here)")
+        print("| rows | leg | wall s | rows/s | MB/s | job CPU s | rows per job CPU s | peak RSS (MiB) |")
+        print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for rows in args.rows:
             table = f"bench_{rows}"
             load(postgres, table, rows)
@@ -182,7 +190,7 @@ def main() -> int:
                 print(
                     f"| {int(result['rows']):,} | {leg} | {result['seconds']:.2f} | "
                     f"{result['rows'] / result['seconds']:,.0f} | {size / result['seconds'] / 1e6:.0f} | "
-                    f"{result['peak_rss_mib']:.0f} |"
+                    f"{result['cpu']:.2f} | {result['rows'] / result['cpu']:,.0f} | {result['peak_rss_mib']:.0f} |"
                 )
     print(f"(this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB with moto's objects)")
     return 0

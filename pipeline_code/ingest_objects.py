@@ -4,7 +4,8 @@ A batch's rows stream into an S3 multipart upload: S3 shows the object only when
 succeeds, so a job that dies mid-extract leaves nothing the new-data trigger (or a data snapshot) can see; the
 upload is aborted on any error (and the raw zone's lifecycle rule removes uploads abandoned by a killed job). Parts
 go up on a background thread while the next part is read, and memory holds a few parts (the one filling, one
-queued, one uploading) whatever the batch size. The SHA-256 of the whole object is computed on the way and recorded in the batch's manifest.
+queued, one uploading) whatever the batch size. The SHA-256 of the whole object is computed on the way and
+recorded in the batch's manifest.
 
 Keys are deterministic per batch: `<raw prefix>postgres/<source>/batch-<n>.csv` and
 `ingest-manifests/<source>/batch-<n>.json`, where n is the number of batches committed before it. A run that died

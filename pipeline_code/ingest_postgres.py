@@ -126,7 +126,7 @@ class PostgresSource:
             self.relation = sql.Identifier(*settings.table.split("."))
         else:
             query = (settings.query or "").strip().rstrip(";")
-            self.relation = sql.SQL("({})").format(sql.SQL(query))  # type: ignore[arg-type]
+            self.relation = sql.SQL("({})").format(sql.SQL(query))
         self.watermark = sql.Identifier(settings.watermark_column)
         # One snapshot per batch (its bounds and its COPY), and never a write: set while no transaction is open.
         connection.isolation_level = psycopg_isolation("REPEATABLE_READ")

@@ -82,10 +82,14 @@ def parse_settings(document: str | dict[str, Any]) -> IngestSettings:
             problems.append(_problem(key, data.get(key), "required, a non-empty string"))
     if isinstance(data.get("source_name"), str) and not SOURCE_NAME.match(data["source_name"]):
         problems.append(_problem("source_name", data["source_name"], f"must match {SOURCE_NAME.pattern}"))
-    ints = {"port": (1, 65535), "batch_rows": (1, 100_000_000), "settle_seconds": (0, 86_400)}
-    ints["connect_timeout_seconds"] = (1, 300)
-    for key, (low, high) in ints.items():
-        value = data.get(key, IngestSettings.__dataclass_fields__[key].default if key != "port" else None)
+    ints = {  # key: (lowest, highest, default; None: required)
+        "port": (1, 65535, None),
+        "batch_rows": (1, 100_000_000, IngestSettings.batch_rows),
+        "settle_seconds": (0, 86_400, IngestSettings.settle_seconds),
+        "connect_timeout_seconds": (1, 300, IngestSettings.connect_timeout_seconds),
+    }
+    for key, (low, high, default) in ints.items():
+        value = data.get(key, default)
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             problems.append(_problem(key, value, f"must be an integer from {low} to {high}"))
     if data.get("ssl_mode", "require") not in SSL_MODES:
@@ -127,7 +131,7 @@ def parse_settings(document: str | dict[str, Any]) -> IngestSettings:
         port=data["port"],
         database=data["database"],
         credentials=Credentials(secret_arn=data.get("secret_arn"), iam_username=data.get("iam_username")),
-        watermark_column=watermark,
+        watermark_column=str(watermark),
         table=table,
         query=query,
         columns=dict(columns),
