@@ -36,12 +36,17 @@ def validate(document: dict[str, Any]) -> IngestionSettings:
 def test_the_config_section_becomes_the_settings_the_job_parses() -> None:
     settings = parse_settings(validate(section()).job_settings())
     assert settings.credentials.secret_arn == INGESTION_SECTION["connection"]["secret_arn"]
-    assert (settings.port, settings.ssl_mode, settings.batch_rows, settings.settle_seconds) == (5432, "require",
-                                                                                                 1_000_000, 300)  # fmt: skip
+    defaults = (settings.port, settings.ssl_mode, settings.batch_rows, settings.settle_seconds)
+    assert defaults == (5432, "require", 1_000_000, 300)
     assert settings.source_columns["hours-per-week"] == "hours_per_week"
     assert settings.source_columns["age"] == "age"  # unlisted: the same name
-    iam = validate(section(connection__secret_arn=..., connection__secret_kms_key_arn=...,
-                           connection__iam_username="ingest", connection__iam_db_resource_id="cluster-ABC123"))  # fmt: skip
+    iam_auth = section(
+        connection__secret_arn=...,
+        connection__secret_kms_key_arn=...,
+        connection__iam_username="ingest",
+        connection__iam_db_resource_id="cluster-ABC123",
+    )
+    iam = validate(iam_auth)
     assert parse_settings(iam.job_settings()).credentials.iam_username == "ingest"
 
 
