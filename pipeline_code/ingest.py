@@ -68,7 +68,6 @@ class IngestReport:
 
 def _manifest(
     settings: IngestSettings,
-    zone: RawZone,
     number: int,
     *,
     rows: int,
@@ -205,7 +204,7 @@ def run_ingestion(
                     upload.abort()
                     raise
                 manifest = _manifest(
-                    settings, zone, number, rows=rows, after=after, through=through, written=written,
+                    settings, number, rows=rows, after=after, through=through, written=written,
                     columns=columns, seconds=time.monotonic() - started,
                 )  # fmt: skip
                 uri = zone.write_manifest(number, manifest)

@@ -46,10 +46,13 @@ class OperationsStack(cdk.Stack):
         key: kms.IKey,
         source: EnvironmentConfig | None = None,
         consumers: Sequence[EnvironmentConfig] = (),
+        ingestion_subnet_ids: Sequence[str] | None = None,
+        ingestion_security_group_ids: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         """`key`: the lake key (the stateful stack's), which encrypts the zones, the topic and the state.
-        `source` and `consumers`: see `MlopsStage`."""
+        `source` and `consumers`: see `MlopsStage`. `ingestion_subnet_ids` / `ingestion_security_group_ids`: where
+        the ingestion job runs when a VPC of the app provides them (they win over `ingestion.network`)."""
         super().__init__(scope, construct_id, **kwargs)
         self.names = names
         self.key = key
@@ -171,6 +174,8 @@ class OperationsStack(cdk.Stack):
                 key=self.key,
                 removal_policy=removal_policy(environment),
                 log_retention=log_retention(environment),
+                vpc_subnet_ids=ingestion_subnet_ids,
+                vpc_security_group_ids=ingestion_security_group_ids,
             )
             if environment.ingestion
             else None

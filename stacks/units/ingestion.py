@@ -91,9 +91,10 @@ def installed_dependencies(requirements: Sequence[str] = INGESTION_REQUIREMENTS)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         shutil.rmtree(scratch, ignore_errors=True)
+        why = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
         raise ConfigError(
             f"ingestion: installing {', '.join(requirements)} for the processing image failed (`{' '.join(command)}`, "
-            f"needs PyPI once per machine): {result.stderr.strip().splitlines()[-1:] or result.returncode}"
+            f"which needs PyPI once per machine): {why}"
         )
     (scratch / "requirements.txt").write_text("\n".join(requirements) + "\n")
     try:

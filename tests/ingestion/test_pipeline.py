@@ -89,22 +89,6 @@ def test_the_ingestion_pipeline_runs_on_the_local_runner(
     assert (summary["status"], summary["rows"]) == ("ingested", 400)
 
 
-def test_a_wrong_password_fails_the_run_with_the_reason(twin: tuple[Twin, SourceTable]) -> None:
-    runner, _ = twin
-    secrets = runner.aws["secretsmanager"]
-    secrets.put_secret_value(
-        SecretId=runner.secret, SecretString=json.dumps({"username": INGEST_USER, "password": "x"})
-    )
-    try:
-        result = runner.run()
-    finally:
-        secrets.put_secret_value(
-            SecretId=runner.secret, SecretString=json.dumps({"username": INGEST_USER, "password": INGEST_PASSWORD})
-        )
-    assert result.status == "Failed"
-    assert 'password authentication failed for user "ingest"' in (result.failure_reason or "")
-
-
 def test_the_new_data_trigger_counts_a_batch_and_a_snapshot_lists_it_but_not_its_manifest() -> None:
     event = json.loads(EVENT.read_text())
     event["detail"]["bucket"]["name"] = NAMES.bucket("raw")

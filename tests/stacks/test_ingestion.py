@@ -6,15 +6,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import aws_cdk as cdk
+import botocore.session
 import pytest
 import yaml
+from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint_by_config
 
+from config.sections import IngestionSettings
+from naming import ResourceNames
 from pipeline_code.ingest_settings import parse_settings
-from pipeline_definition.contract import DEPENDENCIES_PREFIX, dependencies_hash
-from stacks.units.ingestion import installed_dependencies
+from pipeline_definition.contract import CODE_DIR, DEPENDENCIES_PREFIX, STAGING_DIR, definition_path, dependencies_hash
+from stacks.units.ingestion import PostgresIngestion, installed_dependencies
+from stacks.units.pipeline_role import PipelineDefinition
 from tests.conftest import INGESTION_SECTION, ROOT
 from tests.contracts.iam_policy import Resolver, evaluate, role_policy
+from tests.ingestion.test_settings import section
 from tests.stacks.rendering import render, resources
 from tests.synthesis import Synthesis
 
@@ -54,6 +62,11 @@ def test_the_pipeline_runs_the_job_in_the_configured_subnets(operations: dict[st
         "Subnets": INGESTION_SECTION["network"]["subnet_ids"],
         "SecurityGroupIds": INGESTION_SECTION["network"]["security_group_ids"],
     }
+    # the step's arguments are a CreateProcessingJob request: NetworkConfig must have that API's shape
+    shape = botocore.session.get_session().get_service_model("sagemaker").operation_model("CreateProcessingJob")
+    network = shape.input_shape.members["NetworkConfig"]
+    assert set(arguments["NetworkConfig"]) <= set(network.members)
+    assert set(arguments["NetworkConfig"]["VpcConfig"]) == set(network.members["VpcConfig"].members)
     container = arguments["AppSpecification"]["ContainerArguments"]
     assert container[container.index("--settings-parameter") + 1] == "/mlops/dev/ingestion/settings"
     assert container[container.index("--raw-bucket") + 1] == "mlops-dev-raw-<AWS::AccountId>-<AWS::Region>"
@@ -137,3 +150,45 @@ def test_every_ingestion_acknowledgment_has_a_reason(ingestion_synthesis: Synthe
     ours = [s for s in suppressed if "/Ingestion/" in json.dumps(s["violatingConstructs"])]
     assert ours  # the role's run-time object keys, at least
     assert all(len(s["reason"]) >= 25 for s in ours)
+
+
+def test_rds_iam_authentication_grants_connect_as_the_one_user_and_no_secret(tmp_path: Any) -> None:
+    """The unit alone in a bare stack (no cdk-nag, no other stack): the IAM variant of the credentials, and a VPC's
+    subnets given as tokens by the app rather than by the config."""
+    iam_auth = section(
+        connection__secret_arn=..., connection__secret_kms_key_arn=..., network=...,
+        connection__iam_username="ingest", connection__iam_db_resource_id="cluster-ABCDEFGHIJ0123",
+    )  # fmt: skip
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Bare", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    key = kms.Key(stack, "Key")
+    names = ResourceNames("mlops", "dev", ACCOUNT, REGION)
+    zones = {z: cdk.aws_s3.Bucket.from_bucket_name(stack, z, names.zone_bucket(z)) for z in ("raw", "artifacts")}
+    subnet = cdk.Fn.import_value("network-private-subnet")  # a token, as a VPC built elsewhere would hand over
+    definition = PipelineDefinition.load(
+        definition_path("dev", "ingestion"), code_dir=CODE_DIR, code_hash="0" * 16, staging_dir=STAGING_DIR
+    )
+    PostgresIngestion(
+        stack,
+        "Ingestion",
+        names=names,
+        settings=IngestionSettings.model_validate(iam_auth, strict=False),
+        definition=definition,
+        zones=zones,
+        key=key,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+        log_retention=cdk.aws_logs.RetentionDays.ONE_DAY,
+        vpc_subnet_ids=[subnet],
+        vpc_security_group_ids=["sg-0fedcba9876543210"],
+    )
+    template = Template.from_stack(stack).to_json()
+    statements = [s for p in resources(template, "AWS::IAM::Policy").values()
+                  for s in p["Properties"]["PolicyDocument"]["Statement"]]  # fmt: skip
+    connect = [s for s in statements if s.get("Sid") == "ConnectAsDatabaseUser"]
+    assert [render(s["Resource"]) for s in connect] == [
+        f"arn:<AWS::Partition>:rds-db:{REGION}:{ACCOUNT}:dbuser:cluster-ABCDEFGHIJ0123/ingest"
+    ]
+    assert not [s for s in statements if "secretsmanager" in json.dumps(s["Action"])]
+    (pipeline,) = resources(template, "AWS::SageMaker::Pipeline").values()
+    body = json.dumps(pipeline["Properties"]["PipelineDefinition"])
+    assert "network-private-subnet" in body  # the imported subnet reached the step's VpcConfig
