@@ -35,7 +35,7 @@ from pipeline_code import schema
 from pipeline_code.aws import call, make_client
 from pipeline_code.errors import PipelineError
 from pipeline_code.ingest_objects import MANIFEST_FORMAT, RawZone
-from pipeline_code.ingest_postgres import PostgresSource, SourceColumn, Watermark, connect
+from pipeline_code.ingest_postgres import INTEGER_TYPES, PostgresSource, SourceColumn, Watermark, connect
 from pipeline_code.ingest_settings import IngestSettings, parse_settings
 from pipeline_code.ingest_state import LeaseHeldError, StateStore
 
@@ -109,6 +109,11 @@ def _manifest(
     }
 
 
+def _family(kind: str) -> str:
+    """Watermark types that compare alike: integer widths may change (int4 -> int8), nothing else."""
+    return "integer" if kind in INTEGER_TYPES else kind
+
+
 def _adopt(zone: RawZone, number: int, after: Watermark | None) -> dict[str, Any] | None:
     """The manifest of batch `number` if an earlier run wrote it (and its object) but did not advance the watermark."""
     manifest = zone.read_manifest(number)
@@ -162,7 +167,7 @@ def run_ingestion(
             columns, watermark_column = source.describe()
             source.check_types(columns, watermark_column)
             kind = watermark_column.type_name
-            if state.watermark is not None and state.watermark.kind != kind:
+            if state.watermark is not None and _family(state.watermark.kind) != _family(kind):
                 raise PipelineError(
                     f"watermark column '{settings.watermark_column}' has type {kind} now, {state.watermark.kind} when "
                     f"the watermark {state.watermark.value!r} was stored: a type change of the watermark column needs "

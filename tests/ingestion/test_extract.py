@@ -263,3 +263,19 @@ def test_an_integer_watermark_and_a_query_source(lake: Lake, source: SourceTable
     source.insert(adult_rows[120:130], hours(*range(120, 130)))
     lake.run(table=None, query=query, watermark_column="row_id")
     assert written(lake) == Counter(as_raw(r) for r in adult_rows[:130] if r[9] == "Male")
+
+
+def test_the_watermark_column_may_widen_but_not_change_kind(
+    lake: Lake, source: SourceTable, adult_rows: list[tuple[Any, ...]]
+) -> None:
+    source.execute("ALTER TABLE {table} ADD COLUMN seq integer")
+    source.insert(adult_rows[:100], hours(*range(100)))
+    source.execute("UPDATE {table} SET seq = id")
+    lake.run(watermark_column="seq")
+    source.execute("ALTER TABLE {table} ALTER COLUMN seq TYPE bigint")  # a migration widens the id: fine
+    source.insert(adult_rows[100:110], hours(*range(100, 110)))
+    source.execute("UPDATE {table} SET seq = id WHERE seq IS NULL")
+    assert [b.rows for b in lake.run(watermark_column="seq").batches] == [10]
+    source.execute("ALTER TABLE {table} ALTER COLUMN seq TYPE timestamptz USING now()")
+    with pytest.raises(PipelineError, match="has type timestamptz now, int8 when the watermark '110' was stored"):
+        lake.run(watermark_column="seq")
