@@ -122,6 +122,7 @@ class PostgresSource:
         self.settings = settings
         self.connection = connection
         self.sql = sql
+        self.relation: sql.Composable
         if settings.table:
             self.relation = sql.Identifier(*settings.table.split("."))
         else:
