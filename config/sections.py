@@ -28,6 +28,7 @@ from config.values import (
     TagValue,
     instance_family,
 )
+from pipeline_code.schema import RAW_COLUMNS
 
 
 class Section(BaseModel):
@@ -559,6 +560,169 @@ class AlertSettings(Section):
     )
 
 
+def _raw_column(value: str) -> str:
+    if value not in RAW_COLUMNS:
+        raise ValueError(f"no column of the raw layout; the raw columns are {', '.join(RAW_COLUMNS)}")
+    return value
+
+
+RawColumn = Annotated[str, AfterValidator(_raw_column), Rule("a column of the raw Adult layout (`schema.RAW_COLUMNS`)")]
+SqlName = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$ -]{0,62}$"),
+    Rule("a PostgreSQL column name: a letter or `_`, then letters, digits, `_`, `$`, `-` or spaces (63 at most)"),
+]
+SecretArn = Annotated[
+    str,
+    Field(pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"),
+    Rule("a Secrets Manager secret ARN, `arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 chars>`"),
+]
+KmsKeyArn = Annotated[
+    str,
+    Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[a-f0-9-]{36}$"),
+    Rule("a KMS key ARN, `arn:aws:kms:<region>:<account>:key/<key id>`"),
+]
+
+
+class PostgresConnection(Section):
+    """Where the source database is and how the job signs in; credentials are never written in the config."""
+
+    host: Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")] = Field(
+        description="DNS name (or IP address) of the PostgreSQL server: an RDS or Aurora endpoint, or a "
+        "self-managed server the job's network reaches."
+    )
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(default=5432, description="TCP port of the server.")
+    database: Annotated[str, Field(min_length=1, max_length=63)] = Field(description="Database to read from.")
+    ssl_mode: Literal["require", "verify-ca", "verify-full"] = Field(
+        default="require",
+        description="libpq sslmode: require encrypts the connection; verify-ca and verify-full also check the "
+        "server certificate against the system trust store (RDS needs its CA bundle there for those).",
+    )
+    secret_arn: SecretArn | None = Field(
+        default=None,
+        description="A Secrets Manager secret with `username` and `password` (the JSON RDS writes for a managed "
+        "master or rotated user). Exactly one of secret_arn and iam_username.",
+    )
+    secret_kms_key_arn: KmsKeyArn | None = Field(
+        default=None,
+        description="The customer managed KMS key the secret is encrypted with, if any (the job is granted "
+        "kms:Decrypt on it through Secrets Manager only). null: the AWS managed key aws/secretsmanager.",
+    )
+    iam_username: SqlName | None = Field(
+        default=None,
+        description="RDS IAM authentication: the database user (granted rds_iam) the job signs in as with a "
+        "15-minute token. Needs iam_db_resource_id. Exactly one of secret_arn and iam_username.",
+    )
+    iam_db_resource_id: Annotated[str, Field(pattern=r"^(db|cluster)-[A-Z0-9]{1,255}$")] | None = Field(
+        default=None,
+        description="With iam_username: the instance's or cluster's resource id (`db-...` or `cluster-...`, not "
+        "its name), which IAM's rds-db:connect permission names.",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_sign_in(self) -> PostgresConnection:
+        """Exactly one of secret_arn and iam_username; iam_username needs iam_db_resource_id."""
+        if (self.secret_arn is None) == (self.iam_username is None):
+            raise ValueError(
+                "give exactly one of secret_arn (a Secrets Manager secret with username and password) and "
+                "iam_username (RDS IAM authentication): credentials are never written in the config"
+            )
+        if self.iam_username is not None and self.iam_db_resource_id is None:
+            raise ValueError("iam_username needs iam_db_resource_id (the db-... or cluster-... resource id)")
+        if self.secret_arn is None and self.secret_kms_key_arn is not None:
+            raise ValueError("secret_kms_key_arn is the key of secret_arn: set it only with secret_arn")
+        return self
+
+
+class IngestionNetwork(Section):
+    """The VPC placement of the ingestion job (a database in a VPC is reached only from inside it)."""
+
+    subnet_ids: Annotated[list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]], Field(min_length=1)] = Field(
+        description="Private subnets the processing job runs in; they must route to the database."
+    )
+    security_group_ids: Annotated[
+        list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]], Field(min_length=1, max_length=5)
+    ] = Field(description="Security groups of the job; the database's must accept them on its port.")
+
+
+class IngestionSettings(Section):
+    """Incremental ingestion from PostgreSQL into the raw zone (docs/ingestion.md): a scheduled SageMaker
+    pipeline copies the rows past a watermark, as raw Adult-layout CSV, under `adult/postgres/<source_name>/`,
+    where the new-data trigger counts them."""
+
+    source_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")] = Field(
+        description="Names the source: its folder in the raw zone, its manifests and its watermark. A new name "
+        "loads the source again from its first row."
+    )
+    connection: PostgresConnection = Field(description="The database and how to sign in.")
+    table: Annotated[str, Field(pattern=r"^([A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}$")] | None = (
+        Field(default=None, description="`table` or `schema.table` to read. Exactly one of table and query.")
+    )
+    query: Annotated[str, Field(min_length=1, max_length=2000)] | None = Field(
+        default=None,
+        description="A SELECT whose result has the mapped columns and the watermark column (joins, casts, "
+        "aliases); it runs read-only. Exactly one of table and query.",
+    )
+    watermark_column: SqlName = Field(
+        description="A column that only grows: a timestamp, timestamptz or date (e.g. updated_at), or an integer "
+        "(an identity id). Each run reads the rows past the last watermark; an index on it keeps that cheap."
+    )
+    columns: dict[RawColumn, SqlName] = Field(
+        default_factory=dict,
+        description="Raw-layout column -> source column, for the columns named differently in the source (e.g. "
+        "`Y: income`, `hours-per-week: hours_per_week`); an unlisted raw column is read from the column of the "
+        "same name.",
+    )
+    batch_rows: Annotated[int, Field(ge=1000, le=100_000_000)] = Field(
+        default=1_000_000,
+        description="Rows per raw-zone file (at most; rows of one watermark value stay together): each file is "
+        "written whole, with its manifest, before the watermark moves past it.",
+    )
+    settle_seconds: Annotated[int, Field(ge=0, le=86_400)] = Field(
+        default=300,
+        description="Timestamp and date watermarks: rows newer than this on the database clock wait for the next "
+        "run, so a row whose transaction commits within this time of its watermark value is never skipped.",
+    )
+    schedule: Schedule = Field(
+        default="rate(1 hour)", description="When the ingestion pipeline runs (EventBridge Scheduler, UTC)."
+    )
+    network: IngestionNetwork | None = Field(
+        default=None,
+        description="Subnets and security groups of the job; null: SageMaker's own network (a database with a "
+        "public endpoint only). The job also needs S3, DynamoDB, SSM and Secrets Manager from there (VPC "
+        "endpoints or NAT).",
+    )
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> IngestionSettings:
+        """Exactly one of table and query."""
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of table (schema.table) and query (a SELECT)")
+        return self
+
+    def job_settings(self) -> dict[str, object]:
+        """What the job reads (pipeline_code.ingest_settings): flat, no schedule or network."""
+        connection = self.connection
+        settings: dict[str, object] = {
+            "source_name": self.source_name,
+            "host": connection.host,
+            "port": connection.port,
+            "database": connection.database,
+            "ssl_mode": connection.ssl_mode,
+            "table": self.table,
+            "query": self.query,
+            "watermark_column": self.watermark_column,
+            "columns": dict(self.columns),
+            "batch_rows": self.batch_rows,
+            "settle_seconds": self.settle_seconds,
+        }
+        if connection.secret_arn:
+            settings["secret_arn"] = connection.secret_arn
+        else:
+            settings["iam_username"] = connection.iam_username
+        return settings
+
+
 class EnvironmentConfig(Section):
     """Everything one environment (dev, staging or prod) is built from."""
 
@@ -597,6 +761,9 @@ class EnvironmentConfig(Section):
     experiment_tracking: ExperimentTrackingSettings = Field(description="The MLflow tracking server.")
     promotion: PromotionSettings = Field(description="The promotion state machine.")
     alerts: AlertSettings = Field(description="Alert delivery.")
+    ingestion: IngestionSettings | None = Field(
+        default=None, description="Incremental ingestion from PostgreSQL; null: data arrives as files only."
+    )
 
     @model_validator(mode="after")
     def _serverless_endpoints_capture_nothing(self) -> EnvironmentConfig:

@@ -99,7 +99,7 @@ class EnvironmentNames:
     # -------------------------------------------------------------------------------------- SageMaker
 
     def pipeline(self, kind: str) -> str:
-        """`<prefix>-training`, `<prefix>-monitoring` or `<prefix>-batch-inference`."""
+        """`<prefix>-training`, `<prefix>-monitoring`, `<prefix>-batch-inference` or `<prefix>-ingestion`."""
         if kind not in PIPELINES:
             raise ValueError(f"no pipeline {kind!r}; the platform's pipelines are {', '.join(PIPELINES)}")
         return f"{self.prefix}-{kind}"
@@ -115,6 +115,15 @@ class EnvironmentNames:
     @property
     def batch_pipeline(self) -> str:
         return self.pipeline("batch-inference")
+
+    @property
+    def ingestion_pipeline(self) -> str:
+        return self.pipeline("ingestion")
+
+    @property
+    def ingestion_state_table(self) -> str:
+        """DynamoDB: each ingestion source's watermark and lease (pipeline_code.ingest_state)."""
+        return f"{self.prefix}-ingestion-state"
 
     @property
     def training_job_prefix(self) -> str:
@@ -147,6 +156,11 @@ class EnvironmentNames:
     def current_model_parameter(self) -> str:
         """SSM parameter: the model package promotion made live; the monitoring pipeline reads it."""
         return f"/{self.project}/{self.environment}/current-model-package"
+
+    @property
+    def ingestion_settings_parameter(self) -> str:
+        """SSM parameter: the ingestion job's settings (the `ingestion` config section as JSON, no credentials)."""
+        return f"/{self.project}/{self.environment}/ingestion/settings"
 
     @property
     def code_hash_parameter(self) -> str:

@@ -42,6 +42,20 @@ FEEDBACK_PREFIX = "feedback/"  # s3://<raw>/feedback/yyyy/mm/dd/<window end>.csv
 SNAPSHOT_PREFIXES = (RAW_TRAINING_PREFIX, FEEDBACK_PREFIX)
 DATA_SNAPSHOT_PREFIX = "data-snapshots"  # s3://<artifacts>/data-snapshots/<sha256 16 hex>.manifest
 
+# Third-party packages a job needs beyond the SageMaker Distribution image: the ingestion's PostgreSQL driver.
+# CDK installs them for the image's Python (3.12, manylinux x86_64) and deploys them under
+# DEPENDENCIES_PREFIX/<dependencies_hash()>/; the job finds them on its PYTHONPATH (stacks/units/ingestion.py).
+DEPENDENCIES_PREFIX = "pipeline-deps"
+INGESTION_REQUIREMENTS = ("psycopg==3.3.9", "psycopg-binary==3.3.9")
+DEPENDENCIES_PLATFORM = ("manylinux2014_x86_64", "3.12")  # pip --platform, --python-version
+
+
+def dependencies_hash(requirements: tuple[str, ...] = INGESTION_REQUIREMENTS) -> str:
+    """The folder of a set of pinned requirements (16 hex): a new pin is a new folder, runs in flight keep theirs."""
+    spec = "\n".join([*requirements, *DEPENDENCIES_PLATFORM])
+    return hashlib.sha256(spec.encode()).hexdigest()[:16]
+
+
 # What of pipeline_code/ is not shipped to the jobs (and so does not make a new code version): caches and docs.
 CODE_EXCLUDE = ("__pycache__", "*.pyc", "*.pyo", "*.md", ".pytest_cache", ".mypy_cache", ".ruff_cache")
 
@@ -97,13 +111,18 @@ class Placeholders:
 PLACEHOLDERS = Placeholders()
 
 
-# The SageMaker pipelines built for every environment; "monitoring" is deployed only for the custom backend.
-PIPELINES = ("training", "monitoring", "batch-inference")
+# The SageMaker pipelines built for every environment; "monitoring" is deployed only for the custom backend,
+# "ingestion" only where the environment configures a source (`ingestion`).
+PIPELINES = ("training", "monitoring", "batch-inference", "ingestion")
 
 
 def pipelines_of(environment: EnvironmentConfig) -> tuple[str, ...]:
     """The pipelines CDK deploys for `environment`."""
-    return tuple(p for p in PIPELINES if p != "monitoring" or environment.monitoring.backend == "custom")
+    deployed = {
+        "monitoring": environment.monitoring.backend == "custom",
+        "ingestion": environment.ingestion is not None,
+    }
+    return tuple(p for p in PIPELINES if deployed.get(p, True))
 
 
 def definition_path(environment: str, pipeline: str = "training") -> Path:

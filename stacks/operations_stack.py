@@ -1,4 +1,5 @@
-"""Operations of one environment: promotion to an endpoint, monitoring, alarms, the retraining triggers.
+"""Operations of one environment: promotion to an endpoint, monitoring, alarms, the retraining triggers and
+(where configured) ingestion from PostgreSQL.
 
 Stateless: it only reacts (to approvals, schedules, alarms and new data) and calls SageMaker. It finds the
 stateful resources by their names (`naming.ResourceNames`) rather than by cross-stack reference; the lake key is
@@ -23,6 +24,7 @@ from pipeline_code.schema import FEATURE_NAMES
 from pipeline_definition.contract import LATEST_REPORT_KEY, pipelines_of
 from stacks.definitions import committed_definition
 from stacks.units.data_lake import import_zones
+from stacks.units.ingestion import PostgresIngestion
 from stacks.units.model_promotion import ModelPromotion, PromotionSource, PromotionTargets
 from stacks.units.monitoring_alarms import MonitoringAlarms
 from stacks.units.native_monitoring import NativeMonitoring
@@ -44,10 +46,13 @@ class OperationsStack(cdk.Stack):
         key: kms.IKey,
         source: EnvironmentConfig | None = None,
         consumers: Sequence[EnvironmentConfig] = (),
+        ingestion_subnet_ids: Sequence[str] | None = None,
+        ingestion_security_group_ids: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         """`key`: the lake key (the stateful stack's), which encrypts the zones, the topic and the state.
-        `source` and `consumers`: see `MlopsStage`."""
+        `source` and `consumers`: see `MlopsStage`. `ingestion_subnet_ids` / `ingestion_security_group_ids`: where
+        the ingestion job runs when a VPC of the app provides them (they win over `ingestion.network`)."""
         super().__init__(scope, construct_id, **kwargs)
         self.names = names
         self.key = key
@@ -84,7 +89,7 @@ class OperationsStack(cdk.Stack):
             definitions={
                 pipeline: committed_definition(names.project, environment, pipeline)
                 for pipeline in pipelines_of(environment)
-                if pipeline != "training"
+                if pipeline not in ("training", "ingestion")
             },
             training_definition=committed_definition(names.project, environment, "training"),
             zones=self.zones,
@@ -157,6 +162,24 @@ class OperationsStack(cdk.Stack):
             removal_policy=removal_policy(environment),
         )
         self.monitoring_alarms.show_operational([*self.promotion.rollback_alarms, self.retraining.dead_letters_alarm])
+        # Rows from PostgreSQL into the raw zone, where the new-data trigger above counts them.
+        self.ingestion = (
+            PostgresIngestion(
+                self,
+                "Ingestion",
+                names=self.names,
+                settings=environment.ingestion,
+                definition=committed_definition(names.project, environment, "ingestion"),
+                zones=self.zones,
+                key=self.key,
+                removal_policy=removal_policy(environment),
+                log_retention=log_retention(environment),
+                vpc_subnet_ids=ingestion_subnet_ids,
+                vpc_security_group_ids=ingestion_security_group_ids,
+            )
+            if environment.ingestion
+            else None
+        )
 
 
 def _named(project: str, environment: EnvironmentConfig) -> ResourceNames:

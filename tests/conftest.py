@@ -115,6 +115,45 @@ def model_monitor_synthesis(
     return read_synthesis(shared_folder(tmp_path_factory, worker_id, "cdk.out-model-monitor", build))
 
 
+# An ingestion source as a team would configure it (tests/stacks/test_ingestion.py): a rotated RDS secret under a
+# customer managed key, a table, a column mapping, private subnets.
+INGESTION_SECTION = {
+    "source_name": "adult-db",
+    "connection": {
+        "host": "adult.cluster-abc123def456.eu-west-1.rds.amazonaws.com",
+        "database": "census",
+        "secret_arn": "arn:aws:secretsmanager:eu-west-1:111111111111:secret:adult-db-AbCdEf",
+        "secret_kms_key_arn": "arn:aws:kms:eu-west-1:111111111111:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+    },
+    "table": "public.adult",
+    "watermark_column": "updated_at",
+    "columns": {"Y": "income", "hours-per-week": "hours_per_week"},
+    "schedule": "rate(1 hour)",
+    "network": {"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]},
+}
+
+
+@pytest.fixture(scope="session")
+def ingestion_synthesis(
+    platform_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Synthesis:
+    """dev with an `ingestion` section, through create_app so cdk-nag applies. The ingestion definition does not
+    depend on the section, so the committed definitions stay fresh."""
+    from app import create_app
+    from config.sections import IngestionSettings
+
+    dev = platform_config.environment("dev")
+    ingestion = IngestionSettings.model_validate(INGESTION_SECTION, strict=False)
+    config = platform_config.model_copy(
+        update={"environments": {"dev": dev.model_copy(update={"ingestion": ingestion})}}
+    )
+
+    def build(outdir: Path) -> None:
+        create_app(config, outdir=str(outdir)).synth()
+
+    return read_synthesis(shared_folder(tmp_path_factory, worker_id, "cdk.out-ingestion", build))
+
+
 @pytest.fixture(scope="session")
 def release(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> ReleaseSynthesis:
     """The app with `-c release=true` (`tests.release_synthesis`): the pipeline and the stages it deploys."""

@@ -3,7 +3,8 @@
 - `base`: what every pipeline shares (offline session, images, step code, processing steps, job I/O);
 - `parameters`: each pipeline's execution parameters, one frozen dataclass per pipeline, built from the config;
 - `training`: the training pipeline, with its separate steps in `tuning`, `native_checks` and `registration`;
-- `monitoring` and `batch_inference`: the operations pipelines.
+- `monitoring` and `batch_inference`: the operations pipelines;
+- `ingestion`: the PostgreSQL ingestion pipeline.
 
 Imports the SDK: only `generate` imports this package, when it builds, never the CDK app.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from pipeline_definition.builders.base import BuildContext, PipelineBuilder
 from pipeline_definition.builders.batch_inference import BatchInferencePipelineBuilder
+from pipeline_definition.builders.ingestion import IngestionParameters, IngestionPipelineBuilder
 from pipeline_definition.builders.monitoring import MonitoringPipelineBuilder
 from pipeline_definition.builders.parameters import (
     BatchInferenceParameters,
@@ -34,6 +36,7 @@ _BUILDERS: dict[str, Callable[[BuildContext], PipelineBuilder[Any]]] = {
     "batch-inference": lambda ctx: BatchInferencePipelineBuilder(
         ctx, BatchInferenceParameters.from_config(ctx.environment)
     ),
+    "ingestion": lambda ctx: IngestionPipelineBuilder(ctx, IngestionParameters.from_config(ctx.environment)),
 }
 
 

@@ -142,7 +142,7 @@ class PipelineBuilder(ABC, Generic[P]):
             ],
         )
 
-    def _processor(self, module: str) -> Processor:
+    def _processor(self, module: str, python_path: tuple[str, ...] = ()) -> Processor:
         env = self.ctx.environment
         return Processor(
             role=PLACEHOLDERS.role_arn,
@@ -155,7 +155,11 @@ class PipelineBuilder(ABC, Generic[P]):
             output_kms_key=PLACEHOLDERS.kms_key_arn,
             max_runtime_in_seconds=env.processing.max_runtime_seconds,
             sagemaker_session=self.session,
-            env={"PYTHONPATH": CONTAINER_CODE_DIR, "PYTHONUNBUFFERED": "1", **self.tracking_env},
+            env={
+                "PYTHONPATH": ":".join([CONTAINER_CODE_DIR, *python_path]),
+                "PYTHONUNBUFFERED": "1",
+                **self.tracking_env,
+            },
         )
 
     def _code_input(self) -> ProcessingInput:
@@ -186,9 +190,11 @@ class PipelineBuilder(ABC, Generic[P]):
         arguments: list[Any],
         property_files: list[PropertyFile] | None = None,
         cache: bool = True,
+        python_path: tuple[str, ...] = (),
     ) -> ProcessingStep:
-        """A step running `python3 -m pipeline_code.<module>` with the step code and `outputs` under the run."""
-        step_args = self._processor(module).run(
+        """A step running `python3 -m pipeline_code.<module>` with the step code and `outputs` under the run
+        (`python_path`: container folders searched after the code, e.g. an input of third-party packages)."""
+        step_args = self._processor(module, python_path).run(
             inputs=[self._code_input(), *inputs],
             outputs=[self._output(name, output) for output in outputs],
             arguments=arguments,

@@ -2,7 +2,8 @@
 
 `prepare_local_twin` creates the zone buckets, the model package group and the feature group, uploads the step
 code to `pipeline-code/<code hash>/pipeline_code/` and the SDK's staged files to `pipeline-staging/` (the prefixes
-CDK's BucketDeployments use, see stacks/units/training_pipeline.py) and lands the Adult data in the raw zone.
+CDK's BucketDeployments use, see stacks/units/training_pipeline.py), marks the ingestion driver's folder and lands
+the Adult data in the raw zone.
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ from pipeline_definition.contract import (
     CODE_DIR,
     CODE_PREFIX,
     DATA_SNAPSHOT_PREFIX,
+    DEPENDENCIES_PREFIX,
+    INGESTION_REQUIREMENTS,
     PLACEHOLDERS,
     ROOT,
     STAGING_DIR,
     STAGING_PREFIX,
     code_files,
+    dependencies_hash,
 )
 from pipeline_definition.fingerprint import code_hash
 
@@ -89,6 +93,13 @@ def prepare_local_twin(
     prefix = f"{CODE_PREFIX}/{code_hash(code_dir)}/pipeline_code"
     for path in code_files(code_dir):
         s3.put_object(Bucket=artifacts, Key=f"{prefix}/{path.relative_to(code_dir).as_posix()}", Body=path.read_bytes())
+    # The ingestion job's driver folder: CDK deploys the wheels for the image's Python there; on the twin the job
+    # runs with this interpreter, which has them, so the folder only names what it would hold.
+    s3.put_object(
+        Bucket=artifacts,
+        Key=f"{DEPENDENCIES_PREFIX}/{dependencies_hash()}/requirements.txt",
+        Body="\n".join(INGESTION_REQUIREMENTS).encode() + b"\n",
+    )
     staged = staging_dir / STAGING_PREFIX
     for path in sorted(p for p in staged.rglob("*") if p.is_file()):
         s3.put_object(

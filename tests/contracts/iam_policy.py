@@ -214,6 +214,8 @@ _OPERATORS = {
     "ArnEquals": lambda want, got: got == want,
     "ArnLike": lambda want, got: _wild(want, got, case=True),
     "Bool": lambda want, got: str(got).lower() == str(want).lower(),
+    # a multi-valued key with one value in the request (dynamodb:LeadingKeys of a GetItem or UpdateItem)
+    "ForAllValues:StringEquals": lambda want, got: got == want,
 }
 
 

@@ -31,7 +31,7 @@ def _definition(environment: str, pipeline: str = "training") -> dict[str, Any]:
 ALL_DEFINITIONS = [
     (environment, pipeline)
     for environment in ENVIRONMENTS
-    for pipeline in ("training", "monitoring", "batch-inference")
+    for pipeline in contract.PIPELINES
     if contract.definition_path(environment, pipeline).is_file()
 ]
 
@@ -98,7 +98,7 @@ def test_the_sdk_builds_the_committed_bytes_now_without_any_network(offline_gene
     assert all(call.startswith("POST https://iam.amazonaws.com") for call in report["refused_aws_calls"])
     built = sorted(p.name for p in offline_generation.out.glob("*.json"))
     assert built == sorted(p.name for p in contract.GENERATED_DIR.glob("*.json"))
-    assert len(built) == len(ALL_DEFINITIONS) == 9
+    assert len(built) == len(ALL_DEFINITIONS) == 12
     for name in built:
         assert (offline_generation.out / name).read_bytes() == (contract.GENERATED_DIR / name).read_bytes(), name
     comparison = filecmp.dircmp(offline_generation.out / "staging", contract.STAGING_DIR)
