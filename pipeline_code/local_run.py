@@ -48,7 +48,10 @@ def run_pipeline(data: Path, out: Path, scenarios: list[str]) -> dict[str, Any]:
     _run(
         "train",
         train.main,
-        ["--train", str(pre / "train"), "--validation", str(pre / "validation"), "--model-dir", str(model)],
+        [
+            *("--train", str(pre / "train"), "--validation", str(pre / "validation")),
+            *("--manifest", str(pre / "manifest"), "--model-dir", str(model)),
+        ],
     )
     _run(
         "evaluate",

@@ -113,6 +113,12 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
                 data_source=self.step_output(preprocess, "validation"),
                 content_type="text/csv",
             ),
+            # the encoding of the data: training packs it into model.tar.gz, which serves with it (pipeline_code.serve)
+            InputData(
+                channel_name="manifest",
+                data_source=self.step_output(preprocess, "manifest"),
+                content_type="application/json",
+            ),
         ]
         training = TrainingStep(
             name="TrainModel", step_args=trainer.train(input_data_config=channels), cache_config=self.cache
