@@ -79,7 +79,7 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
             "Preprocess",
             "preprocess",
             inputs=[data],
-            outputs=["train", "validation", "test", "manifest", "baseline"],
+            outputs=["train", "validation", "test", "raw_test", "manifest", "baseline"],
             arguments=[*snapshot_args, "--output", PROCESSING_OUT],
             property_files=[lineage_file],
         )
