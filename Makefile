@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth pipeline-definitions synth-release test lint format docs local-run local-run-shifted loop bench bench-ml clean
+.PHONY: help install synth pipeline-definitions synth-release test lint format docs local-run local-run-shifted loop bench bench-ml bench-serving clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ bench: install  ## Synth benchmark: make synth against a bare one-stack CDK app 
 
 bench-ml: install  ## ML benchmark: preprocess and drift at 1 M / 10 M rows vs pandas and Evidently (~5 min, 2.2 GB disk)
 	$(PY) benchmarks/bench_ml_steps.py
+
+bench-serving: install  ## Serving benchmark: the model's handlers on raw records, 1 and 1,000 records a request (~1 min)
+	$(PY) benchmarks/bench_serving.py
 
 clean:  ## Remove build outputs (keeps .venv and node_modules)
 	rm -rf cdk.out local-run .pytest_cache .mypy_cache .ruff_cache

@@ -350,7 +350,7 @@ def _patch_runtime() -> None:
         endpoint = sagemaker.endpoints.get(name)
         if endpoint is None or endpoint.endpoint_status not in ("InService", "Updating"):
             message = f"Endpoint {name} of account {self.current_account} not found or not in service."
-            return 400, {}, json.dumps({"__type": "ValidationError", "message": message})
+            return 400, {"status": 400}, json.dumps({"__type": "ValidationError", "message": message})
         config = sagemaker.endpoint_configs[endpoint.endpoint_config_name]
         variant = config.production_variants[0]
         container = sagemaker.describe_model(variant["ModelName"]).primary_container
@@ -369,7 +369,8 @@ def _patch_runtime() -> None:
                 "OriginalStatusCode": answer.status,
                 "OriginalMessage": answer.body,
             }
-            return 424, {"x-amzn-ErrorType": "ModelError"}, json.dumps(error)
+            # moto takes a response's status from its "status" header, not from the tuple
+            return 424, {"status": 424, "x-amzn-ErrorType": "ModelError"}, json.dumps(error)
         headers = {"Content-Type": answer.content_type, "x-Amzn-Invoked-Production-Variant": variant["VariantName"]}
         return 200, headers, answer.body
 

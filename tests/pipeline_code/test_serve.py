@@ -378,3 +378,69 @@ def test_a_model_without_a_manifest_is_refused_at_load(run_dir: Path, tmp_path: 
         serve.load(tmp_path, 0.5)
     with pytest.raises(PipelineError, match="is not a probability"):
         serve.load(run_dir / "model", 1.5)
+
+
+# ------------------------------------------------------------------------------------------------ the twin's endpoint
+
+
+def test_the_twins_endpoint_serves_through_the_packaged_handlers_and_refuses_with_a_model_error(
+    run_dir: Path, threshold: float, tmp_path: Path
+) -> None:
+    """What the loop's traffic and the promotion's smoke test reach: InvokeEndpoint on moto, answered by the
+    handlers of the deployed model.tar.gz (twin.capture.ModelEndpoint); a refused request is the ModelError (424)
+    that SageMaker Runtime raises, with the container's 400 and its message."""
+    import tarfile
+
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from tests.moto_server import moto_server
+    from twin import capture, moto_patches
+
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:  # as a training job packs its model folder
+        for path in sorted((run_dir / "model").rglob("*")):
+            tar.add(path, arcname=path.relative_to(run_dir / "model").as_posix(), recursive=False)
+    moto_patches.enable_local_step_functions()
+    with moto_server() as url:
+        options = {
+            "region_name": "eu-west-1",
+            "endpoint_url": url,
+            "aws_access_key_id": "t",
+            "aws_secret_access_key": "t",
+        }
+        s3, sagemaker = boto3.client("s3", **options), boto3.client("sagemaker", **options)
+        runtime = boto3.client("sagemaker-runtime", **options)
+        s3.create_bucket(Bucket="models", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        s3.upload_file(str(archive), "models", "run/model.tar.gz")
+        environment = {**serve.SCRIPT_MODE_ENV, serve.THRESHOLD_ENV: repr(threshold)}
+        for name, env in (("served", environment), ("algorithm-mode", {})):
+            sagemaker.create_model(
+                ModelName=name,
+                ExecutionRoleArn="arn:aws:iam::123456789012:role/endpoint",
+                PrimaryContainer={"Image": "xgb", "ModelDataUrl": "s3://models/run/model.tar.gz", "Environment": env},
+            )
+            variant = {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1}
+            sagemaker.create_endpoint_config(
+                EndpointConfigName=name, ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}]
+            )
+            sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+            while sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] != "InService":
+                pass
+        moto_patches.set_model_behaviour(capture.ModelEndpoint(s3))
+        try:
+            body = "\n".join(GOOD)
+            answer = runtime.invoke_endpoint(EndpointName="served", ContentType=serve.CSV, Accept=serve.JSON, Body=body)
+            assert answer["ContentType"] == serve.JSON
+            local, _ = serve.invoke(serve.load(run_dir / "model", threshold), body, serve.CSV, serve.JSON)
+            assert answer["Body"].read().decode() == local
+            with pytest.raises(ClientError) as refused:
+                runtime.invoke_endpoint(EndpointName="served", ContentType=serve.CSV, Body=GOOD[0].replace("39", "x"))
+            error = refused.value.response
+            assert (error["Error"]["Code"], error["OriginalStatusCode"]) == ("ModelError", 400)
+            assert "line 1 (record 1): field 'age': 'x' is not a number" in error["OriginalMessage"]
+            with pytest.raises(ClientError) as failed:  # no script-mode environment: the handlers never load
+                runtime.invoke_endpoint(EndpointName="algorithm-mode", ContentType=serve.CSV, Body=GOOD[0])
+            assert failed.value.response["OriginalStatusCode"] == 500
+        finally:
+            moto_patches.reset_twin_state()
