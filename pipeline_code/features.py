@@ -172,8 +172,11 @@ class FeatureManifest:
         problems = []
         if not features:
             problems.append("no features")
-        if len({f.raw_name for f in features} | {f.name for f in features}) < len(features) or len(values) != 2:
-            problems.append("duplicate feature names or not exactly two label values")
+        for names in ([f.raw_name for f in features], [f.name for f in features]):
+            if len(set(names)) != len(names):
+                problems.append(f"duplicate feature names in {names}")
+        if len(values) != 2:
+            problems.append(f"label values {list(values)}: exactly two needed")
         if positive not in values:
             problems.append(f"positive label {positive!r} is not one of {list(values)}")
         if problems:

@@ -444,3 +444,16 @@ def test_the_twins_endpoint_serves_through_the_packaged_handlers_and_refuses_wit
             assert failed.value.response["OriginalStatusCode"] == 500
         finally:
             moto_patches.reset_twin_state()
+
+
+def test_the_manifest_round_trips_and_a_broken_one_is_refused_naming_what_is_wrong() -> None:
+    document = MANIFEST.document()
+    assert features.FeatureManifest.from_document(json.loads(json.dumps(document)), "m") == MANIFEST
+    twice = json.loads(json.dumps(document))
+    twice["features"][1]["raw_name"] = "age"
+    with pytest.raises(PipelineError, match=r"m: not a usable feature manifest: duplicate feature names"):
+        features.FeatureManifest.from_document(twice, "m")
+    unranged = json.loads(json.dumps(document))
+    del unranged["features"][0]["minimum"]
+    with pytest.raises(PipelineError, match=r"m: not a feature manifest \(KeyError\('minimum'\)"):
+        features.FeatureManifest.from_document(unranged, "m")
