@@ -42,6 +42,7 @@ MISSING_CODE = -1
 #: Numbers as the raw files write them: ASCII digits, an optional sign, fraction and exponent (no "1_000", "nan").
 NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _MEMO_LIMIT = 4096  # distinct raw values remembered per numeric column (fnlwgt is nearly unique per row)
+_MEMOIZED = (str, int, float)  # exact types (True is an int, and must stay an error): a text or a JSON number
 
 
 class FieldError(ValueError):
@@ -204,15 +205,15 @@ def _feature(item: Mapping[str, Any]) -> Feature:
 
 @dataclass
 class Encoded:
-    """Records in model layout: ``matrix`` is (records, features) float64; ``unseen`` per record, the raw column
-    names and words of its unseen categories (empty for most records)."""
+    """Records in model layout: ``matrix`` is (records, features) float64; ``unseen`` by record index (only the
+    records that have one), the raw column names and words of its unseen categories."""
 
     matrix: np.ndarray
-    unseen: list[dict[str, str]] = field(default_factory=list)
+    unseen: dict[int, dict[str, str]] = field(default_factory=dict)
 
     @property
     def unseen_count(self) -> int:
-        return sum(len(found) for found in self.unseen)
+        return sum(len(found) for found in self.unseen.values())
 
 
 class Encoder:
@@ -296,7 +297,7 @@ class Encoder:
         """
         features = self.manifest.features
         matrix = np.empty((len(records), len(features)), dtype=np.float64)
-        unseen: list[dict[str, str]] = [{} for _ in records]
+        unseen: dict[int, dict[str, str]] = {}
         problems: list[RecordProblem] = []
         for j, feature in enumerate(features):
             column = matrix[:, j]
@@ -316,12 +317,12 @@ class Encoder:
                         continue
                     column[i] = code
                     if is_unseen:
-                        unseen[i][feature.raw_name] = str(value).strip()
+                        unseen.setdefault(i, {})[feature.raw_name] = str(value).strip()
             else:
-                memo = self._numbers[j]  # raw strings already checked: ages and hours repeat a lot
+                memo = self._numbers[j]  # values already checked: ages and hours repeat a lot
                 for i, record in enumerate(records):
                     value = record[j]
-                    number = memo.get(value) if type(value) is str else None
+                    number = memo.get(value) if type(value) in _MEMOIZED else None
                     if number is None:
                         try:
                             number = self._number_of(j, value, memo)
@@ -336,7 +337,7 @@ class Encoder:
 
     def _number_of(self, j: int, value: Any, memo: dict[Any, float]) -> float:
         number = self.number(j, value)
-        if type(value) is str and len(memo) < _MEMO_LIMIT:
+        if type(value) in _MEMOIZED and len(memo) < _MEMO_LIMIT:
             memo[value] = number
         return number
 

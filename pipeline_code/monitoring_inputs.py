@@ -251,7 +251,7 @@ class Gathered:
         self.scores += scores
         if event_id is not None:
             self.event_ids += [event_id] * len(scores)
-        self.unseen.update((name, word) for record in encoded.unseen for name, word in record.items())
+        self.unseen.update((name, word) for record in encoded.unseen.values() for name, word in record.items())
 
     def refuse(self, message: str) -> None:
         self.refused += 1

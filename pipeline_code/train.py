@@ -179,9 +179,13 @@ def _load_from_archive(archive: Path) -> xgb.Booster:
         return load_model(Path(scratch) / member.name)
 
 
-def predict_proba(booster: xgb.Booster, rows: np.ndarray) -> np.ndarray:
-    """Probability of the positive class for rows in processed layout (the evaluation's and the endpoint's scores)."""
-    return booster.predict(xgb.DMatrix(rows, feature_names=booster.feature_names or list(schema.FEATURE_NAMES)))
+def predict_proba(booster: xgb.Booster, rows: np.ndarray, *, nthread: int | None = None) -> np.ndarray:
+    """Probability of the positive class for rows in processed layout (the evaluation's and the endpoint's scores).
+
+    ``nthread`` bounds the threads that build the matrix (None: every core); the scores do not depend on it.
+    """
+    names = booster.feature_names or list(schema.FEATURE_NAMES)
+    return booster.predict(xgb.DMatrix(rows, feature_names=names, nthread=nthread))
 
 
 def hyperparameter_args(parser: argparse.ArgumentParser) -> list[str]:

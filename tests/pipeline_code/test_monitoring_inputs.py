@@ -131,7 +131,7 @@ def capture_line(request: Request, index: int) -> str:
         decisions=(np.asarray(request.scores) >= threshold).astype(np.int8),
         threshold=threshold,
         labels=("<=50K", ">50K"),
-        unseen=[{} for _ in request.lines],
+        unseen={},
     )
     answer, answer_type = serve.output_fn(prediction, serve.CSV if index % 2 else serve.JSON)
 

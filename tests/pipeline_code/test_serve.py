@@ -8,6 +8,7 @@ The model is the session's local run (`run_dir`), packaged by train exactly as a
 from __future__ import annotations
 
 import csv
+import gc
 import gzip
 import importlib.util
 import json
@@ -348,7 +349,10 @@ def test_the_entry_point_is_what_the_container_imports(run_dir: Path, monkeypatc
     with pytest.raises(PipelineError, match=f"{serve.THRESHOLD_ENV} is not set"):
         entry.model_fn(str(run_dir / "model"))
     monkeypatch.setenv(serve.THRESHOLD_ENV, "0.25")
-    assert entry.model_fn(str(run_dir / "model")).threshold == 0.25
+    try:
+        assert entry.model_fn(str(run_dir / "model")).threshold == 0.25
+    finally:
+        gc.unfreeze()  # model_fn froze this test process's heap, as it does the container's
 
 
 def test_a_model_another_encoding_trained_is_served_with_its_own(
