@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth pipeline-definitions synth-release test lint format docs local-run local-run-shifted loop bench bench-ml bench-ingest clean
+.PHONY: help install synth pipeline-definitions synth-release test lint format docs local-run local-run-shifted loop bench bench-ml bench-ingest bench-serving clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ bench-ml: install  ## ML benchmark: preprocess and drift at 1 M / 10 M rows vs p
 
 bench-ingest: install  ## PostgreSQL ingestion benchmark: rows/s and peak memory at 1 M and 2 M rows (~1 min)
 	$(PY) benchmarks/bench_ingest.py
+
+bench-serving: install  ## Serving benchmark: the model's handlers on raw records, 1 and 1,000 records a request (~1 min)
+	$(PY) benchmarks/bench_serving.py
 
 clean:  ## Remove build outputs (keeps .venv and node_modules)
 	rm -rf cdk.out local-run .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,9 @@
 read. The business figure is the expected cost per 1,000 decisions at the threshold that minimises it, from
 configurable false-positive and false-negative costs.
 
+``serving.decision_threshold`` is that threshold as a string: the registration puts it in the model package's
+environment, and the endpoint's decisions are taken at it.
+
 It also reports the hyper-parameters the evaluated model was trained with (read from the model itself, so a tuned
 run reports the winning job's): ``hyperparameters`` (an object) and ``hyperparameters_summary``
 (``num_round=400 ... eta=0.1 ...``), which the pipeline copies into the Model Registry's customer metadata and
@@ -79,6 +82,13 @@ def evaluation_report(
     }
 
 
+def serving_block(business: dict[str, Any]) -> dict[str, str]:
+    """What the registered model serves with: the cost-optimal threshold, as the string a container environment
+    variable needs (``MLOPS_DECISION_THRESHOLD``, read by `serve.model_fn`); exactly the float of the business
+    metric (``repr`` round-trips), so the endpoint decides as the evaluation counted."""
+    return {"decision_threshold": repr(float(business["threshold"]))}
+
+
 def plot_roc(label: np.ndarray, score: np.ndarray, auc: float, path: Path) -> None:
     fpr, tpr, _ = roc_curve(label, score)
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -130,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         hyperparameters = load_hyperparameters(args.model)
         report["hyperparameters"] = hyperparameters
         report["hyperparameters_summary"] = metadata_summary(hyperparameters)
+        report["serving"] = serving_block(report["business_metric"])
         block = report["binary_classification_metrics"]
         with atomic_output(args.output) as out:
             write_json(out / "evaluation.json", report)

@@ -49,7 +49,10 @@ def run_pipeline(data: Path, out: Path, scenarios: list[str], explain_rows: int 
     _run(
         "train",
         train.main,
-        ["--train", str(pre / "train"), "--validation", str(pre / "validation"), "--model-dir", str(model)],
+        [
+            *("--train", str(pre / "train"), "--validation", str(pre / "validation")),
+            *("--manifest", str(pre / "manifest"), "--model-dir", str(model)),
+        ],
     )
     _run(
         "evaluate",

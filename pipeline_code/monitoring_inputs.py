@@ -7,21 +7,27 @@ from the same pipeline execution, the processed test split as the labelled refer
 
 - ``capture``: the endpoint's data capture (``<capture-uri>/yyyy/mm/dd/hh/*.jsonl``). Only the hour prefixes
   that overlap the window [end - window-hours, end) are listed, and only records whose ``inferenceTime`` lies
-  in the window are kept. A request may hold several CSV rows (CSV or BASE64 encoded), its response one score
-  per row. Labels come from Model Monitor's ground-truth layout (``<ground-truth-uri>/yyyy/mm/dd/hh/*``),
-  joined by ``eventId``; ground truth may arrive up to ``--ground-truth-delay-hours`` after the window.
-- ``batch``: the batch transform's outputs (``join_source=Input``: the processed features, then the score),
-  the objects under ``--batch-uri`` last modified in the window. These lines carry no capture ``eventId`` (and
-  ``batch_prepare`` drops any label), so ground truth cannot be joined to them: a ``--ground-truth-uri`` given
-  with ``batch`` is not used, and the summary's ``note`` says so. The pipeline always passes the environment's
-  ground-truth prefix, because ``Source`` is a run-time parameter and a definition cannot leave an argument out
-  depending on a parameter's value (`plan_of`).
+  in the window are kept. A captured request holds raw records, as clients sent them (``text/csv`` lines or
+  ``application/json`` instances; CSV, JSON or BASE64 capture encoding); they are read and encoded exactly as the
+  endpoint read them (`serve`, with the manifest inside the deployed ``model.tar.gz``), and the answer's
+  probabilities are kept beside them. A request the endpoint would have refused (4xx) is skipped and counted.
+  Labels come from Model Monitor's ground-truth layout (``<ground-truth-uri>/yyyy/mm/dd/hh/*``), joined by
+  ``eventId``; ground truth may arrive up to ``--ground-truth-delay-hours`` after the window.
+- ``batch``: the batch transform's outputs (``join_source=Input``: each raw input line, then the model's
+  ``probability,decision``; header lines skipped), the objects under ``--batch-uri`` last modified in the window.
+  These lines carry no capture ``eventId``, so ground truth cannot be joined to them: a ``--ground-truth-uri``
+  given with ``batch`` is not used, and the summary's ``note`` says so. The pipeline always passes the
+  environment's ground-truth prefix, because ``Source`` is a run-time parameter and a definition cannot leave an
+  argument out depending on a parameter's value (`plan_of`).
 
-Outputs (each a folder, for a ProcessingOutput): ``current/current.csv`` in processed layout (no header;
-a leading label column only when every row has a label, so every line has the same column count and the
-drift check's label detection cannot guess wrong), ``scores/scores.csv`` (the served score of each row of
-``current.csv``), and ``summary/summary.json`` (``rows`` is what the pipeline's condition reads).
-An empty window is not an error: ``rows`` is 0 and ``current.csv`` is empty.
+Outputs (each a folder, for a ProcessingOutput): ``current/current.csv`` in processed layout, encoded with the
+deployed model's manifest (no header; a leading label column only when every row has a label, so every line has
+the same column count and the drift check's label detection cannot guess wrong), ``scores/scores.csv`` (the
+served score of each row of ``current.csv``), and ``summary/summary.json`` (``rows`` is what the pipeline's
+condition reads; ``unseen_categories`` counts every category word the model did not know, per column and word,
+scored as missing; ``refused_requests`` the captured requests the endpoint would refuse). The drift report names
+categories by their words, from the baseline. An empty window is not an error: ``rows`` is 0 and ``current.csv``
+is empty.
 
 With ``--feedback-uri`` (the raw zone's ``feedback/``), the rows that have ground truth are also written back in
 the raw data's layout (``pipeline_code.feedback``): labelled feedback that the next training run learns from.
@@ -32,9 +38,11 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import csv
+import io
 import json
-import re
 import sys
+import tarfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,10 +51,11 @@ from typing import Any
 
 import numpy as np
 
-from pipeline_code import aws, feedback, schema, tabular
+from pipeline_code import aws, feedback, serve, tabular
 from pipeline_code.artifacts import atomic_output, write_json
 from pipeline_code.cli import PROCESSING_OUTPUT, run_step
 from pipeline_code.errors import DataValidationError, PipelineError
+from pipeline_code.features import NUMBER, Encoded, Encoder, FeatureManifest
 
 SOURCES = ("capture", "batch")
 MAX_ERRORS = 10
@@ -183,32 +192,21 @@ class Problems:
             raise DataValidationError(self.messages[:MAX_ERRORS] + ([f"... and {more} more"] if more > 0 else []))
 
 
-def parse_feature_row(fields: list[str], where: str) -> list[float]:
-    """One processed-layout row (features only) as floats, checked against the schema's encoding."""
-    if len(fields) != len(schema.FEATURES):
-        raise ValueError(f"{where}: {len(fields)} values, expected {len(schema.FEATURES)} features")
-    row: list[float] = []
-    for col, text in zip(schema.FEATURES, fields, strict=True):
-        text = text.strip()
-        if not text:
-            value = float(tabular.MISSING_CODE) if isinstance(col, schema.CategoricalColumn) else float("nan")
-        else:
-            try:
-                value = float(text)
-            except ValueError:
-                raise ValueError(f"{where}: field '{col.name}' has non-numeric value {text!r}") from None
-            if not np.isfinite(value):
-                raise ValueError(f"{where}: field '{col.name}' has non-finite value {text!r}")
-        if isinstance(col, schema.CategoricalColumn) and not (
-            value.is_integer() and tabular.MISSING_CODE <= value < len(col.categories)
-        ):
-            raise ValueError(
-                f"{where}: field '{col.name}' has {text!r}, not a category code (-1 to {len(col.categories) - 1})"
-            )
-        if col.feature_store_type == "Integral" and value == value and not value.is_integer():
-            raise ValueError(f"{where}: field '{col.name}' has {text!r}, expected a whole number")
-        row.append(value)
-    return row
+def model_encoder(archive: bytes, where: str) -> Encoder:
+    """The encoder of the deployed model: the feature manifest packed in its ``model.tar.gz``."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+            member = next((m for m in tar.getmembers() if m.name.lstrip("./") == serve.MANIFEST_IN_MODEL), None)
+            handle = tar.extractfile(member) if member is not None and member.isfile() else None
+            if handle is None:
+                raise PipelineError(
+                    f"{where}: no {serve.MANIFEST_IN_MODEL} in the model (trained before models carried their "
+                    "encoding): its captured raw requests cannot be read"
+                )
+            document = json.loads(handle.read())
+    except (tarfile.TarError, OSError, ValueError) as err:
+        raise PipelineError(f"{where}: cannot read the model archive ({err})") from None
+    return Encoder(FeatureManifest.from_document(document, f"{where}:{serve.MANIFEST_IN_MODEL}"))
 
 
 def _decode(payload: Any, where: str) -> str:
@@ -216,43 +214,69 @@ def _decode(payload: Any, where: str) -> str:
     if not isinstance(payload, dict) or not isinstance(payload.get("data"), str):
         raise ValueError(f"{where}: no 'data' string")
     encoding = payload.get("encoding")
-    if encoding == "CSV":
+    if encoding in ("CSV", "JSON"):
         return str(payload["data"])
     if encoding == "BASE64":
         try:
             return base64.b64decode(payload["data"], validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError) as err:
             raise ValueError(f"{where}: invalid BASE64 data ({err})") from None
-    raise ValueError(f"{where}: unknown encoding {encoding!r} (expected CSV or BASE64)")
+    raise ValueError(f"{where}: unknown encoding {encoding!r} (expected CSV, JSON or BASE64)")
+
+
+def _content_type(payload: Any) -> str:
+    """A captured payload's ``observedContentType`` (after `_decode` checked that the payload is an object)."""
+    return str(payload.get("observedContentType", "")) if isinstance(payload, dict) else ""
 
 
 def _csv_lines(text: str) -> list[str]:
     return [line for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
 
 
-def _values(text: str, what: str, count: int) -> list[float]:
-    """``count`` numbers from a response (one per line, or comma-separated on one line)."""
-    tokens = [t.strip() for line in _csv_lines(text) for t in line.split(",")]
-    if len(tokens) != count:
-        raise ValueError(f"{len(tokens)} {what}(s) for {count} row(s)")
-    try:
-        return [float(t) for t in tokens]
-    except ValueError:
-        raise ValueError(f"non-numeric {what} in {text[:80]!r}") from None
-
-
 @dataclass
 class Gathered:
-    """Rows gathered so far, in order: features, the served score and (capture) the event id of each row."""
+    """Rows gathered so far, in order: features, the served score and (capture) the event id of each row; the
+    unseen category words (per raw column and word) and the refused requests (a few messages as examples)."""
 
     features: list[list[float]] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
     objects: int = 0
+    unseen: Counter[tuple[str, str]] = field(default_factory=Counter)
+    refused: int = 0
+    refusals: list[str] = field(default_factory=list)
+
+    def add(self, encoded: Encoded, scores: list[float], event_id: str | None = None) -> None:
+        self.features += encoded.matrix.tolist()
+        self.scores += scores
+        if event_id is not None:
+            self.event_ids += [event_id] * len(scores)
+        self.unseen.update((name, word) for record in encoded.unseen.values() for name, word in record.items())
+
+    def refuse(self, message: str) -> None:
+        self.refused += 1
+        if len(self.refusals) < MAX_ERRORS:
+            self.refusals.append(message)
+
+    def unseen_summary(self) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        for (name, word), count in sorted(self.unseen.items()):
+            found.setdefault(name, {})[word] = count
+        return found
 
 
-def parse_capture_line(line: str, where: str, window: Window) -> tuple[str, list[list[float]], list[float]] | None:
-    """One data-capture record: (event id, feature rows, scores), or None when it lies outside the window."""
+@dataclass(frozen=True)
+class Captured:
+    """One captured request in the window: its event id, its encoded records and the probabilities served."""
+
+    event_id: str
+    encoded: Encoded | None  # None: a request the endpoint refuses (``refusal`` says why)
+    scores: list[float]
+    refusal: str = ""
+
+
+def parse_capture_line(line: str, where: str, window: Window, encoder: Encoder) -> Captured | None:
+    """One data-capture record, read as the endpoint read its request, or None when it lies outside the window."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as err:
@@ -273,19 +297,26 @@ def parse_capture_line(line: str, where: str, window: Window) -> tuple[str, list
         raise ValueError(f"{where}: no eventMetadata.eventId")
     if not isinstance(capture, dict):
         raise ValueError(f"{where}: captureData is not an object")
-    lines = _csv_lines(_decode(capture.get("endpointInput"), f"{where}: captureData.endpointInput"))
-    if not lines:
-        raise ValueError(f"{where}: captureData.endpointInput holds no row")
-    rows = [parse_feature_row(row.split(","), f"{where}: row {i + 1}") for i, row in enumerate(lines)]
-    output = _decode(capture.get("endpointOutput"), f"{where}: captureData.endpointOutput")
+    request = capture.get("endpointInput")
+    body = _decode(request, f"{where}: captureData.endpointInput")
     try:
-        scores = _values(output, "score", len(rows))
+        _, encoded = serve.encode(serve.input_fn(body, _content_type(request)), encoder)
+    except serve.RequestError as err:
+        return Captured(meta["eventId"], None, [], f"{where}: {err}")
+    answer = capture.get("endpointOutput")
+    output = _decode(answer, f"{where}: captureData.endpointOutput")
+    try:
+        scores = serve.probabilities_of(output, _content_type(answer))
     except ValueError as err:
         raise ValueError(f"{where}: captureData.endpointOutput: {err}") from None
-    return meta["eventId"], rows, scores
+    if len(scores) != encoded.matrix.shape[0]:
+        raise ValueError(
+            f"{where}: captureData.endpointOutput: {len(scores)} probabilities for {encoded.matrix.shape[0]} record(s)"
+        )
+    return Captured(meta["eventId"], encoded, scores)
 
 
-def gather_capture(s3: Any, capture_uri: str, window: Window) -> Gathered:
+def gather_capture(s3: Any, capture_uri: str, window: Window, encoder: Encoder) -> Gathered:
     """The window's captured rows, from the hour prefixes overlapping it only."""
     bucket, base = aws.split_s3_uri(capture_uri)
     gathered, problems = Gathered(), Problems()
@@ -297,15 +328,16 @@ def gather_capture(s3: Any, capture_uri: str, window: Window) -> Gathered:
                 if not line.strip():
                     continue
                 try:
-                    parsed = parse_capture_line(line, f"s3://{bucket}/{obj['Key']} line {number}", window)
+                    captured = parse_capture_line(line, f"s3://{bucket}/{obj['Key']} line {number}", window, encoder)
                 except ValueError as err:
                     problems.add(str(err))
                     continue
-                if parsed is not None:
-                    event_id, rows, scores = parsed
-                    gathered.features += rows
-                    gathered.scores += scores
-                    gathered.event_ids += [event_id] * len(rows)
+                if captured is None:
+                    continue
+                if captured.encoded is None:
+                    gathered.refuse(captured.refusal)
+                else:
+                    gathered.add(captured.encoded, captured.scores, captured.event_id)
     problems.raise_if_any()
     return gathered
 
@@ -378,32 +410,39 @@ def row_labels(gathered: Gathered, truth: dict[str, list[int]]) -> list[int | No
     return labels
 
 
-def gather_batch(s3: Any, batch_uri: str, window: Window) -> Gathered:
-    """Transform outputs (features then score per line) last modified in the window."""
+def gather_batch(s3: Any, batch_uri: str, window: Window, encoder: Encoder) -> Gathered:
+    """Transform outputs (each raw input line, then ``probability,decision``) last modified in the window."""
     bucket, prefix = aws.split_s3_uri(batch_uri)
     gathered, problems = Gathered(), Problems()
+    header = encoder.manifest.raw_names[0]
     for obj in aws.list_objects(s3, bucket, prefix):
         if obj["LastModified"] not in window or obj["Key"].endswith("/"):
             continue
         gathered.objects += 1
+        where = f"s3://{bucket}/{obj['Key']}"
         text = aws.read_object(s3, bucket, obj["Key"]).decode("utf-8", errors="replace")
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            where = f"s3://{bucket}/{obj['Key']} line {number}"
-            fields = line.split(",")
-            try:
-                if len(fields) != len(schema.FEATURES) + 1:
-                    raise ValueError(f"{where}: {len(fields)} values, expected {len(schema.FEATURES)} features + score")
-                row = parse_feature_row(fields[:-1], where)
-                if not re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*", fields[-1]):
-                    raise ValueError(f"{where}: score {fields[-1]!r} is not a number")
-            except ValueError as err:
-                problems.add(str(err))
-                continue
-            score = float(fields[-1])
-            gathered.features.append(row)
-            gathered.scores.append(score)
+        lines: list[tuple[int, list[str]]] = []
+        scores: list[float] = []
+        try:
+            for number, fields in enumerate(csv.reader(text.splitlines(), skipinitialspace=True), start=1):
+                if not fields or fields[0].strip() == header:  # blank, or a header line
+                    continue
+                if len(fields) < 3 or not NUMBER.fullmatch(fields[-2].strip()):
+                    problems.add(f"{where} line {number}: not a raw line followed by the model's probability,decision")
+                    continue
+                lines.append((number, fields[:-2]))
+                scores.append(float(fields[-2]))
+        except csv.Error as err:
+            problems.add(f"{where}: not CSV ({err})")
+            continue
+        if not lines:
+            continue
+        try:
+            _, encoded = serve.encode(serve.Request(serve.CSV, lines=lines), encoder)
+        except serve.RequestError as err:
+            problems.add(f"{where}: {err.message}")
+            continue
+        gathered.add(encoded, scores)
     problems.raise_if_any()
     return gathered
 
@@ -488,10 +527,13 @@ def main(argv: list[str] | None = None) -> int:
         ssm = aws.make_client("ssm", args.endpoint_url, args.region)
         sagemaker = aws.make_client("sagemaker", args.endpoint_url, args.region)
         deployed = describe_deployed(sagemaker, deployed_package_arn(ssm, args.model_package_parameter))
+        model_bucket, model_key = aws.split_s3_uri(deployed.model_uri)
+        archive = aws.read_object(s3, model_bucket, model_key)
+        encoder = model_encoder(archive, deployed.model_uri)
         if plan.source == "capture":
-            gathered = gather_capture(s3, plan.source_uri, window)
+            gathered = gather_capture(s3, plan.source_uri, window, encoder)
         else:
-            gathered = gather_batch(s3, plan.source_uri, window)
+            gathered = gather_batch(s3, plan.source_uri, window, encoder)
         labels, labelled, note = None, 0, plan.note
         feedback_uri: str | None = None
         if plan.ground_truth_uri:
@@ -508,14 +550,15 @@ def main(argv: list[str] | None = None) -> int:
                 feedback_uri = feedback.write_feedback(
                     s3,
                     feedback_uri=plan.feedback_uri,
-                    manifest_uri=feedback.manifest_uri_of(deployed.reference_uri, REFERENCE_SUFFIX),
+                    manifest=encoder.manifest,
                     window_end=window.end,
                     rows=[row for row, _ in pairs],
                     labels=[y for _, y in pairs],
                 )
         with atomic_output(args.output) as out:
             aws.download(s3, deployed.baseline_uri, out / "baseline" / "baseline.json")
-            aws.download(s3, deployed.model_uri, out / "model" / "model.tar.gz")
+            (out / "model").mkdir(parents=True, exist_ok=True)
+            (out / "model" / "model.tar.gz").write_bytes(archive)
             aws.download(s3, deployed.reference_uri, out / "reference" / "reference.csv")
             write_current(out, gathered, labels)
             summary = {
@@ -527,6 +570,9 @@ def main(argv: list[str] | None = None) -> int:
                 "source": plan.source,
                 "source_uri": plan.source_uri,
                 "objects_read": gathered.objects,
+                "unseen_categories": gathered.unseen_summary(),
+                "refused_requests": gathered.refused,
+                "refused_examples": gathered.refusals,
                 "feedback_uri": feedback_uri,  # None: no labelled row, or no --feedback-uri
                 "feedback_rows": labelled if feedback_uri else 0,
                 "model_package_arn": deployed.arn,

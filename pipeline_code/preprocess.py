@@ -5,7 +5,11 @@ Outputs, each in its own sub-folder so a SageMaker ProcessingOutput can map it t
 
 - ``train/train.csv``, ``validation/validation.csv``, ``test/test.csv``: the SageMaker XGBoost container's
   CSV layout (no header, label first, then the features in ``schema.FEATURES`` order, categories as codes).
-- ``manifest/feature_manifest.json``: column order, kinds and category codes, so any consumer can decode.
+- ``raw_test/test.csv``: the same test rows, in the same order, as raw records (no header, the raw columns in
+  schema order with the label last, values trimmed, ``?`` for missing): what a client sends the endpoint. The
+  promotion's champion/challenger transform and smoke test send these rows.
+- ``manifest/feature_manifest.json``: the encoding (`features.FeatureManifest`): column order, kinds, category
+  codes, ranges, the missing and unseen rules. Training packs it into ``model.tar.gz``; serving encodes with it.
 - ``manifest/lineage.json``: the data snapshot's URI and every input object's key, size and SHA-256, recorded
   with the registered model (by URI, and the combined digest).
 - ``baseline/baseline.json``: per-feature statistics and full distributions of the train split.
@@ -27,12 +31,13 @@ from typing import Any, BinaryIO
 import numpy as np
 import pyarrow as pa
 
-from pipeline_code import schema, stats, tabular
+from pipeline_code import features, schema, stats, tabular
 from pipeline_code.artifacts import atomic_output, write_json
 from pipeline_code.cli import PROCESSING_INPUT, PROCESSING_OUTPUT, run_step
 from pipeline_code.errors import DataValidationError, PipelineError
 
 SPLITS = ("train", "validation", "test")
+RAW_TEST = "raw_test"  # the test split as raw records, the endpoint's request layout
 FORMAT_CHUNK_ROWS = 100_000
 
 
@@ -128,22 +133,8 @@ def numeric_summary(values: np.ndarray, counts: np.ndarray, missing: int, exact:
 
 
 def feature_manifest() -> dict[str, Any]:
-    """How to read the processed files: column order, kinds, category codes and Feature Store types."""
-    return {
-        "layout": "csv, no header, label first",
-        "label": {"name": schema.LABEL, "positive": schema.POSITIVE_LABEL, "raw_name": schema.RAW_LABEL},
-        "missing_category_code": tabular.MISSING_CODE,
-        "features": [
-            {
-                "name": c.name,
-                "raw_name": c.raw_name,
-                "kind": "numeric" if isinstance(c, schema.NumericColumn) else "categorical",
-                "feature_store_type": c.feature_store_type,
-                **({"categories": list(c.categories)} if isinstance(c, schema.CategoricalColumn) else {}),
-            }
-            for c in schema.FEATURES
-        ],
-    }
+    """How to read the processed files, and how serving encodes raw records: `features.FeatureManifest`."""
+    return features.FeatureManifest.from_schema().document()
 
 
 def input_lineage(paths: list[Path], root: Path | None = None, manifest_uri: str | None = None) -> dict[str, Any]:
@@ -184,12 +175,14 @@ def preprocess(
     for split in SPLITS:
         (out / split).mkdir(parents=True, exist_ok=True)
         files[split] = (out / split / f"{split}.csv").open("wb")
+    (out / RAW_TEST).mkdir(parents=True, exist_ok=True)
+    files[RAW_TEST] = (out / RAW_TEST / "test.csv").open("wb")
     # overlapping stages (pyarrow and numpy release the GIL): parse on the prefetch thread; encode, split and
     # count here; format CSV chunks on the pool; write them here in order, one batch behind (bounded memory)
     pending: list[tuple[str, Future[pa.Buffer]]] = []
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            for index, batch in enumerate(tabular.prefetched(tabular.iter_encoded_raw(paths))):
+            for index, (raw, batch) in enumerate(tabular.prefetched(tabular.iter_raw_and_encoded(paths))):
                 assert batch.label is not None
                 assignment = split_assignment(batch.label, fractions, np.random.default_rng([seed, index]))
                 parts = {}
@@ -204,6 +197,7 @@ def preprocess(
                     for split, part in parts.items()
                     for chunk in tabular.row_chunks(part, FORMAT_CHUNK_ROWS)
                 ]
+                pending.append((RAW_TEST, pool.submit(tabular.raw_csv, raw.filter(pa.array(assignment == 2)))))
                 baseline.add(parts["train"])
             for split, formatted in pending:
                 files[split].write(formatted.result())

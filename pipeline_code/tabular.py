@@ -1,7 +1,8 @@
 """Reading raw Adult-format CSV and processed (model-layout) CSV, in streamed record batches.
 
 Raw files are read with pyarrow's streaming CSV reader so that preprocessing 10 M rows never holds the whole
-file in memory; the same encoder turns a raw batch into the numeric matrix the model and the drift check use.
+file in memory; each category word is encoded by `features.Encoder`, the transformation the endpoint applies to
+its requests, once per distinct word of a batch (pyarrow's dictionary of the column).
 Processed files follow the SageMaker XGBoost layout: no header, label first (optional for captured data),
 then the features in ``schema.FEATURES`` order with categories as integer codes (-1 for missing).
 """
@@ -21,13 +22,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from pipeline_code import schema
+from pipeline_code import features, schema
 from pipeline_code.errors import DataValidationError
 
 T = TypeVar("T")
 BLOCK_SIZE = 16 << 20
 RAW_SUFFIXES = (".csv", ".data", ".test", ".gz")
-MISSING_CODE = -1
+MISSING_CODE = features.MISSING_CODE
+#: The code's own schema's encoding: what preprocess encodes training data with (and writes as its manifest).
+SCHEMA_ENCODER = features.Encoder(features.FeatureManifest.from_schema())
 UCI_COMMENT = "|"  # UCI's adult.test opens with the line "|1x3 Cross validator"
 
 
@@ -189,13 +192,20 @@ def parse_label(column: pa.Array, where: str) -> np.ndarray:
     return positive.astype(np.int8)
 
 
-def encode_categories(column: pa.Array, col: schema.CategoricalColumn, where: str) -> np.ndarray:
-    """Integer codes in schema order, -1 for missing; an unseen category is an error naming it."""
-    codes, unseen = dictionary_codes(column, col.categories)
+def encode_categories(column: pa.Array, j: int, where: str, encoder: features.Encoder = SCHEMA_ENCODER) -> np.ndarray:
+    """Codes of feature ``j`` by `features.Encoder.code`, run once per distinct word of the column's dictionary;
+    null (the missing token, an empty field) is the missing code. Training data must hold no unseen category
+    (the model could not learn it): one is an error naming it."""
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    words = column.dictionary.to_pylist()
+    coded = [encoder.code(j, word) for word in words]
+    unseen = [str(word).strip() for word, (_, is_unseen) in zip(words, coded, strict=True) if is_unseen]
     if unseen:
-        raise DataValidationError(
-            f"{where}: column '{col.raw_name}' has unseen categories {[w.strip() for w in unseen][:10]}"
-        )
+        raw_name = encoder.manifest.features[j].raw_name
+        raise DataValidationError(f"{where}: column '{raw_name}' has unseen categories {unseen[:10]}")
+    lookup = np.array([code for code, _ in coded] + [encoder.manifest.missing_code], dtype=np.float64)
+    codes: np.ndarray = lookup[pc.fill_null(column.indices, len(words)).to_numpy(zero_copy_only=False)]
     return codes
 
 
@@ -205,7 +215,7 @@ def encode_raw_batch(batch: pa.RecordBatch, where: str) -> EncodedBatch:
     for j, col in enumerate(schema.FEATURES):
         arr = batch.column(col.raw_name)
         if isinstance(col, schema.CategoricalColumn):
-            matrix[:, j] = encode_categories(arr, col, where)
+            matrix[:, j] = encode_categories(arr, j, where)
         else:
             matrix[:, j] = arr.to_numpy(zero_copy_only=False)
     return EncodedBatch(matrix, parse_label(batch.column(schema.RAW_LABEL), where))
@@ -213,9 +223,37 @@ def encode_raw_batch(batch: pa.RecordBatch, where: str) -> EncodedBatch:
 
 def iter_encoded_raw(paths: list[Path]) -> Iterator[EncodedBatch]:
     """Encoded batches of several raw files, in order."""
+    for _, encoded in iter_raw_and_encoded(paths):
+        yield encoded
+
+
+def iter_raw_and_encoded(paths: list[Path]) -> Iterator[tuple[pa.RecordBatch, EncodedBatch]]:
+    """Each typed raw batch of several files, in order, with its encoding."""
     for path in paths:
         for batch in iter_raw_batches(path):
-            yield encode_raw_batch(batch, path.name)
+            yield batch, encode_raw_batch(batch, path.name)
+
+
+def raw_csv(batch: pa.RecordBatch) -> pa.Buffer:
+    """Typed raw rows back as headerless raw CSV in the schema's column order (label last): values trimmed, the
+    label without the test file's trailing dot, missing values as the missing token. The layout a client sends
+    to the endpoint, which the model's own test split is kept in (``preprocess``)."""
+    columns = []
+    for name in schema.RAW_COLUMNS:
+        column = batch.column(name)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(pa.string())
+        if pa.types.is_string(column.type):
+            column = trimmed(column)
+            if name == schema.RAW_LABEL:
+                column = pc.utf8_rtrim(column, characters=schema.LABEL_TRAILING_CHARS)
+        else:
+            column = column.cast(pa.string())
+        columns.append(pc.fill_null(column, schema.MISSING_TOKEN))
+    sink = pa.BufferOutputStream()
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    pacsv.write_csv(pa.table(columns, names=list(schema.RAW_COLUMNS)), sink, write_options=options)
+    return sink.getvalue()
 
 
 def processed_columns(file: Path) -> tuple[list[str], dict[str, pa.DataType]]:

@@ -3,10 +3,15 @@
 SageMaker passes hyper-parameters as ``--name value`` arguments and the data/model folders in ``SM_CHANNEL_*``
 and ``SM_MODEL_DIR``; the same arguments work locally. The final line ``validation-auc:<value>`` is what a
 tuning job's metric regex (``validation-auc:([0-9\\.]+)``) reads. The model is saved with
-``Booster.save_model`` in XGBoost's JSON format (``xgboost-model.json``), which other XGBoost versions load;
-``model_fn``/``predict_fn`` let the same script serve it in the framework container. The hyper-parameters the
-training used (whatever set them: config, a tuning job, SM_HPS) are saved beside it
+``Booster.save_model`` in XGBoost's JSON format (``xgboost-model.json``), which other XGBoost versions load.
+The hyper-parameters the training used (whatever set them: config, a tuning job, SM_HPS) are saved beside it
 (``metadata/hyperparameters.json``), so every later step reads them from the model itself.
+
+The model folder is made servable (`serve.package`): the feature manifest the training data were encoded with
+(the ``manifest`` channel, Preprocess's ``manifest/feature_manifest.json``; without one, this code's schema, which
+is what its own preprocess writes) goes to ``metadata/feature_manifest.json``, and this code to ``code/``, where
+SageMaker's XGBoost container finds the script-mode handlers (`serve`). The booster's feature names are the
+manifest's.
 
 Only numpy, pandas and xgboost are imported (plus the standard-library schema), all present in the SageMaker
 XGBoost container, so the script needs no extra requirements there.
@@ -29,7 +34,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from pipeline_code import schema, tracking
+from pipeline_code import features, schema, tracking
 from pipeline_code.cli import run_step, sm_env
 from pipeline_code.errors import DataValidationError
 
@@ -47,19 +52,35 @@ RECORDED = (
 )  # fmt: skip
 
 
-def load_matrix(channel: Path | str) -> xgb.DMatrix:
-    """A channel's CSV files (label first, no header) as a DMatrix with the schema's feature names."""
+def load_matrix(channel: Path | str, names: tuple[str, ...] = schema.FEATURE_NAMES) -> xgb.DMatrix:
+    """A channel's CSV files (label first, no header) as a DMatrix with the given (the manifest's) feature names."""
     path = Path(channel)
     files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
     if not files:
         raise DataValidationError(f"no CSV file in {path}")
     frame = pd.concat([pd.read_csv(f, header=None) for f in files], ignore_index=True)
-    if frame.shape[1] != len(schema.FEATURE_NAMES) + 1:
-        raise DataValidationError(f"{path}: {frame.shape[1]} columns, expected label + {len(schema.FEATURE_NAMES)}")
+    if frame.shape[1] != len(names) + 1:
+        raise DataValidationError(
+            f"{path}: {frame.shape[1]} columns, expected label + {len(names)} ({', '.join(names)})"
+        )
     label = frame.pop(0).to_numpy()
     if not np.isin(label, (0, 1)).all():
         raise DataValidationError(f"{path}: label column holds values other than 0 and 1")
-    return xgb.DMatrix(frame.to_numpy(np.float64), label=label, feature_names=list(schema.FEATURE_NAMES))
+    return xgb.DMatrix(frame.to_numpy(np.float64), label=label, feature_names=list(names))
+
+
+def read_manifest(location: Path | str | None) -> features.FeatureManifest:
+    """The training data's feature manifest: a file, or a folder (the ``manifest`` channel) holding it; without
+    one, this code's schema (what its own preprocess writes)."""
+    if location is None or not Path(location).exists():
+        return features.FeatureManifest.from_schema()
+    path = Path(location)
+    path = path / features.MANIFEST_FILE if path.is_dir() else path
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise DataValidationError(f"{path}: cannot read the feature manifest ({err})") from None
+    return features.FeatureManifest.from_document(document, str(path))
 
 
 def xgb_params(args: argparse.Namespace) -> dict[str, float | int | str]:
@@ -157,19 +178,13 @@ def _load_from_archive(archive: Path) -> xgb.Booster:
         return load_model(Path(scratch) / member.name)
 
 
-def predict_proba(booster: xgb.Booster, features: np.ndarray) -> np.ndarray:
-    """Probability of the positive class for rows in processed layout."""
-    return booster.predict(xgb.DMatrix(features, feature_names=list(schema.FEATURE_NAMES)))
+def predict_proba(booster: xgb.Booster, rows: np.ndarray, *, nthread: int | None = None) -> np.ndarray:
+    """Probability of the positive class for rows in processed layout (the evaluation's and the endpoint's scores).
 
-
-def model_fn(model_dir: str) -> xgb.Booster:
-    """SageMaker framework serving hook: load the model."""
-    return load_model(model_dir)
-
-
-def predict_fn(input_data: np.ndarray, model: xgb.Booster) -> np.ndarray:
-    """SageMaker framework serving hook: rows of features (no label) to probabilities."""
-    return predict_proba(model, np.asarray(input_data, dtype=np.float64))
+    ``nthread`` bounds the threads that build the matrix (None: every core); the scores do not depend on it.
+    """
+    names = booster.feature_names or list(schema.FEATURE_NAMES)
+    return booster.predict(xgb.DMatrix(rows, feature_names=names, nthread=nthread))
 
 
 def hyperparameter_args(parser: argparse.ArgumentParser) -> list[str]:
@@ -202,6 +217,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--train", default=sm_env("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
     parser.add_argument("--validation", default=sm_env("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation"))
     parser.add_argument("--model-dir", default=sm_env("SM_MODEL_DIR", "/opt/ml/model"))
+    parser.add_argument(
+        "--manifest",
+        default=sm_env("SM_CHANNEL_MANIFEST", "/opt/ml/input/data/manifest"),
+        help="the training data's feature manifest (file or folder); absent: this code's schema",
+    )
     # hyper-parameters: SageMaker passes them with the names given here (underscores)
     parser.add_argument("--num_round", type=int, default=400)
     parser.add_argument("--early_stopping_rounds", type=int, default=30)
@@ -225,10 +245,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
     def step() -> None:
-        booster, auc = train(load_matrix(args.train), load_matrix(args.validation), args)
+        manifest = read_manifest(args.manifest)
+        booster, auc = train(
+            load_matrix(args.train, manifest.names), load_matrix(args.validation, manifest.names), args
+        )
         model_path = save_model(booster, Path(args.model_dir))
         used = used_hyperparameters(args, booster.num_boosted_rounds())
         save_hyperparameters(used, Path(args.model_dir))
+        from pipeline_code import serve  # serve imports this module: imported where it is needed
+
+        serve.package(Path(args.model_dir), manifest)
         print(f"trees:{booster.num_boosted_rounds()}")
         # The tuning job's MetricDefinitions read this line (builder.METRIC_REGEX): keep its shape.
         print(f"{METRIC_NAME}:{auc:.6f}")

@@ -1,18 +1,22 @@
-"""Traffic for the twin's endpoint: requests scored by the live model, written as SageMaker writes them.
+"""Traffic for the twin's endpoint: raw requests served by the model's own handlers, written as data capture writes.
 
-moto's endpoint serves nothing, so the twin plays the endpoint: it scores each request with the model archive
-of the package the promotion deployed (`pipeline_code.train`'s own loader, as SageMaker's XGBoost container
-would), and writes what data capture writes: JSON lines under `<capture-uri>/yyyy/mm/dd/hh/`, one record per
-request with `captureData.endpointInput` / `endpointOutput` (CSV) and `eventMetadata.eventId` /
-`inferenceTime`. Labels arrive later in Model Monitor's ground-truth layout (`<uri>/yyyy/mm/dd/hh/*.jsonl`,
-`groundTruthData` joined to the capture by `eventMetadata.eventId`), which is what
-`pipeline_code.monitoring_inputs` reads.
+moto's endpoint serves nothing, so the twin plays the container: `ModelEndpoint` answers each request with the
+handlers packed in the deployed ``model.tar.gz`` (`pipeline_code.serve`, what SageMaker's XGBoost container runs in
+script mode: the package's ``SAGEMAKER_PROGRAM`` must name them, and its ``MLOPS_DECISION_THRESHOLD`` is the
+threshold). `send` sends rows as clients do, through SageMaker Runtime's InvokeEndpoint on moto: raw records, CSV
+lines and JSON instances in turn, asking for JSON or CSV answers in turn. `write_traffic` writes what data capture
+writes for those exchanges: JSON lines under `<capture-uri>/yyyy/mm/dd/hh/`, one record per request with the raw
+request and the answer (`captureData.endpointInput` / `endpointOutput`, CSV or JSON encoding, as the endpoint
+config's CaptureContentTypeHeader says) and `eventMetadata.eventId` / `inferenceTime`. Labels arrive later in
+Model Monitor's ground-truth layout (`<uri>/yyyy/mm/dd/hh/*.jsonl`, `groundTruthData` joined to the capture by
+`eventMetadata.eventId`), which is what `pipeline_code.monitoring_inputs` reads.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import tarfile
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -22,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from pipeline_code import shifts, tabular
-from pipeline_code.train import load_model, predict_proba
+from pipeline_code import features, serve, shifts, tabular
+from twin.moto_patches import ModelAnswer, ModelCall
 
-ROWS_PER_REQUEST = 5  # a request may carry several CSV rows; the capture keeps them in one record
+ROWS_PER_REQUEST = 20  # a request may carry several records; the capture keeps them in one record
 
 
 @dataclass(frozen=True)
@@ -36,23 +40,25 @@ class Written:
     ground_truth_keys: list[str]
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One request to the endpoint and its answer, as data capture records them, and the rows' true labels."""
+
+    body: str
+    content_type: str
+    answer: str
+    answer_type: str
+    labels: list[int]
+
+
 def split_s3(uri: str) -> tuple[str, str]:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key
 
 
-def read_split(s3: Any, uri: str) -> tabular.EncodedBatch:
-    """A processed split (label first, then features, as Preprocess writes it) from S3."""
-    bucket, key = split_s3(uri)
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "split.csv"
-        path.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        return tabular.read_processed(path)
-
-
 def unseen_rows(data_file: Path, *, skip: int, count: int) -> tabular.EncodedBatch:
-    """Lines `skip`..`skip + count` of a gzipped raw Adult file, encoded as the endpoint receives them: requests
-    from the population the model was trained on, none of which it saw (the loop lands only the first lines)."""
+    """Lines `skip`..`skip + count` of a gzipped raw Adult file, encoded: rows from the population the model was
+    trained on, none of which it saw (the loop lands only the first lines). `send` sends them raw."""
     lines = gzip.decompress(data_file.read_bytes()).splitlines(keepends=True)[skip : skip + count]
     if len(lines) < count:
         raise ValueError(f"{data_file} has {len(lines)} line(s) after the first {skip}, {count} wanted")
@@ -70,91 +76,143 @@ def shifted(batch: tabular.EncodedBatch, scenario: str | None) -> tabular.Encode
     return batch if scenario is None else shifts.shift(batch, scenario)
 
 
-def score(s3: Any, model_uri: str, features: np.ndarray) -> np.ndarray:
-    """What the endpoint answers: the deployed model archive's probabilities."""
-    bucket, key = split_s3(model_uri)
-    with tempfile.TemporaryDirectory() as scratch:
-        archive = Path(scratch) / "model.tar.gz"
-        archive.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        return np.asarray(predict_proba(load_model(Path(scratch)), features))
-
-
 class ModelEndpoint:
-    """What the twin's endpoint answers (a `twin.moto_patches.ModelBehaviour`): the CSV rows of a request scored
-    by the model archive behind the endpoint, one probability a line, as SageMaker's XGBoost container answers
-    text/csv. Each archive is fetched and loaded once."""
+    """What the twin's endpoint answers (a `twin.moto_patches.ModelBehaviour`): the request served by the handlers
+    of the model archive behind the endpoint, with the threshold of its container's environment. Each archive is
+    fetched, unpacked and loaded (`model_fn`) once. A request the handlers refuse is answered with its status."""
 
     def __init__(self, s3: Any) -> None:
         self.s3 = s3
-        self._models: dict[str, Any] = {}
+        self._models: dict[str, serve.ServedModel] = {}
+        self._folders: list[tempfile.TemporaryDirectory[str]] = []
 
-    def __call__(self, model_data_url: str, body: str) -> str:
-        model = self._models.get(model_data_url)
-        if model is None:
+    def model(self, model_data_url: str, environment: dict[str, str]) -> serve.ServedModel:
+        key = json.dumps([model_data_url, environment], sort_keys=True)  # one model per archive and environment
+        if key not in self._models:
+            if environment.get("SAGEMAKER_PROGRAM") != serve.ENTRY_POINT:
+                raise ValueError(f"the container environment {environment} does not run the model's handlers")
+            folder = tempfile.TemporaryDirectory(prefix="twin-model-")
+            self._folders.append(folder)
             bucket, key = split_s3(model_data_url)
-            with tempfile.TemporaryDirectory() as scratch:
-                (Path(scratch) / "model.tar.gz").write_bytes(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-                model = self._models[model_data_url] = load_model(Path(scratch))
-        rows = [[float(v) if v.strip() else np.nan for v in line.split(",")] for line in body.splitlines() if line]
-        scores = np.asarray(predict_proba(model, np.asarray(rows, dtype=np.float64)))
-        return "\n".join(f"{score:.6f}" for score in scores)
+            archive = Path(folder.name) / "model.tar.gz"
+            archive.write_bytes(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            with tarfile.open(archive) as tar:
+                tar.extractall(folder.name, filter="data")
+            if not (Path(folder.name) / serve.CODE_DIR / serve.ENTRY_POINT).is_file():
+                raise ValueError(f"{model_data_url} holds no {serve.CODE_DIR}/{serve.ENTRY_POINT}")
+            self._models[key] = serve.load(folder.name, environment.get(serve.THRESHOLD_ENV, ""))
+        return self._models[key]
+
+    def __call__(self, call: ModelCall) -> ModelAnswer:
+        try:
+            model = self.model(call.model_data_url, call.environment)
+        except Exception as error:  # the container's model_fn fails: every invocation is a server error
+            return ModelAnswer(f"model_fn failed: {error}", "text/plain", 500)
+        try:
+            body, content_type = serve.invoke(model, call.body, call.content_type, call.accept)
+        except serve.RequestError as error:
+            return ModelAnswer(error.message, "text/plain", error.status_code)
+        return ModelAnswer(body, content_type)
+
+
+def request_bodies(batch: tabular.EncodedBatch, manifest: features.FeatureManifest) -> list[tuple[str, str]]:
+    """The rows as clients send them, `ROWS_PER_REQUEST` a request: raw CSV lines (as the raw files write them)
+    and JSON instances (numbers as numbers, missing as null) in turn."""
+    decoder = features.Decoder(manifest)
+    requests = []
+    for index, start in enumerate(range(0, batch.features.shape[0], ROWS_PER_REQUEST)):
+        rows = batch.features[start : start + ROWS_PER_REQUEST].tolist()
+        if index % 2 == 0:
+            requests.append(("\n".join(decoder.line(row) for row in rows), serve.CSV))
+            continue
+        instances = []
+        for row in rows:
+            values = decoder.fields(row)
+            instances.append(
+                {
+                    f.raw_name: None if v == manifest.missing_token else (v if f.categorical else _number(v))
+                    for f, v in zip(manifest.features, values, strict=True)
+                }
+            )
+        requests.append((json.dumps({"instances": instances}), serve.JSON))
+    return requests
+
+
+def send(
+    runtime: Any, endpoint: str, batch: tabular.EncodedBatch, manifest: features.FeatureManifest
+) -> list[Exchange]:
+    """Each request of `request_bodies` sent to the endpoint (InvokeEndpoint), asking for JSON or CSV in turn."""
+    exchanges = []
+    labels = batch.label.tolist() if batch.label is not None else []
+    for index, (body, content_type) in enumerate(request_bodies(batch, manifest)):
+        accept = serve.JSON if index % 4 < 2 else serve.CSV
+        response = runtime.invoke_endpoint(EndpointName=endpoint, ContentType=content_type, Accept=accept, Body=body)
+        start = index * ROWS_PER_REQUEST
+        exchanges.append(
+            Exchange(
+                body,
+                content_type,
+                response["Body"].read().decode(),
+                response["ContentType"],
+                labels[start : start + ROWS_PER_REQUEST],
+            )
+        )
+    return exchanges
 
 
 def write_traffic(
     s3: Any,
-    batch: tabular.EncodedBatch,
-    scores: np.ndarray,
+    exchanges: list[Exchange],
     *,
     capture_uri: str,
     ground_truth_uri: str | None,
     at: datetime,
 ) -> Written:
-    """Capture records for `batch` (served at `at`, one second apart per request) and, given a URI, its labels."""
+    """Capture records of the exchanges (served at `at`, one second apart) and, given a URI, their labels."""
     capture_lines: dict[str, list[str]] = {}
     truth_lines: dict[str, list[str]] = {}
-    records = 0
-    for start in range(0, batch.features.shape[0], ROWS_PER_REQUEST):
-        rows = batch.features[start : start + ROWS_PER_REQUEST]
-        moment = (at + timedelta(seconds=records)).astimezone(UTC)
+    rows = 0
+    for number, exchange in enumerate(exchanges):
+        moment = (at + timedelta(seconds=number)).astimezone(UTC)
         event_id = str(uuid.uuid4())
         hour = f"{moment:%Y/%m/%d/%H}"
         capture_lines.setdefault(hour, []).append(
             json.dumps(
                 {
                     "captureData": {
-                        "endpointInput": {
-                            "observedContentType": "text/csv",
-                            "mode": "INPUT",
-                            "data": "\n".join(",".join(_number(v) for v in row) for row in rows),
-                            "encoding": "CSV",
-                        },
-                        "endpointOutput": {
-                            "observedContentType": "text/csv; charset=utf-8",
-                            "mode": "OUTPUT",
-                            "data": "\n".join(f"{s:.6f}" for s in scores[start : start + ROWS_PER_REQUEST]),
-                            "encoding": "CSV",
-                        },
+                        "endpointInput": _captured(exchange.body, exchange.content_type, "INPUT"),
+                        "endpointOutput": _captured(exchange.answer, exchange.answer_type, "OUTPUT"),
                     },
                     "eventMetadata": {"eventId": event_id, "inferenceTime": moment.strftime("%Y-%m-%dT%H:%M:%SZ")},
                     "eventVersion": "0",
                 }
             )
         )
-        if ground_truth_uri is not None and batch.label is not None:
-            labels = batch.label[start : start + ROWS_PER_REQUEST]
+        if ground_truth_uri is not None and exchange.labels:
             truth_lines.setdefault(hour, []).append(
                 json.dumps(
                     {
-                        "groundTruthData": {"data": "\n".join(str(int(v)) for v in labels), "encoding": "CSV"},
+                        "groundTruthData": {"data": "\n".join(str(int(v)) for v in exchange.labels), "encoding": "CSV"},
                         "eventMetadata": {"eventId": event_id},
                         "eventVersion": "0",
                     }
                 )
             )
-        records += 1
+        rows += len(serve.probabilities_of(exchange.answer, exchange.answer_type))
     capture_keys = _put(s3, capture_uri, capture_lines)
     truth_keys = _put(s3, ground_truth_uri, truth_lines) if ground_truth_uri else []
-    return Written(records, int(batch.features.shape[0]), capture_keys, truth_keys)
+    return Written(len(exchanges), rows, capture_keys, truth_keys)
+
+
+def _number(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def _captured(data: str, content_type: str, mode: str) -> dict[str, str]:
+    """A captured payload, text-encoded as the endpoint config's CaptureContentTypeHeader asks for CSV and JSON."""
+    encoding = "JSON" if serve.media_type(content_type) == serve.JSON else "CSV"
+    return {"observedContentType": content_type, "mode": mode, "data": data, "encoding": encoding}
 
 
 def _put(s3: Any, base_uri: str, lines_by_hour: dict[str, list[str]]) -> list[str]:
@@ -165,10 +223,3 @@ def _put(s3: Any, base_uri: str, lines_by_hour: dict[str, list[str]]) -> list[st
         s3.put_object(Bucket=bucket, Key=key, Body=("\n".join(lines) + "\n").encode())
         keys.append(key)
     return keys
-
-
-def _number(value: float) -> str:
-    """Processed-layout values as the endpoint receives them: integers without `.0`, missing as empty."""
-    if value != value:
-        return ""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))

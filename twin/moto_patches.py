@@ -27,7 +27,9 @@ moto runs Step Functions executions with the ASL interpreter it took from LocalS
 - Lambda without Docker always answers its own request body: a function registered with `register_lambda` runs
   a Python callable in-process instead (the real handler's logic against moto).
 - SageMaker Runtime answers static text, cached by request: `set_model_behaviour` decides what an endpoint
-  answers from the ModelDataUrl of the model behind its live config, so a bad model really fails the smoke test.
+  answers (a `ModelCall`: the ModelDataUrl and Environment of the model behind its live config, the body, its
+  ContentType and Accept), so a bad model really fails the smoke test; an answer with a 4xx/5xx status is the
+  ModelError (HTTP 424) InvokeEndpoint raises on AWS, with the container's status and message.
 
 - Several accounts (a promotion across accounts): the interpreter's clients all send moto's default account; each
   aws-sdk, Lambda or SNS task here sends the account of its state machine (`x-moto-account-id`), and
@@ -35,8 +37,9 @@ moto runs Step Functions executions with the ASL interpreter it took from LocalS
   resource policy grants; moto evaluates no policy). `account_clients` makes a test's clients of one account.
 - UpdateModelPackage replaces CustomerMetadataProperties whole; AWS adds and updates the keys given: merged.
 - Batch transform jobs complete at once without writing anything: the champion/challenger gate's jobs write
-  `<input file>.out` under their S3OutputPath, each line what the model behaviour answers for the row (after the
-  job's InputFilter `$[1:]`, joined to the input and filtered by `$[0,-1]`: `label,score`).
+  `<input file>.out` under their S3OutputPath, the model behaviour's answer to each mini-batch of lines with the
+  job's DataProcessing applied (`pipeline_definition.local_runner.transform.transform_lines`, the local runner's
+  emulation: InputFilter, JoinSource, OutputFilter); an error answer fails the job, with its message.
 - CreateStateMachine parses the definition to validate it and drops the result; every execution then parses it
   again (ANTLR: about a fifth of a promotion test's time). The validation's parse is handed to the next execution
   of the same definition, once: each parsed program still serves one execution only, as in moto.
@@ -65,7 +68,29 @@ _lock = threading.Lock()
 _applied = False
 
 LambdaHandler = Callable[[dict[str, Any], dict[str, str]], Any]  # (event, function environment) -> result
-ModelBehaviour = Callable[[str, str], str]  # (model data URL, request body) -> response body
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """One request to a model: its container's ModelDataUrl and Environment, the body, ContentType and Accept."""
+
+    model_data_url: str
+    environment: dict[str, str]
+    body: str
+    content_type: str = "text/csv"
+    accept: str = "text/csv"
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    """What the model's container answers: the body, its content type, and the HTTP status."""
+
+    body: str
+    content_type: str = "text/csv"
+    status: int = 200
+
+
+ModelBehaviour = Callable[[ModelCall], ModelAnswer]
 
 
 def local_step_functions_config() -> dict[str, Any]:
@@ -274,8 +299,10 @@ def _alarm_in_alarm(account: str, region: str, state: _EndpointState) -> str | N
 
 
 def _write_transform_output(sagemaker: Any, model_name: str, job: Any) -> None:
-    """`<input>.out` under the job's S3OutputPath: per input line, the label and what the model answers."""
+    """`<input>.out` under the job's S3OutputPath: the model behaviour's answers, with the job's DataProcessing."""
     from moto.s3.models import s3_backends
+
+    from pipeline_definition.local_runner.transform import TransformError, transform_lines
 
     def located(uri: str) -> tuple[Any, str, str]:
         bucket, key = uri.removeprefix("s3://").split("/", 1)
@@ -284,14 +311,32 @@ def _write_transform_output(sagemaker: Any, model_name: str, job: Any) -> None:
 
     source = job.transform_input["DataSource"]["S3DataSource"]["S3Uri"]
     backend, bucket, key = located(source)
-    rows = [line for line in backend.get_object(bucket, key).value.decode().split("\n") if line.strip()]
-    model_data_url = sagemaker.describe_model(model_name).primary_container["ModelDataUrl"]
-    scores = _model_behaviour[0](model_data_url, "\n".join(row.split(",", 1)[1] for row in rows)).split("\n")
-    # a model answering garbage writes garbage (the gate's check refuses it), as a real transform job would
-    lines = [f"{row.split(',', 1)[0]},{score}" for row, score in zip(rows, scores, strict=False)]
+    lines = backend.get_object(bucket, key).value.decode().split("\n")
+    container = sagemaker.describe_model(model_name).primary_container
+
+    def invoke(body: str) -> str:
+        answer = _model_behaviour[0](
+            ModelCall(
+                container["ModelDataUrl"],
+                dict(container.get("Environment") or {}),
+                body,
+                job.transform_input.get("ContentType", "text/csv"),
+                job.transform_output.get("Accept", "text/csv"),
+            )
+        )
+        if answer.status >= 400:
+            raise TransformError(f"ClientError: {answer.status} {answer.body[:200]}")
+        return answer.body
+
+    try:
+        # a model answering garbage writes garbage (the gate's check refuses it), as a real transform job would
+        out_lines = transform_lines(lines, invoke, job.data_processing, max_payload_mb=job.max_payload_in_mb or 6)
+    except TransformError as error:
+        job.transform_job_status, job.failure_reason = "Failed", str(error)
+        return
     out_backend, out_bucket, out_prefix = located(job.transform_output["S3OutputPath"].rstrip("/") + "/")
     out_key = f"{out_prefix}{key.rsplit('/', 1)[-1]}.out"
-    out_backend.put_object(out_bucket, out_key, ("\n".join(lines) + "\n").encode())
+    out_backend.put_object(out_bucket, out_key, ("\n".join(out_lines) + "\n").encode())
 
 
 def _patch_runtime() -> None:
@@ -308,14 +353,29 @@ def _patch_runtime() -> None:
         endpoint = sagemaker.endpoints.get(name)
         if endpoint is None or endpoint.endpoint_status not in ("InService", "Updating"):
             message = f"Endpoint {name} of account {self.current_account} not found or not in service."
-            return 400, {}, json.dumps({"__type": "ValidationError", "message": message})
+            return 400, {"status": 400}, json.dumps({"__type": "ValidationError", "message": message})
         config = sagemaker.endpoint_configs[endpoint.endpoint_config_name]
         variant = config.production_variants[0]
-        model = sagemaker.describe_model(variant["ModelName"])
+        container = sagemaker.describe_model(variant["ModelName"]).primary_container
         body = self.body.decode() if isinstance(self.body, bytes) else str(self.body)
-        answer = _model_behaviour[0](model.primary_container["ModelDataUrl"], body)
-        headers = {"Content-Type": "text/csv", "x-Amzn-Invoked-Production-Variant": variant["VariantName"]}
-        return 200, headers, answer
+        call = ModelCall(
+            container["ModelDataUrl"],
+            dict(container.get("Environment") or {}),
+            body,
+            self.headers.get("Content-Type", "application/octet-stream"),
+            self.headers.get("Accept", "*/*"),
+        )
+        answer = _model_behaviour[0](call)
+        if answer.status >= 400:  # the container's error: InvokeEndpoint raises ModelError (HTTP 424)
+            error = {
+                "Message": f'Received client error ({answer.status}) from primary with message "{answer.body}".',
+                "OriginalStatusCode": answer.status,
+                "OriginalMessage": answer.body,
+            }
+            # moto takes a response's status from its "status" header, not from the tuple
+            return 424, {"status": 424, "x-amzn-ErrorType": "ModelError"}, json.dumps(error)
+        headers = {"Content-Type": answer.content_type, "x-Amzn-Invoked-Production-Variant": variant["VariantName"]}
+        return 200, headers, answer.body
 
     responses.SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint  # type: ignore[method-assign]  # a documented moto patch
 

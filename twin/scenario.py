@@ -217,7 +217,10 @@ def _monitoring(world: World, timeline: Timeline, state: State) -> None:
         violations = _metric(world, "DriftViolations")
         if violations != 0 or world.routes is None or world.routes.received(DRIFT):
             raise StepError(f"DriftViolations={violations} on unshifted traffic")
-        evidence.append(f"{result.execution_arn}: {written.rows} captured rows, DriftViolations=0, no event")
+        evidence.append(
+            f"{result.execution_arn}: {written.rows} rows in {written.records} captured raw requests (CSV and JSON), "
+            "DriftViolations=0, no event"
+        )
     with timeline.step("monitoring-violations") as evidence:
         result, written = _monitor(world, state, shift=SHIFT)
         violations = _metric(world, "DriftViolations")
@@ -238,8 +241,8 @@ def _monitoring(world: World, timeline: Timeline, state: State) -> None:
 
 
 def _monitor(world: World, state: State, shift: str | None) -> tuple[Any, capture.Written]:
-    """Traffic for one window (scored by the deployed model), then a monitoring run over it."""
-    from pipeline_code.monitoring_inputs import describe_deployed
+    """Traffic for one window (raw requests served by the deployed model's handlers), then a monitoring run."""
+    from pipeline_code.monitoring_inputs import describe_deployed, model_encoder
 
     if not state.package_arn:
         raise StepError("no deployed package to monitor")
@@ -248,12 +251,16 @@ def _monitor(world: World, state: State, shift: str | None) -> tuple[Any, captur
     # Each window its own rows of adult.data, past the lines the loop lands for training.
     skip = (world.sample_rows or 0) + (TRAFFIC_ROWS if shift else 0)
     rows = capture.shifted(capture.unseen_rows(DATA_DIR / "adult.data.gz", skip=skip, count=TRAFFIC_ROWS), shift)
-    scores = capture.score(c["s3"], state.deployed.model_uri, rows.features)
+    bucket, key = capture.split_s3(state.deployed.model_uri)
+    archive = c["s3"].get_object(Bucket=bucket, Key=key)["Body"].read()
+    # sent as clients send them: raw records, CSV and JSON, through InvokeEndpoint
+    exchanges = capture.send(
+        c["sagemaker-runtime"], world.resources.endpoint, rows, model_encoder(archive, key).manifest
+    )
     defaults = _monitoring_defaults(world)
     written = capture.write_traffic(
         c["s3"],
-        rows,
-        scores,
+        exchanges,
         capture_uri=defaults["CaptureUri"],
         ground_truth_uri=defaults["GroundTruthUri"],
         at=datetime.now(UTC) - timedelta(hours=2),

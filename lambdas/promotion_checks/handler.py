@@ -5,12 +5,14 @@ champion/challenger gate. Standard library and boto3 only (the Lambda runtime's)
 all be equal, and equal to `expected` when one is given (the digest the source environment recorded). The answer
 is `{"sha256": ...}`; any difference raises `CheckError`, whose message becomes the rejection reason.
 
-`{"check": "gate", "candidate_uri": ..., "champion_uri": "<uri or ''>", ...costs and margins}`: the outputs of
-the two batch transform jobs that scored the candidate and the live model (the champion) on the same held-out
-rows, one `label,score` line per row. Both are measured the same way, as `pipeline_code.metrics` does in the
-training pipeline's evaluation: ROC AUC, and the expected cost per 1,000 decisions at each model's own
-cost-optimal threshold. The candidate passes unless its AUC is lower by more than `max_auc_drop` or its cost
-higher by more than `max_cost_increase_per_1000`; without a champion (the first model) it passes.
+`{"check": "gate", "candidate_uri": ..., "champion_uri": "<uri or ''>", "labels": [negative, positive], ...costs
+and margins}`: the outputs of the two batch transform jobs that scored the candidate and the live model (the
+champion) on the same held-out raw rows, one `label,probability` line per row, the label as the raw data writes it
+(one of `labels`, the test file's trailing dot allowed). Both are measured the same way, as
+`pipeline_code.metrics` does in the training pipeline's evaluation: ROC AUC, and the expected cost per 1,000
+decisions at each model's own cost-optimal threshold. The candidate passes unless its AUC is lower by more than
+`max_auc_drop` or its cost higher by more than `max_cost_increase_per_1000`; without a champion (the first model)
+it passes.
 """
 
 from __future__ import annotations
@@ -59,20 +61,25 @@ def digest(uris: list[str], expected: str, *, s3: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------- the gate
 
 
-def labelled_scores(text: str) -> tuple[list[int], list[float]]:
-    """`label,score` lines (a transform job's output with JoinSource Input and OutputFilter $[0,-1])."""
+def labelled_scores(text: str, words: list[str]) -> tuple[list[int], list[float]]:
+    """`label,probability` lines (a transform job's output with JoinSource Input and OutputFilter $[-3,-2]), the
+    label one of `words` (negative, positive)."""
     labels: list[int] = []
     scores: list[float] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         parts = line.strip().strip("[]").split(",")
+        word = parts[0].strip().strip('"').rstrip(".")
         try:
-            label, score = int(float(parts[0])), float(parts[-1])
+            score = float(parts[-1])
         except (ValueError, IndexError):
-            raise CheckError(f"line {number} is not 'label,score': {line[:100]!r}") from None
-        if label not in (0, 1) or not 0.0 <= score <= 1.0:
-            raise CheckError(f"line {number}: label must be 0 or 1 and score a probability: {line[:100]!r}")
+            raise CheckError(f"line {number} is not 'label,probability': {line[:100]!r}") from None
+        if word not in words or len(parts) != 2 or not 0.0 <= score <= 1.0:
+            raise CheckError(
+                f"line {number}: the label must be one of {words} and the probability in [0, 1]: {line[:100]!r}"
+            )
+        label = words.index(word)
         labels.append(label)
         scores.append(score)
     if not labels or len(set(labels)) < 2:
@@ -115,9 +122,9 @@ def cost_per_1000(labels: list[int], scores: list[float], fp_cost: float, fn_cos
     return best / len(labels) * 1000
 
 
-def _figures(s3: Any, uri: str, fp_cost: float, fn_cost: float) -> dict[str, float]:
+def _figures(s3: Any, uri: str, words: list[str], fp_cost: float, fn_cost: float) -> dict[str, float]:
     bucket, key = _location(uri)
-    labels, scores = labelled_scores(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8"))
+    labels, scores = labelled_scores(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8"), words)
     return {
         "auc": round(auc(labels, scores), 6),
         "cost_per_1000": round(cost_per_1000(labels, scores, fp_cost, fn_cost), 4),
@@ -128,7 +135,10 @@ def _figures(s3: Any, uri: str, fp_cost: float, fn_cost: float) -> dict[str, flo
 def gate(event: dict[str, Any], *, s3: Any) -> dict[str, Any]:
     fp_cost, fn_cost = float(event["false_positive_cost"]), float(event["false_negative_cost"])
     max_drop, max_increase = float(event["max_auc_drop"]), float(event["max_cost_increase_per_1000"])
-    candidate = _figures(s3, str(event["candidate_uri"]), fp_cost, fn_cost)
+    words = [str(w) for w in event["labels"]]
+    if len(words) != 2 or words[0] == words[1]:
+        raise CheckError(f"labels must be [negative, positive]: {words}")
+    candidate = _figures(s3, str(event["candidate_uri"]), words, fp_cost, fn_cost)
     metadata = {
         "gate_candidate_auc": f"{candidate['auc']:.4f}",
         "gate_candidate_cost_per_1000": f"{candidate['cost_per_1000']:.2f}",
@@ -141,7 +151,7 @@ def gate(event: dict[str, Any], *, s3: Any) -> dict[str, Any]:
         )
         metadata["gate_champion"] = "none"
         return {"passed": True, "candidate": candidate, "champion": None, "summary": summary, "metadata": metadata}
-    champion = _figures(s3, str(event["champion_uri"]), fp_cost, fn_cost)
+    champion = _figures(s3, str(event["champion_uri"]), words, fp_cost, fn_cost)
     if champion["rows"] != candidate["rows"]:
         raise CheckError(f"the two models scored {candidate['rows']} and {champion['rows']} rows: not the same data")
     failures = []

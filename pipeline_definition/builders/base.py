@@ -42,7 +42,8 @@ PROCESSING_OUT = "/opt/ml/processing/output"
 # SageMaker Distribution (CPU): Python 3.12 with numpy, pandas, pyarrow, scipy, scikit-learn, xgboost and
 # matplotlib, everything `pipeline_code/requirements.txt` lists, so jobs install nothing at start.
 DISTRIBUTION_IMAGE = ("sagemaker-distribution", "3.2.0")
-SERVING_IMAGE = ("xgboost", "3.0-5")  # the SageMaker XGBoost container serves `xgboost-model` files
+# SageMaker's XGBoost framework container: serves the model's own handlers in script mode (pipeline_code.serve)
+SERVING_IMAGE = ("xgboost", "3.0-5")
 
 
 @dataclass(frozen=True)

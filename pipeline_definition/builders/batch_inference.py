@@ -1,9 +1,10 @@
 """The batch-inference pipeline: scores a data set in the lake with the latest approved model.
 
-PrepareBatch (raw rows → the model's feature layout) and ResolveModel (the latest Approved package → a SageMaker
-model) → ScoreBatch (a Transform step; predictions joined to their inputs, in the curated zone). Scheduled by
-`schedules.batch_inference`, or started on demand. It runs the same deployed `pipeline_code/` version as the
-training pipeline, through the shared `PipelineBuilder`.
+ResolveModel (the latest Approved package → a SageMaker model) → ScoreBatch (a Transform step over the raw files
+under `InputDataUri` as they are: the model's own handlers read raw records, exactly as the endpoint does, so there
+is no preparation step and no second copy of the encoding; each output line is the input line followed by
+`probability,decision`, in the curated zone). Scheduled by `schedules.batch_inference`, or started on demand. It
+runs the same deployed `pipeline_code/` version as the training pipeline, through the shared `PipelineBuilder`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from sagemaker.core.transformer import Transformer
 from sagemaker.core.workflow import ExecutionVariables, Join, JsonGet, PropertyFile
 from sagemaker.mlops.workflow import Pipeline, TransformStep
 
-from pipeline_definition.builders.base import PROCESSING_IN, PROCESSING_OUT, PipelineBuilder
+from pipeline_definition.builders.base import PROCESSING_OUT, PipelineBuilder
 from pipeline_definition.builders.parameters import BatchInferenceParameters
 from pipeline_definition.contract import BATCH_PREDICTIONS_PREFIX, PLACEHOLDERS
 
@@ -22,13 +23,6 @@ class BatchInferencePipelineBuilder(PipelineBuilder[BatchInferenceParameters]):
 
     def build(self) -> Pipeline:
         env = self.ctx.environment
-        prepare = self.processing_step(
-            "PrepareBatch",
-            "batch_prepare",
-            inputs=[self.input("data", self.params.input_data, f"{PROCESSING_IN}/data")],
-            outputs=["features"],
-            arguments=["--input", f"{PROCESSING_IN}/data", "--output", f"{PROCESSING_OUT}/features"],
-        )
         resolved = PropertyFile(name="ResolvedModel", output_name="model", path="model.json")
         resolve = self.processing_step(
             "ResolveModel",
@@ -70,17 +64,17 @@ class BatchInferencePipelineBuilder(PipelineBuilder[BatchInferenceParameters]):
         score = TransformStep(
             name="ScoreBatch",
             step_args=transformer.transform(
-                # The file itself: the folder also holds manifest.json, which is not data to score.
-                data=Join(on="/", values=[self.step_output(prepare, "features"), "features.csv"]),
+                # Every object under the prefix, raw (a header line is answered with one, so lines stay aligned).
+                data=self.params.input_data,
                 content_type="text/csv",
                 split_type="Line",
-                join_source="Input",  # each output line: the features the model saw, then its score
+                join_source="Input",  # each output line: the raw input line, then the model's probability,decision
             ),
         )
         return Pipeline(
             name=self.ctx.names.batch_pipeline,
             parameters=self.parameters,
-            steps=[prepare, resolve, score],
+            steps=[resolve, score],
             sagemaker_session=self.session,
             pipeline_experiment_config=None,  # no SageMaker Experiments trial per execution (see training.py)
         )

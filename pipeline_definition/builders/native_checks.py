@@ -2,9 +2,10 @@
 
 Only for accounts that still have both services. They register new baselines and never fail the run: the gate is
 the project's own evaluation and bias step, which every account can run. The data-quality baseline is computed over
-the train split in the endpoint's request layout (features only, from `pipeline_code.model_monitor_inputs`, which
-also writes the SHAP baseline row); the model package records where both baselines are (`model_monitor_*`
-metadata) for the promotion to hand them to the monitoring schedules of the model-monitor backend.
+the train split in the endpoint's request layout (raw records, features only, from
+`pipeline_code.model_monitor_inputs`, which also writes the SHAP baseline row); the model package records where
+both baselines are (`model_monitor_*` metadata) for the promotion to hand them to the monitoring schedules of the
+model-monitor backend.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def native_checks(builder: PipelineBuilder[Any], preprocess: ProcessingStep) -> 
         inputs=[
             builder.input("train", builder.step_output(preprocess, "train"), f"{PROCESSING_IN}/train"),
             builder.input("baseline", builder.step_output(preprocess, "baseline"), f"{PROCESSING_IN}/baseline"),
+            builder.input("manifest", builder.step_output(preprocess, "manifest"), f"{PROCESSING_IN}/manifest"),
         ],
         outputs=["features", "shap"],
         arguments=[
@@ -46,6 +48,8 @@ def native_checks(builder: PipelineBuilder[Any], preprocess: ProcessingStep) -> 
             f"{PROCESSING_IN}/train",
             "--baseline",
             f"{PROCESSING_IN}/baseline",
+            "--manifest",
+            f"{PROCESSING_IN}/manifest",
             "--output",
             PROCESSING_OUT,
         ],

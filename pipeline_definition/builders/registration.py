@@ -1,8 +1,14 @@
 """The training pipeline's RegisterModel step: the model package it writes to the Model Registry.
 
-The package carries what the promotion and the monitoring read later: the serving image, the evaluation, bias and
-explainability reports (model metrics), the drift-check baselines, and the run's lineage as metadata (snapshot,
-code, trigger, hyper-parameters, and, with native checks, where SageMaker's baselines are).
+The package carries what the promotion and the monitoring read later: the serving image and its environment, the
+evaluation, bias and explainability reports (model metrics), the drift-check baselines, and the run's lineage as
+metadata (snapshot, code, trigger, hyper-parameters, and, with native checks, where SageMaker's baselines are).
+
+The model serves raw records (`pipeline_code.serve`): SageMaker's XGBoost framework container in script mode runs
+the handlers packed in ``model.tar.gz`` (``SAGEMAKER_PROGRAM``, ``SAGEMAKER_SUBMIT_DIRECTORY``), and decides at the
+threshold the evaluation found cheapest at the configured costs (``MLOPS_DECISION_THRESHOLD``, from
+``evaluation.json``'s ``serving.decision_threshold``). The environment is part of the package: every environment
+that promotes it serves it the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from sagemaker.core.workflow import ExecutionVariables, Join, JsonGet, PropertyF
 from sagemaker.mlops.workflow import ModelStep, ProcessingStep
 from sagemaker.serve.model_builder import ModelBuilder
 
-from pipeline_code import schema
+from pipeline_code import schema, serve
 from pipeline_definition.builders.base import SERVING_IMAGE, PipelineBuilder
 from pipeline_definition.builders.parameters import TrainingParameters
 from pipeline_definition.contract import PLACEHOLDERS
@@ -55,16 +61,20 @@ def register_step(builder: PipelineBuilder[TrainingParameters], run: RunResults)
         model_statistics=MetricsSource(s3_uri=evaluation_uri, content_type="application/json"),
         bias_post_training_constraints=MetricsSource(s3_uri=bias_uri, content_type="application/json"),
     )
+    threshold = JsonGet(
+        step_name=run.evaluate.name, property_file=run.evaluation_report, json_path="serving.decision_threshold"
+    )
     model = ModelBuilder(
         s3_model_data_url=run.model_data,
         image_uri=serving_image,
         role_arn=PLACEHOLDERS.role_arn,
         sagemaker_session=builder.session,
+        env_vars={**serve.SCRIPT_MODE_ENV, serve.THRESHOLD_ENV: threshold},
     )
     step_args = model.register(
         model_package_group_name=PLACEHOLDERS.model_package_group,
-        content_types=["text/csv"],
-        response_types=["text/csv"],
+        content_types=[serve.CSV, serve.JSON],
+        response_types=[serve.JSON, serve.CSV],
         inference_instances=[env.inference.instance_type],
         transform_instances=[env.inference.instance_type],
         model_metrics=metrics,

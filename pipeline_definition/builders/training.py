@@ -78,7 +78,7 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
             "Preprocess",
             "preprocess",
             inputs=[data],
-            outputs=["train", "validation", "test", "manifest", "baseline"],
+            outputs=["train", "validation", "test", "raw_test", "manifest", "baseline"],
             arguments=[*snapshot_args, "--output", PROCESSING_OUT],
             property_files=[lineage_file],
         )
@@ -110,6 +110,12 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
                 channel_name="validation",
                 data_source=self.step_output(preprocess, "validation"),
                 content_type="text/csv",
+            ),
+            # the encoding of the data: training packs it into model.tar.gz, which serves with it (pipeline_code.serve)
+            InputData(
+                channel_name="manifest",
+                data_source=self.step_output(preprocess, "manifest"),
+                content_type="application/json",
             ),
         ]
         training = TrainingStep(

@@ -45,13 +45,14 @@ def _gate(candidate: str, champion: str | None) -> dict[str, Any]:
         "check": "gate", "candidate_uri": "s3://b/candidate.out",
         "champion_uri": "s3://b/champion.out" if champion is not None else "",
         "false_positive_cost": 1.0, "false_negative_cost": 5.0, "max_auc_drop": 0.01,
-        "max_cost_increase_per_1000": 5.0,
+        "max_cost_increase_per_1000": 5.0, "labels": ["<=50K", ">50K"],
     }  # fmt: skip
     return checks.run(event, s3=FakeS3(objects))
 
 
-PERFECT = "0,0.1\n1,0.9\n0,0.2\n1,0.8\n"
-CONSTANT = "0,0.5\n1,0.5\n0,0.5\n1,0.5\n"
+# the gate's transform output: each raw row's label word (the test file's may end in a dot), then its probability
+PERFECT = "<=50K,0.1\n>50K,0.9\n<=50K.,0.2\n>50K.,0.8\n"
+CONSTANT = "<=50K,0.5\n>50K,0.5\n<=50K,0.5\n>50K,0.5\n"
 
 
 def test_without_a_champion_the_candidate_passes() -> None:
@@ -73,11 +74,13 @@ def test_a_worse_candidate_fails_naming_both_figures_and_an_equal_one_passes() -
 
 def test_scores_of_other_rows_or_garbage_are_refused() -> None:
     with pytest.raises(checks.CheckError, match="not the same data"):
-        _gate(PERFECT, PERFECT + "0,0.3\n")
-    with pytest.raises(checks.CheckError, match="is not 'label,score'"):
-        _gate("0,not a number\n", None)
+        _gate(PERFECT, PERFECT + "<=50K,0.3\n")
+    with pytest.raises(checks.CheckError, match="is not 'label,probability'"):
+        _gate("<=50K,not a number\n", None)
+    with pytest.raises(checks.CheckError, match=r"the label must be one of \['<=50K', '>50K'\]"):
+        _gate("0,0.1\n1,0.9\n", None)  # codes are not the raw test split's labels
     with pytest.raises(checks.CheckError, match="both classes"):
-        _gate("0,0.1\n0,0.2\n", None)
+        _gate("<=50K,0.1\n<=50K,0.2\n", None)
 
 
 def test_the_digest_must_match_across_copies_and_the_recorded_one() -> None:

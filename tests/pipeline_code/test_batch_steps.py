@@ -1,100 +1,24 @@
-"""Batch inference steps: raw data to the model's features (as preprocess encodes them), and the SageMaker model
-of the newest approved package (moto's Model Registry)."""
+"""Batch inference's ResolveModel step: the SageMaker model of the newest approved package (moto's Model Registry).
+The transform itself scores raw files through the model's handlers (tests/pipeline_code/test_serve.py, and the
+batch-inference pipeline on the twin in tests/pipeline_definition/test_local_runner.py)."""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-import numpy as np
 import pytest
 from botocore.config import Config
 
-from pipeline_code import batch_prepare, resolve_model, schema, tabular
-from pipeline_code.errors import DataValidationError, PipelineError
+from pipeline_code import resolve_model
+from pipeline_code.errors import PipelineError
 from tests.moto_server import moto_server
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/mlops-dev-batch"
-
-
-def _raw_row_by_hand(line: str) -> list[float]:
-    """A raw Adult line in model layout, from the schema's category lists only."""
-    values = [v.strip() for v in line.split(",")]
-    row = []
-    for col, value in zip(schema.FEATURES, values, strict=False):
-        if isinstance(col, schema.CategoricalColumn):
-            row.append(float(col.categories.index(value)) if value != "?" else -1.0)
-        else:
-            row.append(float(value))
-    return row
-
-
-def test_batch_prepare_encodes_every_row_as_preprocess_does_in_input_order(adult_dir: Path, tmp_path: Path) -> None:
-    raw = adult_dir / "adult.test.gz"
-
-    assert batch_prepare.main(["--input", str(raw), "--output", str(tmp_path)]) == 0
-
-    prepared = tabular.read_processed(tmp_path / "features.csv")
-    assert prepared.label is None  # 14 columns: features only
-    expected = np.concatenate([b.features for b in tabular.iter_encoded_raw([raw])])  # preprocess's encoding
-    np.testing.assert_array_equal(prepared.features, expected)
-    lines = gzip.decompress(raw.read_bytes()).decode().splitlines()[1:]
-    for index in (0, 1, 2, 19, 1000, len(lines) - 1):  # checked independently of tabular
-        assert prepared.features[index].tolist() == _raw_row_by_hand(lines[index])
-    assert (prepared.features == -1).any()  # missing categories were among them
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["rows"] == manifest["labels_dropped"] == len(lines) == 16281
-    assert manifest["input"]["files"][0]["sha256"] == hashlib.sha256(raw.read_bytes()).hexdigest()
-
-
-def test_batch_prepare_takes_files_without_labels(adult_lines: list[str], tmp_path: Path) -> None:
-    unlabelled = tmp_path / "new.csv"
-    unlabelled.write_text("\n".join(line.rsplit(",", 1)[0] for line in adult_lines[:201]) + "\n")
-
-    assert batch_prepare.main(["--input", str(unlabelled), "--output", str(tmp_path / "out")]) == 0
-
-    features = tabular.read_processed(tmp_path / "out" / "features.csv").features
-    assert features.tolist() == [_raw_row_by_hand(line) for line in adult_lines[1:201]]
-    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["labels_dropped"] == 0
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        (lambda v: v.__setitem__(0, " 130"), "column 'age': 1 value(s) outside [16, 100] [130.0] (first at line 4)"),
-        (lambda v: v.__setitem__(1, " Astronaut"), "column 'workclass' has unseen categories ['Astronaut']"),
-        (
-            lambda v: v.__setitem__(2, " 12.5"),
-            "column 'fnlwgt': 1 non-whole value(s) ['12.5'] (first at bad.csv line 4)",
-        ),
-        (lambda v: v.insert(0, " x"), "malformed CSV"),
-    ],
-)
-def test_batch_prepare_stops_on_schema_problems_and_writes_nothing(
-    adult_lines: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], change: Any, message: str
-) -> None:
-    lines = adult_lines[:10]
-    values = lines[3].split(",")
-    change(values)
-    lines[3] = ",".join(values)
-    (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n")
-
-    assert batch_prepare.main(["--input", str(tmp_path / "bad.csv"), "--output", str(tmp_path / "out")]) == 1
-
-    assert f"bad.csv: {message}" in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
-
-
-def test_batch_prepare_names_a_missing_feature_column(adult_lines: list[str], tmp_path: Path) -> None:
-    (tmp_path / "bad.csv").write_text("\n".join(line.split(",", 1)[1] for line in adult_lines[:5]) + "\n")
-    with pytest.raises(DataValidationError, match=r"bad\.csv: missing column 'age'"):
-        batch_prepare.read_feature_header(tmp_path / "bad.csv")
 
 
 # ---------------------------------------------------------------- resolve_model on moto's Model Registry

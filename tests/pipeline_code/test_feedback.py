@@ -1,4 +1,4 @@
-"""Labelled feedback on moto: captured rows with ground truth come back as the raw rows they were encoded from."""
+"""Labelled feedback on moto: captured raw requests with ground truth come back as the raw rows clients sent."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pipeline_code import feedback, tabular
+from pipeline_code import features, feedback, tabular
 from pipeline_code.artifacts import read_json
 from pipeline_code.errors import PipelineError
 from tests.pipeline_code.test_monitoring_inputs import (
@@ -49,18 +49,24 @@ def test_labelled_rows_are_written_back_in_the_raw_layout(
     header, rows = adult_lines[0], adult_lines[1:401]
     assert any("?" in row for row in rows)  # missing categories travel too
     batch = _encoded([header, *rows], tmp_path)
-    requests = requests_of(batch, np.zeros(len(rows), dtype=np.float32), "fb")
+    requests = requests_of(batch, rows, np.zeros(len(rows), dtype=np.float32), "fb")
     s3 = client("s3", endpoint)
     s3.create_bucket(Bucket=RAW_BUCKET)
     upload_by_hour(s3, CAPTURE, [(r.time, capture_line(r, i)) for i, r in enumerate(requests)])
     unlabelled = {r.event_id for r in requests[::3]}  # a third of the requests have no ground truth yet
     truth = [
-        (r.time + timedelta(minutes=30), json.dumps({
-            "groundTruthData": {"data": "\n".join(str(int(v)) for v in r.labels), "encoding": "CSV"},
-            "eventMetadata": {"eventId": r.event_id},
-        }))
-        for r in requests if r.event_id not in unlabelled
-    ]  # fmt: skip
+        (
+            r.time + timedelta(minutes=30),
+            json.dumps(
+                {
+                    "groundTruthData": {"data": "\n".join(str(int(v)) for v in r.labels), "encoding": "CSV"},
+                    "eventMetadata": {"eventId": r.event_id},
+                }
+            ),
+        )
+        for r in requests
+        if r.event_id not in unlabelled
+    ]
     upload_by_hour(s3, GROUND_TRUTH, truth)
 
     out = tmp_path / "out"
@@ -104,18 +110,24 @@ def test_no_feedback_without_ground_truth(endpoint: str, deployed: str, tmp_path
     [
         ({"features": []}, "not a feature manifest"),
         (
-            {"features": [], "label": {"raw_name": "Y", "positive": "rich"}, "missing_category_code": -1},
+            {
+                "features": [],
+                "label": {"name": "y", "raw_name": "Y", "positive": "rich", "values": ["a", "b"]},
+                "missing_category_code": -1,
+                "missing_token": "?",
+            },
             "positive label 'rich'",
         ),
     ],
 )
 def test_a_bad_manifest_is_named(manifest: dict[str, Any], message: str) -> None:
     with pytest.raises(PipelineError, match=message):
-        feedback.Decoder(manifest, "s3://a/m.json")
+        features.FeatureManifest.from_document(manifest, "s3://a/m.json")
 
 
 def test_a_code_outside_the_deployed_categories_is_an_error(run_dir: Path) -> None:
-    decoder = feedback.Decoder(read_json(run_dir / "preprocess/manifest/feature_manifest.json"), "m")
+    manifest = read_json(run_dir / "preprocess/manifest/feature_manifest.json")
+    decoder = features.Decoder(features.FeatureManifest.from_document(manifest, "m"))
     row = [39.0, 99.0, *([0.0] * 12)]  # workclass has 8 categories
     with pytest.raises(PipelineError, match=r"code 99\.0 is not a category"):
         decoder.line(row, 1)

@@ -1,9 +1,10 @@
 """Monitoring inputs on a local moto server: the deployed package's artifacts, captured and batch-scored rows
 of one window, ground truth, and the drift check (with publishing) run on what was gathered.
 
-The capture files are built from the real test split and its model, spread over hour prefixes inside and
-outside the window, in SageMaker's capture layout; moto serves S3, SSM, the Model Registry, CloudWatch,
-EventBridge and SQS (an EventBridge rule with an SQS target reads the published events back).
+The capture files are built from the real test split (its raw records, as clients send them: CSV lines and
+JSON instances) and its model's answers, spread over hour prefixes inside and outside the window, in SageMaker's
+capture layout; moto serves S3, SSM, the Model Registry, CloudWatch, EventBridge and SQS (an EventBridge rule with
+an SQS target reads the published events back).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 import pytest
 from botocore.config import Config
 
-from pipeline_code import drift, monitoring_inputs, shifts, tabular, train
+from pipeline_code import drift, features, monitoring_inputs, preprocess, serve, shifts, tabular, train
 from pipeline_code.artifacts import read_json
 from pipeline_code.errors import DataValidationError
 from tests.moto_server import moto_server
@@ -66,7 +67,7 @@ def put(s3: Any, uri: str, body: bytes) -> None:
 
 @dataclass
 class Request:
-    """One captured invocation: its time, event id, feature rows (and as CSV lines), served scores, true labels."""
+    """One captured invocation: its time, event id, encoded rows, the raw lines a client sent, served scores, labels."""
 
     time: datetime
     event_id: str
@@ -76,9 +77,14 @@ class Request:
     labels: np.ndarray
 
 
-def requests_of(batch: tabular.EncodedBatch, scores: np.ndarray, tag: str) -> list[Request]:
+def raw_lines(batch: tabular.EncodedBatch) -> list[str]:
+    """Encoded rows back as the raw lines a client sends (the endpoint reads them back into exactly these rows)."""
+    decoder = features.Decoder(features.FeatureManifest.from_schema())
+    return [decoder.line(row) for row in batch.features.tolist()]
+
+
+def requests_of(batch: tabular.EncodedBatch, lines: list[str], scores: np.ndarray, tag: str) -> list[Request]:
     """Rows in requests of 1, 3, 1 and 2 rows, evenly spread over ten hours from FIRST_HOUR."""
-    lines = tabular.processed_csv(tabular.EncodedBatch(batch.features, None)).to_pybytes().decode().splitlines()
     sizes, start, out = [1, 3, 1, 2], 0, []
     while start < batch.features.shape[0]:
         stop = start + sizes[len(out) % 4]
@@ -99,26 +105,48 @@ def requests_of(batch: tabular.EncodedBatch, scores: np.ndarray, tag: str) -> li
     return out
 
 
+def _instances(lines: list[str]) -> str:
+    """Raw lines as the JSON a client sends: numbers as numbers, '?' as null, category words as strings."""
+    manifest = features.FeatureManifest.from_schema()
+    instances = []
+    for line in lines:
+        values = [v.strip() for v in line.split(",")][: len(manifest.features)]
+        instances.append(
+            {
+                f.raw_name: None if v == "?" else (v if f.categorical else int(v))
+                for f, v in zip(manifest.features, values, strict=True)
+            }
+        )
+    return json.dumps({"instances": instances})
+
+
 def capture_line(request: Request, index: int) -> str:
-    """SageMaker's capture record; every 5th request BASE64-encoded, multi-row scores alternately per line."""
-    rows = "\n".join(request.lines) + "\n"
-    scores = ("\n" if index % 2 else ",").join(repr(float(s)) for s in request.scores)
-    encode, encoding = (lambda t: base64.b64encode(t.encode()).decode(), "BASE64") if index % 5 == 0 else (str, "CSV")
+    """SageMaker's capture record of a raw request: every 3rd request JSON (captured with the JSON encoding), the
+    others CSV; every 5th BASE64-encoded; answers alternately JSON and CSV, as the handlers write them."""
+    as_json = index % 3 == 1
+    body = _instances(request.lines) if as_json else "\n".join(request.lines) + "\n"
+    threshold = 0.3
+    prediction = serve.Prediction(
+        probabilities=np.asarray(request.scores, dtype=np.float32),
+        decisions=(np.asarray(request.scores) >= threshold).astype(np.int8),
+        threshold=threshold,
+        labels=("<=50K", ">50K"),
+        unseen={},
+    )
+    answer, answer_type = serve.output_fn(prediction, serve.CSV if index % 2 else serve.JSON)
+
+    def payload(text: str, content_type: str) -> dict[str, str]:
+        if index % 5 == 0:
+            return {"observedContentType": content_type, "data": base64.b64encode(text.encode()).decode(),
+                    "encoding": "BASE64"}  # fmt: skip
+        encoding = "JSON" if content_type == serve.JSON else "CSV"
+        return {"observedContentType": content_type, "data": text, "encoding": encoding}
+
     return json.dumps(
         {
             "captureData": {
-                "endpointInput": {
-                    "observedContentType": "text/csv",
-                    "mode": "INPUT",
-                    "data": encode(rows),
-                    "encoding": encoding,
-                },
-                "endpointOutput": {
-                    "observedContentType": "text/csv; charset=utf-8",
-                    "mode": "OUTPUT",
-                    "data": encode(scores),
-                    "encoding": encoding,
-                },
+                "endpointInput": {"mode": "INPUT", **payload(body, serve.JSON if as_json else serve.CSV)},
+                "endpointOutput": {"mode": "OUTPUT", **payload(answer, answer_type)},
             },
             "eventMetadata": {
                 "eventId": request.event_id,
@@ -144,14 +172,13 @@ def deployed(endpoint: str, run_dir: Path) -> str:
     s3, sagemaker = client("s3", endpoint), client("sagemaker", endpoint)
     s3.create_bucket(Bucket=BUCKET)
     archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-        tar.add(run_dir / "model" / train.MODEL_FILE, arcname=train.MODEL_FILE)
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:  # as a training job packs its model folder
+        for path in sorted((run_dir / "model").rglob("*")):
+            tar.add(path, arcname=path.relative_to(run_dir / "model").as_posix(), recursive=False)
     model_uri = f"{RUN}/models/pipelines-abc-TrainModel/output/model.tar.gz"
     put(s3, model_uri, archive.getvalue())
     put(s3, f"{RUN}/Preprocess/baseline/baseline.json", (run_dir / "preprocess/baseline/baseline.json").read_bytes())
     put(s3, f"{RUN}/Preprocess/test/test.csv", (run_dir / "preprocess/test/test.csv").read_bytes())
-    manifest = (run_dir / "preprocess/manifest/feature_manifest.json").read_bytes()
-    put(s3, f"{RUN}/Preprocess/manifest/feature_manifest.json", manifest)
     put(s3, f"{RUN}/EvaluateModel/evaluation/evaluation.json", (run_dir / "evaluation/evaluation.json").read_bytes())
     sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
     arn = sagemaker.create_model_package(
@@ -196,7 +223,8 @@ def captured(endpoint: str, deployed: str, test_split: tuple, run_dir: Path) -> 
     """Unshifted capture with ground truth (an hour after each request), a shifted capture, and traps."""
     s3 = client("s3", endpoint)
     batch, scores = test_split
-    requests = requests_of(batch, scores, "evt")
+    lines = (run_dir / "preprocess" / preprocess.RAW_TEST / "test.csv").read_text().splitlines()
+    requests = requests_of(batch, lines, scores, "evt")
     upload_by_hour(s3, CAPTURE, [(r.time, capture_line(r, i)) for i, r in enumerate(requests)])
     truth = [
         (
@@ -219,7 +247,10 @@ def captured(endpoint: str, deployed: str, test_split: tuple, run_dir: Path) -> 
     upload_by_hour(
         s3,
         SHIFTED_CAPTURE,
-        [(r.time, capture_line(r, i)) for i, r in enumerate(requests_of(shifted, shifted_scores, "s"))],
+        [
+            (r.time, capture_line(r, i))
+            for i, r in enumerate(requests_of(shifted, raw_lines(shifted), shifted_scores, "s"))
+        ],
     )
     # outside the window's hour prefixes: would fail the step if it were listed
     put(s3, f"{CAPTURE}/2026/11/26/02/trap.jsonl", b"not json\n")
@@ -273,7 +304,9 @@ def test_only_rows_inside_the_window_are_gathered_exactly(gathered: Path, captur
     served = np.loadtxt(gathered / "scores" / "scores.csv")
     np.testing.assert_array_equal(served, np.concatenate([r.scores for r in expected]).astype(np.float64))
     assert any(len(r.rows) == 3 for r in expected)  # multi-row requests and BASE64 records were in the window
+    assert len(expected) > 15  # so CSV and JSON requests, CSV and JSON answers, every encoding were among them
     summary = read_json(gathered / "summary" / "summary.json")
+    assert (summary["unseen_categories"], summary["refused_requests"]) == ({}, 0)
     assert summary["rows"] == current.features.shape[0] == sum(len(r.rows) for r in expected)
     assert summary["labelled"] is True
     assert summary["window"] == {"start": "2026-11-26T06:30:00Z", "end": "2026-11-26T12:30:00Z"}
@@ -316,6 +349,23 @@ def test_partial_ground_truth_writes_features_only_and_says_so(
     assert tabular.read_processed(tmp_path / "current").label is None
 
 
+def _captured(data: str, output: str = '{"predictions": [{"probability": 0.5}]}', kind: str = "text/csv") -> str:
+    return json.dumps(
+        {
+            "captureData": {
+                "endpointInput": {"observedContentType": kind, "data": data, "encoding": "CSV"},
+                "endpointOutput": {"observedContentType": "application/json", "data": output, "encoding": "JSON"},
+            },
+            "eventMetadata": {"eventId": "e", "inferenceTime": "2026-11-26T08:00:00Z"},
+        }
+    )
+
+
+GOOD_LINE = (
+    "39, State-gov, 77516, Bachelors, 13, Never-married, Adm-clerical, Not-in-family, White, Male, 2174, 0, 40, Cuba"
+)
+
+
 @pytest.mark.parametrize(
     ("line", "problem"),
     [
@@ -326,17 +376,10 @@ def test_partial_ground_truth_writes_features_only_and_says_so(
             "captureData.endpointInput: unknown encoding 'GZIP'",
         ),
         (
-            '{"captureData": {"endpointInput": {"data": "39,1,2", "encoding": "CSV"}, "endpointOutput": '
-            '{"data": "0.5", "encoding": "CSV"}}, "eventMetadata": {"eventId": "e", "inferenceTime": '
-            '"2026-11-26T08:00:00Z"}}',
-            "row 1: 3 values, expected 14 features",
+            _captured(GOOD_LINE, '{"predictions": [{"probability": 0.5}, {"probability": 0.1}]}'),
+            "captureData.endpointOutput: 2 probabilities for 1 record(s)",
         ),
-        (
-            '{"captureData": {"endpointInput": {"data": "abc,1,2,3,4,5,6,1,1,1,0,0,40,0", "encoding": "CSV"}, '
-            '"endpointOutput": {"data": "0.5", "encoding": "CSV"}}, "eventMetadata": {"eventId": "e", '
-            '"inferenceTime": "2026-11-26T08:00:00Z"}}',
-            "row 1: field 'age' has non-numeric value 'abc'",
-        ),
+        (_captured(GOOD_LINE, "<html>"), "captureData.endpointOutput: not an answer of the model's handlers"),
     ],
 )
 def test_a_malformed_capture_line_is_named_by_key_and_line(
@@ -351,6 +394,36 @@ def test_a_malformed_capture_line_is_named_by_key_and_line(
     err = capsys.readouterr().err
     assert f"{base}/2026/11/26/08/part.jsonl line 3: {problem}" in err
     assert not (tmp_path / "out").exists()  # nothing partial was written
+
+
+def test_requests_the_endpoint_refuses_are_skipped_and_counted_unseen_words_counted(
+    endpoint: str, deployed: str, tmp_path: Path
+) -> None:
+    base = f"s3://{BUCKET}/data-capture/odd-{uuid.uuid4().hex[:8]}/AllTraffic"
+    lines = [
+        _captured("abc, 1, 2"),  # 3 fields: the endpoint answers 400
+        _captured(GOOD_LINE.replace("Cuba", "Atlantis")),  # an unseen country: scored as missing
+        _captured(json.dumps({"instances": [{"age": 39}]}), kind="application/json"),  # 13 fields missing: 400
+        _captured(GOOD_LINE),
+    ]
+    put(client("s3", endpoint), f"{base}/2026/11/26/08/part.jsonl", ("\n".join(lines) + "\n").encode())
+
+    assert gather(endpoint, tmp_path, capture=base) == 0
+
+    summary = read_json(tmp_path / "summary" / "summary.json")
+    assert (summary["rows"], summary["refused_requests"]) == (2, 2)
+    assert "line 1 (record 1): 3 fields, expected 14" in summary["refused_examples"][0]
+    assert "instances[0] (record 1): field 'workclass' is missing" in summary["refused_examples"][1]
+    assert summary["unseen_categories"] == {"native-country": {"Atlantis": 1}}
+    current = tabular.read_processed(tmp_path / "current").features
+    country = features.FeatureManifest.from_schema().raw_names.index("native-country")
+    assert current[:, country].tolist() == [features.MISSING_CODE, schema_code("Cuba")]
+
+
+def schema_code(country: str) -> float:
+    from pipeline_code import schema
+
+    return float(schema.NATIVE_COUNTRY.index(country))
 
 
 def test_no_deployed_model_is_a_clear_error(endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -377,12 +450,15 @@ def test_no_deployed_model_is_a_clear_error(endpoint: str, tmp_path: Path, capsy
 
 
 def test_batch_outputs_modified_in_the_window_are_gathered(
-    endpoint: str, deployed: str, test_split: tuple, tmp_path: Path
+    endpoint: str, deployed: str, test_split: tuple, run_dir: Path, tmp_path: Path
 ) -> None:
     batch, scores = test_split
-    features = tabular.processed_csv(tabular.EncodedBatch(batch.features[:300], None)).to_pybytes().decode()
-    lines = [f"{row},{float(score)!r}" for row, score in zip(features.splitlines(), scores[:300], strict=True)]
-    put(client("s3", endpoint), f"s3://{BUCKET}/batch-out/run-1/features.csv.out", ("\n".join(lines) + "\n").encode())
+    raw = (run_dir / "preprocess" / preprocess.RAW_TEST / "test.csv").read_text().splitlines()[:300]
+    header = ", ".join([*features.FeatureManifest.from_schema().raw_names, "Y"])
+    # a transform's output of a raw file (JoinSource=Input): each input line, then the model's probability,decision
+    lines = [f"{header},probability,decision"]
+    lines += [f"{row},{float(score)!r},{int(score >= 0.3)}" for row, score in zip(raw, scores[:300], strict=True)]
+    put(client("s3", endpoint), f"s3://{BUCKET}/batch-out/run-1/new.csv.out", ("\n".join(lines) + "\n").encode())
     now = datetime.now(UTC)
 
     def run(end: datetime, out: Path) -> dict[str, Any]:

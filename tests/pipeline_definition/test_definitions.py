@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from config import DEFAULT_CONFIG_PATH, PlatformConfig
-from pipeline_code import drift
+from pipeline_code import drift, serve
 from pipeline_definition import contract, fingerprint
 from pipeline_definition.references import all_steps, check_references, instance_types
 from tests.pipeline_definition.conftest import OfflineGeneration
@@ -232,6 +232,37 @@ def test_registration_records_metrics_baselines_and_lineage() -> None:
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_package_serves_raw_records_with_the_models_own_encoding_and_the_evaluations_threshold(
+    environment: str,
+) -> None:
+    """Script mode: the handlers and the manifest travel in model.tar.gz (training gets Preprocess's manifest as a
+    channel and packs both); the package's environment names the entry point and the evaluation's threshold."""
+    definition = _definition(environment)
+    register = _step(definition, "RegisterModel")["Arguments"]["InferenceSpecification"]
+    (container,) = register["Containers"]
+    assert container["Image"].endswith("/sagemaker-xgboost:3.0-5")
+    environment_variables = container["Environment"]
+    assert {k: environment_variables[k] for k in serve.SCRIPT_MODE_ENV} == serve.SCRIPT_MODE_ENV
+    threshold = environment_variables[serve.THRESHOLD_ENV]["Std:JsonGet"]
+    assert threshold == {
+        "Path": "serving.decision_threshold",
+        "PropertyFile": {"Get": "Steps.EvaluateModel.PropertyFiles.EvaluationReport"},
+    }
+    assert register["SupportedContentTypes"] == [serve.CSV, serve.JSON]
+    assert register["SupportedResponseMIMETypes"] == [serve.JSON, serve.CSV]
+    train = next(s for s in all_steps(definition) if s["Type"] in {"Training", "Tuning"})["Arguments"]
+    job = train.get("TrainingJobDefinition", train)
+    channels = {c["ChannelName"]: c for c in job["InputDataConfig"]}
+    assert channels["manifest"]["DataSource"]["S3DataSource"]["S3Uri"] == {
+        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['manifest'].S3Output.S3Uri"
+    }
+    outputs = [
+        o["OutputName"] for o in _step(definition, "Preprocess")["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+    ]
+    assert "raw_test" in outputs  # what the promotion's gate and smoke test send
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_spot_training_checkpoints_and_stopping_conditions_follow_config(
     platform_config: PlatformConfig, environment: str
 ) -> None:
@@ -300,16 +331,17 @@ def test_native_checks_add_model_monitor_and_clarify_baselines_when_switched_on(
 def test_the_native_data_quality_baseline_sees_the_request_layout_and_the_package_records_it(
     offline_generation: OfflineGeneration,
 ) -> None:
-    """Model Monitor compares captured requests (features only) column by column with its baseline: the baseline
-    job must read the label-free copy of the train split, and the package must say where the baselines are."""
+    """Model Monitor compares captured requests (raw records) column by column with its baseline: the baseline job
+    must read the train split as raw requests, and the package must say where the baselines are."""
     native = json.loads((offline_generation.native / "staging-training.json").read_text())
     steps = {step["Name"]: step for step in native["Steps"]}
     inputs = steps["NativeBaselineInputs"]["Arguments"]
     assert inputs["AppSpecification"]["ContainerEntrypoint"][-1].endswith("pipeline_code.model_monitor_inputs")
     sources = {i["InputName"]: i["S3Input"]["S3Uri"] for i in inputs["ProcessingInputs"] if i["InputName"] != "code"}
-    assert sources == {
+    assert sources == {  # the manifest decodes the train split into the raw records the endpoint receives
         "train": {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"},
         "baseline": {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"},
+        "manifest": {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['manifest'].S3Output.S3Uri"},
     }
     dataset = json.dumps(steps["NativeDataQualityBaseline"]["Arguments"])
     assert "Steps.NativeBaselineInputs.ProcessingOutputConfig.Outputs['features']" in dataset
@@ -376,8 +408,11 @@ def test_monitoring_checks_the_live_model_with_the_configured_thresholds_and_pub
 
 def test_batch_inference_scores_with_the_resolved_model_and_keeps_inputs_beside_predictions() -> None:
     definition = _definition("prod", "batch-inference")
-    assert [s["Name"] for s in definition["Steps"]] == ["PrepareBatch", "ResolveModel", "ScoreBatch"]
+    # no preparation step: the transform reads the raw files, which the model's handlers encode as the endpoint does
+    assert [s["Name"] for s in definition["Steps"]] == ["ResolveModel", "ScoreBatch"]
     transform = _step(definition, "ScoreBatch")["Arguments"]
+    assert transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == {"Get": "Parameters.InputDataUri"}
+    assert transform["TransformInput"]["ContentType"] == transform["TransformOutput"]["Accept"] == serve.CSV
     assert transform["ModelName"] == {
         "Std:JsonGet": {"Path": "model_name", "PropertyFile": {"Get": "Steps.ResolveModel.PropertyFiles.ResolvedModel"}}
     }

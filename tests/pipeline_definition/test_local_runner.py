@@ -43,6 +43,7 @@ from pipeline_definition.local_runner.twin import (
 )
 from tests.moto_server import moto_server
 
+ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"  # the region the dev definition's steps are built for
 NAMES = TwinNames("mlops", "dev", REGION)
 PIPELINE = "mlops-dev-training"
@@ -393,6 +394,58 @@ def test_monitoring_of_a_deployed_package_with_an_empty_window(twin: Twin, first
     )
     bucket, prefix = model_uri[len("s3://") :].split("/", 1)
     assert twin.keys(bucket, prefix)  # the deployed package's model, fetched through its Model Registry entry
+
+
+def test_batch_inference_scores_raw_files_with_the_models_handlers_as_the_evaluation_scores(
+    twin: Twin, first_run: RunResult, tmp_path: Path
+) -> None:
+    """The batch path: the dev batch-inference definition (ResolveModel, then a transform over raw files as they
+    are) on the first run's model, approved: every output line is its raw input line followed by the answer of the
+    model's handlers, and the probabilities are the local evaluation's for the same rows, exactly."""
+    import gzip
+
+    import numpy as np
+
+    from pipeline_code import evaluate, serve, tabular
+
+    sagemaker = twin.sagemaker
+    package = sagemaker.describe_model_package(ModelPackageName=first_run.model_package_arn)
+    container = package["InferenceSpecification"]["Containers"][0]
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == serve.ENTRY_POINT
+    approved = sagemaker.create_model_package(  # the same model, approved (the first run's stays pending)
+        ModelPackageGroupName="mlops-dev-models",
+        InferenceSpecification=package["InferenceSpecification"],
+        ModelApprovalStatus="Approved",
+    )["ModelPackageArn"]
+    shipped = gzip.decompress((ROOT / "data" / "adult" / "adult.test.gz").read_bytes()).decode().splitlines()
+    lines = shipped[:301]  # the header line, then 300 raw rows with their labels
+    raw_bucket = twin.placeholders["placeholder-raw-bucket"]
+    twin.s3.put_object(Bucket=raw_bucket, Key="batch/new.csv", Body=("\n".join(lines) + "\n").encode())
+
+    result = twin.run(definition_path("dev", "batch-inference"), {}, name="mlops-dev-batch-inference")
+
+    assert result.status == "Succeeded", result.failure_reason
+    models = [sagemaker.describe_model(ModelName=m["ModelName"]) for m in sagemaker.list_models()["Models"]]
+    assert [m["PrimaryContainer"].get("ModelPackageName") for m in models] == [approved]  # the newest Approved
+    curated = twin.placeholders["placeholder-curated-bucket"]
+    (key,) = [k for k in twin.keys(curated, "batch-predictions/") if k.endswith("new.csv.out")]
+    output = twin.s3.get_object(Bucket=curated, Key=key)["Body"].read().decode().splitlines()
+    assert output[0] == f"{lines[0]},probability,decision"
+    assert [line.rsplit(",", 2)[0] for line in output] == lines  # each input line, in order
+    served = np.array([float(line.rsplit(",", 2)[1]) for line in output[1:]], dtype=np.float32)
+    raw = tmp_path / "rows.csv"
+    raw.write_text("\n".join(lines) + "\n")
+    (batch,) = list(tabular.iter_encoded_raw([raw]))
+    processed = tabular.save_processed(tmp_path / "rows-processed.csv", batch)
+    model_dir = tmp_path / "model"
+    bucket, model_key = container["ModelDataUrl"][len("s3://") :].split("/", 1)
+    model_dir.mkdir()
+    twin.s3.download_file(bucket, model_key, str(model_dir / "model.tar.gz"))
+    _, _, expected = evaluate.labelled_predictions(model_dir, processed)
+    assert served.tolist() == np.asarray(expected).tolist()
+    threshold = float(container["Environment"][serve.THRESHOLD_ENV])
+    decisions = [int(line.rsplit(",", 1)[1]) for line in output[1:]]
+    assert decisions == [int(p >= threshold) for p in served.tolist()]
 
 
 def test_an_unknown_step_type_is_an_unsupported_construct(twin: Twin) -> None:

@@ -147,7 +147,10 @@ _GATE = [
     "CompareModels",
     "GateVerdict",
 ]
-_IMPORT = ["ImportModel", "ImportTestSplit", "ImportEvaluation", "ImportBaseline", "CheckDigest", "RegisterImported"]
+_IMPORT = [
+    "ImportModel", "ImportTestSplit", "ImportRawTestSplit", "ImportEvaluation", "ImportBaseline", "CheckDigest",
+    "RegisterImported",
+]  # fmt: skip
 _HAPPY_PATHS = {
     # dev: its own packages, serverless, automatic
     "dev": [
@@ -225,7 +228,11 @@ def test_each_step_calls_the_api_the_contract_names(definitions) -> None:
         "Overwrite": True,
     }
     model = states["CreateModel"]["Arguments"]
-    assert model["PrimaryContainer"] == {"Image": "{% $package.image %}", "ModelDataUrl": "{% $package.modelDataUrl %}"}
+    assert model["PrimaryContainer"] == {
+        "Image": "{% $package.image %}",
+        "ModelDataUrl": "{% $package.modelDataUrl %}",
+        "Environment": "{% $package.environment %}",  # the package's: script mode, the decision threshold
+    }
     assert model["ExecutionRoleArn"].startswith("<ModelPromotionEndpointRole")
     # the endpoint is found by name, never by a CloudFormation reference
     assert states["UpdateEndpoint"]["Arguments"]["EndpointName"] == "mlops-prod-endpoint"
@@ -248,7 +255,11 @@ def test_the_endpoint_config_comes_from_config(definitions, platform_config: Pla
     assert capture["EnableCapture"] is True
     assert capture["InitialSamplingPercentage"] == prod.data_capture_sampling_percent
     assert capture["DestinationS3Uri"] == "s3://mlops-prod-artifacts-<AWS::AccountId>-<AWS::Region>/data-capture"
-    assert capture["CaptureContentTypeHeader"] == {"CsvContentTypes": ["text/csv"]}
+    # raw CSV and JSON requests captured as text, which monitoring reads as the endpoint read them
+    assert capture["CaptureContentTypeHeader"] == {
+        "CsvContentTypes": ["text/csv"],
+        "JsonContentTypes": ["application/json"],
+    }
     assert capture["KmsKeyId"].startswith("<")
     assert config["KmsKeyId"] == capture["KmsKeyId"]
 
@@ -484,7 +495,7 @@ def test_the_smoke_test_function_reads_test_splits_and_invokes_the_one_endpoint(
         },
     )
     statements = {s["Sid"]: s for s in policy_statements(template, "ModelPromotionSmokeTestRole") if "Sid" in s}
-    assert _render(statements["ReadTestSplit"]["Resource"]).endswith("/pipeline-runs/*/Preprocess/test/test.csv")
+    assert _render(statements["ReadTestSplit"]["Resource"]).endswith("/pipeline-runs/*/Preprocess/raw_test/test.csv")
     assert _render(statements["Invoke"]["Resource"]).endswith(":endpoint/mlops-prod-endpoint")
 
 

@@ -122,8 +122,16 @@ def test_every_expression_of_every_environment_compiles(machines: dict[str, dict
     assert errors == {}
 
 
+SERVING_ENVIRONMENT = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    "MLOPS_DECISION_THRESHOLD": "0.1834",
+}
+
+
 def _register(sagemaker: Any, *, native_checks: bool) -> dict[str, Any]:
-    """A package as the training pipeline registers it (see pipeline_definition.builders.registration)."""
+    """A package as the training pipeline registers it (see pipeline_definition.builders.registration); the one
+    without native checks as an older package: no container environment."""
     metadata = {"trigger": "drift", "code_version": "0123abc"}
     if native_checks:
         metadata |= {
@@ -138,10 +146,11 @@ def _register(sagemaker: Any, *, native_checks: bool) -> dict[str, Any]:
                 {
                     "Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:3.0-5",
                     "ModelDataUrl": f"{RUNS}/TrainModel/output/model.tar.gz",
+                    **({"Environment": SERVING_ENVIRONMENT} if native_checks else {}),
                 }
             ],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
+            "SupportedContentTypes": ["text/csv", "application/json"],
+            "SupportedResponseMIMETypes": ["application/json", "text/csv"],
         },
         ModelMetrics={
             "ModelQuality": {
@@ -206,14 +215,16 @@ def test_describe_package_reads_what_the_registry_returns(machines, world) -> No
     assert package["modelDataUrl"] == f"{RUNS}/TrainModel/output/model.tar.gz"
     assert package["baselineUri"] == f"{RUNS}/Preprocess/baseline.json"
     assert package["evaluationUri"] == f"{RUNS}/EvaluateModel/evaluation.json"
+    assert package["environment"] == SERVING_ENVIRONMENT  # CreateModel and RegisterImported pass it on
     for key in PACKAGE_BASELINES:
         assert package[key] == response["CustomerMetadataProperties"][key]
     assert assigned["modelName"] == "mlops-prod-v1-1a2b3c4d"  # unique per execution, within SageMaker's limits
     # A package without native-check baselines reads as '' (an undefined value would fail the state itself)
     bare = _described(machines["prod-model-monitor"], world["without_baselines"])["package"]
     assert {key: bare[key] for key in PACKAGE_BASELINES} == dict.fromkeys(PACKAGE_BASELINES, "")
+    assert bare["environment"] == {}  # a package registered without one: CreateModel gets an empty environment
     assert set(_described(machines["prod"], response)["package"]) == {
-        "arn", "version", "image", "modelDataUrl", "baselineUri", "evaluationUri",
+        "arn", "version", "image", "environment", "modelDataUrl", "baselineUri", "evaluationUri",
     }  # fmt: skip
 
 

@@ -27,10 +27,17 @@ from twin.moto_patches import EndpointScript
 from twin.promotion import LocalPromotion
 
 REGION = "eu-west-1"
-# the content of a model.tar.gz decides what the endpoint (and a batch transform) answers for a row
+# the content of a model.tar.gz decides what the endpoint (and a batch transform) answers for a raw row, as the
+# model's handlers answer (pipeline_code.serve: JSON or CSV as asked, the decision at the package's threshold)
 GOOD, BAD = "model-good", "model-bad"  # a constant probability; garbage
-STRONG = "model-strong"  # knows the label (the first feature's parity): AUC 1
+STRONG = "model-strong"  # knows the label (the raw row's last field, which the gate's transform sends): AUC 1
 BAD_LIVE = "model-bad-live"  # scores the gate's batch of 20 rows, answers the smoke test's 5 with garbage
+# what the training pipeline registers (pipeline_definition.builders.registration): how the container serves it
+SERVING = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    "MLOPS_DECISION_THRESHOLD": "0.5",
+}
 ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}  # config/environments.yaml
 SOURCES = {"dev": "dev", "staging": "dev", "prod": "staging"}  # whose group each environment promotes from
 SERVICES = (
@@ -74,8 +81,11 @@ class World:
         self.runs += 1
         run = f"pipeline-runs/exec-{self.runs}"
         rows = "".join(f"{i % 2},{i},{i * 2},3\n" for i in range(20))
+        # the same rows as raw records (Preprocess's raw_test: the label word last), what the gate and smoke test send
+        raw = "".join(f"{30 + i},Private,{i * 2},HS-grad,{('<=50K', '>50K')[i % 2]}\n" for i in range(20))
         s3, bucket = self.source_s3, self.source_bucket
         s3.put_object(Bucket=bucket, Key=f"{run}/Preprocess/test/test.csv", Body=rows)
+        s3.put_object(Bucket=bucket, Key=f"{run}/Preprocess/raw_test/test.csv", Body=raw)
         s3.put_object(Bucket=bucket, Key=f"{run}/Preprocess/baseline.json", Body=f'{{"run": {self.runs}}}')
         s3.put_object(Bucket=bucket, Key=f"{run}/TrainModel/output/model.tar.gz", Body=model)
         s3.put_object(Bucket=bucket, Key=f"{run}/EvaluateModel/evaluation/evaluation.json", Body="{}")
@@ -105,10 +115,11 @@ class World:
                         {
                             "Image": "1.dkr.ecr.eu-west-1.amazonaws.com/xgb:3",
                             "ModelDataUrl": f"{uri}/TrainModel/output/model.tar.gz",
+                            "Environment": SERVING,
                         }
                     ],
-                    "SupportedContentTypes": ["text/csv"],
-                    "SupportedResponseMIMETypes": ["text/csv"],
+                    "SupportedContentTypes": ["text/csv", "application/json"],
+                    "SupportedResponseMIMETypes": ["application/json", "text/csv"],
                 },
                 ModelMetrics={
                     "ModelQuality": {
@@ -174,15 +185,24 @@ class World:
         return dict(self.sm.describe_model_package(ModelPackageName=package))
 
 
-def _answer(model_data_url: str, body: str) -> str:
-    """What the endpoint answers: a probability per row for a good model, garbage for a bad one."""
-    model = model_data_url  # the twin passes the ModelDataUrl; the test's bucket holds its content
-    rows = [line for line in body.split("\n") if line]
-    if _CONTENT[model] == BAD_LIVE:
-        return "\n".join("0.25" for _ in rows) if len(rows) >= 20 else "not a number"
-    if _CONTENT[model] == STRONG:
-        return "\n".join("0.9" if int(row.split(",")[0]) % 2 else "0.1" for row in rows)
-    return "\n".join("0.25" for _ in rows) if _CONTENT[model] == GOOD else "not a number"
+def _answer(call: moto_patches.ModelCall) -> moto_patches.ModelAnswer:
+    """What the endpoint answers: a probability and decision per raw row for a good model, garbage for a bad one;
+    a model whose container environment does not run the handlers fails every request (model_fn never ran)."""
+    if call.environment != SERVING:  # CreateModel (and an import's RegisterImported) must pass the package's on
+        return moto_patches.ModelAnswer(f"not served in script mode: {call.environment}", "text/plain", 500)
+    rows = [line for line in call.body.split("\n") if line]
+    content = _CONTENT[call.model_data_url]
+    if content == BAD or (content == BAD_LIVE and len(rows) < 20):
+        return moto_patches.ModelAnswer("not a number", call.accept)
+    if content == STRONG:
+        probabilities = [0.9 if row.rsplit(",", 1)[1] == ">50K" else 0.1 for row in rows]
+    else:
+        probabilities = [0.25 for _ in rows]
+    threshold = float(call.environment["MLOPS_DECISION_THRESHOLD"])
+    if call.accept == "application/json":
+        predictions = [{"probability": p, "decision": int(p >= threshold)} for p in probabilities]
+        return moto_patches.ModelAnswer(json.dumps({"predictions": predictions, "threshold": threshold}), call.accept)
+    return moto_patches.ModelAnswer("\n".join(f"{p},{int(p >= threshold)}" for p in probabilities), call.accept)
 
 
 _CONTENT: dict[str, str] = {}
@@ -214,10 +234,10 @@ def _fresh(synthesis: Synthesis, moto_clients: dict[str, dict[str, Any]]) -> Non
     # (the twin's default); this empties the problems found so far.
     moto_patches.validate_requests()
 
-    def answer(model_data_url: str, body: str) -> str:
-        bucket, key = model_data_url.removeprefix("s3://").split("/", 1)
-        _CONTENT[model_data_url] = any_client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-        return _answer(model_data_url, body)
+    def answer(call: moto_patches.ModelCall) -> moto_patches.ModelAnswer:
+        bucket, key = call.model_data_url.removeprefix("s3://").split("/", 1)
+        _CONTENT[call.model_data_url] = any_client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        return _answer(call)
 
     moto_patches.set_model_behaviour(answer)
 
@@ -290,7 +310,7 @@ def test_a_failed_smoke_test_rolls_the_endpoint_back_and_rejects_the_package(wor
     assert world.endpoint()["EndpointConfigName"] == live_config
     reason = world.status(bad)["ApprovalDescription"]
     assert world.status(bad)["ModelApprovalStatus"] == "Rejected"
-    assert "sent 5 rows, the endpoint answered 1 values" in reason
+    assert "the endpoint answered something other than predictions: 'not a number'" in reason
     assert reason in result["cause"]
     assert world.live_package() == good
     assert world.current("model.tar.gz") == GOOD
@@ -555,7 +575,9 @@ def test_a_challenger_worse_than_the_live_model_is_rejected_with_the_figures(wor
 def test_a_model_answering_garbage_is_stopped_by_the_gate_before_it_is_deployed(world: World) -> None:
     result = world.promote(world.register(BAD))
     assert result["status"] == "FAILED"
-    assert "is not 'label,score'" in result["cause"]
+    # its transform job fails, as SageMaker fails one whose answers do not line up with the records
+    assert "candidate (mlops-dev-v1-" in result["cause"]
+    assert "ended Failed: the model answered 1 line(s) for 20 record(s)" in result["cause"]
     assert world.sm.list_endpoints()["Endpoints"] == []
 
 

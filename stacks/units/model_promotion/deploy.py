@@ -207,6 +207,7 @@ def endpoint_config(flow: Flow) -> dict[str, Any]:
         "DestinationS3Uri": f"s3://{where.artifacts_bucket.bucket_name}/{flow.names.data_capture_prefix}",
         "KmsKeyId": where.key.key_arn,
         "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-        "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
+        # raw requests, CSV or JSON, captured as text (not BASE64): monitoring reads them as the endpoint did
+        "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
     }
     return config

@@ -22,8 +22,8 @@ APPROVAL_CLAIM_DAYS = 7  # duplicate events of one state change arrive within mi
 
 
 class Describe(FlowFragment):
-    """Start … DescribePackage: `$package` (its ARN, version, image, model and baseline URIs) and the names of
-    this run's model and endpoint config."""
+    """Start … DescribePackage: `$package` (its ARN, version, image and container environment, model and baseline
+    URIs) and the names of this run's model and endpoint config."""
 
     def __init__(self, scope: Construct, construct_id: str, *, flow: Flow, approvals: dynamodb.ITable) -> None:
         super().__init__(scope, construct_id)
@@ -59,6 +59,11 @@ class Describe(FlowFragment):
                     "version": "{% $states.result.ModelPackageVersion %}",
                     "image": "{% $states.result.InferenceSpecification.Containers[0].Image %}",
                     "modelDataUrl": "{% $states.result.InferenceSpecification.Containers[0].ModelDataUrl %}",
+                    # how the container serves it (script mode, the decision threshold): part of the package
+                    "environment": (
+                        "{% $exists($states.result.InferenceSpecification.Containers[0].Environment) ? "
+                        "$states.result.InferenceSpecification.Containers[0].Environment : {} %}"
+                    ),
                     "baselineUri": "{% $states.result.DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri %}",
                     "evaluationUri": "{% $states.result.ModelMetrics.ModelQuality.Statistics.S3Uri %}",
                     **flow.package_baseline_fields(),

@@ -3,12 +3,13 @@ live model (the champion) by more than `promotion.champion_challenger` allows.
 
 CreateModel (the candidate's model, which the deploy then uses) → FindChampion: the endpoint's live config and
 its model, if the endpoint is InService (none: the first model, which passes) → ScoreModels: one batch transform
-job per model (the candidate, and the champion if any) on the candidate's test split, each line `label,score`,
-polled until done within `timeout_minutes` → CompareModels (the checks Lambda: AUC and the expected cost per
+job per model (the candidate, and the champion if any) on the candidate's test split as raw records (what a client
+sends; each model's own handlers encode it), each output line `label,probability`, polled until done within
+`timeout_minutes` → CompareModels (the checks Lambda: AUC and the expected cost per
 1,000 decisions of both, measured the same way) → GateVerdict. `$gate` keeps the figures for the approval
 message, the package metadata and the notifications; a refusal rejects the package with them.
 
-Where the held-out data comes from: the candidate's own test split (`<run>/Preprocess/test/test.csv`), rows its
+Where the held-out data comes from: the candidate's own test split (`<run>/Preprocess/raw_test/test.csv`), rows its
 training never saw; the champion, trained on an earlier snapshot, may have seen some of them in training, which
 only favours the champion: the gate errs on the side of the live model.
 """
@@ -26,8 +27,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from pipeline_code import schema
 from stacks.units.model_promotion.deploy import has_local_storage
-from stacks.units.model_promotion.import_package import test_split_of
+from stacks.units.model_promotion.import_package import RAW_TEST_SPLIT_SUFFIX, split_of
 from stacks.units.model_promotion.permissions import checks_role
 from stacks.units.model_promotion.steps import (
     FAILURE_REASON,
@@ -40,6 +42,7 @@ from stacks.units.model_promotion.steps import (
 
 CHECKS_CODE = Path(__file__).resolve().parents[3] / "lambdas" / "promotion_checks"
 TRANSFORM_OUTPUT = "test.csv.out"  # a transform job names its output after the input object
+LABEL_WORDS = sorted(schema.LABEL_VALUES, key=lambda value: value == schema.POSITIVE_LABEL)  # (negative, positive)
 
 
 class ChampionChallenger(FlowFragment):
@@ -70,6 +73,8 @@ class ChampionChallenger(FlowFragment):
                     "check": "gate",
                     "candidate_uri": f"{{% $gateOutput & '/candidate/{TRANSFORM_OUTPUT}' %}}",
                     "champion_uri": f"{{% $championModel = '' ? '' : $gateOutput & '/champion/{TRANSFORM_OUTPUT}' %}}",
+                    # the raw test split's label words (the transform keeps them beside each probability)
+                    "labels": LABEL_WORDS,
                     "false_positive_cost": flow.thresholds.false_positive_cost,
                     "false_negative_cost": flow.thresholds.false_negative_cost,
                     "max_auc_drop": settings.max_auc_drop,
@@ -99,7 +104,7 @@ class ChampionChallenger(FlowFragment):
             "gateOutput": (
                 f"{{% 's3://{flow.where.artifacts_bucket.bucket_name}/{names.gate_outputs_prefix}/' & $suffix %}}"
             ),
-            "gateInput": f"{{% {test_split_of('$package.evaluationUri')} %}}",
+            "gateInput": f"{{% {split_of('$package.evaluationUri', RAW_TEST_SPLIT_SUFFIX)} %}}",
             "gateDeadline": f"{{% $millis() + {settings.timeout_minutes * 60 * 1000} %}}",
         }
         self._champion_config = flow.call(
@@ -140,8 +145,13 @@ class ChampionChallenger(FlowFragment):
             parameters={
                 "ModelName": "{% $modelName %}",
                 "ExecutionRoleArn": endpoint_role.role_arn,
-                "PrimaryContainer": {"Image": "{% $package.image %}", "ModelDataUrl": "{% $package.modelDataUrl %}"},
-                # Serverless endpoints support no network isolation; the built-in XGBoost container needs none.
+                "PrimaryContainer": {
+                    "Image": "{% $package.image %}",
+                    "ModelDataUrl": "{% $package.modelDataUrl %}",
+                    "Environment": "{% $package.environment %}",
+                },
+                # Serverless endpoints support no network isolation; the XGBoost container needs none (its script
+                # mode installs the handlers packed in model.tar.gz, nothing from the internet).
                 "EnableNetworkIsolation": flow.inference.mode == "instance",
             },
             assign={"modelCreated": True},
@@ -150,7 +160,9 @@ class ChampionChallenger(FlowFragment):
         self._set_bounds(self._create_model, ChoiceExit(self._verdict, sfn.Condition.jsonata("{% $gate.passed %}")))
 
     def _transform(self, flow: Flow) -> sfn.IChainable:
-        """One model's batch transform of the test split (label kept beside the score), polled until it ends."""
+        """One model's batch transform of the raw test split (label kept beside the probability), polled until it
+        ends. Each line goes to the model whole (its handlers ignore a label column); the joined line is the raw
+        record then the answer's `probability,decision`, of which the label and the probability are kept."""
         where, inference = flow.where, flow.inference
         resources: dict[str, Any] = {"InstanceType": inference.instance_type, "InstanceCount": 1}
         if not has_local_storage(inference.instance_type):
@@ -178,8 +190,8 @@ class ChampionChallenger(FlowFragment):
                     "KmsKeyId": where.key.key_arn,
                 },
                 "TransformResources": resources,
-                # the features go to the model, the label stays beside its score: `label,score` per line
-                "DataProcessing": {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"},
+                # `label,probability` per line: the raw record's last field, and the answer's first
+                "DataProcessing": {"JoinSource": "Input", "OutputFilter": "$[-3,-2]"},
             },
             outputs="{% $states.input %}",
         )

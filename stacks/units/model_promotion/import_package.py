@@ -1,6 +1,7 @@
 """1b. Import (an environment whose `promotion.source` is another): the source's package becomes this one's.
 
-ImportModel → ImportTestSplit → ImportEvaluation → ImportBaseline copy the package's files from the source's
+ImportModel → ImportTestSplit → ImportRawTestSplit → ImportEvaluation → ImportBaseline copy the package's files
+from the source's
 artifacts bucket (another account, read through its bucket policy and key grant) to
 `pipeline-runs/imported/<source env>-v<version>/` here, in a training run's layout. CheckDigest hashes the source
 object and the copy: they must be the same bytes, and the same as the digest the source recorded when it
@@ -21,13 +22,14 @@ from constructs import Construct
 from stacks.units.model_promotion.steps import FAILURE_REASON, Failures, Flow, FlowFragment
 
 EVALUATION_SUFFIX = "EvaluateModel/evaluation/evaluation.json"  # pipeline_code.monitoring_inputs: the run layout
-TEST_SPLIT_SUFFIX = "Preprocess/test/test.csv"
+TEST_SPLIT_SUFFIX = "Preprocess/test/test.csv"  # processed: monitoring's reference
+RAW_TEST_SPLIT_SUFFIX = "Preprocess/raw_test/test.csv"  # the same rows as raw records: the gate's and smoke test's
 SOURCE_METADATA = "$source.metadata"
 
 
-def test_split_of(evaluation_uri: str) -> str:
-    """JSONata: the test split written by the same training run as the evaluation report `evaluation_uri`."""
-    return f"$replace({evaluation_uri}, '{EVALUATION_SUFFIX}', '{TEST_SPLIT_SUFFIX}')"
+def split_of(evaluation_uri: str, suffix: str) -> str:
+    """JSONata: a test split written by the same training run as the evaluation report `evaluation_uri`."""
+    return f"$replace({evaluation_uri}, '{EVALUATION_SUFFIX}', '{suffix}')"
 
 
 def metadata_value(key: str, fallback: str) -> str:
@@ -59,7 +61,11 @@ class ImportPackage(FlowFragment):
         granted = f"{flow.names.imported_models_prefix}/*"
         files = {
             "ImportModel": ("$package.modelDataUrl", "model.tar.gz"),
-            "ImportTestSplit": (test_split_of("$package.evaluationUri"), TEST_SPLIT_SUFFIX),
+            "ImportTestSplit": (split_of("$package.evaluationUri", TEST_SPLIT_SUFFIX), TEST_SPLIT_SUFFIX),
+            "ImportRawTestSplit": (
+                split_of("$package.evaluationUri", RAW_TEST_SPLIT_SUFFIX),
+                RAW_TEST_SPLIT_SUFFIX,
+            ),
             "ImportEvaluation": ("$package.evaluationUri", EVALUATION_SUFFIX),
             "ImportBaseline": ("$package.baselineUri", "baseline.json"),
         }
@@ -94,10 +100,14 @@ class ImportPackage(FlowFragment):
                 "ModelPackageDescription": f"{{% 'Imported from {source.environment}: ' & $package.arn %}}",
                 "InferenceSpecification": {
                     "Containers": [
-                        {"Image": "{% $package.image %}", "ModelDataUrl": f"{{% {local['model.tar.gz']} %}}"}
+                        {
+                            "Image": "{% $package.image %}",
+                            "ModelDataUrl": f"{{% {local['model.tar.gz']} %}}",
+                            "Environment": "{% $package.environment %}",
+                        }
                     ],
-                    "SupportedContentTypes": ["text/csv"],
-                    "SupportedResponseMIMETypes": ["text/csv"],
+                    "SupportedContentTypes": ["text/csv", "application/json"],
+                    "SupportedResponseMIMETypes": ["application/json", "text/csv"],
                 },
                 "ModelMetrics": {
                     "ModelQuality": {

@@ -53,7 +53,8 @@ def endpoint_role(scope: Construct, flow: Flow) -> iam.Role:
 
 
 def smoke_test_role(scope: Construct, flow: Flow) -> iam.Role:
-    """The smoke test reads test splits (pipeline-runs/*/Preprocess/test/test.csv) and invokes the one endpoint."""
+    """The smoke test reads raw test splits (pipeline-runs/*/Preprocess/raw_test/test.csv) and invokes the one
+    endpoint."""
     where = flow.where
     role = iam.Role(
         scope,
@@ -61,7 +62,7 @@ def smoke_test_role(scope: Construct, flow: Flow) -> iam.Role:
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         description=f"Sends a few test rows to {flow.names.endpoint} after a promotion",
     )
-    test_splits = where.artifacts_bucket.arn_for_objects(f"{MODEL_ARTIFACTS_PREFIX}/*/Preprocess/test/test.csv")
+    test_splits = where.artifacts_bucket.arn_for_objects(f"{MODEL_ARTIFACTS_PREFIX}/*/Preprocess/raw_test/test.csv")
     role.add_to_policy(iam.PolicyStatement(sid="ReadTestSplit", actions=["s3:GetObject"], resources=[test_splits]))
     role.add_to_policy(iam.PolicyStatement(sid="LakeKey", actions=["kms:Decrypt"], resources=[where.key.key_arn]))
     role.add_to_policy(

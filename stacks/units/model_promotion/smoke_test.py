@@ -1,4 +1,4 @@
-"""4. Smoke test: real rows of the package's own test split, scored by the new endpoint (a Lambda).
+"""4. Smoke test: real raw rows of the package's own test split, scored by the new endpoint (a Lambda).
 
 The function's code stays in `lambdas/smoke_test/` (see the package docstring): this module builds the
 function, its log group and role, and the SmokeTest state that invokes it. A failure rolls back.
@@ -43,7 +43,8 @@ class SmokeTest(FlowFragment):
 def smoke_test_function(
     scope: Construct, flow: Flow, log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
 ) -> lambda_.Function:
-    """`SMOKE_TEST_ROWS` rows of the test split to `ENDPOINT_NAME`; every answer must be a probability."""
+    """`SMOKE_TEST_ROWS` raw rows of the test split to `ENDPOINT_NAME`; every answer must be a probability and the
+    decision at the package's threshold."""
     names = flow.names
     only_by_promotion = "The smoke test runs only inside a promotion, invoked synchronously by Step Functions"
     return promotion_function(
@@ -56,7 +57,7 @@ def smoke_test_function(
         removal_policy=removal_policy,
         timeout=cdk.Duration.seconds(60),
         memory_size=256,
-        description=f"Smoke test of {names.endpoint}: real test rows must come back as probabilities",
+        description=f"Smoke test of {names.endpoint}: real raw test rows must come back as probabilities",
         environment={"ENDPOINT_NAME": names.endpoint, "SMOKE_TEST_ROWS": str(flow.promotion.smoke_test_rows)},
         acknowledgments={
             "AwsSolutions-L1": "Pinned to python3.12, the runtime every Lambda of this project uses (the Powertools "
