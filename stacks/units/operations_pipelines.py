@@ -23,7 +23,7 @@ from stacks.units.compliance import (
 from stacks.units.pipeline_role import PipelineDefinition, grant_pipeline_jobs, grant_volume_key
 
 # The batch-inference steps whose outputs go to pipeline-runs/<execution>/<step>/ (builders/batch_inference.py).
-BATCH_STEPS_WRITING_ARTIFACTS = ("PrepareBatch", "ResolveModel")
+BATCH_STEPS_WRITING_ARTIFACTS = ("ResolveModel",)
 
 
 class OperationsPipelines(Construct):
