@@ -58,6 +58,8 @@ def native_checks(builder: PipelineBuilder[Any], preprocess: ProcessingStep) -> 
         volume_kms_key=PLACEHOLDERS.kms_key_arn,
         output_kms_key=PLACEHOLDERS.kms_key_arn,
         sagemaker_session=builder.session,
+        # Both checks run SageMaker's own containers on the train split: they call nothing (isolated).
+        network_config=builder.network_config("NativeDataQualityBaseline"),
     )
     train_uri = builder.step_output(preprocess, "train")
     headers = [schema.LABEL, *schema.FEATURE_NAMES]
