@@ -26,6 +26,7 @@ from stacks.units.data_lake import import_zones
 from stacks.units.model_promotion import ModelPromotion, PromotionSource, PromotionTargets
 from stacks.units.monitoring_alarms import MonitoringAlarms
 from stacks.units.native_monitoring import NativeMonitoring
+from stacks.units.network import NetworkRefs
 from stacks.units.operations_pipelines import OperationsPipelines
 from stacks.units.retraining_triggers import RetrainingTriggers, TriggerTargets
 from stacks.units.settings import log_retention, removal_policy
@@ -42,11 +43,13 @@ class OperationsStack(cdk.Stack):
         names: ResourceNames,
         environment: EnvironmentConfig,
         key: kms.IKey,
+        network: NetworkRefs | None = None,
         source: EnvironmentConfig | None = None,
         consumers: Sequence[EnvironmentConfig] = (),
         **kwargs: Any,
     ) -> None:
         """`key`: the lake key (the stateful stack's), which encrypts the zones, the topic and the state.
+        `network`: the subnets and security groups the jobs, models and functions run in (None: no VPC).
         `source` and `consumers`: see `MlopsStage`."""
         super().__init__(scope, construct_id, **kwargs)
         self.names = names
@@ -89,6 +92,7 @@ class OperationsStack(cdk.Stack):
             training_definition=committed_definition(names.project, environment, "training"),
             zones=self.zones,
             key=self.key,
+            network=network,
         )
         self.promotion = ModelPromotion(
             self,
@@ -108,6 +112,8 @@ class OperationsStack(cdk.Stack):
             log_retention=log_retention(environment),
             removal_policy=removal_policy(environment),
             model_monitor=environment.monitoring.backend == "model-monitor",
+            network=network,
+            reserved_concurrency=environment.functions.reserved_concurrency,
         )
         self.native_monitoring = (
             NativeMonitoring(
@@ -118,6 +124,7 @@ class OperationsStack(cdk.Stack):
                 region=environment.region,
                 artifacts_bucket=self.zones["artifacts"],
                 key=self.key,
+                network=network,
             )
             if environment.monitoring.backend == "model-monitor"
             else None
@@ -155,6 +162,8 @@ class OperationsStack(cdk.Stack):
             ),
             log_retention=log_retention(environment),
             removal_policy=removal_policy(environment),
+            reserved_concurrency=environment.functions.reserved_concurrency,
+            network=network,
         )
         self.monitoring_alarms.show_operational([*self.promotion.rollback_alarms, self.retraining.dead_letters_alarm])
 
