@@ -33,6 +33,7 @@ EndpointName = Literal[
     "secretsmanager",
     "kms",
     "states",
+    "xray",
 ]
 
 
@@ -66,6 +67,7 @@ INTERFACE_ENDPOINTS: dict[str, EndpointUse] = {
     "secretsmanager": EndpointUse(),
     "kms": EndpointUse(),
     "states": EndpointUse(),
+    "xray": EndpointUse(),
 }
 assert set(INTERFACE_ENDPOINTS) == set(get_args(EndpointName))
 

@@ -45,6 +45,7 @@ _SERVICES: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "secretsmanager": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
     "kms": ec2.InterfaceVpcEndpointAwsService.KMS,
     "states": ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
+    "xray": ec2.InterfaceVpcEndpointAwsService.XRAY,
 }
 
 # What Lambda needs to attach a function to the subnets (the managed AWSLambdaVPCAccessExecutionRole's actions).

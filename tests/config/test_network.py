@@ -63,7 +63,7 @@ BAD_NETWORKS = {
     "not a range": ("environments.prod.network.cidr", "10.40.0.300/16", ["CIDR notation"]),
     "an unknown endpoint": (
         "environments.prod.network.interface_endpoints", [*INTERFACE_ENDPOINTS, "s3"],
-        ["key 'network.interface_endpoints.14' has value 's3'"],
+        ["key 'network.interface_endpoints.15' has value 's3'"],
     ),
     "a required endpoint left out": (
         "environments.prod.network.interface_endpoints", ["sagemaker-api", "sagemaker-runtime"],
