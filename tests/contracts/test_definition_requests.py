@@ -18,7 +18,7 @@ import pytest
 from config import PlatformConfig, load_config
 from naming import EnvironmentNames
 from pipeline_code import resolve_model
-from pipeline_definition.contract import definition_path, pipelines_of, step_calls
+from pipeline_definition.contract import PLACEHOLDERS, definition_path, pipelines_of, step_calls
 from tests.contracts.pipeline_requests import (
     SECURITY_GROUPS,
     SUBNETS,
@@ -199,3 +199,36 @@ def test_the_shipped_vpc_environments_isolate_the_jobs_that_call_nothing(propert
         "PrepareBatch": True,
         "ResolveModel": False,  # SageMaker (CreateModel)
     }
+
+
+def _job_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every Processing, Training and Tuning step, those inside Condition branches included."""
+    found = []
+    for step in steps:
+        if step["Type"] == "Condition":
+            found += _job_steps(step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", []))
+        elif step["Type"] in ("Processing", "Training", "Tuning"):
+            found.append(step)
+    return found
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_job_step_of_the_committed_definitions_names_the_network_of_its_environment(env: str) -> None:
+    """Each job step as committed, reached by a run or not: the placeholders CDK fills in, or no network at all."""
+    environment = CONFIG.environment(env)
+    placeholders = {"SecurityGroupIds": [PLACEHOLDERS.security_group_ids], "Subnets": [PLACEHOLDERS.subnet_ids]}
+    for pipeline in pipelines_of(environment):
+        steps = _job_steps(json.loads(definition_path(env, pipeline).read_text())["Steps"])
+        assert steps
+        for step in steps:
+            arguments = step["Arguments"]
+            network = {
+                "Processing": lambda a: a.get("NetworkConfig", {}),
+                "Training": lambda a: a,
+                "Tuning": lambda a: a["TrainingJobDefinition"],
+            }[step["Type"]](arguments)
+            if environment.network.enabled:
+                assert network.get("VpcConfig") == placeholders, step["Name"]
+                assert network.get("EnableInterContainerTrafficEncryption") is True, step["Name"]
+            else:
+                assert "VpcConfig" not in network, step["Name"]
