@@ -453,3 +453,30 @@ def test_the_zones_may_require_the_vpc_endpoint_except_for_the_platform_and_aws_
             "arn:aws:iam::333333333333:role/mlops-prod-*",
         ]
         assert conditions["BoolIfExists"] == {"aws:ViaAWSService": "false", "aws:PrincipalIsAWSService": "false"}
+
+
+def test_create_with_nat_puts_the_compute_in_the_private_subnets_behind_one_nat_per_zone(
+    platform_config: PlatformConfig,
+) -> None:
+    """`subnet_type: private-with-egress`: small public subnets hold the NAT gateways; the jobs and functions run in
+    the private ones, whose routes lead to them (no construct synthesized: the tree is enough)."""
+    settings = platform_config.environment("prod").network.model_copy(
+        update={"subnet_type": "private-with-egress", "nat_gateways": 2}
+    )
+    app = cdk.App()
+    stack = cdk.Stack(app, "Network")  # environment-agnostic: the zones are Fn::GetAZs already
+    network = PrivateNetwork(
+        stack,
+        "Network",
+        settings=settings,
+        names=ResourceNames("mlops", "prod", cdk.Aws.ACCOUNT_ID, cdk.Aws.REGION),
+        key=kms.Key(stack, "Key"),
+        log_retention=cdk.aws_logs.RetentionDays.ONE_YEAR,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+    assert network.vpc is not None
+    created = [c.cfn_resource_type for c in stack.node.find_all() if isinstance(c, cdk.CfnResource)]
+    assert created.count("AWS::EC2::NatGateway") == 2
+    assert [s.subnet_id for s in network.vpc.private_subnets] == network.refs.subnet_ids
+    assert not network.vpc.isolated_subnets
+    assert len(network.vpc.public_subnets) == 2
