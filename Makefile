@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth pipeline-definitions synth-release test lint format docs local-run local-run-shifted loop bench bench-ml bench-ingest bench-serving clean
+.PHONY: help install synth pipeline-definitions synth-release test lint format docs scan local-run local-run-shifted loop bench bench-ml bench-ingest bench-serving clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -55,6 +55,16 @@ format: install  ## Apply ruff's formatting and safe fixes
 
 docs: install  ## Regenerate docs/configuration.md from the config models (a test fails when it is stale)
 	$(PY) -m config.reference
+
+# checkov lives in its own virtualenv: its pinned dependencies conflict with the project's (requirements-scan.txt).
+SCAN_VENV := .scan-venv
+$(SCAN_VENV)/.installed: requirements-scan.txt
+	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --no-deps -r requirements-scan.txt
+	touch $@
+
+scan: synth $(SCAN_VENV)/.installed  ## checkov over every synthesized template; fails on a finding not justified in the template
+	$(SCAN_VENV)/bin/checkov --directory cdk.out --framework cloudformation --skip-download --compact --quiet
 
 local-run: install  ## Run every ML step on the Adult data locally; artifacts in local-run/
 	$(PY) -m pipeline_code.local_run --out local-run

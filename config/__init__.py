@@ -7,6 +7,13 @@ file), `errors` (the error type and its messages), `loader` (YAML to models), `r
 
 from config.errors import ConfigError
 from config.loader import DEFAULT_CONFIG_PATH, load_config
+from config.network import (
+    INTERFACE_ENDPOINTS,
+    FunctionSettings,
+    NetworkSettings,
+    ReservedConcurrency,
+    required_endpoints,
+)
 from config.platform import PlatformConfig
 from config.release import ReleaseSettings, ReleaseSourceSettings
 from config.sections import (
@@ -37,6 +44,7 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "ENVIRONMENT_NAMES",
     "INSTANCE_FAMILIES",
+    "INTERFACE_ENDPOINTS",
     "LOG_RETENTION_DAYS",
     "REGIONS",
     "AlertSettings",
@@ -46,17 +54,20 @@ __all__ = [
     "EnvironmentConfig",
     "ExperimentTrackingSettings",
     "FeatureStoreSettings",
+    "FunctionSettings",
     "GuardrailSettings",
     "Hyperparameters",
     "InferenceSettings",
     "ModelRegistrySettings",
     "MonitoringSettings",
+    "NetworkSettings",
     "PipelineSettings",
     "PlatformConfig",
     "ProcessingSettings",
     "PromotionSettings",
     "ReleaseSettings",
     "ReleaseSourceSettings",
+    "ReservedConcurrency",
     "RetrainingSettings",
     "RollbackAlarmSettings",
     "Schedules",
@@ -64,4 +75,5 @@ __all__ = [
     "TrainingSettings",
     "TuningSettings",
     "load_config",
+    "required_endpoints",
 ]

@@ -9,7 +9,8 @@ from pydantic import Field
 
 from config.errors import ConfigError, invalid
 from config.release import ReleaseSettings
-from config.sections import EnvironmentConfig, Section
+from config.section import Section
+from config.sections import EnvironmentConfig
 from config.values import Rule
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
+from config.network import INTERFACE_ENDPOINTS, FunctionSettings, NetworkSettings, required_endpoints
+from config.section import Section
 from config.values import (
     AccountId,
     Days,
@@ -29,13 +31,6 @@ from config.values import (
     instance_family,
 )
 from pipeline_code.schema import RAW_COLUMNS
-
-
-class Section(BaseModel):
-    """A mapping of the config file: unknown keys are errors (a typo never falls back to a default silently),
-    values are not coerced (`"2"` is not a count) and a loaded config cannot be changed."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class DataLakeSettings(Section):
@@ -761,6 +756,8 @@ class EnvironmentConfig(Section):
     experiment_tracking: ExperimentTrackingSettings = Field(description="The MLflow tracking server.")
     promotion: PromotionSettings = Field(description="The promotion state machine.")
     alerts: AlertSettings = Field(description="Alert delivery.")
+    network: NetworkSettings = Field(description="Private networking (VPC, subnets, VPC endpoints).")
+    functions: FunctionSettings = Field(description="The Lambda functions.")
     ingestion: IngestionSettings | None = Field(
         default=None, description="Incremental ingestion from PostgreSQL; null: data arrives as files only."
     )
@@ -799,6 +796,43 @@ class EnvironmentConfig(Section):
             raise ValueError(
                 "promotion.guardrails needs inference.mode 'instance': SageMaker offers serverless endpoints no "
                 "deployment guardrails (blue/green traffic shifting); set promotion.guardrails to null"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _private_endpoints_run_on_instances(self) -> EnvironmentConfig:
+        """network.mode create or import needs inference.mode instance: serverless endpoints cannot run in a VPC."""
+        if self.network.enabled and self.inference.mode == "serverless":
+            raise ValueError(
+                f"network.mode '{self.network.mode}' needs inference.mode 'instance': SageMaker runs serverless "
+                "endpoints on its own network only (no VpcConfig); use an instance endpoint or network.mode 'none'"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _ingestion_placed_in_the_network(self) -> EnvironmentConfig:
+        """With a network, an ingestion section names its own subnets and groups (ingestion.network)."""
+        if self.network.enabled and self.ingestion is not None and self.ingestion.network is None:
+            raise ValueError(
+                f"ingestion.network is required with network.mode '{self.network.mode}': the platform's job security "
+                "group admits HTTPS only, so name the subnets that route to the database and a security group its "
+                "database accepts on its port (ingestion.network.subnet_ids, ingestion.network.security_group_ids)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _required_endpoints_listed(self) -> EnvironmentConfig:
+        """With a network, network.interface_endpoints must list every endpoint something inside the VPC calls."""
+        if not self.network.enabled:
+            return self
+        tracking = self.experiment_tracking.enabled
+        required = required_endpoints(experiment_tracking=tracking)
+        missing = [name for name in required if name not in self.network.interface_endpoints]
+        if missing:
+            callers = "; ".join(f"{name}: {INTERFACE_ENDPOINTS[name].callers}" for name in missing)
+            raise ValueError(
+                f"network.interface_endpoints lacks {', '.join(missing)}, which code inside the VPC calls ({callers}): "
+                "without them those calls time out"
             )
         return self
 

@@ -3,7 +3,9 @@
 The newest package with status ``Approved`` (ListModelPackages, newest first) becomes a SageMaker model named
 ``<group>-v<version>`` created from the package (``PrimaryContainer.ModelPackageName``), so the transform job
 serves exactly what was approved. A model of that name that already exists is reused (re-runs and concurrent
-runs create nothing twice); one that serves another package is an error. Writes ``model.json``:
+runs create nothing twice); one that serves another package is an error. In a VPC environment the model is
+created in the subnets and security groups given (``--subnets``, ``--security-group-ids``), network-isolated with
+``--network-isolation``: the transform job runs it there. Writes ``model.json``:
 ``{"model_name", "model_package_arn", "model_package_version"}``.
 """
 
@@ -58,15 +60,33 @@ def existing_model(sagemaker: Any, name: str) -> dict[str, Any] | None:
         raise PipelineError(f"DescribeModel failed: {err}") from err
 
 
-def ensure_model(sagemaker: Any, name: str, package_arn: str, role_arn: str) -> bool:
-    """Create the model from the package unless it exists; returns whether it was created."""
+def network_fields(
+    subnets: list[str] | None, security_group_ids: list[str] | None, *, isolated: bool
+) -> dict[str, Any]:
+    """CreateModel's VpcConfig and EnableNetworkIsolation: both or neither of subnets and security groups."""
+    if bool(subnets) != bool(security_group_ids):
+        raise PipelineError("--subnets and --security-group-ids go together: a model in a VPC needs both")
+    fields: dict[str, Any] = {"EnableNetworkIsolation": True} if isolated else {}
+    if subnets:
+        fields["VpcConfig"] = {"Subnets": list(subnets), "SecurityGroupIds": list(security_group_ids or [])}
+    return fields
+
+
+def ensure_model(
+    sagemaker: Any, name: str, package_arn: str, role_arn: str, network: dict[str, Any] | None = None
+) -> bool:
+    """Create the model from the package (in `network`'s subnets, see `network_fields`) unless it exists;
+    returns whether it was created."""
     from botocore.exceptions import ClientError
 
     found = existing_model(sagemaker, name)
     if found is None:
         try:
             sagemaker.create_model(
-                ModelName=name, PrimaryContainer={"ModelPackageName": package_arn}, ExecutionRoleArn=role_arn
+                ModelName=name,
+                PrimaryContainer={"ModelPackageName": package_arn},
+                ExecutionRoleArn=role_arn,
+                **(network or {}),
             )
             return True
         except ClientError as err:
@@ -76,7 +96,19 @@ def ensure_model(sagemaker: Any, name: str, package_arn: str, role_arn: str) -> 
     serves = found.get("PrimaryContainer", {}).get("ModelPackageName")
     if serves and serves != package_arn:
         raise PipelineError(f"model '{name}' exists but serves {serves}, not {package_arn}")
+    has, wanted = found.get("VpcConfig") or None, (network or {}).get("VpcConfig")
+    if found and _subnets_and_groups(has) != _subnets_and_groups(wanted):
+        # e.g. made before the environment moved into a VPC: its transform jobs would run outside the subnets
+        raise PipelineError(
+            f"model '{name}' exists with another network (VpcConfig {has}) than this environment's ({wanted}): "
+            "delete it (DeleteModel) and run again"
+        )
     return False
+
+
+def _subnets_and_groups(vpc: dict[str, Any] | None) -> tuple[frozenset[str], frozenset[str]]:
+    vpc = vpc or {}
+    return frozenset(vpc.get("Subnets", ())), frozenset(vpc.get("SecurityGroupIds", ()))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -86,6 +118,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--region", default=None)
     parser.add_argument("--endpoint-url", default=None)
     parser.add_argument("--output", default=f"{PROCESSING_OUTPUT}/model")
+    parser.add_argument("--subnets", nargs="+", default=None, help="the model's VPC subnets (with security groups)")
+    parser.add_argument("--security-group-ids", nargs="+", default=None, help="the model's security groups")
+    parser.add_argument("--network-isolation", action="store_true", help="the model's containers make no network calls")
     return parser.parse_args(argv)
 
 
@@ -97,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         package = latest_approved(sagemaker, args.model_package_group)
         arn, version = package["ModelPackageArn"], int(package["ModelPackageVersion"])
         name = model_name(args.model_package_group, version)
-        created = ensure_model(sagemaker, name, arn, args.execution_role_arn)
+        network = network_fields(args.subnets, args.security_group_ids, isolated=args.network_isolation)
+        created = ensure_model(sagemaker, name, arn, args.execution_role_arn, network)
         with atomic_output(args.output) as out:
             write_json(
                 out / "model.json", {"model_name": name, "model_package_arn": arn, "model_package_version": version}

@@ -103,12 +103,38 @@ class Placeholders:
     feature_group: str = "placeholder-feature-group"
     model_package_group: str = "placeholder-model-package-group"
     mlflow_tracking_server_arn: str = "arn:aws:sagemaker:us-east-1:000000000000:mlflow-tracking-server/placeholder"
+    # Lists: the JSON string holding one of these becomes the list's strings (`"a","b"`), see `LIST_PLACEHOLDERS`.
+    subnet_ids: str = "subnet-00000000placeholder"
+    security_group_ids: str = "sg-00000000placeholder"
 
     def items(self) -> list[tuple[str, str]]:
         return [(field.name, getattr(self, field.name)) for field in fields(self)]
 
 
 PLACEHOLDERS = Placeholders()
+# The placeholders that stand for a list of values: each JSON string `"<placeholder>"` is replaced by the strings of
+# the list, `"<first>","<second>"`, in a list (VpcConfig) and in a step's arguments (one argument per value).
+LIST_PLACEHOLDERS = (PLACEHOLDERS.subnet_ids, PLACEHOLDERS.security_group_ids)
+
+# Where the environment has a network (`network.mode` create or import), every job runs in its subnets with its
+# security group and inter-container traffic encryption; a job that calls nothing from inside its container (its
+# inputs and outputs are moved by SageMaker) also runs network-isolated. What each step calls, as the interface
+# endpoints of `config.INTERFACE_ENDPOINTS` (S3 through the gateway endpoint):
+STEP_CALLS: dict[str, tuple[str, ...]] = {
+    "IngestFeatures": ("sagemaker-featurestore-runtime",),  # PutRecord, one per row
+    "ResolveModel": ("sagemaker-api",),  # ListModelPackages, DescribeModel, CreateModel
+    "GatherMonitoringInputs": ("s3", "ssm", "sagemaker-api"),  # the window, the live model, its package
+    "CheckDrift": ("s3", "monitoring", "events"),  # the report, PutMetricData, PutEvents
+}
+# ... and where experiment tracking is on, the steps that log to MLflow (pipeline_code.tracking.log_step) call it.
+TRACKED_STEPS = ("TrainModel", "TuneModel", "EvaluateModel", "CheckBiasAndExplain")
+TRACKING_CALLS = ("sagemaker-experiments", "s3")  # the server, and its artifact store in the artifacts zone
+
+
+def step_calls(step: str, *, experiment_tracking: bool) -> tuple[str, ...]:
+    """What `step`'s job calls from inside its container; empty: it can run network-isolated."""
+    tracked = TRACKING_CALLS if experiment_tracking and step in TRACKED_STEPS else ()
+    return tuple(dict.fromkeys((*STEP_CALLS.get(step, ()), *tracked)))
 
 
 # The SageMaker pipelines built for every environment; "monitoring" is deployed only for the custom backend,

@@ -51,6 +51,8 @@ def definition_fingerprint(project_name: str, environment: EnvironmentConfig) ->
     digest.update(f"sagemaker=={SDK_VERSION}\0project={project_name}\0code={code_hash()}\0".encode())
     # The monitoring backend decides whether CDK deploys the monitoring pipeline, not what the definitions hold.
     used = environment.model_dump(mode="json", include=set(BUILDER_SETTINGS), exclude={"monitoring": {"backend"}})
+    # Whether jobs run in a VPC, not which one: subnets and security groups are placeholders CDK fills in.
+    used["network_enabled"] = environment.network.enabled
     digest.update(json.dumps(used, sort_keys=True).encode())
     for path in _builder_sources():
         digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from config import EnvironmentConfig
 from naming import ResourceNames
 from stacks.dataset_schema import CURATED_DATASET_NAME, curated_glue_columns
+from stacks.units.compliance import justify_deploy_time_providers
 from stacks.units.data_lake import DataLake
 from stacks.units.experiment_tracking import ExperimentTracking
 from stacks.units.feature_store import FeatureStore
 from stacks.units.model_registry import ModelRegistry
+from stacks.units.network import NetworkRefs, PrivateNetwork
 from stacks.units.settings import log_retention, removal_policy
 
 
@@ -31,14 +35,17 @@ class StatefulRefs:
     feature_group_arn: str
     model_package_group_arn: str
     mlflow_tracking_server_arn: str | None  # None where experiment_tracking is off
+    network: NetworkRefs | None = None  # None where network.mode is none
 
 
 class DataLakeStack(cdk.Stack):
-    """The stateful stack of one environment: the data lake, the feature group and the model registry.
+    """The stateful stack of one environment: the data lake, the feature group, the model registry and, where
+    `network.mode` is create or import, the private network (`PrivateNetwork`) every compute resource runs in.
 
     Termination protection and retention come from config. Everything here outlives deploys of the stacks that
     compute on it; `tests/stacks/test_logical_ids.py` pins the logical IDs so nothing is replaced by accident.
-    Provides `refs` (`StatefulRefs`) for the other stacks of the stage.
+    The network lives here because its flow logs use the lake key and the buckets' policies may name its S3
+    endpoint. Provides `refs` (`StatefulRefs`) for the other stacks of the stage.
     """
 
     def __init__(
@@ -48,8 +55,14 @@ class DataLakeStack(cdk.Stack):
         *,
         environment: EnvironmentConfig,
         names: ResourceNames,
+        resource_accounts: Sequence[str] = (),
+        consumer_prefixes: Sequence[tuple[str, str]] = (),
         **kwargs: Any,
     ) -> None:
+        """`resource_accounts`: other accounts whose buckets code in the VPC reads (a promotion's source).
+        `consumer_prefixes`: (account, resource prefix) of the environments promoting this one's packages, whose
+        platform roles read its artifacts (exempt from `network.require_vpc_endpoint_for_s3`)."""
+        self._zones_count = environment.network.availability_zones
         super().__init__(scope, construct_id, termination_protection=environment.termination_protection, **kwargs)
         self.lake = DataLake(
             self,
@@ -93,6 +106,23 @@ class DataLakeStack(cdk.Stack):
             if environment.experiment_tracking.enabled
             else None
         )
+        self.network = (
+            PrivateNetwork(
+                self,
+                "Network",
+                settings=environment.network,
+                names=names,
+                key=self.lake.key,
+                log_retention=log_retention(environment),
+                removal_policy=removal_policy(environment),
+                resource_accounts=resource_accounts,
+            )
+            if environment.network.enabled
+            else None
+        )
+        if self.network and self.network.s3_endpoint and environment.network.require_vpc_endpoint_for_s3:
+            self._require_vpc_endpoint(names, self.network.s3_endpoint.vpc_endpoint_id, consumer_prefixes)
+        justify_deploy_time_providers(self)
         # Names of the zone buckets, for the release pipeline's post-deploy check (CDK Pipelines reads outputs).
         self.zone_bucket_outputs = {
             zone: cdk.CfnOutput(
@@ -107,4 +137,46 @@ class DataLakeStack(cdk.Stack):
             mlflow_tracking_server_arn=(
                 self.experiment_tracking.tracking_server_arn if self.experiment_tracking else None
             ),
+            network=self.network.refs if self.network else None,
         )
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The region's first zones as deploy-time values (Fn::GetAZs): the VPC spans `network.availability_zones`
+        of them, and synth never looks the region's zones up."""
+        return [cdk.Fn.select(index, cdk.Fn.get_azs()) for index in range(self._zones_count)]
+
+    def _require_vpc_endpoint(
+        self, names: ResourceNames, endpoint_id: str, consumer_prefixes: Sequence[tuple[str, str]]
+    ) -> None:
+        """Deny object reads and writes of the zones unless they come through the environment's S3 endpoint, from
+        the platform's own roles (named after its stacks), the CDK deploy roles, the consumers' platform roles or
+        an AWS service. Bucket settings are left alone, so an administrator is never locked out of the policy."""
+        exempt = [
+            f"arn:{self.partition}:iam::{self.account}:role/{names.prefix}-*",
+            f"arn:{self.partition}:iam::{self.account}:role/cdk-*",
+            *(f"arn:{self.partition}:iam::{account}:role/{prefix}-*" for account, prefix in consumer_prefixes),
+        ]
+        for bucket in self.lake.zones.values():
+            bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="OnlyThroughTheVpcEndpoint",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=[
+                        "s3:GetObject*",
+                        "s3:PutObject*",
+                        "s3:DeleteObject*",
+                        "s3:ListBucket*",
+                        "s3:ListMultipartUploadParts",
+                        "s3:AbortMultipartUpload",
+                        "s3:RestoreObject",
+                    ],
+                    resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],
+                    conditions={
+                        "StringNotEquals": {"aws:SourceVpce": endpoint_id},
+                        "ArnNotLike": {"aws:PrincipalArn": exempt},
+                        "BoolIfExists": {"aws:ViaAWSService": "false", "aws:PrincipalIsAWSService": "false"},
+                    },
+                )
+            )

@@ -49,6 +49,7 @@ class MlPipelineStack(cdk.Stack):
             model_package_group_arn=lake.model_package_group_arn,
             mlflow_tracking_server_arn=lake.mlflow_tracking_server_arn,
             log_retention=log_retention(environment),
+            network=lake.network,
         )
         self.pipeline_name_output = cdk.CfnOutput(
             self, "PipelineName", value=self.training.pipeline_name, description="The training pipeline"

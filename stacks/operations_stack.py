@@ -28,6 +28,7 @@ from stacks.units.ingestion import PostgresIngestion
 from stacks.units.model_promotion import ModelPromotion, PromotionSource, PromotionTargets
 from stacks.units.monitoring_alarms import MonitoringAlarms
 from stacks.units.native_monitoring import NativeMonitoring
+from stacks.units.network import NetworkRefs
 from stacks.units.operations_pipelines import OperationsPipelines
 from stacks.units.retraining_triggers import RetrainingTriggers, TriggerTargets
 from stacks.units.settings import log_retention, removal_policy
@@ -44,6 +45,7 @@ class OperationsStack(cdk.Stack):
         names: ResourceNames,
         environment: EnvironmentConfig,
         key: kms.IKey,
+        network: NetworkRefs | None = None,
         source: EnvironmentConfig | None = None,
         consumers: Sequence[EnvironmentConfig] = (),
         ingestion_subnet_ids: Sequence[str] | None = None,
@@ -51,6 +53,7 @@ class OperationsStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         """`key`: the lake key (the stateful stack's), which encrypts the zones, the topic and the state.
+        `network`: the subnets and security groups the jobs, models and functions run in (None: no VPC).
         `source` and `consumers`: see `MlopsStage`. `ingestion_subnet_ids` / `ingestion_security_group_ids`: where
         the ingestion job runs when a VPC of the app provides them (they win over `ingestion.network`)."""
         super().__init__(scope, construct_id, **kwargs)
@@ -94,6 +97,7 @@ class OperationsStack(cdk.Stack):
             training_definition=committed_definition(names.project, environment, "training"),
             zones=self.zones,
             key=self.key,
+            network=network,
         )
         self.promotion = ModelPromotion(
             self,
@@ -113,6 +117,8 @@ class OperationsStack(cdk.Stack):
             log_retention=log_retention(environment),
             removal_policy=removal_policy(environment),
             model_monitor=environment.monitoring.backend == "model-monitor",
+            network=network,
+            reserved_concurrency=environment.functions.reserved_concurrency,
         )
         self.native_monitoring = (
             NativeMonitoring(
@@ -123,6 +129,7 @@ class OperationsStack(cdk.Stack):
                 region=environment.region,
                 artifacts_bucket=self.zones["artifacts"],
                 key=self.key,
+                network=network,
             )
             if environment.monitoring.backend == "model-monitor"
             else None
@@ -160,6 +167,8 @@ class OperationsStack(cdk.Stack):
             ),
             log_retention=log_retention(environment),
             removal_policy=removal_policy(environment),
+            reserved_concurrency=environment.functions.reserved_concurrency,
+            network=network,
         )
         self.monitoring_alarms.show_operational([*self.promotion.rollback_alarms, self.retraining.dead_letters_alarm])
         # Rows from PostgreSQL into the raw zone, where the new-data trigger above counts them.

@@ -45,6 +45,12 @@ class MlopsStage(cdk.Stage):
             description=f"{project_name} {environment.name}: data lake, feature group, model registry (stateful)",
             names=names,
             environment=environment,
+            resource_accounts=[source.account] if source and source.account else [],
+            consumer_prefixes=[
+                (consumer.account, stage_names(project_name, consumer.name).prefix)
+                for consumer in consumers
+                if consumer.account
+            ],
         )
         self.ml_pipeline = MlPipelineStack(
             self,
@@ -63,6 +69,7 @@ class MlopsStage(cdk.Stage):
             names=names,
             environment=environment,
             key=self.data_lake.refs.key,
+            network=self.data_lake.refs.network,
             source=source,
             consumers=consumers,
         )

@@ -76,6 +76,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return Scheduler(config, log)
 
 
+# What `model_monitor_synthesis` imports (its prod's `network`): a VPC and two subnets by id, groups created.
+IMPORTED_NETWORK = {
+    "mode": "import",
+    "vpc_id": "vpc-0a1b2c3d4e5f60718",
+    "subnet_ids": ["subnet-0a1b2c3d4e5f60718", "subnet-0f1e2d3c4b5a69788"],
+}
+
+
 @pytest.fixture(scope="session")
 def platform_config() -> PlatformConfig:
     return load_config(ROOT / "config" / "environments.yaml")
@@ -100,11 +108,14 @@ def model_monitor_synthesis(
 
     Only the monitoring section changes: the committed prod training definition (native checks off) stays in use,
     since switching native checks on would change its fingerprint and make synth rebuild the committed files.
+    The same synthesis is the one of `network.mode: import` (`IMPORTED_NETWORK`, subnets and VPC by id): the
+    definitions only know that jobs run in a VPC, not which, so they stay the committed ones too.
     """
     from app import create_app
 
     prod = platform_config.environment("prod")
     prod = prod.model_copy(update={"monitoring": prod.monitoring.model_copy(update={"backend": "model-monitor"})})
+    prod = prod.model_copy(update={"network": prod.network.model_copy(update=IMPORTED_NETWORK)})
     # prod alone: it promotes its own packages here (its source, staging, is not in this app)
     prod = prod.model_copy(update={"promotion": prod.promotion.model_copy(update={"source": "own"})})
     config = platform_config.model_copy(update={"environments": {"prod": prod}})

@@ -3,8 +3,9 @@
 Input is a cloud assembly as `cdk synth` writes it (`cdk.out/`, or the `outdir` of `app.synth()`): the stage's
 `Operations` stack template holds the state machine as an `Fn::Join` of JSON text and CloudFormation references.
 Each reference is replaced by a moto resource made for it (the endpoint role, the smoke-test function with its
-synthesized environment, the alert topic, a KMS key for the lake key output), or by `names[...]` where given,
-keyed `Ref:<LogicalId>`, `GetAtt:<LogicalId>.<Attr>` or `Output:<OutputName>`. Every Wait state waits
+synthesized environment, the alert topic, a KMS key for the lake key output, made-up ids for a VPC environment's
+subnets and groups), or by `names[...]` where given, keyed `Ref:<LogicalId>`, `GetAtt:<LogicalId>.<Attr>` or
+`Output:<OutputName>`. Every Wait state waits
 `poll_seconds` instead of its synthesized time. The buckets the S3 tasks write to are created.
 
 The smoke-test Lambda runs `lambdas/smoke_test/handler.run` in-process against the same moto (see
@@ -18,6 +19,7 @@ config and points moto's Step Functions interpreter at its port (the `MOTO_PORT`
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import time
@@ -307,9 +309,14 @@ class _Resolver:
     def _output(self, output: str) -> str:
         key = f"Output:{output}"
         if key not in self._values:
-            if "Key" not in output:
+            if "Network" in output and ("Subnet" in output or "SecurityGroup" in output):
+                # A VPC environment's subnets and groups (the stateful stack's): ids only, moto has no network.
+                prefix = "subnet" if "Subnet" in output else "sg"
+                self._values[key] = f"{prefix}-{hashlib.sha256(output.encode()).hexdigest()[:17]}"
+            elif "Key" in output:
+                self._values[key] = self._clients["kms"].create_key(Description=output)["KeyMetadata"]["Arn"]
+            else:
                 raise TwinError(f"no local stand-in for the stack output {output}: pass names[{key!r}]")
-            self._values[key] = self._clients["kms"].create_key(Description=output)["KeyMetadata"]["Arn"]
         return self._values[key]
 
     def _table(self, properties: dict[str, Any]) -> str:

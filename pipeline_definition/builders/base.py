@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from sagemaker.core import image_uris
+from sagemaker.core.network import NetworkConfig
 from sagemaker.core.processing import ProcessingInput, ProcessingOutput, ProcessingS3Input, Processor
 from sagemaker.core.shapes.shapes import ProcessingS3Output
 from sagemaker.core.workflow import ExecutionVariables, Join, ParameterInteger, ParameterString, PropertyFile
@@ -32,6 +33,7 @@ from pipeline_definition.contract import (
     STAGING_PREFIX,
     code_files,
     code_hash,
+    step_calls,
 )
 from pipeline_definition.offline_session import OfflinePipelineSession
 
@@ -143,7 +145,23 @@ class PipelineBuilder(ABC, Generic[P]):
             ],
         )
 
-    def _processor(self, module: str, python_path: tuple[str, ...] = ()) -> Processor:
+    def isolated(self, step: str) -> bool:
+        """Whether `step`'s job calls nothing from inside its container (`contract.step_calls`)."""
+        return not step_calls(step, experiment_tracking=self.ctx.environment.experiment_tracking.enabled)
+
+    def network_config(self, step: str) -> NetworkConfig | None:
+        """`step`'s job in the environment's subnets, with its security group, inter-container traffic encryption
+        and, if it calls nothing, network isolation; None where the environment has no network."""
+        if not self.ctx.environment.network.enabled:
+            return None
+        return NetworkConfig(
+            subnets=[PLACEHOLDERS.subnet_ids],
+            security_group_ids=[PLACEHOLDERS.security_group_ids],
+            enable_network_isolation=self.isolated(step),
+            encrypt_inter_container_traffic=True,
+        )
+
+    def _processor(self, step: str, module: str, python_path: tuple[str, ...] = ()) -> Processor:
         env = self.ctx.environment
         return Processor(
             role=PLACEHOLDERS.role_arn,
@@ -161,6 +179,7 @@ class PipelineBuilder(ABC, Generic[P]):
                 "PYTHONUNBUFFERED": "1",
                 **self.tracking_env,
             },
+            network_config=self.network_config(step),
         )
 
     def _code_input(self) -> ProcessingInput:
@@ -195,7 +214,7 @@ class PipelineBuilder(ABC, Generic[P]):
     ) -> ProcessingStep:
         """A step running `python3 -m pipeline_code.<module>` with the step code and `outputs` under the run
         (`python_path`: container folders searched after the code, e.g. an input of third-party packages)."""
-        step_args = self._processor(module, python_path).run(
+        step_args = self._processor(name, module, python_path).run(
             inputs=[self._code_input(), *inputs],
             outputs=[self._output(name, output) for output in outputs],
             arguments=arguments,

@@ -38,6 +38,7 @@ class BatchInferencePipelineBuilder(PipelineBuilder[BatchInferenceParameters]):
                 env.region,
                 "--output",
                 f"{PROCESSING_OUT}/model",
+                *self._model_network(),
             ],
             property_files=[resolved],
             cache=False,  # "the latest approved model" changes between runs
@@ -78,3 +79,16 @@ class BatchInferencePipelineBuilder(PipelineBuilder[BatchInferenceParameters]):
             sagemaker_session=self.session,
             pipeline_experiment_config=None,  # no SageMaker Experiments trial per execution (see training.py)
         )
+
+    def _model_network(self) -> list[str]:
+        """Where the environment has a network, the model ResolveModel creates (which the transform job runs) is in
+        its subnets, network-isolated: the serving container calls nothing, SageMaker moves its data."""
+        if not self.ctx.environment.network.enabled:
+            return []
+        return [
+            "--subnets",
+            PLACEHOLDERS.subnet_ids,  # one argument per subnet once CDK replaces it (contract.LIST_PLACEHOLDERS)
+            "--security-group-ids",
+            PLACEHOLDERS.security_group_ids,
+            "--network-isolation",
+        ]

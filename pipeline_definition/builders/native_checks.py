@@ -15,6 +15,7 @@ from typing import Any
 
 from sagemaker.core.clarify import BiasConfig, DataConfig
 from sagemaker.core.model_monitor import DatasetFormat
+from sagemaker.core.network import NetworkConfig
 from sagemaker.core.workflow import Join
 from sagemaker.mlops.workflow import CheckJobConfig, ClarifyCheckStep, ProcessingStep, QualityCheckStep
 from sagemaker.mlops.workflow.clarify_check_step import DataBiasCheckConfig
@@ -23,6 +24,30 @@ from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig
 from pipeline_code import schema
 from pipeline_definition.builders.base import PROCESSING_IN, PROCESSING_OUT, PipelineBuilder
 from pipeline_definition.contract import PLACEHOLDERS, STAGING_PREFIX
+
+
+class _QualityCheckStep(QualityCheckStep):  # type: ignore[misc]  # the SDK ships no type information
+    """QualityCheckStep whose request holds its NetworkConfig as the API's fields: the SDK (3.27) puts the
+    `NetworkConfig` object itself there, which the definition's JSON cannot hold."""
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        return _plain_network(super().arguments)
+
+
+class _ClarifyCheckStep(ClarifyCheckStep):  # type: ignore[misc]
+    """ClarifyCheckStep with the same fix as `_QualityCheckStep`."""
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        return _plain_network(super().arguments)
+
+
+def _plain_network(request: dict[str, Any]) -> dict[str, Any]:
+    network = request.get("NetworkConfig")
+    if isinstance(network, NetworkConfig):
+        request["NetworkConfig"] = network._to_request_dict()
+    return request
 
 
 @dataclass(frozen=True)
@@ -62,10 +87,12 @@ def native_checks(builder: PipelineBuilder[Any], preprocess: ProcessingStep) -> 
         volume_kms_key=PLACEHOLDERS.kms_key_arn,
         output_kms_key=PLACEHOLDERS.kms_key_arn,
         sagemaker_session=builder.session,
+        # Both checks run SageMaker's own containers on the train split: they call nothing (isolated).
+        network_config=builder.network_config("NativeDataQualityBaseline"),
     )
     train_uri = builder.step_output(preprocess, "train")
     headers = [schema.LABEL, *schema.FEATURE_NAMES]
-    quality = QualityCheckStep(
+    quality = _QualityCheckStep(
         name="NativeDataQualityBaseline",
         quality_check_config=DataQualityCheckConfig(
             baseline_dataset=Join(on="/", values=[builder.step_output(inputs, "features"), "features.csv"]),
@@ -77,7 +104,7 @@ def native_checks(builder: PipelineBuilder[Any], preprocess: ProcessingStep) -> 
         register_new_baseline=True,
         model_package_group_name=PLACEHOLDERS.model_package_group,
     )
-    bias = ClarifyCheckStep(
+    bias = _ClarifyCheckStep(
         name="NativeDataBiasBaseline",
         clarify_check_config=DataBiasCheckConfig(
             data_config=DataConfig(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from sagemaker.core.shapes.shapes import CheckpointConfig, OutputDataConfig, StoppingCondition
-from sagemaker.core.training.configs import Compute, InputData, SourceCode
+from sagemaker.core.training.configs import Compute, InputData, Networking, SourceCode
 from sagemaker.core.workflow import (
     ConditionGreaterThanOrEqualTo,
     ConditionIn,
@@ -303,4 +303,17 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
             },
             base_job_name=self.ctx.names.training_job_prefix,
             environment=dict(self.tracking_env),
+            networking=self._networking("TrainModel"),
+        )
+
+    def _networking(self, step: str) -> Networking | None:
+        """The training job's side of `network_config` (ModelTrainer's own type for the same request fields)."""
+        config = self.network_config(step)
+        if config is None:
+            return None
+        return Networking(
+            subnets=config.subnets,
+            security_group_ids=config.security_group_ids,
+            enable_network_isolation=config.enable_network_isolation,
+            enable_inter_container_traffic_encryption=config.encrypt_inter_container_traffic,
         )

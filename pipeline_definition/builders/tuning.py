@@ -12,7 +12,7 @@ entrypoint either: `HyperParameterAlgorithmSpecification` has no `ContainerEntry
 - the `code` channel (the deployed step code) and the `sm_drivers` channel (the trainer's `sm_train.sh`, which a
   training toolkit that knows ModelTrainer runs instead: the same `python3 -m pipeline_code.train`);
 - TrainModel's hyper-parameters that are not tuned become static ones, and its resource config (with the volume
-  key) is used as is.
+  key) and network (subnets, security group, isolation, inter-container encryption) are used as they are.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ METRIC_REGEX = r"validation-auc:([0-9\.]+)"  # what pipeline_code.train prints l
 # The tuning job's training jobs cannot name an entrypoint: they run train.py in script mode (see above).
 TUNING_SCRIPT = "pipeline_code/train.py"
 TRAINING_CODE_CHANNEL = "/opt/ml/input/data/code"
+# CreateTrainingJob's network fields, which HyperParameterTrainingJobDefinition has too.
+_NETWORK_FIELDS = ("VpcConfig", "EnableNetworkIsolation", "EnableInterContainerTrafficEncryption")
 
 
 class ScriptTuningStep(TuningStep):  # type: ignore[misc]  # the SDK ships no type information
@@ -88,6 +90,10 @@ class ScriptTuningStep(TuningStep):  # type: ignore[misc]  # the SDK ships no ty
         static[SCRIPT_MODE_DIRECTORY] = self._code_dir
         job["StaticHyperParameters"] = static
         job["ResourceConfig"] = training["ResourceConfig"]
+        # TrainModel's network (VPC, isolation, inter-container encryption), which the tuner leaves out.
+        for key in _NETWORK_FIELDS:
+            if key in training:
+                job[key] = training[key]
         return request
 
 

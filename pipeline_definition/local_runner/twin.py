@@ -72,6 +72,9 @@ class TwinNames:
             # The twin has no MLflow server: an empty URI is what CDK deploys where tracking is off. A server ARN
             # here made every tracked job (staging/prod) retry the unreachable server for ~4.5 minutes.
             "mlflow_tracking_server_arn": "",
+            # The twin has no VPC: jobs run as local processes whatever their NetworkConfig says.
+            "subnet_ids": "subnet-0local0twin",
+            "security_group_ids": "sg-0local0twin",
         }
         return {placeholder: values[name] for name, placeholder in PLACEHOLDERS.items()}
 

@@ -94,10 +94,11 @@ def acknowledge_bucket_grant(role: IConstruct, bucket: s3.IBucket, objects: str,
         )
 
 
-def acknowledge_bucket_deployment(stack: cdk.Stack, bucket: s3.IBucket) -> None:
+def acknowledge_bucket_deployment(stack: cdk.Stack, bucket: s3.IBucket, *, in_vpc: bool = False) -> None:
     """The findings of aws-cdk-lib's BucketDeployment handler (one singleton Lambda per stack), with reasons.
 
-    It runs only during deployments, invoked by CloudFormation, to copy a CDK asset into `bucket`.
+    It runs only during deployments, invoked by CloudFormation, to copy a CDK asset into `bucket`; `in_vpc`: it
+    runs in the environment's subnets (`network.place_bucket_deployment`).
     """
     handler = next(c for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment"))
     only_at_deploy = "The BucketDeployment handler runs only when CloudFormation deploys the stack"
@@ -105,9 +106,12 @@ def acknowledge_bucket_deployment(stack: cdk.Stack, bucket: s3.IBucket) -> None:
         "AwsSolutions-L1": f"{only_at_deploy}; aws-cdk-lib pins its runtime with the bundled AWS CLI layer.",
         "NIST.800.53.R5-LambdaConcurrency": f"{only_at_deploy}, once per deploy: no concurrency to reserve.",
         "NIST.800.53.R5-LambdaDLQ": f"{only_at_deploy}; a failure fails the deployment, which is its signal.",
-        "NIST.800.53.R5-LambdaInsideVPC": f"{only_at_deploy} and talks only to S3; the project deploys no VPC.",
         "NIST.800.53.R5-IAMNoInlinePolicy": f"{only_at_deploy}; aws-cdk-lib generates its grant policy.",
     }
+    if not in_vpc:
+        reasons["NIST.800.53.R5-LambdaInsideVPC"] = (
+            f"{only_at_deploy} and talks only to S3; the environment has no VPC (network.mode none)."
+        )
     for rule, reason in reasons.items():
         acknowledge(handler, rule, reason)
     acknowledge(
@@ -153,3 +157,47 @@ def acknowledge_bucket_put(role: IConstruct, bucket: s3.IBucket, objects: str, w
             f"{why}: CDK's put action group (no deletes), limited to {objects} and the lake key.",
             finding=f"Action::{action}",
         )
+
+
+def justify_scan(scope: IConstruct, check: str, reason: str) -> None:
+    """A check of the IaC policy scanner (checkov, `make scan`) that does not apply to `scope`'s resource, with the
+    reason: written into the resource's `Metadata.checkov.skip`, which checkov reports as skipped with the comment,
+    so the justification travels with the template, as cdk-nag's acknowledgments do in the validation report."""
+    if len(reason) < 25:
+        raise ValueError(f"justifying {check} needs a specific reason, got {reason!r}")
+    resource = scope if isinstance(scope, cdk.CfnResource) else scope.node.default_child
+    if not isinstance(resource, cdk.CfnResource):
+        raise TypeError(f"{scope.node.path}: no CloudFormation resource to justify {check} on")
+    current = resource.get_metadata("checkov") or {"skip": []}
+    skips = [skip for skip in current["skip"] if skip["id"] != check]
+    resource.add_metadata("checkov", {"skip": [*skips, {"id": check, "comment": reason}]})
+
+
+def justify_deploy_time_function(resource: cdk.CfnResource, *, outside_the_vpc: str | None = None) -> None:
+    """The scanner's checks on a Lambda of aws-cdk-lib that CloudFormation invokes while it deploys (a custom
+    resource's handler): concurrency, dead-letter queue and, with `outside_the_vpc` (why), the VPC."""
+    reasons = {
+        "CKV_AWS_115": "aws-cdk-lib's deploy-time handler, invoked by CloudFormation a few times per deploy: a "
+        "reservation would only throttle concurrent resources of one deploy.",
+        "CKV_AWS_116": "aws-cdk-lib's deploy-time handler: a failure fails the CloudFormation deploy (the custom "
+        "resource reports it), which is its signal; there is no event to keep.",
+    }
+    if outside_the_vpc:
+        reasons["CKV_AWS_117"] = outside_the_vpc
+    for check, reason in reasons.items():
+        justify_scan(resource, check, reason)
+
+
+def justify_deploy_time_providers(stack: cdk.Stack) -> None:
+    """The handlers of aws-cdk-lib's custom-resource providers in `stack` (emptying buckets on delete in dev,
+    closing a VPC's default security group): deploy-time only, outside any VPC (they call S3 and EC2, which the
+    isolated subnets have no interface endpoint for, and handle no data)."""
+    for child in stack.node.children:
+        if child.node.id.startswith("Custom::") and child.node.id.endswith("CustomResourceProvider"):
+            handler = child.node.try_find_child("Handler")
+            if isinstance(handler, cdk.CfnResource) and handler.cfn_resource_type == "AWS::Lambda::Function":
+                justify_deploy_time_function(
+                    handler,
+                    outside_the_vpc="aws-cdk-lib's deploy-time provider, invoked by CloudFormation only: it calls "
+                    "the S3 or EC2 control API (no interface endpoint in the isolated subnets) and handles no data.",
+                )

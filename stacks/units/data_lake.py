@@ -14,7 +14,7 @@ from constructs import Construct
 
 from config import DataLakeSettings
 from naming import ZONES, ResourceNames
-from stacks.units.compliance import acknowledge
+from stacks.units.compliance import acknowledge, justify_scan
 
 
 def import_zones(scope: Construct, names: ResourceNames, key: kms.IKey, zones: Sequence[str]) -> dict[str, s3.IBucket]:
@@ -98,6 +98,11 @@ class DataLake(Construct):
             ],
             removal_policy=removal,
             auto_delete_objects=destroy,
+        )
+        justify_scan(
+            self.access_logs,
+            "CKV_AWS_18",
+            "This is the access-log bucket every zone logs to: logging its own access would log the log deliveries.",
         )
         acknowledge(
             self.access_logs,

@@ -31,6 +31,7 @@ from config import ConfigError, MonitoringSettings
 from naming import ResourceNames
 from pipeline_code import schema
 from stacks.units.compliance import acknowledge, acknowledge_grant_policy, nag_finding
+from stacks.units.network import NetworkRefs, grant_sagemaker_network_interfaces
 from stacks.units.sagemaker_grants import grant_container_logs, grant_metrics
 
 # Registries of SageMaker's own images (the SDK's image_uri_config: model-monitor.json, clarify.json).
@@ -142,7 +143,9 @@ class NativeMonitoring(Construct):
         region: str,
         artifacts_bucket: s3.IBucket,
         key: kms.IKey,
+        network: NetworkRefs | None = None,
     ) -> None:
+        """`network`: the subnets and security groups the monitoring jobs run in (None: no VPC)."""
         super().__init__(scope, construct_id)
         self._names, self._monitoring, self._bucket, self._key = names, monitoring, artifacts_bucket, key
         try:
@@ -152,6 +155,8 @@ class NativeMonitoring(Construct):
         except ConfigError as exc:  # synth prints only the message: say which environment's config to fix
             raise ConfigError(f"environment '{names.environment}': {exc}") from None
         self.role = self._role()
+        if network:
+            grant_sagemaker_network_interfaces(self.role)
         self.schedule_names = {kind: f"{names.prefix}-{kind}" for kind in MONITORING_TYPES}
 
         def common(cfn: Any) -> dict[str, Any]:
@@ -159,7 +164,13 @@ class NativeMonitoring(Construct):
                 "role_arn": self.role.role_arn,
                 "job_resources": self._resources(cfn),
                 "network_config": cfn.NetworkConfigProperty(
-                    enable_network_isolation=True, enable_inter_container_traffic_encryption=True
+                    enable_network_isolation=True,
+                    enable_inter_container_traffic_encryption=True,
+                    vpc_config=cfn.VpcConfigProperty(
+                        subnets=network.subnet_ids, security_group_ids=network.jobs_security_group_ids
+                    )
+                    if network
+                    else None,
                 ),
                 "stopping_condition": cfn.StoppingConditionProperty(max_runtime_in_seconds=3600),
             }

@@ -20,6 +20,12 @@ from stacks.units.compliance import (
     acknowledge_grant_policy,
     nag_finding,
 )
+from stacks.units.network import (
+    NetworkRefs,
+    deny_compute_outside,
+    grant_sagemaker_network_interfaces,
+    network_substitutions,
+)
 from stacks.units.pipeline_role import PipelineDefinition, grant_pipeline_jobs, grant_volume_key
 
 # The batch-inference steps whose outputs go to pipeline-runs/<execution>/<step>/ (builders/batch_inference.py).
@@ -47,7 +53,9 @@ class OperationsPipelines(Construct):
         training_definition: PipelineDefinition,
         zones: dict[str, s3.IBucket],
         key: kms.IKey,
+        network: NetworkRefs | None = None,
     ) -> None:
+        """`network`: the subnets and security groups the jobs and the batch model run in (None: no VPC)."""
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.role = iam.Role(
@@ -63,6 +71,11 @@ class OperationsPipelines(Construct):
         )
         grant_volume_key(self.role, key)
         self._grant_registry_and_publishing(stack, names)
+        if network:
+            # Processing jobs started by Pipelines, and the batch model ResolveModel creates (which the transform
+            # job runs in the subnets: CreateTransformJob itself names no network).
+            grant_sagemaker_network_interfaces(self.role)
+            deny_compute_outside(self.role, network, ["sagemaker:CreateProcessingJob", "sagemaker:CreateModel"])
         acknowledge_grant_policy(self.role)
 
         substitutions = {
@@ -80,7 +93,12 @@ class OperationsPipelines(Construct):
                 pipeline_name=names.pipeline(kind),
                 pipeline_display_name=names.pipeline(kind),
                 role_arn=self.role.role_arn,
-                pipeline_definition={"PipelineDefinitionBody": definition.render(substitutions)},
+                pipeline_definition={
+                    "PipelineDefinitionBody": definition.render(
+                        substitutions,
+                        lists=network_substitutions(network, definition.runs_in_a_vpc, names.pipeline(kind)),
+                    )
+                },
             )
             for kind, definition in definitions.items()
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
+from pipeline_definition.contract import LIST_PLACEHOLDERS
 from stacks.units.compliance import acknowledge, nag_finding
 
 _ECR_IMAGE = re.compile(r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repo>[\w./-]+):")
@@ -51,12 +52,24 @@ class PipelineDefinition:
         """(account, region, repository) of every container image the definition runs."""
         return sorted({(m["account"], m["region"], m["repo"]) for m in _ECR_IMAGE.finditer(self.body)})
 
-    def render(self, substitutions: Mapping[str, str]) -> str:
-        """The body with each placeholder replaced by its (CDK token) value; CDK turns it into an Fn::Join."""
+    def render(self, substitutions: Mapping[str, str], lists: Mapping[str, Sequence[str]] | None = None) -> str:
+        """The body with each placeholder replaced by its (CDK token) value; CDK turns it into an Fn::Join.
+
+        `lists`: placeholders that stand for several values (`contract.LIST_PLACEHOLDERS`): the JSON string
+        holding one becomes one string per value, in the list or the arguments it was in."""
         body = self.body
         for placeholder, value in substitutions.items():
             body = body.replace(placeholder, value)
+        for placeholder, values in (lists or {}).items():
+            if not values:
+                raise ValueError(f"no values for the list placeholder {placeholder}")
+            body = body.replace(placeholder, '","'.join(values))
         return body
+
+    @property
+    def runs_in_a_vpc(self) -> bool:
+        """Whether the definition's jobs carry the network placeholders (built for a VPC environment)."""
+        return all(placeholder in self.body for placeholder in LIST_PLACEHOLDERS)
 
 
 def grant_volume_key(role: iam.Role, key: kms.IKey) -> None:

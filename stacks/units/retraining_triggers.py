@@ -32,10 +32,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from config import RetrainingSettings
+from config import ReservedConcurrency, RetrainingSettings
 from naming import ResourceNames
 from pipeline_definition.contract import DATA_SNAPSHOT_PREFIX, RAW_TRAINING_PREFIX, SNAPSHOT_PREFIXES
 from stacks.units.compliance import acknowledge, acknowledge_grant_policy, nag_finding
+from stacks.units.network import NetworkRefs, place_function
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 
@@ -61,7 +62,7 @@ METRIC_NAMESPACE = "MLOps/Retraining"
 FUNCTION_RETRY_ATTEMPTS = 2
 # EventBridge retries delivering to the function (throttled or unavailable invoke) this often, then the same queue.
 TARGET_RETRY_ATTEMPTS = 8
-RESERVED_CONCURRENCY = 2
+RESERVED_CONCURRENCY = 2  # where no `functions.reserved_concurrency` is given (unit tests)
 
 # What the retraining schedule sends the scheduled trigger (`lambdas/retrain_on_schedule/events.py` validates it):
 # Scheduler's context attributes, which it fills in at each invocation.
@@ -186,11 +187,16 @@ class RetrainingTriggers(Construct):
         targets_: TriggerTargets,
         log_retention: logs.RetentionDays,
         removal_policy: cdk.RemovalPolicy,
+        reserved_concurrency: ReservedConcurrency | None = None,
+        network: NetworkRefs | None = None,
     ) -> None:
+        """`reserved_concurrency`: each function's (`functions.reserved_concurrency`; None: RESERVED_CONCURRENCY).
+        `network`: the subnets the functions run in (None: no VPC)."""
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self._names = names
         self._targets = targets_
+        self._network = network
         self.pipeline_arn = stack.format_arn(
             service="sagemaker", resource="pipeline", resource_name=targets_.training_pipeline_name.lower()
         )
@@ -276,6 +282,9 @@ class RetrainingTriggers(Construct):
         self.on_drift = self._function(
             "RetrainOnDrift",
             folder="retrain_on_drift",
+            reserved_concurrency=reserved_concurrency.retrain_on_drift
+            if reserved_concurrency
+            else RESERVED_CONCURRENCY,
             description="Starts the training pipeline when a drift alarm goes to ALARM or a violations report arrives",
             environment=common
             | {"DRIFT_ALARM_PREFIX": names.alarm_prefix, "MONITORING_REPORTS_URI": targets_.monitoring_reports_uri},
@@ -285,6 +294,9 @@ class RetrainingTriggers(Construct):
         self.on_new_data = self._function(
             "RetrainOnNewData",
             folder="retrain_on_new_data",
+            reserved_concurrency=reserved_concurrency.retrain_on_new_data
+            if reserved_concurrency
+            else RESERVED_CONCURRENCY,
             description="Starts the training pipeline once enough new data has landed in the raw zone",
             environment=common
             | {
@@ -300,6 +312,9 @@ class RetrainingTriggers(Construct):
         self.on_schedule = self._function(
             "RetrainOnSchedule",
             folder="retrain_on_schedule",
+            reserved_concurrency=reserved_concurrency.retrain_on_schedule
+            if reserved_concurrency
+            else RESERVED_CONCURRENCY,
             description=f"Starts the training pipeline when the schedule {self.schedule_name} fires",
             environment=common | {"RETRAINING_SCHEDULE_NAME": self.schedule_name},
             log_retention=log_retention,
@@ -349,6 +364,7 @@ class RetrainingTriggers(Construct):
         environment: dict[str, str],
         log_retention: logs.RetentionDays,
         removal_policy: cdk.RemovalPolicy,
+        reserved_concurrency: int,
     ) -> lambda_.Function:
         name = f"{self._names.prefix}-{folder.replace('_', '-')}"
         log_group = logs.LogGroup(
@@ -401,6 +417,13 @@ class RetrainingTriggers(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{cdk.Aws.REGION}.amazonaws.com"}},
             )
         )
+        # The function's variables are encrypted with the lake key (environment_encryption): Lambda decrypts
+        # them at each cold start with the function's role.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EnvironmentVariablesKey", actions=["kms:Decrypt"], resources=[self._targets.key.key_arn]
+            )
+        )
         function = lambda_.Function(
             self,
             construct_id,
@@ -419,13 +442,15 @@ class RetrainingTriggers(Construct):
             log_group=log_group,
             memory_size=256,
             timeout=cdk.Duration.seconds(30),
-            reserved_concurrent_executions=RESERVED_CONCURRENCY,
+            reserved_concurrent_executions=reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             dead_letter_queue=self.dead_letters,
             retry_attempts=FUNCTION_RETRY_ATTEMPTS,
             max_event_age=cdk.Duration.hours(6),
             environment=environment | {"POWERTOOLS_SERVICE_NAME": folder.replace("_", "-")},
+            environment_encryption=self._targets.key,
         )
+        place_function(function, role, self._network)
         self._acknowledge(function, role)
         return function
 
@@ -501,9 +526,10 @@ class RetrainingTriggers(Construct):
             "Pinned to python3.12 on purpose: the pinned Powertools layer is the python312 build "
             "(AWSLambdaPowertoolsPythonV3-python312-x86_64); runtime and layer name move together.",
         )
-        acknowledge(
-            function,
-            "NIST.800.53.R5-LambdaInsideVPC",
-            "The project deploys no VPC; the function calls only the SageMaker and DynamoDB APIs over TLS with IAM "
-            "and reads nothing from a network that a VPC would protect.",
-        )
+        if self._network is None:
+            acknowledge(
+                function,
+                "NIST.800.53.R5-LambdaInsideVPC",
+                "The environment has no VPC (network.mode none); the function calls only the SageMaker, S3 and "
+                "DynamoDB APIs over TLS with IAM and reads nothing from a network that a VPC would protect.",
+            )

@@ -28,6 +28,13 @@ from stacks.units.compliance import (
     nag_finding,
 )
 from stacks.units.experiment_tracking import MLFLOW_PREFIX
+from stacks.units.network import (
+    NetworkRefs,
+    deny_compute_outside,
+    grant_sagemaker_network_interfaces,
+    harden_bucket_deployment,
+    network_substitutions,
+)
 from stacks.units.pipeline_role import PipelineDefinition, grant_pipeline_jobs, grant_volume_key
 
 # What the steps log to a managed MLflow tracking server (pipeline_code.tracking): runs, params, metrics, models.
@@ -46,6 +53,9 @@ _MLFLOW_ACTIONS = [
     "sagemaker-mlflow:SetTag",
     "sagemaker-mlflow:LogModel",
 ]
+
+# The jobs the training pipeline starts (as its role): each must carry the environment's network.
+_STARTS = ("CreateProcessingJob", "CreateTrainingJob", "CreateHyperParameterTuningJob")
 
 
 class TrainingPipeline(Construct):
@@ -72,7 +82,9 @@ class TrainingPipeline(Construct):
         model_package_group_arn: str,
         mlflow_tracking_server_arn: str | None,
         log_retention: logs.RetentionDays,
+        network: NetworkRefs | None = None,
     ) -> None:
+        """`network`: the subnets and security groups every job runs in (None: the environment has no VPC)."""
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.pipeline_name = pipeline_name
@@ -119,6 +131,9 @@ class TrainingPipeline(Construct):
                     sid="TrackExperiments", actions=_MLFLOW_ACTIONS, resources=[mlflow_tracking_server_arn]
                 )
             )
+        if network:
+            grant_sagemaker_network_interfaces(self.role)
+            deny_compute_outside(self.role, network, [f"sagemaker:{a}" for a in _STARTS])
         acknowledge_grant_policy(self.role)
 
         deploy_logs = logs.LogGroup(self, "DeployLogs", encryption_key=key, retention=log_retention)
@@ -142,7 +157,8 @@ class TrainingPipeline(Construct):
             retain_on_delete=True,
             log_group=deploy_logs,
         )
-        acknowledge_bucket_deployment(stack, artifacts_bucket)
+        acknowledge_bucket_deployment(stack, artifacts_bucket, in_vpc=network is not None)
+        harden_bucket_deployment(stack, key, network)
 
         body = definition.render(
             {
@@ -154,7 +170,8 @@ class TrainingPipeline(Construct):
                 PLACEHOLDERS.model_package_group: model_package_group_name,
                 PLACEHOLDERS.mlflow_tracking_server_arn: mlflow_tracking_server_arn
                 or PLACEHOLDERS.mlflow_tracking_server_arn,
-            }
+            },
+            lists=network_substitutions(network, definition.runs_in_a_vpc, pipeline_name),
         )
         self.pipeline = sagemaker.CfnPipeline(
             self,

@@ -171,4 +171,12 @@ def deployed_names(project: str, env: str, account: str, region: str) -> dict[st
         PLACEHOLDERS.model_package_group: f"{prefix}-models",
         PLACEHOLDERS.mlflow_tracking_server_arn: f"arn:aws:sagemaker:{region}:{account}:mlflow-tracking-server/"
         f"{prefix}-mlflow",
+        # Lists (contract.LIST_PLACEHOLDERS), as PipelineDefinition.render writes them: one JSON string per value.
+        PLACEHOLDERS.subnet_ids: '","'.join(SUBNETS),
+        PLACEHOLDERS.security_group_ids: '","'.join(SECURITY_GROUPS),
     }
+
+
+# The subnets and the jobs' security group of a VPC environment, as EC2 names them.
+SUBNETS = ("subnet-0a1b2c3d4e5f60718", "subnet-0f1e2d3c4b5a69788")
+SECURITY_GROUPS = ("sg-0123456789abcdef0",)

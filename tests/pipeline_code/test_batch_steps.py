@@ -112,3 +112,47 @@ def test_resolve_model_refuses_a_model_name_that_serves_another_package(sagemake
     )
     with pytest.raises(PipelineError, match=f"model 'other-v1' exists but serves {package.format(1)}"):
         resolve_model.ensure_model(client, "other-v1", package.format(2), ROLE)
+
+
+NETWORK = ["--subnets", "subnet-0a1b2c3d", "subnet-0e1f2a3b", "--security-group-ids", "sg-0a1b2c3d"]
+
+
+def test_resolve_model_in_a_vpc_environment_creates_the_model_in_its_subnets_isolated(
+    sagemaker: tuple[Any, str], tmp_path: Path
+) -> None:
+    """The transform job runs the model where the model is: in the subnets, with no network of its own."""
+    client, url = sagemaker
+    _register(client, "mlops-prod-models", ["Approved"])
+    arguments = ["--model-package-group", "mlops-prod-models", "--execution-role-arn", ROLE, "--region", REGION]
+    common = [*arguments, "--endpoint-url", url, "--output"]
+    assert resolve_model.main([*common, str(tmp_path / "a"), *NETWORK, "--network-isolation"]) == 0
+    model = client.describe_model(ModelName="mlops-prod-models-v1")
+    assert model["VpcConfig"] == {
+        "Subnets": ["subnet-0a1b2c3d", "subnet-0e1f2a3b"],
+        "SecurityGroupIds": ["sg-0a1b2c3d"],
+    }
+    # (moto keeps no EnableNetworkIsolation: what is sent is network_fields', checked below and in tests/contracts)
+    # the same network again: the model is reused; none (a run of a definition without a VPC): refused
+    assert resolve_model.main([*common, str(tmp_path / "b"), *NETWORK, "--network-isolation"]) == 0
+    assert resolve_model.main([*common, str(tmp_path / "c")]) == 1
+
+
+def test_a_model_made_outside_the_vpc_is_not_reused_inside_it(sagemaker: tuple[Any, str]) -> None:
+    client, _ = sagemaker
+    package = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/mlops-prod-models/{}"
+    client.create_model(
+        ModelName="before-v1", PrimaryContainer={"ModelPackageName": package.format(1)}, ExecutionRoleArn=ROLE
+    )
+    network = resolve_model.network_fields(["subnet-0a1b2c3d"], ["sg-0a1b2c3d"], isolated=True)
+    with pytest.raises(PipelineError, match=r"model 'before-v1' exists with another network .* delete it"):
+        resolve_model.ensure_model(client, "before-v1", package.format(1), ROLE, network)
+
+
+def test_subnets_without_security_groups_are_refused() -> None:
+    with pytest.raises(PipelineError, match="--subnets and --security-group-ids go together"):
+        resolve_model.network_fields(["subnet-0a1b2c3d"], None, isolated=False)
+    assert resolve_model.network_fields(None, None, isolated=False) == {}
+    assert resolve_model.network_fields(["subnet-0a1b2c3d"], ["sg-0a1b2c3d"], isolated=True) == {
+        "EnableNetworkIsolation": True,
+        "VpcConfig": {"Subnets": ["subnet-0a1b2c3d"], "SecurityGroupIds": ["sg-0a1b2c3d"]},
+    }

@@ -323,6 +323,12 @@ def test_native_checks_add_model_monitor_and_clarify_baselines_when_switched_on(
     for name in ("NativeDataQualityBaseline", "NativeDataBiasBaseline"):
         assert steps[name]["SkipCheck"] is True
         assert steps[name]["RegisterNewBaseline"] is True
+        # staging has a network: SageMaker's own baseline jobs run in it, isolated (they call nothing)
+        assert steps[name]["Arguments"]["NetworkConfig"] == {
+            "EnableInterContainerTrafficEncryption": True,
+            "EnableNetworkIsolation": True,
+            "VpcConfig": {"SecurityGroupIds": ["sg-00000000placeholder"], "Subnets": ["subnet-00000000placeholder"]},
+        }
     # Off by default: the shipped definitions have none of them.
     native_steps = {"NativeBaselineInputs", "NativeDataQualityBaseline", "NativeDataBiasBaseline"}
     assert not native_steps & {s["Name"] for s in _definition("staging")["Steps"]}

@@ -26,13 +26,15 @@ def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {key: r for key, r in template["Resources"].items() if r["Type"] == kind}
 
 
-def policy_statements(template: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
-    """The statements of every AWS::IAM::Policy whose logical ID starts with `prefix`."""
+def policy_statements(template: dict[str, Any], prefix: str = "", effect: str | None = None) -> list[dict[str, Any]]:
+    """The statements of every AWS::IAM::Policy whose logical ID starts with `prefix` (only `effect`'s, if given:
+    "Allow" for what a role may do, without the Deny statements that fence it)."""
     return [
         statement
         for key, policy in resources(template, "AWS::IAM::Policy").items()
         if key.startswith(prefix)
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if effect is None or statement["Effect"] == effect
     ]
 
 

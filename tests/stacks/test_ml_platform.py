@@ -123,13 +123,14 @@ def test_pipeline_is_the_generated_definition_with_every_placeholder_replaced(st
 
 def test_the_pipeline_role_has_no_wildcard_action_and_star_only_where_iam_requires_it(stage) -> None:
     _, pipeline, _ = stage
-    role_policies = policy_statements(pipeline, "TrainingPipelineExecutionRoleDefaultPolicy")
+    role_policies = policy_statements(pipeline, "TrainingPipelineExecutionRoleDefaultPolicy", effect="Allow")
     assert role_policies
     for statement in role_policies:
         actions = as_list(statement["Action"])
         assert not any(action == "*" or action.endswith(":*") for action in actions), actions
         if statement["Resource"] == "*":
-            assert actions == ["ecr:GetAuthorizationToken"]  # no resource type exists for it
+            # no resource type exists for the token; SageMaker's network interfaces are made at run time (VPC)
+            assert actions == ["ecr:GetAuthorizationToken"] or all(a.startswith("ec2:") for a in actions), actions
 
 
 def test_the_pipeline_role_reaches_only_its_own_prefixes_of_the_artifacts_zone(stage) -> None:
@@ -156,7 +157,7 @@ def test_jobs_may_only_be_the_pipelines_own(stage) -> None:
     _, pipeline, _ = stage
     job_resources = [
         json.dumps(statement["Resource"])
-        for statement in policy_statements(pipeline)
+        for statement in policy_statements(pipeline, effect="Allow")
         if any(a.startswith("sagemaker:Create") and a.endswith("Job") for a in as_list(statement["Action"]))
     ]
     assert len(job_resources) == 3

@@ -424,7 +424,7 @@ def test_prod_waits_for_a_person_with_a_task_token_and_staging_does_not(
 
 def test_the_state_machine_role_is_least_privilege(operations) -> None:
     template = operations["prod"]
-    statements = policy_statements(template, "ModelPromotionStateMachineRole")
+    statements = policy_statements(template, "ModelPromotionStateMachineRole", effect="Allow")
     assert statements
     for statement in statements:
         actions = as_list(statement["Action"])

@@ -227,7 +227,11 @@ def test_the_model_monitor_backend_deploys_the_four_native_schedules(
             monitoring.instance_count,
         )
         assert "VolumeKmsKeyId" in cluster
-        assert props["NetworkConfig"] == {"EnableInterContainerTrafficEncryption": True, "EnableNetworkIsolation": True}
+        network = dict(props["NetworkConfig"])
+        vpc = network.pop("VpcConfig")  # prod runs in its VPC: the subnets and the jobs' group of the stateful stack
+        assert network == {"EnableInterContainerTrafficEncryption": True, "EnableNetworkIsolation": True}
+        assert "NetworkJobsSecurityGroup" in json.dumps(vpc["SecurityGroupIds"])
+        assert len(vpc["Subnets"]) == 2
         text = json.dumps(props)
         # The files the promotion writes for the live model (model quality has none: its alarms use config)
         read = sorted(set(re.findall(r"monitoring/current/model-monitor/([\w./-]+)", text)))

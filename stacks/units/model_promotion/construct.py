@@ -13,9 +13,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from config import InferenceSettings, PromotionSettings, Thresholds
+from config import InferenceSettings, PromotionSettings, ReservedConcurrency, Thresholds
 from naming import ResourceNames
-from stacks.units.compliance import acknowledge_grant_policy
+from stacks.units.compliance import acknowledge_grant_policy, justify_scan
 from stacks.units.model_promotion import permissions
 from stacks.units.model_promotion.approval import Approval
 from stacks.units.model_promotion.deploy import Deploy
@@ -37,6 +37,7 @@ from stacks.units.model_promotion.steps import (
     PromotionTargets,
     autoscaling_enabled,
 )
+from stacks.units.network import NetworkRefs, deny_compute_outside, grant_sagemaker_network_interfaces
 
 
 class ModelPromotion(Construct):
@@ -61,11 +62,15 @@ class ModelPromotion(Construct):
         model_monitor: bool = False,
         source: PromotionSource | None = None,
         consumers: Sequence[ResourceNames] = (),
+        network: NetworkRefs | None = None,
+        reserved_concurrency: ReservedConcurrency | None = None,
     ) -> None:
         """`model_monitor`: the environment monitors with Model Monitor (`monitoring.backend: model-monitor`).
         `source`: the environment whose packages this one promotes (`promotion.source`), None for its own.
         `consumers`: the environments that promote this one's packages: its Approved packages are sent to their
-        accounts' default event buses.
+        accounts' default event buses. `network`: the subnets the models and the functions run in (None: no VPC);
+        the state machine then cannot create a model outside them. `reserved_concurrency`: the functions'
+        (`functions.reserved_concurrency`; None: 1 each).
 
         Raises `ConfigError` for an inference config the promotion cannot deploy (see `autoscaling_enabled`)."""
         super().__init__(scope, construct_id)
@@ -79,12 +84,16 @@ class ModelPromotion(Construct):
             autoscaling=autoscaling_enabled(inference),
             thresholds=thresholds,
             source=source,
+            network=network,
         )
         self.state_machine_name = names.promotion_state_machine
         self.endpoint_arn = flow.endpoint_arn
         self.endpoint_role = permissions.endpoint_role(self, flow)
-        self.smoke_test = smoke_test_function(self, flow, log_retention, removal_policy)
-        self.checks = checks_function(self, flow, log_retention, removal_policy)
+        concurrency = reserved_concurrency or ReservedConcurrency(
+            retrain_on_drift=1, retrain_on_new_data=1, retrain_on_schedule=1, promotion_checks=1, smoke_test=1
+        )
+        self.smoke_test = smoke_test_function(self, flow, log_retention, removal_policy, concurrency.smoke_test)
+        self.checks = checks_function(self, flow, log_retention, removal_policy, concurrency.promotion_checks)
         self.approvals = approvals_table(self, flow, removal_policy)
         self.rollback_alarms = rollback_alarms(self, flow)
 
@@ -113,6 +122,24 @@ class ModelPromotion(Construct):
             smoke_test=self.smoke_test,
             checks=self.checks,
         )
+        justify_scan(
+            self.state_machine.role.node.find_child("DefaultPolicy"),
+            "CKV_AWS_111",
+            "The one Resource * statement holds actions IAM gives no resource type (X-Ray, CloudWatch Logs "
+            "delivery for the state machine's logging, Application Auto Scaling registration, "
+            "ListEndpointConfigs); every SageMaker, S3, SSM and KMS call names its resources.",
+        )
+        justify_scan(
+            self.state_machine.role.node.find_child("DefaultPolicy"),
+            "CKV_AWS_108",
+            "Reads name their resources (the environment's and its source's packages, artifacts and parameter); "
+            "the Resource * statement holds only actions without a resource type (X-Ray, log delivery, autoscaling).",
+        )
+        if network:
+            # The state machine creates the candidate's model; SageMaker runs it (endpoint, gate transforms) as the
+            # endpoint role, in the subnets.
+            deny_compute_outside(self.state_machine.role, network, ["sagemaker:CreateModel"])
+            grant_sagemaker_network_interfaces(self.endpoint_role)
         self.approver_policy = (
             permissions.approver_policy(self, flow, self.state_machine.state_machine_arn, self.state_machine_name)
             if promotion.manual_approval

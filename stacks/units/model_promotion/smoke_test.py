@@ -41,7 +41,11 @@ class SmokeTest(FlowFragment):
 
 
 def smoke_test_function(
-    scope: Construct, flow: Flow, log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
+    scope: Construct,
+    flow: Flow,
+    log_retention: logs.RetentionDays,
+    removal_policy: cdk.RemovalPolicy,
+    reserved_concurrency: int,
 ) -> lambda_.Function:
     """`SMOKE_TEST_ROWS` raw rows of the test split to `ENDPOINT_NAME`; every answer must be a probability and the
     decision at the package's threshold."""
@@ -59,11 +63,10 @@ def smoke_test_function(
         memory_size=256,
         description=f"Smoke test of {names.endpoint}: real raw test rows must come back as probabilities",
         environment={"ENDPOINT_NAME": names.endpoint, "SMOKE_TEST_ROWS": str(flow.promotion.smoke_test_rows)},
+        reserved_concurrency=reserved_concurrency,
         acknowledgments={
             "AwsSolutions-L1": "Pinned to python3.12, the runtime every Lambda of this project uses (the Powertools "
             "layer's); the code is standard library only and moves with the others.",
-            "NIST.800.53.R5-LambdaConcurrency": f"{only_by_promotion}, at most once per promotion: nothing to reserve.",
             "NIST.800.53.R5-LambdaDLQ": f"{only_by_promotion}; a failure is caught there and rolls the endpoint back.",
-            "NIST.800.53.R5-LambdaInsideVPC": f"{only_by_promotion}; it talks only to S3 and SageMaker, no VPC exists.",
         },
     )

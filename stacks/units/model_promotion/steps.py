@@ -26,9 +26,10 @@ from constructs import Construct
 from config import ConfigError, InferenceSettings, PromotionSettings, Thresholds
 from naming import ResourceNames
 from naming.resources import ENDPOINT_ALARMS
-from stacks.units.compliance import acknowledge
+from stacks.units.compliance import acknowledge, justify_scan
 from stacks.units.model_registry import MODEL_ARTIFACTS_PREFIX
 from stacks.units.native_monitoring import PACKAGE_BASELINES
+from stacks.units.network import NetworkRefs, place_function
 
 VARIANT = "AllTraffic"
 POLL_SECONDS = 30
@@ -115,6 +116,7 @@ class Flow:
     autoscaling: bool  # autoscaling_enabled(inference)
     thresholds: Thresholds  # the business costs the champion/challenger gate weighs errors with
     source: PromotionSource | None = None  # None: promotion.source own
+    network: NetworkRefs | None = None  # the subnets the models and the functions run in (None: no VPC)
 
     @property
     def imports(self) -> bool:
@@ -360,11 +362,15 @@ def promotion_function(
     timeout: cdk.Duration,
     memory_size: int,
     description: str,
+    reserved_concurrency: int,
     environment: dict[str, str] | None = None,
     acknowledgments: dict[str, str],
 ) -> lambda_.Function:
     """A Lambda that only the promotion invokes (`<name>Function`, its log group `<name>Logs` under the lake
-    key): python3.12 over a standard-library-only asset, with the cdk-nag findings its use explains."""
+    key): python3.12 over a standard-library-only asset, its variables encrypted with the lake key, its
+    concurrency reserved, in the environment's subnets where it has some; with the cdk-nag findings its use
+    explains. Step Functions invokes it synchronously: a failure is caught by the state machine, which is why it
+    has no dead-letter queue."""
     log_group = logs.LogGroup(
         scope, f"{name}Logs", encryption_key=flow.where.key, retention=log_retention, removal_policy=removal_policy
     )
@@ -381,7 +387,22 @@ def promotion_function(
         memory_size=memory_size,
         description=description,
         environment=environment,
+        environment_encryption=flow.where.key,
+        reserved_concurrent_executions=reserved_concurrency,
     )
+    place_function(function, role, flow.network)
     for rule, reason in acknowledgments.items():
         acknowledge(function, rule, reason)
+    justify_scan(
+        function,
+        "CKV_AWS_116",
+        "Step Functions invokes it synchronously (RequestResponse) and catches its failures (rollback or "
+        "rejection); a dead-letter queue receives failed asynchronous invocations only.",
+    )
+    if flow.network is None:
+        acknowledge(
+            function,
+            "NIST.800.53.R5-LambdaInsideVPC",
+            "The environment has no VPC (network.mode none); the function calls AWS APIs over TLS with IAM only.",
+        )
     return function
