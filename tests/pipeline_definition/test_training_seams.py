@@ -109,7 +109,7 @@ def test_cached_steps_hit_for_the_same_snapshot_and_miss_for_another(environment
     again = cache_keys(definition, Run("exec0000000002", same_data | lineage))
     other = cache_keys(definition, Run("exec0000000003", {"InputManifestUri": _snapshot("fedcba9876543210")}))
     train = "TuneModel" if environment in TUNED else "TrainModel"
-    assert set(first) == {"ValidateData", "Preprocess", train, "EvaluateModel", "CheckBiasAndExplain"}
+    assert set(first) == {"ValidateData", "Preprocess", "IngestFeatures", train, "EvaluateModel", "CheckBiasAndExplain"}
     assert first == again
     assert [name for name in first if first[name] == other[name]] == []
 
