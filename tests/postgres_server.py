@@ -81,6 +81,8 @@ def _initdb(pgserver: Any, folder: Path) -> None:
 
         entry = ensure_user_exists("pgserver")
         ensure_prefix_permissions(folder)
+        # the binaries too: a checkout in a 0700 folder (mktemp -d) would hide them from that user
+        ensure_prefix_permissions(Path(pgserver.__file__).resolve().parent / "pginstall" / "bin" / "initdb")
         os.chown(folder, entry.pw_uid, entry.pw_gid)
         user = "pgserver"
     arguments = ["--auth-local=trust", "--encoding=utf8", "--no-sync", "--no-instructions", "-U", "postgres"]

@@ -71,6 +71,10 @@ def _endpoint(clients: Clients, name: str) -> None:
         ],
     )
     clients.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    # Creating first, as on AWS (the twin's moto patches, if this worker loaded them, script it): wait it out
+    for _ in range(10):
+        if clients.sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService":
+            break
 
 
 def test_options_and_prefixed_variables_name_what_to_check_and_empty_names_are_skipped() -> None:
