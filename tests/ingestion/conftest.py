@@ -31,7 +31,7 @@ from pipeline_code.ingest_objects import RawZone
 from pipeline_code.ingest_postgres import connect
 from pipeline_code.ingest_settings import IngestSettings, parse_settings
 from pipeline_code.ingest_state import StateStore
-from tests.moto_server import moto_server
+from tests.moto_server import moto_server, point_boto3_at
 from tests.postgres_server import INGEST_PASSWORD, INGEST_USER, Postgres, start_postgres
 from twin.api_contract import validate_every_client
 
@@ -81,14 +81,7 @@ def aws(moto_endpoint: str) -> Iterator[dict[str, Any]]:
     """boto3 clients on moto, and the environment the job's own clients read; every request checked against
     botocore's model before it is sent."""
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-            patch.delenv(name, raising=False)
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        patch.setenv("AWS_DEFAULT_REGION", REGION)
-        patch.setenv("AWS_REGION", REGION)
-        patch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-        patch.setenv("AWS_MAX_ATTEMPTS", "1")
+        point_boto3_at(patch, moto_endpoint, REGION)
         validate_every_client(patch)
         config = Config(retries={"max_attempts": 1})
         yield {

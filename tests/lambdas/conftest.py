@@ -23,7 +23,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from tests.moto_server import moto_server
+from tests.moto_server import moto_server, point_boto3_at
 from twin.api_contract import validate_every_client
 
 REGION = "eu-west-1"
@@ -72,14 +72,7 @@ def aws_environment(moto_endpoint: str) -> Iterator[None]:
     (moto answers what it lacks with HTTP 500, which botocore would otherwise retry); every request validated
     against botocore's service model before it is sent."""
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-            patch.delenv(name, raising=False)
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        patch.setenv("AWS_DEFAULT_REGION", REGION)
-        patch.setenv("AWS_REGION", REGION)
-        patch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-        patch.setenv("AWS_MAX_ATTEMPTS", "1")
+        point_boto3_at(patch, moto_endpoint, REGION)
         for name, value in SETTINGS.items():
             patch.setenv(name, value)
         # Every call the handlers (and these tests) make must fit botocore's model: moto accepts much it rejects.
