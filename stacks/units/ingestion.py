@@ -35,7 +35,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -62,7 +61,12 @@ from stacks.units.compliance import (
     acknowledge_grant_policy,
     nag_finding,
 )
-from stacks.units.pipeline_role import PipelineDefinition, grant_pipeline_jobs, grant_volume_key
+from stacks.units.pipeline_role import (
+    PipelineDefinition,
+    grant_pipeline_jobs,
+    grant_volume_key,
+    pipeline_schedule,
+)
 
 DEPENDENCIES_CACHE = ROOT / ".cache" / DEPENDENCIES_PREFIX
 STEP = "IngestPostgres"  # pipeline_definition/builders/ingestion.py
@@ -329,30 +333,13 @@ class PostgresIngestion(Construct):
             ),
             description=f"EventBridge Scheduler starts {names.ingestion_pipeline}",
         )
-        pipeline_arn = stack.format_arn(
-            service="sagemaker", resource="pipeline", resource_name=names.ingestion_pipeline
+        # A late start is harmless (the next run catches up); a run already going keeps the lease.
+        schedule = pipeline_schedule(
+            self, "Schedule", pipeline=names.ingestion_pipeline, expression=expression, role=role, key=key
         )
-        role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:StartPipelineExecution"], resources=[pipeline_arn]))
         key.grant_decrypt(role)  # the schedule's target is encrypted with the lake key
         acknowledge_grant_policy(role)
-        return scheduler.CfnSchedule(
-            self,
-            "Schedule",
-            name=names.ingestion_pipeline,
-            description=f"Starts {names.ingestion_pipeline}",
-            schedule_expression=expression,
-            schedule_expression_timezone="UTC",
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            kms_key_arn=key.key_arn,
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=pipeline_arn,
-                role_arn=role.role_arn,
-                # A late start is harmless (the next run catches up); a run already going keeps the lease.
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_event_age_in_seconds=3600, maximum_retry_attempts=3
-                ),
-            ),
-        )
+        return schedule
 
 
 def with_network(body: str, subnets: Sequence[str], groups: Sequence[str]) -> str:

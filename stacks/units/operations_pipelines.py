@@ -7,7 +7,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from config import EnvironmentConfig
@@ -26,7 +25,12 @@ from stacks.units.network import (
     grant_sagemaker_network_interfaces,
     network_substitutions,
 )
-from stacks.units.pipeline_role import PipelineDefinition, grant_pipeline_jobs, grant_volume_key
+from stacks.units.pipeline_role import (
+    PipelineDefinition,
+    grant_pipeline_jobs,
+    grant_volume_key,
+    pipeline_schedule,
+)
 
 # The batch-inference steps whose outputs go to pipeline-runs/<execution>/<step>/ (builders/batch_inference.py).
 BATCH_STEPS_WRITING_ARTIFACTS = ("ResolveModel",)
@@ -119,40 +123,18 @@ class OperationsPipelines(Construct):
         if "monitoring" in definitions:
             schedules["monitoring"] = environment.monitoring.schedule
         self.schedules = {
-            kind: self._schedule(stack, names, kind, expression, key) for kind, expression in schedules.items()
+            kind: pipeline_schedule(
+                self,
+                f"{kind.title().replace('-', '')}Schedule",
+                pipeline=names.pipeline(kind),
+                expression=expression,
+                role=self.scheduler_role,
+                key=key,
+            )
+            for kind, expression in schedules.items()
         }
         key.grant_decrypt(self.scheduler_role)  # the schedules' targets are encrypted with the lake key
         acknowledge_grant_policy(self.scheduler_role)
-
-    def _schedule(
-        self,
-        stack: cdk.Stack,
-        names: ResourceNames,
-        kind: str,
-        expression: str,
-        key: kms.IKey,
-    ) -> scheduler.CfnSchedule:
-        pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=names.pipeline(kind))
-        self.scheduler_role.add_to_policy(
-            iam.PolicyStatement(actions=["sagemaker:StartPipelineExecution"], resources=[pipeline_arn])
-        )
-        return scheduler.CfnSchedule(
-            self,
-            f"{kind.title().replace('-', '')}Schedule",
-            name=names.pipeline(kind),
-            description=f"Starts {names.pipeline(kind)}",
-            schedule_expression=expression,
-            schedule_expression_timezone="UTC",
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            kms_key_arn=key.key_arn,
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=pipeline_arn,
-                role_arn=self.scheduler_role.role_arn,
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_event_age_in_seconds=3600, maximum_retry_attempts=3
-                ),
-            ),
-        )
 
     def _grant_data(self, names: ResourceNames, zones: dict[str, s3.IBucket]) -> None:
         # The zones are imported with the lake key: each bucket grant includes the key.

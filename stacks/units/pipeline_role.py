@@ -11,6 +11,8 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_scheduler as scheduler
+from constructs import Construct
 
 from pipeline_definition.contract import LIST_PLACEHOLDERS
 from stacks.units.compliance import acknowledge, nag_finding
@@ -150,4 +152,33 @@ def grant_pipeline_jobs(role: iam.Role, job_types: Iterable[str], definitions: I
         "ecr:GetAuthorizationToken has no resource type in IAM: it only returns a registry login token; image "
         "pulls are limited to the definition's own repositories.",
         finding="Resource::*",
+    )
+
+
+def pipeline_schedule(
+    scope: Construct, construct_id: str, *, pipeline: str, expression: str, role: iam.IRole, key: kms.IKey
+) -> scheduler.CfnSchedule:
+    """An EventBridge Scheduler schedule (UTC) that starts the SageMaker pipeline `pipeline` of `scope`'s stack,
+    as `role` (granted StartPipelineExecution on it here), its target encrypted with `key`; a late start is retried
+    for an hour (the next run catches up anyway)."""
+    pipeline_arn = cdk.Stack.of(scope).format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline)
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["sagemaker:StartPipelineExecution"], resources=[pipeline_arn])
+    )
+    return scheduler.CfnSchedule(
+        scope,
+        construct_id,
+        name=pipeline,
+        description=f"Starts {pipeline}",
+        schedule_expression=expression,
+        schedule_expression_timezone="UTC",
+        flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+        kms_key_arn=key.key_arn,
+        target=scheduler.CfnSchedule.TargetProperty(
+            arn=pipeline_arn,
+            role_arn=role.role_arn,
+            retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                maximum_event_age_in_seconds=3600, maximum_retry_attempts=3
+            ),
+        ),
     )
