@@ -17,7 +17,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_kms as kms
 
-from config import PlatformConfig
+from config import NetworkSettings, PlatformConfig
 from naming import ResourceNames
 from stacks.units.network import PrivateNetwork
 from tests.conftest import IMPORTED_NETWORK
@@ -395,12 +395,9 @@ def test_import_uses_the_given_vpc_and_subnets_and_creates_no_vpc(model_monitor_
         assert definition["Properties"]["NetworkConfig"]["VpcConfig"]["Subnets"] == subnets
 
 
-def test_import_with_security_groups_creates_none_and_uses_them(platform_config: PlatformConfig) -> None:
-    settings = platform_config.environment("prod").network.model_copy(
-        update={**IMPORTED_NETWORK, "security_group_ids": ["sg-0123456789abcdef0"]}
-    )
-    app = cdk.App()
-    stack = cdk.Stack(app, "Network", env=cdk.Environment(account="333333333333", region="eu-west-1"))
+def _bare_network(settings: NetworkSettings, env: cdk.Environment | None = None) -> tuple[cdk.Stack, PrivateNetwork]:
+    """`PrivateNetwork` alone in a stack of its own (prod's names), for what the construct tree shows."""
+    stack = cdk.Stack(cdk.App(), "Network", env=env)
     network = PrivateNetwork(
         stack,
         "Network",
@@ -410,6 +407,14 @@ def test_import_with_security_groups_creates_none_and_uses_them(platform_config:
         log_retention=cdk.aws_logs.RetentionDays.ONE_YEAR,
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )
+    return stack, network
+
+
+def test_import_with_security_groups_creates_none_and_uses_them(platform_config: PlatformConfig) -> None:
+    settings = platform_config.environment("prod").network.model_copy(
+        update={**IMPORTED_NETWORK, "security_group_ids": ["sg-0123456789abcdef0"]}
+    )
+    stack, network = _bare_network(settings, cdk.Environment(account="333333333333", region="eu-west-1"))
     assert network.refs.subnet_ids == IMPORTED_NETWORK["subnet_ids"]
     assert network.refs.jobs_security_group_ids == network.refs.functions_security_group_ids == ["sg-0123456789abcdef0"]
     created = [c for c in stack.node.find_all() if isinstance(c, cdk.CfnResource)]
@@ -463,17 +468,7 @@ def test_create_with_nat_puts_the_compute_in_the_private_subnets_behind_one_nat_
     settings = platform_config.environment("prod").network.model_copy(
         update={"subnet_type": "private-with-egress", "nat_gateways": 2}
     )
-    app = cdk.App()
-    stack = cdk.Stack(app, "Network")  # environment-agnostic: the zones are Fn::GetAZs already
-    network = PrivateNetwork(
-        stack,
-        "Network",
-        settings=settings,
-        names=ResourceNames("mlops", "prod", cdk.Aws.ACCOUNT_ID, cdk.Aws.REGION),
-        key=kms.Key(stack, "Key"),
-        log_retention=cdk.aws_logs.RetentionDays.ONE_YEAR,
-        removal_policy=cdk.RemovalPolicy.RETAIN,
-    )
+    stack, network = _bare_network(settings)  # environment-agnostic: the zones are Fn::GetAZs already
     assert network.vpc is not None
     created = [c.cfn_resource_type for c in stack.node.find_all() if isinstance(c, cdk.CfnResource)]
     assert created.count("AWS::EC2::NatGateway") == 2
