@@ -41,8 +41,13 @@ moto runs Step Functions executions with the ASL interpreter it took from LocalS
   job's DataProcessing applied (`pipeline_definition.local_runner.transform.transform_lines`, the local runner's
   emulation: InputFilter, JoinSource, OutputFilter); an error answer fails the job, with its message.
 - CreateStateMachine parses the definition to validate it and drops the result; every execution then parses it
-  again (ANTLR: about a fifth of a promotion test's time). The validation's parse is handed to the next execution
-  of the same definition, once: each parsed program still serves one execution only, as in moto.
+  again (ANTLR: about a fifth of a promotion test's time). Each definition is parsed once per process and every
+  execution gets a deep copy of that program, so no two executions share a component, as in moto.
+- JSONata expressions are evaluated with the variables pasted in as literals, so every evaluation parses a new
+  text; the variables are bound as values instead, and each expression text is parsed once (`_patch_jsonata`).
+- KMS key ids are random, and a stand-in key's ARN is written into the definition, so no two tests created the
+  same definition text: a key the twin creates as a stand-in for a stack's key (`STAND_IN_KEY`) gets an id derived
+  from its account, region and output instead, and the parse above serves every test.
 - UpdateEndpoint ignores DeploymentConfig: a blue/green update now watches its AutoRollbackConfiguration alarms
   while it is Updating; one in ALARM (set with moto's SetAlarmState) rolls it back, as SageMaker does: InService
   on the old config, with a FailureReason naming the alarm.
@@ -55,6 +60,7 @@ evaluated.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import uuid
@@ -553,22 +559,54 @@ def _patch_jsonata() -> None:
     from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
     from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
+    # moto pastes every variable's value into the expression as a literal (`$states:={...whole input...};`), so
+    # each evaluation is a new text to parse. Here the text names a placeholder (`$states:=$__twin_states;`) and
+    # the value is bound to it at evaluation: the same few texts recur, each parsed once and kept. The values
+    # are what the literals would have parsed to: moto's JSON encoding (datetimes of AWS responses as strings).
+    # Placeholder -> value, per thread, set by `encode` for the expression it declares the variables of. They stay
+    # after `evaluate`: moto's output checks evaluate the same text again (`$type(...)`, `$exists(...)`).
+    pending = threading.local()
+    compiled_by_text: dict[str, tuple[Any, threading.Lock]] = {}
+    cache_lock = threading.Lock()
+
+    def compiled(expression: str) -> tuple[Any, threading.Lock]:
+        with cache_lock:
+            found = compiled_by_text.get(expression)
+        if found is None:
+            program = jsonata.Jsonata(expression)
+            program.register_lambda("uuid", lambda: str(uuid.uuid4()))
+            found = (program, threading.Lock())  # an instance keeps per-evaluation state: one at a time
+            with cache_lock:
+                if len(compiled_by_text) >= 4096:
+                    compiled_by_text.clear()
+                compiled_by_text[expression] = found
+        return found
+
     def evaluate(expression: str) -> Any:
-        compiled = jsonata.Jsonata(expression)
-        compiled.register_lambda("uuid", lambda: str(uuid.uuid4()))
+        bindings = getattr(pending, "values", {})
         try:
-            return compiled.evaluate(None)
+            program, lock = compiled(expression)
+            with lock:
+                return program.evaluate(None, bindings)
         except Exception as error:  # moto maps JSONataException to States.QueryEvaluationError
             raise moto_jsonata.JSONataException("UNKNOWN", str(error)) from error
 
     def encode(bindings: dict[str, Any]) -> str:
-        # moto's to_json_str also encodes the datetimes of AWS responses; strings get JSON quoting and escapes.
-        return "".join(
-            f"{name}:={json.dumps(value) if isinstance(value, str) else to_json_str(value, separators=(',', ':'))};"
-            for name, value in bindings.items()
-        )
+        values = pending.__dict__.setdefault("values", {})
+        declarations = []
+        for name, value in bindings.items():
+            placeholder = "__twin_" + name.lstrip("$").replace(".", "_")
+            values[placeholder] = value if isinstance(value, str) else json.loads(to_json_str(value))
+            declarations.append(f"{name}:=${placeholder};")
+        return "".join(declarations)
+
+    def variable_declarations(self: Any) -> str:
+        # moto keeps the declarations text of a variable store; with placeholders the values must be bound again in
+        # the evaluating thread (Map iterations run in their own threads), so they are encoded for every expression.
+        return "".join(self._to_variable_declarations(scope) for scope in (self._outer_scope, self._inner_scope))
 
     moto_jsonata._eval_jsonata = evaluate
+    variable_store.VariableStore.get_variable_declarations = variable_declarations  # type: ignore[method-assign]
     # Step Functions names Application Auto Scaling `applicationautoscaling` (SDK v2); boto3 needs the hyphen.
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
         StateTaskService,
@@ -598,30 +636,53 @@ def _patch_parse_handoff() -> None:
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-    validated: dict[str, Any] = {}  # definition -> a parsed program no execution has used yet
+    parsed: dict[str, Any] = {}  # definition -> its parsed program, never executed itself
     validate = StepFunctionsParserBackend._validate_definition
 
     lock = threading.Lock()
 
+    def parse(definition: str) -> Any:
+        with lock:
+            program = parsed.get(definition)
+        if program is None:
+            program = AmazonStateLanguageParser.parse(definition)[0]
+            with lock:
+                if len(parsed) >= 32:  # drop the oldest
+                    parsed.pop(next(iter(parsed)))
+                parsed[definition] = program
+        return program
+
     def validate_and_keep(definition: str) -> None:
         try:
-            program = AmazonStateLanguageParser.parse(definition)[0]
+            parse(definition)
         except Exception:
             validate(definition)  # moto's own validation raises its InvalidDefinition, with its message
             raise
-        with lock:
-            if len(validated) >= 32:  # definitions created and never executed: drop the oldest
-                validated.pop(next(iter(validated)))
-            validated[definition] = program
 
     def entrypoint(self: Any) -> Any:
-        definition = self._evaluation_details.state_machine_details.definition
-        with lock:
-            program = validated.pop(definition, None)
-        return program if program is not None else AmazonStateLanguageParser.parse(definition)[0]
+        # A copy per execution: a program's components may hold state while they run, as moto's fresh parse would.
+        return copy.deepcopy(parse(self._evaluation_details.state_machine_details.definition))
 
     StepFunctionsParserBackend._validate_definition = staticmethod(validate_and_keep)  # type: ignore[method-assign]
     ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]  # documented above
+
+
+#: The description that marks a KMS key as a twin's stand-in for a stack's key (`twin.promotion`).
+STAND_IN_KEY = "twin stand-in for the stack output "
+
+
+def _patch_stand_in_key_ids() -> None:
+    from moto.kms.models import Key
+
+    original = Key.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if self.description.startswith(STAND_IN_KEY):  # the same id in every test for the same output
+            self.id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.account_id}/{self.region}/{self.description}"))
+            self.arn = self.arn.rsplit("/", 1)[0] + "/" + self.id
+
+    Key.__init__ = init  # type: ignore[method-assign]  # documented above
 
 
 def enable_local_step_functions() -> None:
@@ -640,4 +701,5 @@ def enable_local_step_functions() -> None:
         _patch_clients()  # imports every interpreter module: every task class exists for _patch_accounts
         _patch_accounts()
         _patch_parse_handoff()
+        _patch_stand_in_key_ids()
         _applied = True

@@ -32,7 +32,12 @@ from urllib.parse import urlparse
 import requests
 
 from twin.assembly import stack_template
-from twin.moto_patches import enable_local_step_functions, local_step_functions_config, register_lambda
+from twin.moto_patches import (
+    STAND_IN_KEY,
+    enable_local_step_functions,
+    local_step_functions_config,
+    register_lambda,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 _FINISHED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -314,7 +319,9 @@ class _Resolver:
                 prefix = "subnet" if "Subnet" in output else "sg"
                 self._values[key] = f"{prefix}-{hashlib.sha256(output.encode()).hexdigest()[:17]}"
             elif "Key" in output:
-                self._values[key] = self._clients["kms"].create_key(Description=output)["KeyMetadata"]["Arn"]
+                self._values[key] = self._clients["kms"].create_key(Description=STAND_IN_KEY + output)["KeyMetadata"][
+                    "Arn"
+                ]
             else:
                 raise TwinError(f"no local stand-in for the stack output {output}: pass names[{key!r}]")
         return self._values[key]
