@@ -34,7 +34,7 @@ PIPELINE_DEFAULTS = {"training": {"NumRound": 20, "MinDisparateImpact": 0.15}}
 FUNCTION_OVERRIDES = {"retrain-on-new-data": {"MIN_NEW_ROWS": "1000"}}
 
 
-def run_loop(out: Path) -> Timeline:
+def run_loop(out: Path, assembly_dir: Path | None = None) -> Timeline:
     from config import load_config
     from twin import scenario
     from twin.assembly import ROOT, StageTemplates, synthesize
@@ -48,12 +48,16 @@ def run_loop(out: Path) -> Timeline:
     timeline = Timeline()
     config = load_config(ROOT / "config" / "environments.yaml")
     region, project = config.environment(ENVIRONMENT).region, config.project_name
-    print(f"synthesizing the {ENVIRONMENT} stage into {out / 'cdk.out'} ...", flush=True)
-    began, cpu = time.monotonic(), cpu_seconds()
-    assembly = synthesize(ENVIRONMENT, out / "cdk.out")
+    if assembly_dir is None:
+        print(f"synthesizing the {ENVIRONMENT} stage into {out / 'cdk.out'} ...", flush=True)
+        began, cpu = time.monotonic(), cpu_seconds()
+        assembly = synthesize(ENVIRONMENT, out / "cdk.out")
+        # jsii's node process is still running: its CPU time is not in the figure (`time` the whole run for it)
+        print(f"synthesized in {time.monotonic() - began:.1f}s (cpu {cpu_seconds() - cpu:.1f}s, without node)")
+    else:
+        assembly = assembly_dir
+        print(f"the {ENVIRONMENT} stage of the cloud assembly {assembly} (not synthesized again)", flush=True)
     stage = StageTemplates(assembly, ENVIRONMENT, region=region)
-    # jsii's node process is still running: its CPU time is not in the figure (`time` the whole run for it)
-    print(f"synthesized in {time.monotonic() - began:.1f}s (cpu {cpu_seconds() - cpu:.1f}s, without node)")
     began, cpu = time.monotonic(), cpu_seconds()
     with moto_server() as url:
         point_boto3_at(url, region)
@@ -78,8 +82,14 @@ def run_loop(out: Path) -> Timeline:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("loop-run"), help="run folder (emptied first)")
+    parser.add_argument(
+        "--assembly",
+        type=Path,
+        help="an app's synthesized cloud assembly (e.g. `make synth`'s cdk.out) to use instead of synthesizing "
+        f"the {ENVIRONMENT} stage; it must be of the current code and config",
+    )
     args = parser.parse_args(argv)
-    timeline = run_loop(args.out)
+    timeline = run_loop(args.out, args.assembly)
     passed = sum(e.ok for e in timeline.entries)
     print(f"{passed}/{len(timeline.entries)} steps ok; timeline in {args.out / 'timeline.json'}")
     return 0 if timeline.all_ok else 1

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.synthesis import Synthesis
+
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = (
     "data-landed",
@@ -32,10 +34,12 @@ STEPS = (
 
 
 @pytest.fixture(scope="session")
-def loop_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+def loop_run(
+    tmp_path_factory: pytest.TempPathFactory, synthesis: Synthesis
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
     out = tmp_path_factory.mktemp("loop") / "loop-run"
-    process = subprocess.run(
-        [sys.executable, "-m", "twin.loop", "--out", str(out)],
+    process = subprocess.run(  # on the session's synthesis of the app (its dev stage), not a second one
+        [sys.executable, "-m", "twin.loop", "--out", str(out), "--assembly", str(synthesis.outdir)],
         cwd=ROOT,
         capture_output=True,
         text=True,
