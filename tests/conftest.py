@@ -169,3 +169,24 @@ def ingestion_synthesis(
 def release(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> ReleaseSynthesis:
     """The app with `-c release=true` (`tests.release_synthesis`): the pipeline and the stages it deploys."""
     return read_release(shared_folder(tmp_path_factory, worker_id, "cdk.out.release", build_release))
+
+
+#: TreeSHAP on the whole 16,281-row test split costs ~7 s of CPU here; the tests check how attributions are computed
+#: and reported, which a 2,000-row seeded sample shows as well (the step's own default stays 20,000)
+EXPLAIN_ROWS = 2000
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """One local run of every ML step on the shipped Adult data with every shift scenario (validate, preprocess,
+    train, evaluate, bias, drift), once per test run: the ML steps' tests and the contract tests read it."""
+    from pipeline_code import local_run, shifts
+
+    return shared_folder(
+        tmp_path_factory,
+        worker_id,
+        "local-run",
+        lambda out: local_run.run_pipeline(
+            ROOT / "data" / "adult", out, list(shifts.BASIC_SCENARIOS), explain_rows=EXPLAIN_ROWS
+        ),
+    )

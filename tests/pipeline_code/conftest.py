@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_code import local_run, shifts
-from tests.once import shared_folder
 from twin.api_contract import validate_every_client
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,19 +34,3 @@ def adult_lines() -> list[str]:
     """The raw training file's lines (header first), to build small good and bad inputs from."""
     with gzip.open(ADULT / "adult.data.gz", "rt") as f:
         return f.read().splitlines()
-
-
-#: TreeSHAP on the whole 16,281-row test split costs ~7 s of CPU here; the tests check how attributions are computed
-#: and reported, which a 2,000-row seeded sample shows as well (the step's own default stays 20,000)
-EXPLAIN_ROWS = 2000
-
-
-@pytest.fixture(scope="session")
-def run_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    """One local run with every shift scenario: validate, preprocess, train, evaluate, bias, drift."""
-    return shared_folder(
-        tmp_path_factory,
-        worker_id,
-        "local-run",
-        lambda out: local_run.run_pipeline(ADULT, out, list(shifts.BASIC_SCENARIOS), explain_rows=EXPLAIN_ROWS),
-    )
