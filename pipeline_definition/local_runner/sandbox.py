@@ -8,6 +8,7 @@ the runner never rewrites the paths the definition gives.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -77,9 +78,20 @@ def run(
             raise StepFailed(f"stopped after MaxRuntimeInSeconds={timeout:g}") from expired
         return Completed(returncode=code, stdout=result.stdout, stderr=result.stderr)
     argv = [*prefix, "/bin/sh", "-c", _SCRIPT, "sh", str(job_dir.resolve()), cwd, *command]
-    with result.stdout.open("wb") as out, result.stderr.open("wb") as err:
+    for log in (result.stdout, result.stderr):
+        log.write_bytes(b"")
+    # Appending: the `python3 -m` jobs a shell starts warm (warm.shell_jobs) write to the same files meanwhile.
+    starter = warm.starter(CONTAINER_ROOT)
+    serving = (
+        warm.shell_jobs(
+            starter, job_dir=job_dir.resolve(), env=env, stdout=result.stdout, stderr=result.stderr, timeout=timeout
+        )
+        if starter is not None
+        else contextlib.nullcontext(env)
+    )
+    with serving as job_env, result.stdout.open("ab") as out, result.stderr.open("ab") as err:
         try:
-            process = subprocess.run(argv, stdout=out, stderr=err, env=env, timeout=timeout, check=False)
+            process = subprocess.run(argv, stdout=out, stderr=err, env=job_env, timeout=timeout, check=False)
         except subprocess.TimeoutExpired as expired:
             raise StepFailed(f"stopped after MaxRuntimeInSeconds={timeout:g}") from expired
     return Completed(returncode=process.returncode, stdout=result.stdout, stderr=result.stderr)

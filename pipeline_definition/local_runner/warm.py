@@ -9,7 +9,10 @@ else: the step code (`pipeline_code`) is imported by the child from the job's ow
 What a child sees is what `python3 -m <module> ...` or `python3 <script> ...` would see in the container: its argv,
 the job's environment and nothing else, /opt/ml = the job folder (a private mount namespace: `unshare(2)`, then a
 bind mount), the container working directory, stdout and stderr in the step's log files, and its exit status.
-Anything else (a shell, another program, an interpreter given other options) is run by `sandbox.run` unchanged.
+Anything else (a shell, another program, an interpreter given other options) is run by `sandbox.run` unchanged,
+except that a `python3 -m module ...` the shell itself runs (the training images' driver script, `sm_train.sh`,
+ends in one) is a warm job too: `python3` on the shell's PATH is a small shim that hands the command, with the
+shell's environment and working directory at that moment, to the runner (`shell_jobs`), and exits with its status.
 The difference that remains: the preloaded libraries were imported before the job's environment was set, so an
 import-time setting read from it (for example `OMP_NUM_THREADS`) does not apply; `LOCAL_RUNNER_COLD_START=1`
 turns warm starts off when that matters.
@@ -18,12 +21,16 @@ turns warm starts off when that matters.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -68,8 +75,9 @@ def enter(job):
 
 
 def child(job):
-    out = os.open(job["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    err = os.open(job["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    mode = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if job.get("append") else os.O_TRUNC)
+    out = os.open(job["stdout"], mode, 0o644)
+    err = os.open(job["stderr"], mode, 0o644)
     os.dup2(out, 1)
     os.dup2(err, 2)
     try:
@@ -170,9 +178,10 @@ class WarmStarter:
 
     def run(
         self, command: list[str], *, job_dir: Path, cwd: str, env: dict[str, str], stdout: Path, stderr: Path,
-        timeout: float,
+        timeout: float, append: bool = False,
     ) -> int:  # fmt: skip
-        """Fork the job, wait for it; its exit code. TimeoutError (the job killed) after `timeout` seconds."""
+        """Fork the job, wait for it; its exit code. TimeoutError (the job killed) after `timeout` seconds.
+        `append`: add to the log files instead of starting them (a job started from a job's shell)."""
         started: Future[int] = Future()
         finished: Future[int] = Future()
         with self._lock:
@@ -180,7 +189,7 @@ class WarmStarter:
             job_id = self._next
             self._started[job_id], self._finished[job_id] = started, finished
             request = {"id": job_id, "command": command, "job_dir": str(job_dir), "cwd": cwd, "env": env,
-                       "stdout": str(stdout), "stderr": str(stderr)}  # fmt: skip
+                       "stdout": str(stdout), "stderr": str(stderr), "append": append}  # fmt: skip
             data = (json.dumps(request) + "\n").encode()
             while data:
                 data = data[os.write(self._requests, data) :]
@@ -240,3 +249,83 @@ def cpu_seconds() -> float:
         return 0.0
     utime, stime, cutime, cstime = (int(v) for v in fields[11:15])  # fields 14-17 of proc(5), after the name
     return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------------------------ `python3 -m` from a job's shell
+
+#: Where the shim finds the job's socket (set in the environment of a job that runs a shell).
+SOCKET_VARIABLE = "LOCAL_RUNNER_WARM_SOCKET"
+
+# `python3` (and `python`) first on a shell job's PATH: `python3 -m module ...` becomes a warm job of the same
+# folder, with the shell's environment and working directory at that moment; anything else is the interpreter.
+_SHIM = """#!{python} -IS
+import json, os, socket, sys
+argv = sys.argv[1:]
+where = os.environ.get("{variable}")
+if not where or len(argv) < 2 or argv[0] != "-m" or argv[1].startswith("-"):
+    os.execv("{python}", ["{python}", *argv])
+connection = socket.socket(socket.AF_UNIX)
+connection.connect(where)
+env = {{k: v for k, v in os.environ.items() if k != "{variable}"}}
+connection.sendall((json.dumps({{"command": ["python3", *argv], "cwd": os.getcwd(), "env": env}}) + "\\n").encode())
+reply = connection.makefile().readline()
+code = json.loads(reply)["code"] if reply else 1
+sys.exit(128 - code if code < 0 else code)
+"""
+
+_SHIM_DIR: list[Path] = []
+
+
+def shim_dir() -> Path:
+    """A folder (one per process) holding the `python3` and `python` shims."""
+    with _STARTER_LOCK:
+        if not _SHIM_DIR:
+            folder = Path(tempfile.mkdtemp(prefix="warm-shim-"))
+            atexit.register(shutil.rmtree, folder, True)
+            text = _SHIM.format(python=sys.executable, variable=SOCKET_VARIABLE)
+            for name in ("python3", "python"):
+                (folder / name).write_text(text)
+                (folder / name).chmod(0o755)
+            _SHIM_DIR.append(folder)
+        return _SHIM_DIR[0]
+
+
+@contextlib.contextmanager
+def shell_jobs(
+    warm: WarmStarter, *, job_dir: Path, env: dict[str, str], stdout: Path, stderr: Path, timeout: float
+) -> Iterator[dict[str, str]]:
+    """While a job runs a shell (a training container's driver script), serve its `python3 -m ...` as warm jobs
+    of the same job folder, their output appended to its logs. Yields the environment to run the shell with."""
+    folder = Path(tempfile.mkdtemp(prefix="warm-"))  # short: a socket path has at most 107 bytes
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(folder / "socket"))
+    listener.listen()
+
+    def serve(connection: socket.socket) -> None:
+        with connection, connection.makefile("rw") as stream:
+            request = json.loads(stream.readline())
+            try:
+                code = warm.run(
+                    request["command"], job_dir=job_dir, cwd=request["cwd"], env=request["env"], stdout=stdout,
+                    stderr=stderr, timeout=timeout, append=True,
+                )  # fmt: skip
+            except Exception:  # a timeout (the job was killed) or the warm interpreter gone: a failed command
+                code = 1
+            stream.write(json.dumps({"code": code}) + "\n")
+            stream.flush()
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # closed: the job has ended
+                return
+            threading.Thread(target=serve, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    path = os.pathsep.join([str(shim_dir()), env.get("PATH", "")])
+    try:
+        yield {**env, "PATH": path, SOCKET_VARIABLE: str(folder / "socket")}
+    finally:
+        listener.close()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -18,7 +18,7 @@ from pipeline_definition.local_runner.errors import StepFailed
 PROBE = """
 import json, os, sys, time
 seen = {"argv": sys.argv[1:], "cwd": os.getcwd(), "env": sorted(os.environ), "tag": os.environ.get("TAG"),
-        "files": sorted(os.listdir("/opt/ml/input")), "module": __file__}
+        "files": sorted(os.listdir("/opt/ml/input")), "module": __file__, "parent": os.getppid()}
 with open("/opt/ml/output/seen.json", "w") as handle:
     json.dump(seen, handle)
 print("done", sys.argv[1:])
@@ -59,6 +59,25 @@ def test_a_job_sees_its_own_container(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "LEAKED_FROM_THE_RUNNER" not in seen["env"]
     assert seen["module"] == "/opt/ml/code/probe_pkg/probe.py"  # the job's copy of the code, not another
     assert done.stdout.read_text().strip() == "done ['--flag', 'value']"
+
+
+def test_python_m_from_a_jobs_shell_runs_warm_with_the_shells_environment_and_output_in_order(tmp_path: Path) -> None:
+    """A training container's driver is a shell script that ends in `python3 -m <module>` (the SDK's sm_train.sh):
+    that command is a warm job of the same folder, seeing what the shell had set, its output between the shell's."""
+    job = _job(tmp_path, "shell")
+    script = (
+        "echo before; cd /opt/ml/code && export TAG=from-the-shell EXIT=3; "
+        'python3 -m probe_pkg.probe arg; echo "status $?"; python3 --version'
+    )
+    done = _run(job, ["/bin/sh", "-c", script])
+    assert done.returncode == 0, done.tail()
+    seen = json.loads((job / "output" / "seen.json").read_text())
+    assert seen["parent"] == warm.starter(sandbox.CONTAINER_ROOT).pid  # forked by the warm interpreter
+    assert (seen["argv"], seen["tag"], seen["cwd"]) == (["arg"], "from-the-shell", "/opt/ml/code")
+    assert warm.SOCKET_VARIABLE not in seen["env"]
+    lines = done.stdout.read_text().splitlines()
+    assert lines[:3] == ["before", "done ['arg']", "status 3"]
+    assert lines[3].startswith("Python 3.")  # anything but `-m` is the interpreter itself
 
 
 def test_a_script_path_runs_as_python_would_run_it(tmp_path: Path) -> None:
