@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from config.dataset import load_contract
 from config.errors import ConfigError, describe, invalid
 from config.platform import PlatformConfig, promotion_source_problems
 from config.release import ReleaseSettings
@@ -95,6 +96,33 @@ def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
     return merged
 
 
+def dataset_problems(where: str, environments: Mapping[str, EnvironmentConfig]) -> list[str]:
+    """Each named data set's contract problems (once per contract), and the ingestion column mappings that name
+    no column of their environment's data set."""
+    problems: list[str] = []
+    failed: set[str] = set()
+    for env in environments.values():
+        if env.dataset in failed:
+            continue
+        try:
+            contract = load_contract(env.dataset)
+        except ConfigError as exc:
+            failed.add(env.dataset)
+            lines = str(exc).splitlines()
+            problems += [line.strip() for line in lines[1:]] if len(lines) > 1 else lines
+            continue
+        if env.ingestion is None:
+            continue
+        raw = [c.name for c in contract.columns]
+        for column in env.ingestion.columns:
+            if column not in raw:
+                problems.append(
+                    f"{where}: environment '{env.name}': key 'ingestion.columns' has key {column!r}: no column of "
+                    f"data set '{env.dataset}'; its raw columns are {', '.join(raw)}"
+                )
+    return problems
+
+
 def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> PlatformConfig:
     """Read, merge and validate the environment file; raise `ConfigError` listing every problem."""
     path = Path(path)
@@ -142,6 +170,7 @@ def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> PlatformConfig:
             ]
 
     problems += promotion_source_problems(str(path), validated)
+    problems += dataset_problems(str(path), validated)
 
     release: ReleaseSettings | None = None
     if raw.get("release") is not None:

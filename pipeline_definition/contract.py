@@ -34,12 +34,11 @@ MONITORING_REPORTS_PREFIX = "monitoring/reports"
 LATEST_REPORT_KEY = f"{MONITORING_REPORTS_PREFIX}/latest/report.html"
 BATCH_PREDICTIONS_PREFIX = "batch-predictions"  # in the curated zone
 
-# Training data: every run reads an immutable manifest of the raw zone's objects under these prefixes (the
-# Adult data and the labelled feedback the monitoring pipeline writes), written to the artifacts zone under
-# DATA_SNAPSHOT_PREFIX by whoever starts the run (lambdas/shared/snapshot.py).
-RAW_TRAINING_PREFIX = "adult/"
-FEEDBACK_PREFIX = "feedback/"  # s3://<raw>/feedback/yyyy/mm/dd/<window end>.csv, raw Adult layout
-SNAPSHOT_PREFIXES = (RAW_TRAINING_PREFIX, FEEDBACK_PREFIX)
+# Training data: every run reads an immutable manifest of the raw zone's objects under the data set's prefix
+# (`<dataset>/`, `naming.EnvironmentNames.raw_training_prefix`) and the labelled feedback the monitoring pipeline
+# writes (`snapshot_prefixes`), written to the artifacts zone under DATA_SNAPSHOT_PREFIX by whoever starts the run
+# (lambdas/shared/snapshot.py).
+FEEDBACK_PREFIX = "feedback/"  # s3://<raw>/feedback/yyyy/mm/dd/<window end>.csv, the data set's raw layout
 DATA_SNAPSHOT_PREFIX = "data-snapshots"  # s3://<artifacts>/data-snapshots/<sha256 16 hex>.manifest
 
 # Third-party packages a job needs beyond the SageMaker Distribution image: the ingestion's PostgreSQL driver.

@@ -91,6 +91,14 @@ class StageTemplates:
             for logical_id, body in template.get("Resources", {}).items():
                 self.resources[logical_id] = Resource(name, logical_id, body["Type"], body.get("Properties", {}))
 
+    @property
+    def dataset(self) -> str:
+        """The stage's data set (its config's `dataset`): the curated Glue table is named after it."""
+        tables = [r.properties["TableInput"]["Name"] for r in self.of_type("AWS::Glue::Table")]
+        if len(tables) != 1:
+            raise TemplateError(f"the stage has {len(tables)} Glue tables, expected the curated data set's one")
+        return str(tables[0])
+
     # ------------------------------------------------------------ lookups
 
     def of_type(self, resource_type: str) -> Iterator[Resource]:

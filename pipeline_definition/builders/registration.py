@@ -80,7 +80,7 @@ def register_step(builder: PipelineBuilder[TrainingParameters], run: RunResults)
         model_metrics=metrics,
         drift_check_baselines=baselines,
         approval_status=params.approval_status,
-        description=f"{schema.LABEL} classifier trained by {builder.ctx.names.training_pipeline}",
+        description=f"{schema.load(builder.ctx.names.dataset).label} classifier trained by {builder.ctx.names.training_pipeline}",
         # Every value must be 1-256 characters of [\p{L}\p{Z}\p{N}_.:/=+\-@] (the registry refuses the package
         # otherwise): URIs, hex digests, ARNs, sanitized parameters and the evaluation's metadata-safe summary.
         # Lineage that does not fit (every input object) is in the JSON document at lineage_uri.

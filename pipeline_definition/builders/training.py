@@ -302,7 +302,7 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
                 "min_child_weight": self.params.min_child_weight.to_string(),
             },
             base_job_name=self.ctx.names.training_job_prefix,
-            environment=dict(self.tracking_env),
+            environment={**self.dataset_env, **self.tracking_env},
             networking=self._networking("TrainModel"),
         )
 

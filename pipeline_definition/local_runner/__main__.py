@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = load_config()
     environment = config.environment(args.env)
-    names = TwinNames(config.project_name, args.env, environment.region)
+    names = TwinNames(config.project_name, args.env, environment.region, dataset=environment.dataset)
     parameters: dict[str, str | int | float] = dict(args.param)
     with nullcontext(args.endpoint_url) if args.endpoint_url else moto_endpoint() as url:
         s3, sagemaker = clients(url, environment.region)

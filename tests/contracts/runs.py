@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lambdas.retrain_on_drift.logic import TRIGGER as DRIFT
+from naming import EnvironmentNames
 from lambdas.retrain_on_new_data.logic import TRIGGER as NEW_DATA
 from lambdas.retrain_on_schedule.logic import TRIGGER as SCHEDULE
 from lambdas.shared.run_request import run_parameters
@@ -47,7 +48,7 @@ def data_snapshot(project: str, env: str, account: str, region: str) -> Snapshot
     artifacts = f"{project}-{env}-artifacts-{account}-{region}"
     return build_snapshot(
         raw_bucket=raw,
-        prefixes=contract.SNAPSHOT_PREFIXES,
+        prefixes=EnvironmentNames("mlops", "dev").snapshot_prefixes,
         objects=raw_listing(),
         snapshots_uri=f"s3://{artifacts}/{contract.DATA_SNAPSHOT_PREFIX}/",
     )
