@@ -145,6 +145,12 @@ class DatasetContract(Section):
     facets: list[FacetSpec] = Field(
         min_length=1, description="The sensitive attributes of the bias checks, the first the primary one."
     )
+    min_facet_group: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=30,
+        description="The smallest facet group (and rest) of the test split the bias checks report: smaller ones "
+        "are too noisy. A data set whose test split has no group this large has no bias figure, and the training "
+        "pipeline's bias gate fails.",
+    )
     average_row_bytes: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
         description="Average bytes of one raw CSV row: the new-data trigger estimates the rows of a landed file "
         "from its size with it (`retraining.min_new_rows`)."
@@ -169,7 +175,11 @@ class DatasetContract(Section):
             seen.setdefault(col.name, i)
             name = col.processed_name
             if not _FEATURE_NAME.fullmatch(name):
-                yield f"{key}.feature_name", name, "not a Feature Store name (letters, digits, `-`/`_` inside, 64 at most)"
+                yield (
+                    f"{key}.feature_name",
+                    name,
+                    "not a Feature Store name (letters, digits, `-`/`_` inside, 64 at most)",
+                )
             elif name in processed:
                 yield f"{key}.feature_name", name, f"duplicate processed name: also columns[{processed[name]}]"
             processed.setdefault(name, i)
@@ -290,9 +300,9 @@ def render(name: str, contract: DatasetContract) -> dict[str, Any]:
     negative = next(v for v in label.allowed if v != contract.label.positive)
     facets = []
     for facet in contract.facets:
-        col = contract.column(facet.column)
-        assert col is not None
-        facets.append({"name": col.processed_name, "group": facet.group or col.allowed[0]})
+        facet_col = contract.column(facet.column)
+        assert facet_col is not None
+        facets.append({"name": facet_col.processed_name, "group": facet.group or facet_col.allowed[0]})
     return {
         "name": name,
         "title": contract.title,
@@ -313,6 +323,7 @@ def render(name: str, contract: DatasetContract) -> dict[str, Any]:
         "record_identifier": contract.record_identifier,
         "event_time": contract.event_time,
         "average_row_bytes": contract.average_row_bytes,
+        "min_facet_group": contract.min_facet_group,
     }
 
 

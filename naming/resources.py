@@ -16,15 +16,15 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from pipeline_code.schema import DEFAULT_DATASET
 from pipeline_definition.contract import (
     BATCH_PREDICTIONS_PREFIX,
     DATA_CAPTURE_PREFIX,
-    GROUND_TRUTH_PREFIX,
     FEEDBACK_PREFIX,
+    GROUND_TRUTH_PREFIX,
     MONITORING_REPORTS_PREFIX,
     PIPELINES,
 )
-from pipeline_code.schema import DEFAULT_DATASET
 
 # The data lake's zones, one bucket each (stacks/units/data_lake.py).
 ZONES = ("raw", "curated", "features", "artifacts")

@@ -91,6 +91,7 @@ class Dataset:
     event_time_name: str
     raw_prefix: str  # where its files land in the raw zone: `<name>/`
     average_row_bytes: int  # of a raw CSV row: the new-data trigger's row estimate
+    min_facet_group: int  # the smallest facet group the bias checks report
     timestamps: tuple[str, ...] = ()  # raw columns of type timestamp: carried, never a feature
     description: str = ""
 
@@ -169,6 +170,7 @@ class Dataset:
             event_time_name=document["event_time"],
             raw_prefix=document["raw_prefix"],
             average_row_bytes=document["average_row_bytes"],
+            min_facet_group=document["min_facet_group"],
             timestamps=tuple(document["timestamps"]),
             description=document.get("description", ""),
         )

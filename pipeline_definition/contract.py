@@ -10,6 +10,7 @@ and nothing else, for the code hash and the data-snapshot prefixes.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
 PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parent
 CODE_DIR = ROOT / "pipeline_code"
-GENERATED_DIR = PACKAGE_DIR / "generated"
+# The committed definitions; MLOPS_DEFINITIONS_DIR points the app, the twin and the runner at definitions built
+# elsewhere (`generate --out`): the tests' second data set, whose config no committed definition matches.
+GENERATED_DIR = Path(os.environ.get("MLOPS_DEFINITIONS_DIR") or PACKAGE_DIR / "generated")
 STAGING_DIR = GENERATED_DIR / "staging"  # what the SDK "uploaded" (its training drivers), shipped by CDK
 
 STAGING_PREFIX = "pipeline-staging"  # the artifacts-zone prefix of STAGING_DIR's contents

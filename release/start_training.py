@@ -24,6 +24,7 @@ from lambdas.shared.adapters import DataSnapshots
 from lambdas.shared.run_request import description, display_name, run_parameters
 from lambdas.shared.snapshot import EmptySnapshotError, Snapshot, build_snapshot
 from naming import ResourceNames
+from pipeline_code.schema import DEFAULT_DATASET
 from pipeline_definition import contract
 from release.aws import Clients, session_for
 
@@ -41,7 +42,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def start(
-    args: argparse.Namespace, clients: Clients, *, project: str, region: str, account: str, dataset: str = DEFAULT_DATASET
+    args: argparse.Namespace,
+    clients: Clients,
+    *,
+    project: str,
+    region: str,
+    account: str,
+    dataset: str = DEFAULT_DATASET,
 ) -> str:
     """Snapshot and start (or, dry, only list); returns what to print."""
     names = ResourceNames(project, args.env, account, region, dataset=dataset)

@@ -195,4 +195,6 @@ def _named(project: str, environment: EnvironmentConfig) -> ResourceNames:
     """Another environment's names, with its real account and region (the config requires both for a source)."""
     if environment.account is None:
         raise ConfigError(f"environment '{environment.name}': promotion across environments needs its account")
-    return ResourceNames(project, environment.name, environment.account, environment.region, dataset=environment.dataset)
+    return ResourceNames(
+        project, environment.name, environment.account, environment.region, dataset=environment.dataset
+    )

@@ -62,7 +62,7 @@ def synthesize(environment: str, outdir: Path) -> Path:
     from app import create_app  # imports aws_cdk (starts jsii's node process): only when asked to synthesize
     from config import load_config
 
-    config = load_config(ROOT / "config" / "environments.yaml")
+    config = load_config(os.environ.get("MLOPS_CONFIG") or ROOT / "config" / "environments.yaml")
     only = config.model_copy(update={"environments": {environment: config.environment(environment)}})
     create_app(only, outdir=str(outdir)).synth()
     return outdir

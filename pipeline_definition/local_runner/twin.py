@@ -162,7 +162,12 @@ def write_data_snapshot(s3: Any, names: TwinNames, prefix: str | None = None) ->
 
     snapshots_uri = f"s3://{names.bucket('artifacts')}/{DATA_SNAPSHOT_PREFIX}/"
     return (
-        DataSnapshots(raw_bucket=names.bucket("raw"), prefixes=[prefix or names.resources.raw_training_prefix], snapshots_uri=snapshots_uri, client=s3)
+        DataSnapshots(
+            raw_bucket=names.bucket("raw"),
+            prefixes=[prefix or names.resources.raw_training_prefix],
+            snapshots_uri=snapshots_uri,
+            client=s3,
+        )
         .take()
         .uri
     )

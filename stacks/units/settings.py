@@ -23,6 +23,4 @@ def log_retention(environment: EnvironmentConfig) -> logs.RetentionDays:
 def stage_names(project_name: str, environment: str, dataset: str) -> ResourceNames:
     """The environment's names as its templates write them: the account and region are the stack's deploy-time
     pseudo parameters (`AWS::AccountId`, `AWS::Region`), so a bucket name reads the same in every stack."""
-    return ResourceNames(
-        project_name, environment, account=cdk.Aws.ACCOUNT_ID, region=cdk.Aws.REGION, dataset=dataset
-    )
+    return ResourceNames(project_name, environment, account=cdk.Aws.ACCOUNT_ID, region=cdk.Aws.REGION, dataset=dataset)

@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from lambdas.retrain_on_drift.logic import TRIGGER as DRIFT
-from naming import EnvironmentNames
 from lambdas.retrain_on_new_data.logic import TRIGGER as NEW_DATA
 from lambdas.retrain_on_schedule.logic import TRIGGER as SCHEDULE
 from lambdas.shared.run_request import run_parameters
 from lambdas.shared.snapshot import ListedObject, Snapshot, build_snapshot
+from naming import EnvironmentNames
 from pipeline_code.feedback import feedback_key
 from pipeline_definition import contract
 from release.code_change_trigger import TRIGGER as CODE_CHANGE

@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline_code import evaluate, features, preprocess, schema, serve, tabular
-
-WORKCLASS = schema.column("workclass").categories  # type: ignore[union-attr]
 from pipeline_code.artifacts import read_json
 from pipeline_code.errors import PipelineError
+
+WORKCLASS = schema.column("workclass").categories  # type: ignore[union-attr]
 
 MANIFEST = features.FeatureManifest.from_schema()
 RAW = list(MANIFEST.raw_names)

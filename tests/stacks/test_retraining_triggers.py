@@ -16,6 +16,7 @@ from config import PlatformConfig
 from lambdas.retrain_on_drift.logic import REPORT_MAX_AGE
 from lambdas.retrain_on_schedule.events import parse_scheduled_run
 from lambdas.retrain_on_schedule.logic import firing_of
+from pipeline_code import schema
 from stacks.units.monitoring_alarms import PERIOD
 from stacks.units.retraining_triggers import (
     FUNCTION_RETRY_ATTEMPTS,
@@ -23,7 +24,6 @@ from stacks.units.retraining_triggers import (
     RESERVED_CONCURRENCY,
     SCHEDULE_RETRY_ATTEMPTS,
 )
-from pipeline_code import schema
 from tests.stacks.rendering import as_list, policy_statements
 from tests.synthesis import Synthesis
 

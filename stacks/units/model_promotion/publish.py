@@ -16,7 +16,6 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from pipeline_code import schema
-
 from stacks.units.model_promotion.steps import FAILURE_REASON, Failures, Flow, FlowFragment
 from stacks.units.native_monitoring import (
     BASELINE_PREFIX,
