@@ -23,7 +23,8 @@ ADULT = yaml.safe_load(contracts.contract_path("adult").read_text())
 
 def problems_of(data: Any) -> list[str]:
     contract, problems = contracts.validate(data, "datasets/x.yaml")
-    assert contract is None and problems
+    assert contract is None
+    assert problems
     return problems
 
 
@@ -178,15 +179,18 @@ def test_the_adult_contract_is_the_schema_it_replaced() -> None:
     for new, old in zip(adult.features, before.FEATURES, strict=True):
         assert (new.raw_name, new.name, new.feature_store_type) == (old.raw_name, old.name, old.feature_store_type)
         if isinstance(old, before.CategoricalColumn):
-            assert isinstance(new, schema.CategoricalColumn) and new.categories == old.categories
+            assert isinstance(new, schema.CategoricalColumn)
+            assert new.categories == old.categories
         else:
-            assert isinstance(new, schema.NumericColumn) and (new.minimum, new.maximum) == (old.minimum, old.maximum)
+            assert isinstance(new, schema.NumericColumn)
+            assert (new.minimum, new.maximum) == (old.minimum, old.maximum)
     assert (adult.raw_label, adult.label, adult.label_trailing_chars) == (
         before.RAW_LABEL,
         before.LABEL,
         before.LABEL_TRAILING_CHARS,
     )
-    assert set(adult.label_values) == set(before.LABEL_VALUES) and adult.positive_label == before.POSITIVE_LABEL
+    assert set(adult.label_values) == set(before.LABEL_VALUES)
+    assert adult.positive_label == before.POSITIVE_LABEL
     assert adult.facet_names == before.FACETS
     assert adult.facets[0].group == "Female"  # what the native bias checks compared (schema.SEX.index("Female"))
     assert adult.missing_token == before.MISSING_TOKEN
@@ -209,6 +213,8 @@ def test_the_steps_use_the_data_set_named_by_the_job() -> None:
         [sys.executable, "-c", code], cwd=root, env={"MLOPS_DATASET": "penguins"}, capture_output=True, text=True
     )
     assert run.stdout.split() == ["penguins", "sex", "species"], run.stderr
-    run = subprocess.run([sys.executable, "-c", code.replace("print", "print")], cwd=root, env={"MLOPS_DATASET": "nope"},
-                         capture_output=True, text=True)  # fmt: skip
-    assert "no data set 'nope'" in run.stderr and "rendered data sets: adult, penguins" in run.stderr
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env={"MLOPS_DATASET": "nope"}, capture_output=True, text=True
+    )
+    assert "no data set 'nope'" in run.stderr
+    assert "rendered data sets: adult, penguins" in run.stderr
