@@ -97,7 +97,9 @@ def raw_layout(path: Path) -> RawLayout:
                 f"needs {len(schema.RAW_COLUMNS)} fields in this order: {', '.join(schema.RAW_COLUMNS)}"
             )
         return RawLayout(list(schema.RAW_COLUMNS), skip)
-    missing = [c for c in schema.RAW_COLUMNS if c not in names]
+    # timestamp columns are carried, not read by the model: a file without them (feedback, the serving layout) is
+    # complete
+    missing = [c for c in schema.RAW_COLUMNS if c not in names and c not in schema.DATASET.timestamps]
     extra = [n for n in names if n not in schema.RAW_COLUMNS]
     problems = [f"{path.name}: missing column '{c}'" for c in missing]
     problems += [f"{path.name}: unexpected column '{c}'" for c in extra]

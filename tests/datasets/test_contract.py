@@ -218,3 +218,17 @@ def test_the_steps_use_the_data_set_named_by_the_job() -> None:
     )
     assert "no data set 'nope'" in run.stderr
     assert "rendered data sets: adult, penguins" in run.stderr
+
+
+def test_validation_names_a_timestamp_that_is_no_iso_8601_value() -> None:
+    import pandas as pd
+
+    from pipeline_code import validate
+
+    df = pd.DataFrame(
+        {"at": ["2026-12-01T10:00:00Z", "2026-12-02", "yesterday", "?", ""], "_file": "f.csv", "_line": range(2, 7)}
+    )
+    assert validate.check_timestamp(df, "at") == [
+        "column 'at': 1 value(s) that are no ISO 8601 timestamp ['yesterday'] (first at f.csv line 4)"
+    ]
+    assert validate.check_timestamp(df.iloc[[0, 1, 3, 4]], "at") == []
