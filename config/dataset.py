@@ -42,14 +42,6 @@ RENDERED_DIR = ROOT / "pipeline_code" / "datasets"  # their JSON renderings, shi
 # that a pydantic-only import of this module stays light).
 _FEATURE_NAME = re.compile(r"^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$")
 
-DatasetName = Annotated[
-    str,
-    Field(pattern=r"^[a-z][a-z0-9]{1,31}$"),
-    Rule(
-        "2-32 lowercase letters and digits, starting with a letter, naming `datasets/<name>.yaml` (it also names the "
-        "raw-zone prefix `<name>/`, the Glue table and the feature group, so no `-` or `_`)"
-    ),
-]
 RawName = Annotated[
     str,
     Field(pattern=r"^[^,\s\"']([^,\"']{0,62}[^,\s\"'])?$"),

@@ -16,7 +16,6 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from config.dataset import load_contract
 from config.errors import ConfigError, describe, invalid
 from config.platform import PlatformConfig, promotion_source_problems
 from config.release import ReleaseSettings
@@ -99,6 +98,8 @@ def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
 def dataset_problems(where: str, environments: Mapping[str, EnvironmentConfig]) -> list[str]:
     """Each named data set's contract problems (once per contract), and the ingestion column mappings that name
     no column of their environment's data set."""
+    from config.dataset import load_contract  # imported here: `python -m config.dataset` imports this package
+
     problems: list[str] = []
     failed: set[str] = set()
     for env in environments.values():

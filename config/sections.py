@@ -11,11 +11,11 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from config.dataset import DatasetName
 from config.network import INTERFACE_ENDPOINTS, FunctionSettings, NetworkSettings, required_endpoints
 from config.section import Section
 from config.values import (
     AccountId,
+    DatasetName,
     Days,
     Email,
     EnvironmentName,

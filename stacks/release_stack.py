@@ -269,7 +269,7 @@ def _checked_outputs(stage: MlopsStage) -> dict[str, cdk.CfnOutput]:
     (kinds: BUCKET, SAGEMAKER_PIPELINE, FEATURE_GROUP, ENDPOINT; see release/post_deploy_check.py).
     """
     outputs = {f"CHECK_BUCKET_{zone.upper()}": output for zone, output in stage.data_lake.zone_bucket_outputs.items()}
-    outputs["CHECK_FEATURE_GROUP_ADULT"] = stage.data_lake.feature_group_output
+    outputs[f"CHECK_FEATURE_GROUP_{stage.names.dataset.upper()}"] = stage.data_lake.feature_group_output
     outputs["CHECK_SAGEMAKER_PIPELINE_TRAINING"] = stage.ml_pipeline.pipeline_name_output
     return outputs
 
