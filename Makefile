@@ -35,7 +35,8 @@ install: $(VENV)/.installed node_modules/.installed  ## Create .venv and node_mo
 synth: install pipeline-definitions  ## Synthesize every environment (dev, staging, prod) into cdk.out/
 	$(CDK) synth --quiet
 
-pipeline-definitions: install  ## Rebuild stale SageMaker pipeline definitions with the SDK (make synth runs it first)
+pipeline-definitions: install  ## Render the data set contracts, rebuild stale SageMaker pipeline definitions (make synth runs it first)
+	$(PY) -m config.dataset
 	$(PY) -m pipeline_definition.generate
 
 synth-release: install  ## Synthesize the GitOps release pipeline (needs the complete `release:` config section)

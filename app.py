@@ -87,6 +87,12 @@ def check_pipeline_definitions(config: PlatformConfig, config_path: str | None =
     Synth never rebuilds them itself: they are committed files, and a synth should not rewrite them behind the
     user's back (nor pay the SageMaker SDK's ~10 s unasked). `make synth` rebuilds them first, explicitly.
     """
+    from config.dataset import stale_message as stale_renderings_message
+    from config.dataset import stale_renderings
+
+    renderings = stale_renderings(sorted({env.dataset for env in config.environments.values()}))
+    if renderings:  # the step code ships the renderings: a stale one is stale code, and a stale definition
+        raise ConfigError(stale_renderings_message(renderings))
     stale = stale_definitions(config)
     if stale:
         raise ConfigError(stale_message(stale, config_path))

@@ -95,6 +95,35 @@ def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
     return merged
 
 
+def dataset_problems(where: str, environments: Mapping[str, EnvironmentConfig]) -> list[str]:
+    """Each named data set's contract problems (once per contract), and the ingestion column mappings that name
+    no column of their environment's data set."""
+    from config.dataset import load_contract  # imported here: `python -m config.dataset` imports this package
+
+    problems: list[str] = []
+    failed: set[str] = set()
+    for env in environments.values():
+        if env.dataset in failed:
+            continue
+        try:
+            contract = load_contract(env.dataset)
+        except ConfigError as exc:
+            failed.add(env.dataset)
+            lines = str(exc).splitlines()
+            problems += [line.strip() for line in lines[1:]] if len(lines) > 1 else lines
+            continue
+        if env.ingestion is None:
+            continue
+        raw = [c.name for c in contract.columns]
+        for column in env.ingestion.columns:
+            if column not in raw:
+                problems.append(
+                    f"{where}: environment '{env.name}': key 'ingestion.columns' has key {column!r}: no column of "
+                    f"data set '{env.dataset}'; its raw columns are {', '.join(raw)}"
+                )
+    return problems
+
+
 def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> PlatformConfig:
     """Read, merge and validate the environment file; raise `ConfigError` listing every problem."""
     path = Path(path)
@@ -142,6 +171,7 @@ def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> PlatformConfig:
             ]
 
     problems += promotion_source_problems(str(path), validated)
+    problems += dataset_problems(str(path), validated)
 
     release: ReleaseSettings | None = None
     if raw.get("release") is not None:

@@ -23,6 +23,7 @@ import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from config.dataset import ColumnSpec, DatasetContract, FacetSpec
 from config.loader import DEFAULT_CONFIG_PATH, read_yaml
 from config.platform import PlatformConfig
 from config.release import ReleaseSettings
@@ -242,6 +243,19 @@ def render(config_file: Path = DEFAULT_CONFIG_PATH) -> str:
     ]
     lines += _section(EnvironmentConfig, "", defaults, "Environment keys", 2)
     lines += _section(ReleaseSettings, "release", None, "Release pipeline (`release`)", 2)
+    lines += [
+        "## Dataset contract (`datasets/<name>.yaml`)",
+        "",
+        "The file an environment's `dataset` names (docs/datasets.md). Besides each value's own check, the contract "
+        "is checked across keys: column names and processed names unique, a range for every numeric and integer "
+        "column and categories for every categorical one, the label a categorical or boolean column with two "
+        "values one of which is `label.positive`, every facet a categorical or boolean column other than the label "
+        "with its `group` among its categories, and `record_identifier` / `event_time` no column's name.",
+        "",
+    ]
+    lines += _section(DatasetContract, "contract", None, "The contract's top-level keys", 3)
+    lines += _section(ColumnSpec, "contract.columns", None, "A column (`columns[]`)", 3)
+    lines += _section(FacetSpec, "contract.facets", None, "A facet (`facets[]`)", 3)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -15,6 +15,7 @@ from config.network import INTERFACE_ENDPOINTS, FunctionSettings, NetworkSetting
 from config.section import Section
 from config.values import (
     AccountId,
+    DatasetName,
     Days,
     Email,
     EnvironmentName,
@@ -30,7 +31,6 @@ from config.values import (
     TagValue,
     instance_family,
 )
-from pipeline_code.schema import RAW_COLUMNS
 
 
 class DataLakeSettings(Section):
@@ -555,13 +555,7 @@ class AlertSettings(Section):
     )
 
 
-def _raw_column(value: str) -> str:
-    if value not in RAW_COLUMNS:
-        raise ValueError(f"no column of the raw layout; the raw columns are {', '.join(RAW_COLUMNS)}")
-    return value
-
-
-RawColumn = Annotated[str, AfterValidator(_raw_column), Rule("a column of the raw Adult layout (`schema.RAW_COLUMNS`)")]
+RawColumn = Annotated[str, Rule("a raw column of the environment's data set (its contract's `columns`)")]
 SqlName = Annotated[
     str,
     Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$ -]{0,62}$"),
@@ -642,8 +636,8 @@ class IngestionNetwork(Section):
 
 class IngestionSettings(Section):
     """Incremental ingestion from PostgreSQL into the raw zone (docs/ingestion.md): a scheduled SageMaker
-    pipeline copies the rows past a watermark, as raw Adult-layout CSV, under `adult/postgres/<source_name>/`,
-    where the new-data trigger counts them."""
+    pipeline copies the rows past a watermark, as raw CSV in the data set's layout, under
+    `<dataset>/postgres/<source_name>/`, where the new-data trigger counts them."""
 
     source_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")] = Field(
         description="Names the source: its folder in the raw zone, its manifests and its watermark. A new name "
@@ -723,6 +717,11 @@ class EnvironmentConfig(Section):
 
     name: EnvironmentName = Field(
         description="The environment's key under `environments`; set by the loader, not written in the file."
+    )
+    dataset: DatasetName = Field(
+        description="The data set the environment trains on: its contract `datasets/<dataset>.yaml` (columns, "
+        "types, label, facets; docs/datasets.md). Every step, the feature group, the Glue table, the dashboards "
+        "and the raw-zone prefix `<dataset>/` read it."
     )
     account: AccountId | None = Field(
         description="AWS account the environment deploys into. null (dev only): the account of your credentials."

@@ -179,3 +179,13 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 Days = Annotated[int, Field(ge=1, le=36500)]
 TagKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w.:/=+\-@]+$")]
 TagValue = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\w\s.:/=+\-@]*$")]
+
+
+DatasetName = Annotated[
+    str,
+    Field(pattern=r"^[a-z][a-z0-9]{1,31}$"),
+    Rule(
+        "2-32 lowercase letters and digits, starting with a letter, naming `datasets/<name>.yaml` (it also names the "
+        "raw-zone prefix `<name>/`, the Glue table and the feature group, so no `-` or `_`)"
+    ),
+]

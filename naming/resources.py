@@ -13,12 +13,14 @@ nothing else. Names that one unit alone creates and uses (a queue, a dashboard) 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
+from pipeline_code.schema import DEFAULT_DATASET
 from pipeline_definition.contract import (
     BATCH_PREDICTIONS_PREFIX,
     DATA_CAPTURE_PREFIX,
+    FEEDBACK_PREFIX,
     GROUND_TRUTH_PREFIX,
     MONITORING_REPORTS_PREFIX,
     PIPELINES,
@@ -44,6 +46,7 @@ class EnvironmentNames:
 
     project: str
     environment: str
+    dataset: str = field(default=DEFAULT_DATASET, kw_only=True)  # the environment's `dataset` (its contract)
 
     # S3 prefixes in the artifacts zone (the pipeline definitions use the same ones: pipeline_definition.contract)
     data_capture_prefix: ClassVar[str] = DATA_CAPTURE_PREFIX
@@ -142,8 +145,20 @@ class EnvironmentNames:
 
     @property
     def feature_group(self) -> str:
-        """The Feature Store group the training pipeline ingests the curated Adult features into."""
-        return f"{self.prefix}-adult"
+        """The Feature Store group the training pipeline ingests the data set's features into."""
+        return f"{self.prefix}-{self.dataset}"
+
+    # ------------------------------------------------------------------------------------- raw zone
+
+    @property
+    def raw_training_prefix(self) -> str:
+        """Where the data set's files land in the raw zone (`<dataset>/`): the new-data trigger watches it."""
+        return f"{self.dataset}/"
+
+    @property
+    def snapshot_prefixes(self) -> tuple[str, ...]:
+        """What a training run's data snapshot lists: the data set's prefix and the labelled feedback."""
+        return (self.raw_training_prefix, FEEDBACK_PREFIX)
 
     @property
     def mlflow_server(self) -> str:

@@ -50,7 +50,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", default=f"{PROCESSING_INPUT}/test", help="processed, labelled CSV or folder")
     parser.add_argument("--output", default=f"{PROCESSING_OUTPUT}/bias")
     parser.add_argument("--threshold", type=float, default=0.5, help="score at which a prediction is positive")
-    parser.add_argument("--min-group", type=int, default=30, help="smallest facet group reported")
+    parser.add_argument(
+        "--min-group",
+        type=int,
+        default=schema.DATASET.min_facet_group,
+        help="smallest facet group reported (default: the data set's contract)",
+    )
     parser.add_argument("--max-explain-rows", type=int, default=20_000, help="seeded sample size for SHAP")
     parser.add_argument("--seed", type=int, default=42)
     return parser.parse_args(argv)

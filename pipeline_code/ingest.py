@@ -275,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--settings-parameter", help="SSM parameter holding the settings JSON (what CDK deploys)")
     where.add_argument("--settings-file", help="a settings JSON file (local runs)")
     parser.add_argument("--raw-bucket", required=True)
-    parser.add_argument("--raw-prefix", default="adult/", help="the training data prefix the new-data trigger watches")
+    parser.add_argument(
+        "--raw-prefix", default=schema.DATASET.raw_prefix, help="the data set's prefix the new-data trigger watches"
+    )
     parser.add_argument("--state-table", required=True, help="DynamoDB table of the watermarks and leases")
     parser.add_argument("--lease-seconds", type=int, default=3900, help="longer than the job's MaxRuntimeInSeconds")
     parser.add_argument("--report-dir", default=None, help="write summary.json here (the step's output)")

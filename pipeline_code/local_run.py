@@ -21,10 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline_code import bias_explain, drift, evaluate, preprocess, shifts, tabular, train, validate
+from pipeline_code import bias_explain, drift, evaluate, preprocess, schema, shifts, tabular, train, validate
 from pipeline_code.artifacts import read_json
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "adult"
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / schema.DATASET.name  # the active data set's files
 
 
 def _run(name: str, entry: Callable[[list[str]], int], argv: list[str]) -> None:
@@ -127,7 +127,7 @@ def summary(out: Path, drift_runs: list[str]) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="local-run", help="folder for every artifact")
-    parser.add_argument("--data", default=str(DEFAULT_DATA), help="raw Adult-format CSV file or folder")
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="raw CSV file or folder (MLOPS_DATASET)")
     parser.add_argument(
         "--shift",
         nargs="?",

@@ -5,8 +5,8 @@ Outputs, each in its own sub-folder so a SageMaker ProcessingOutput can map it t
 
 - ``train/train.csv``, ``validation/validation.csv``, ``test/test.csv``: the SageMaker XGBoost container's
   CSV layout (no header, label first, then the features in ``schema.FEATURES`` order, categories as codes).
-- ``raw_test/test.csv``: the same test rows, in the same order, as raw records (no header, the raw columns in
-  schema order with the label last, values trimmed, ``?`` for missing): what a client sends the endpoint. The
+- ``raw_test/test.csv``: the same test rows, in the same order, as raw records (no header, the feature columns in
+  schema order then the label, values trimmed, the missing token for missing): what a client sends the endpoint. The
   promotion's champion/challenger transform and smoke test send these rows.
 - ``manifest/feature_manifest.json``: the encoding (`features.FeatureManifest`): column order, kinds, category
   codes, ranges, the missing and unseen rules. Training packs it into ``model.tar.gz``; serving encodes with it.

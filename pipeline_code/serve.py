@@ -386,4 +386,7 @@ def package(model_dir: Path, manifest: features.FeatureManifest, code_dir: Path 
     target.mkdir(parents=True, exist_ok=True)
     for source in sorted(code_dir.glob("*.py")):
         shutil.copyfile(source, target / source.name)
+    (target / "datasets").mkdir(exist_ok=True)  # the contracts' renderings, which `schema` reads on import
+    for source in sorted((code_dir / "datasets").glob("*.json")):
+        shutil.copyfile(source, target / "datasets" / source.name)
     shutil.copyfile(code_dir / ENTRY_POINT, model_dir / CODE_DIR / ENTRY_POINT)

@@ -3,7 +3,8 @@
 Each scenario changes one thing; the magnitudes are plausible changes of real traffic chosen before the checks
 were run on them (none was adjusted to make a check pass):
 
-- ``numeric``: age + 10 years for everyone;
+- ``numeric``: the first numeric feature + 10 for everyone (Adult: age + 10 years); the others are Adult's own
+  scenarios (they name its columns);
 - ``category``: workclass redrawn with 'Private' cut from ~70 % to 35 %, independently of the other columns;
 - ``label-prior``: rows resampled so the positive rate is 40 % (P(x | y) kept: features correlated with the
   label move too, by their real amount, e.g. years of education);
@@ -36,12 +37,18 @@ def _col(name: str) -> int:
     return schema.FEATURE_NAMES.index(name)
 
 
+def _category(feature: str, value: str) -> int:
+    col = schema.column(feature)
+    assert isinstance(col, schema.CategoricalColumn)
+    return col.categories.index(value)
+
+
 def numeric_shift(
-    batch: tabular.EncodedBatch, rng: np.random.Generator, feature: str = "age", delta: float = 10.0
+    batch: tabular.EncodedBatch, rng: np.random.Generator, feature: str | None = None, delta: float = 10.0
 ) -> tabular.EncodedBatch:
-    """Add ``delta`` to one numeric feature."""
+    """Add ``delta`` to one numeric feature (default: the data set's first, Adult's age)."""
     features = batch.features.copy()
-    features[:, _col(feature)] += delta
+    features[:, _col(feature or schema.NUMERIC_FEATURES[0])] += delta
     return tabular.EncodedBatch(features, batch.label)
 
 
@@ -92,7 +99,7 @@ def label_prior_shift(
 def subgroup_shift(batch: tabular.EncodedBatch, rng: np.random.Generator, hours: float = 6.0) -> tabular.EncodedBatch:
     """Women work ``hours`` more a week (capped at the schema's 100); nobody else changes."""
     features = batch.features.copy()
-    women = features[:, _col("sex")] == schema.SEX.index("Female")
+    women = features[:, _col("sex")] == _category("sex", "Female")
     j = _col("hours_per_week")
     features[women, j] = np.minimum(features[women, j] + hours, 100)
     return tabular.EncodedBatch(features, batch.label)
@@ -140,7 +147,7 @@ def label_noise(batch: tabular.EncodedBatch, rng: np.random.Generator, share: fl
 def facet_outcome(batch: tabular.EncodedBatch, rng: np.random.Generator, rate: float = 0.35) -> tabular.EncodedBatch:
     """Women's rows resampled (same number of women) so that a share ``rate`` of them is positive."""
     assert batch.label is not None
-    women = batch.features[:, _col("sex")] == schema.SEX.index("Female")
+    women = batch.features[:, _col("sex")] == _category("sex", "Female")
     w = np.flatnonzero(women)
     w_pos, w_neg = w[batch.label[w] == 1], w[batch.label[w] == 0]
     rows = np.concatenate([np.flatnonzero(~women), _resample(batch, w_pos, w_neg, rate, rng, w.size)])
@@ -172,7 +179,7 @@ class Scenario:
 
 
 SCENARIOS_BY_NAME: dict[str, Scenario] = {
-    "numeric": Scenario(numeric_shift, frozenset({"age"})),
+    "numeric": Scenario(numeric_shift, frozenset(schema.NUMERIC_FEATURES[:1])),
     "category": Scenario(category_reweight, frozenset({"workclass"})),
     "label-prior": Scenario(label_prior_shift, frozenset(), frozenset({"label_drift"}), exclusive=False),
     "subgroup": Scenario(subgroup_shift, frozenset({"hours_per_week"})),

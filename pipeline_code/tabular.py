@@ -97,7 +97,9 @@ def raw_layout(path: Path) -> RawLayout:
                 f"needs {len(schema.RAW_COLUMNS)} fields in this order: {', '.join(schema.RAW_COLUMNS)}"
             )
         return RawLayout(list(schema.RAW_COLUMNS), skip)
-    missing = [c for c in schema.RAW_COLUMNS if c not in names]
+    # timestamp columns are carried, not read by the model: a file without them (feedback, the serving layout) is
+    # complete
+    missing = [c for c in schema.RAW_COLUMNS if c not in names and c not in schema.DATASET.timestamps]
     extra = [n for n in names if n not in schema.RAW_COLUMNS]
     problems = [f"{path.name}: missing column '{c}'" for c in missing]
     problems += [f"{path.name}: unexpected column '{c}'" for c in extra]
@@ -235,11 +237,13 @@ def iter_raw_and_encoded(paths: list[Path]) -> Iterator[tuple[pa.RecordBatch, En
 
 
 def raw_csv(batch: pa.RecordBatch) -> pa.Buffer:
-    """Typed raw rows back as headerless raw CSV in the schema's column order (label last): values trimmed, the
-    label without the test file's trailing dot, missing values as the missing token. The layout a client sends
-    to the endpoint, which the model's own test split is kept in (``preprocess``)."""
+    """Typed raw rows back as headerless raw CSV in the serving layout, the features in the schema's order then
+    the label (the raw files may hold the label anywhere, and timestamps the model does not read): values trimmed,
+    the label without the test file's trailing dot, missing values as the missing token. The layout a client
+    sends to the endpoint, which the model's own test split is kept in (``preprocess``)."""
     columns = []
-    for name in schema.RAW_COLUMNS:
+    names = [*(c.raw_name for c in schema.FEATURES), schema.RAW_LABEL]
+    for name in names:
         column = batch.column(name)
         if pa.types.is_dictionary(column.type):
             column = column.cast(pa.string())
@@ -252,7 +256,7 @@ def raw_csv(batch: pa.RecordBatch) -> pa.Buffer:
         columns.append(pc.fill_null(column, schema.MISSING_TOKEN))
     sink = pa.BufferOutputStream()
     options = pacsv.WriteOptions(include_header=False, quoting_style="none")
-    pacsv.write_csv(pa.table(columns, names=list(schema.RAW_COLUMNS)), sink, write_options=options)
+    pacsv.write_csv(pa.table(columns, names=names), sink, write_options=options)
     return sink.getvalue()
 
 

@@ -112,6 +112,20 @@ def check_categorical(df: pd.DataFrame, col: schema.CategoricalColumn, present: 
     ]
 
 
+def check_timestamp(df: pd.DataFrame, name: str) -> list[str]:
+    """A timestamp column (carried, not a feature): every present value must be an ISO 8601 date or time."""
+    raw = df[name]
+    present = raw.notna() & (raw != "") & (raw != schema.MISSING_TOKEN)
+    parsed = pd.to_datetime(raw.where(present), format="ISO8601", errors="coerce", utc=True)
+    bad = present & parsed.isna()
+    if not bad.any():
+        return []
+    return [
+        f"column '{name}': {int(bad.sum())} value(s) that are no ISO 8601 timestamp {_examples(raw[bad])} "
+        f"(first at {_where(df, bad)})"
+    ]
+
+
 def check_label(df: pd.DataFrame, limits: Limits) -> tuple[list[str], float]:
     """Label values (a trailing dot, as in the test file, is accepted) and class balance."""
     labels = df[schema.RAW_LABEL].str.rstrip(schema.LABEL_TRAILING_CHARS)
@@ -155,6 +169,9 @@ def validate_frame(df: pd.DataFrame, limits: Limits) -> dict[str, Any]:
             found = check_categorical(df, col, present)
             columns[col.name]["distinct"] = int(df.loc[present, col.raw_name].nunique())
         violations += found
+    for name in schema.DATASET.timestamps:
+        if name in df.columns:
+            violations += check_timestamp(df, name)
     label_violations, positive_share = check_label(df, limits)
     violations += label_violations
     duplicate_ratio = float(df.duplicated(subset=list(schema.RAW_COLUMNS)).mean())

@@ -10,6 +10,7 @@ and nothing else, for the code hash and the data-snapshot prefixes.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
 PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parent
 CODE_DIR = ROOT / "pipeline_code"
-GENERATED_DIR = PACKAGE_DIR / "generated"
+# The committed definitions; MLOPS_DEFINITIONS_DIR points the app, the twin and the runner at definitions built
+# elsewhere (`generate --out`): the tests' second data set, whose config no committed definition matches.
+GENERATED_DIR = Path(os.environ.get("MLOPS_DEFINITIONS_DIR") or PACKAGE_DIR / "generated")
 STAGING_DIR = GENERATED_DIR / "staging"  # what the SDK "uploaded" (its training drivers), shipped by CDK
 
 STAGING_PREFIX = "pipeline-staging"  # the artifacts-zone prefix of STAGING_DIR's contents
@@ -34,12 +37,11 @@ MONITORING_REPORTS_PREFIX = "monitoring/reports"
 LATEST_REPORT_KEY = f"{MONITORING_REPORTS_PREFIX}/latest/report.html"
 BATCH_PREDICTIONS_PREFIX = "batch-predictions"  # in the curated zone
 
-# Training data: every run reads an immutable manifest of the raw zone's objects under these prefixes (the
-# Adult data and the labelled feedback the monitoring pipeline writes), written to the artifacts zone under
-# DATA_SNAPSHOT_PREFIX by whoever starts the run (lambdas/shared/snapshot.py).
-RAW_TRAINING_PREFIX = "adult/"
-FEEDBACK_PREFIX = "feedback/"  # s3://<raw>/feedback/yyyy/mm/dd/<window end>.csv, raw Adult layout
-SNAPSHOT_PREFIXES = (RAW_TRAINING_PREFIX, FEEDBACK_PREFIX)
+# Training data: every run reads an immutable manifest of the raw zone's objects under the data set's prefix
+# (`<dataset>/`, `naming.EnvironmentNames.raw_training_prefix`) and the labelled feedback the monitoring pipeline
+# writes (`snapshot_prefixes`), written to the artifacts zone under DATA_SNAPSHOT_PREFIX by whoever starts the run
+# (lambdas/shared/snapshot.py).
+FEEDBACK_PREFIX = "feedback/"  # s3://<raw>/feedback/yyyy/mm/dd/<window end>.csv, the data set's raw layout
 DATA_SNAPSHOT_PREFIX = "data-snapshots"  # s3://<artifacts>/data-snapshots/<sha256 16 hex>.manifest
 
 # Third-party packages a job needs beyond the SageMaker Distribution image: the ingestion's PostgreSQL driver.

@@ -55,7 +55,7 @@ def build_definitions(
     previous = Path.cwd()
     lock = (contract.PACKAGE_DIR / ".build.lock").open("w")
     fcntl.flock(lock, fcntl.LOCK_EX)
-    names = EnvironmentNames(project_name, environment.name)
+    names = EnvironmentNames(project_name, environment.name, dataset=environment.dataset)
     definitions: dict[str, str] = {}
     refused: list[str] = []
     try:

@@ -24,6 +24,7 @@ from lambdas.shared.adapters import DataSnapshots
 from lambdas.shared.run_request import description, display_name, run_parameters
 from lambdas.shared.snapshot import EmptySnapshotError, Snapshot, build_snapshot
 from naming import ResourceNames
+from pipeline_code.schema import DEFAULT_DATASET
 from pipeline_definition import contract
 from release.aws import Clients, session_for
 
@@ -40,14 +41,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def start(args: argparse.Namespace, clients: Clients, *, project: str, region: str, account: str) -> str:
+def start(
+    args: argparse.Namespace,
+    clients: Clients,
+    *,
+    project: str,
+    region: str,
+    account: str,
+    dataset: str = DEFAULT_DATASET,
+) -> str:
     """Snapshot and start (or, dry, only list); returns what to print."""
-    names = ResourceNames(project, args.env, account, region)
+    names = ResourceNames(project, args.env, account, region, dataset=dataset)
     raw = names.zone_bucket("raw")
     artifacts = names.zone_bucket("artifacts")
     snapshots = DataSnapshots(
         raw_bucket=raw,
-        prefixes=contract.SNAPSHOT_PREFIXES,
+        prefixes=names.snapshot_prefixes,
         snapshots_uri=f"s3://{artifacts}/{contract.DATA_SNAPSHOT_PREFIX}/",
         client=clients.s3,
     )
@@ -95,7 +104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         clients = Clients(session, endpoint_url=args.endpoint_url)
         sts: Any = session.client("sts", endpoint_url=args.endpoint_url)
         account = environment.account or str(sts.get_caller_identity()["Account"])
-        print(start(args, clients, project=config.project_name, region=environment.region, account=account))
+        print(
+            start(
+                args,
+                clients,
+                project=config.project_name,
+                region=environment.region,
+                account=account,
+                dataset=environment.dataset,
+            )
+        )
     except EmptySnapshotError as error:
         print(f"start_training: {error}", file=sys.stderr)
         return 1

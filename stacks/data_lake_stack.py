@@ -13,7 +13,8 @@ from constructs import Construct
 
 from config import EnvironmentConfig
 from naming import ResourceNames
-from stacks.dataset_schema import CURATED_DATASET_NAME, curated_glue_columns
+from pipeline_code import schema
+from stacks.dataset_schema import curated_glue_columns
 from stacks.units.compliance import justify_deploy_time_providers
 from stacks.units.data_lake import DataLake
 from stacks.units.experiment_tracking import ExperimentTracking
@@ -70,13 +71,14 @@ class DataLakeStack(cdk.Stack):
             names=names,
             settings=environment.data_lake,
             destroy=environment.is_destroyable,
-            curated_dataset_name=CURATED_DATASET_NAME,
-            curated_columns=curated_glue_columns(),
+            curated_dataset_name=names.dataset,
+            curated_columns=curated_glue_columns(schema.load(names.dataset)),
         )
         self.feature_store = FeatureStore(
             self,
             "FeatureStore",
             feature_group_name=names.feature_group,
+            dataset=schema.load(names.dataset),
             key=self.lake.key,
             features_bucket=self.lake.zones["features"],
             glue_database_name=self.lake.glue_database_name,

@@ -20,7 +20,7 @@ from constructs import Construct
 
 from config import ConfigError, EnvironmentConfig
 from naming import ResourceNames
-from pipeline_code.schema import FEATURE_NAMES
+from pipeline_code import schema
 from pipeline_definition.contract import LATEST_REPORT_KEY, pipelines_of
 from stacks.definitions import committed_definition
 from stacks.units.data_lake import import_zones
@@ -140,7 +140,7 @@ class OperationsStack(cdk.Stack):
             names=self.names,
             monitoring=environment.monitoring,
             thresholds=environment.thresholds,
-            feature_names=FEATURE_NAMES,
+            feature_names=schema.load(environment.dataset).feature_names,
             alerts=self.alerts,
             key=self.key,
             schedule_names=self.native_monitoring.schedule_names if self.native_monitoring else None,
@@ -195,4 +195,6 @@ def _named(project: str, environment: EnvironmentConfig) -> ResourceNames:
     """Another environment's names, with its real account and region (the config requires both for a source)."""
     if environment.account is None:
         raise ConfigError(f"environment '{environment.name}': promotion across environments needs its account")
-    return ResourceNames(project, environment.name, environment.account, environment.region)
+    return ResourceNames(
+        project, environment.name, environment.account, environment.region, dataset=environment.dataset
+    )

@@ -180,7 +180,7 @@ class ReleaseStack(cdk.Stack):
         )
         # The stage's names are its templates' (deploy-time account and region); the steps below run in CodeBuild
         # with plain strings: the same names, resolved in the environment's account and region.
-        names = ResourceNames(project_name, environment.name, account, environment.region)
+        names = ResourceNames(project_name, environment.name, account, environment.region, dataset=environment.dataset)
         is_dev = environment.name == "dev"
         access_stack = cdk.Stack(
             stage,
@@ -222,7 +222,7 @@ class ReleaseStack(cdk.Stack):
                         "CODE_DIR": CODE_DIR,
                         # The run's data snapshot (lambdas/shared/snapshot.py), named as the data lake names them.
                         "RAW_BUCKET_NAME": names.zone_bucket("raw"),
-                        "SNAPSHOT_PREFIXES": ",".join(contract.SNAPSHOT_PREFIXES),
+                        "SNAPSHOT_PREFIXES": ",".join(names.snapshot_prefixes),
                         "SNAPSHOTS_URI": f"s3://{names.zone_bucket('artifacts')}/{contract.DATA_SNAPSHOT_PREFIX}/",
                     },
                     command="python -m release.code_change_trigger",
@@ -269,7 +269,7 @@ def _checked_outputs(stage: MlopsStage) -> dict[str, cdk.CfnOutput]:
     (kinds: BUCKET, SAGEMAKER_PIPELINE, FEATURE_GROUP, ENDPOINT; see release/post_deploy_check.py).
     """
     outputs = {f"CHECK_BUCKET_{zone.upper()}": output for zone, output in stage.data_lake.zone_bucket_outputs.items()}
-    outputs["CHECK_FEATURE_GROUP_ADULT"] = stage.data_lake.feature_group_output
+    outputs[f"CHECK_FEATURE_GROUP_{stage.names.dataset.upper()}"] = stage.data_lake.feature_group_output
     outputs["CHECK_SAGEMAKER_PIPELINE_TRAINING"] = stage.ml_pipeline.pipeline_name_output
     return outputs
 

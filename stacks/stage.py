@@ -37,7 +37,7 @@ class MlopsStage(cdk.Stage):
             environment.name,
             env=cdk.Environment(account=environment.account, region=environment.region),
         )
-        self.names = names = stage_names(project_name, environment.name)
+        self.names = names = stage_names(project_name, environment.name, environment.dataset)
         self.data_lake = DataLakeStack(
             self,
             "DataLake",
@@ -47,7 +47,7 @@ class MlopsStage(cdk.Stage):
             environment=environment,
             resource_accounts=[source.account] if source and source.account else [],
             consumer_prefixes=[
-                (consumer.account, stage_names(project_name, consumer.name).prefix)
+                (consumer.account, stage_names(project_name, consumer.name, consumer.dataset).prefix)
                 for consumer in consumers
                 if consumer.account
             ],

@@ -60,7 +60,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 # Test files whose tests share expensive module or session state (one local twin and one pipeline run for the whole
 # file; one whole loop run): with pytest-xdist each runs on one worker, instead of once per worker. xdist's own
 # `loadgroup` cannot do it with pytest 9 (it renames `item._nodeid`, which pytest 9 no longer reads).
-SHARED_STATE_FILES = ("tests/pipeline_definition/test_local_runner.py", "tests/twin/test_loop.py")
+SHARED_STATE_FILES = (
+    "tests/pipeline_definition/test_local_runner.py",
+    "tests/twin/test_loop.py",
+    "tests/datasets/test_second_dataset.py",  # the second data set: its definitions, its loop
+)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -62,7 +62,7 @@ def synthesize(environment: str, outdir: Path) -> Path:
     from app import create_app  # imports aws_cdk (starts jsii's node process): only when asked to synthesize
     from config import load_config
 
-    config = load_config(ROOT / "config" / "environments.yaml")
+    config = load_config(os.environ.get("MLOPS_CONFIG") or ROOT / "config" / "environments.yaml")
     only = config.model_copy(update={"environments": {environment: config.environment(environment)}})
     create_app(only, outdir=str(outdir)).synth()
     return outdir
@@ -90,6 +90,14 @@ class StageTemplates:
             template = json.loads((stage_dir / artifact["properties"]["templateFile"]).read_text())
             for logical_id, body in template.get("Resources", {}).items():
                 self.resources[logical_id] = Resource(name, logical_id, body["Type"], body.get("Properties", {}))
+
+    @property
+    def dataset(self) -> str:
+        """The stage's data set (its config's `dataset`): the curated Glue table is named after it."""
+        tables = [r.properties["TableInput"]["Name"] for r in self.of_type("AWS::Glue::Table")]
+        if len(tables) != 1:
+            raise TemplateError(f"the stage has {len(tables)} Glue tables, expected the curated data set's one")
+        return str(tables[0])
 
     # ------------------------------------------------------------ lookups
 

@@ -48,7 +48,7 @@ def clients(url: str, region: str) -> dict[str, Any]:
 
 def twin_names(stage: StageTemplates, project: str, environment: str) -> TwinNames:
     """The local runner's names of the environment, checked against the synthesized stage: one naming, not two."""
-    names = TwinNames(project, environment, stage.region, account=stage.account)
+    names = TwinNames(project, environment, stage.region, account=stage.account, dataset=stage.dataset)
     for zone in ("raw", "curated", "features", "artifacts"):
         if names.bucket(zone) != stage.bucket(zone):
             raise RuntimeError(f"the runner names the {zone} zone {names.bucket(zone)}, the stage {stage.bucket(zone)}")

@@ -15,6 +15,7 @@ moto; a step that did not happen is `ok: false` and the exit status is 1.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -29,12 +30,24 @@ ENVIRONMENT = "dev"
 # training rounds. On that sample the model's lowest disparate impact is under dev's gate of 0.25 (met on the whole
 # data set), so the gate is 0.15; the new-data trigger's threshold is scaled with the data (dev's 10,000 rows is a
 # third of the whole data set) so that a sample file crosses it as a day's data would.
+# A data set smaller than the sample (`--config` naming another `dataset`) lowers the threshold to its first file's
+# rows, for the same reason.
 SAMPLE_ROWS = 1500
 PIPELINE_DEFAULTS = {"training": {"NumRound": 20, "MinDisparateImpact": 0.15}}
-FUNCTION_OVERRIDES = {"retrain-on-new-data": {"MIN_NEW_ROWS": "1000"}}
+MIN_NEW_ROWS = 1000
 
 
-def run_loop(out: Path, assembly_dir: Path | None = None) -> Timeline:
+def _data_rows(path: Path, limit: int) -> int:
+    """Data lines of a shipped file (header excluded), at most `limit` lines read."""
+    import gzip
+
+    with gzip.open(path, "rt") if path.suffix == ".gz" else path.open() as lines:
+        return sum(1 for _, line in zip(range(limit), lines, strict=False) if line.strip()) - 1
+
+
+def run_loop(
+    out: Path, *, config_path: Path | None = None, until: str | None = None, assembly_dir: Path | None = None
+) -> Timeline:
     from config import load_config
     from twin import scenario
     from twin.assembly import ROOT, StageTemplates, synthesize
@@ -46,7 +59,9 @@ def run_loop(out: Path, assembly_dir: Path | None = None) -> Timeline:
         shutil.rmtree(out)  # every run starts from nothing: no step cache, no state of an earlier run
     out.mkdir(parents=True)
     timeline = Timeline()
-    config = load_config(ROOT / "config" / "environments.yaml")
+    config_path = config_path or ROOT / "config" / "environments.yaml"
+    os.environ["MLOPS_CONFIG"] = str(config_path)  # what synthesize reads
+    config = load_config(config_path)
     region, project = config.environment(ENVIRONMENT).region, config.project_name
     if assembly_dir is None:
         print(f"synthesizing the {ENVIRONMENT} stage into {out / 'cdk.out'} ...", flush=True)
@@ -66,14 +81,17 @@ def run_loop(out: Path, assembly_dir: Path | None = None) -> Timeline:
             sample_rows=SAMPLE_ROWS,
         )  # fmt: skip
         enable_local_step_functions()
-        world.setup(PIPELINE_DEFAULTS, FUNCTION_OVERRIDES)
+        min_new_rows = min(MIN_NEW_ROWS, _data_rows(world.data_files[0], SAMPLE_ROWS))
+        function_overrides = {"retrain-on-new-data": {"MIN_NEW_ROWS": str(min_new_rows)}}
+        world.setup(PIPELINE_DEFAULTS, function_overrides)
         print(
-            f"moto at {url}; twin overrides: first {SAMPLE_ROWS} lines of each Adult file, definitions "
-            f"{PIPELINE_DEFAULTS}, functions {FUNCTION_OVERRIDES}; set up in {time.monotonic() - began:.1f}s "
+            f"moto at {url}; data set {stage.dataset}; twin overrides: first {SAMPLE_ROWS} lines of each data "
+            f"file, definitions {PIPELINE_DEFAULTS}, functions {function_overrides}; set up in "
+            f"{time.monotonic() - began:.1f}s "
             f"(cpu {cpu_seconds() - cpu:.1f}s)",
             flush=True,
         )
-        scenario.run(world, timeline, assembly)
+        scenario.run(world, timeline, assembly, until or scenario.PHASES[-1])
     timeline.write(out / "timeline.json")
     print(f"steps: {sum(e.seconds for e in timeline.entries):.1f}s (cpu {sum(e.cpu for e in timeline.entries):.1f}s)")
     return timeline
@@ -82,6 +100,13 @@ def run_loop(out: Path, assembly_dir: Path | None = None) -> Timeline:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("loop-run"), help="run folder (emptied first)")
+    parser.add_argument("--config", type=Path, default=None, help="config file (default: config/environments.yaml)")
+    parser.add_argument(
+        "--until",
+        default=None,
+        help="stop after this phase: new-data, promotion, monitoring, drift-retrain, "
+        "fresh-and-cached, code-change (default: the whole loop)",
+    )
     parser.add_argument(
         "--assembly",
         type=Path,
@@ -89,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         f"the {ENVIRONMENT} stage; it must be of the current code and config",
     )
     args = parser.parse_args(argv)
-    timeline = run_loop(args.out, args.assembly)
+    timeline = run_loop(args.out, config_path=args.config, until=args.until, assembly_dir=args.assembly)
     passed = sum(e.ok for e in timeline.entries)
     print(f"{passed}/{len(timeline.entries)} steps ok; timeline in {args.out / 'timeline.json'}")
     return 0 if timeline.all_ok else 1

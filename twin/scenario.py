@@ -14,10 +14,12 @@ from twin import capture
 from twin.events import ALARM_STATE_CHANGE, MODEL_PACKAGE_STATE_CHANGE, alarm_state_change, model_package_state_change
 from twin.moto_patches import set_model_behaviour
 from twin.timeline import StepError, Timeline
-from twin.world import DATA_DIR, DRIFT, NEW_DATA, PROMOTION, World
+from twin.world import DRIFT, NEW_DATA, PROMOTION, World
 
-TRAFFIC_ROWS = 1000  # requests per monitoring window (well above HasEnoughData's 100), unseen Adult rows
-SHIFT = "numeric"  # pipeline_code.shifts: age + 10 years, labels kept
+TRAFFIC_ROWS = 1000  # requests per monitoring window (well above HasEnoughData's 100), unseen rows of the data
+SHIFT = "numeric"  # pipeline_code.shifts: the first numeric feature + 10 (Adult: age + 10 years), labels kept
+# The phases of the loop, in order: `run(..., until=...)` stops after one (a cheaper loop for a second data set).
+PHASES = ("new-data", "promotion", "monitoring", "drift-retrain", "fresh-and-cached", "code-change")
 
 
 class State:
@@ -40,14 +42,19 @@ class State:
         self.drift_events = []
 
 
-def run(world: World, timeline: Timeline, assembly: Path) -> None:
+def run(world: World, timeline: Timeline, assembly: Path, until: str = PHASES[-1]) -> None:
+    """Every phase up to and including `until`."""
     state = State()
-    _new_data_to_package(world, timeline, state)
-    _approval_to_endpoint(world, timeline, state, assembly)
-    _monitoring(world, timeline, state)
-    _drift_retrain(world, timeline, state)
-    _fresh_and_cached(world, timeline, state)
-    _code_change(world, timeline)
+    phases = {
+        "new-data": lambda: _new_data_to_package(world, timeline, state),
+        "promotion": lambda: _approval_to_endpoint(world, timeline, state, assembly),
+        "monitoring": lambda: _monitoring(world, timeline, state),
+        "drift-retrain": lambda: _drift_retrain(world, timeline, state),
+        "fresh-and-cached": lambda: _fresh_and_cached(world, timeline, state),
+        "code-change": lambda: _code_change(world, timeline),
+    }
+    for phase in PHASES[: PHASES.index(until) + 1]:
+        phases[phase]()
 
 
 # ---------------------------------------------------------------- 1-3: new data -> a registered package
@@ -56,7 +63,7 @@ def run(world: World, timeline: Timeline, assembly: Path) -> None:
 def _new_data_to_package(world: World, timeline: Timeline, state: State) -> None:
     c = world.clients
     with timeline.step("data-landed") as evidence:
-        uri = world.land("adult.data", "adult/adult.data")
+        uri = world.land(world.data_files[0])
         bucket, key = capture.split_s3(uri)
         size = c["s3"].head_object(Bucket=bucket, Key=key)["ContentLength"]
         evidence.append(f"{uri} ({size} bytes)")
@@ -248,9 +255,9 @@ def _monitor(world: World, state: State, shift: str | None) -> tuple[Any, captur
         raise StepError("no deployed package to monitor")
     c = world.clients
     state.deployed = describe_deployed(c["sagemaker"], state.package_arn)
-    # Each window its own rows of adult.data, past the lines the loop lands for training.
+    # Each window its own rows of the first data file, past the lines the loop lands for training.
     skip = (world.sample_rows or 0) + (TRAFFIC_ROWS if shift else 0)
-    rows = capture.shifted(capture.unseen_rows(DATA_DIR / "adult.data.gz", skip=skip, count=TRAFFIC_ROWS), shift)
+    rows = capture.shifted(capture.unseen_rows(world.data_files[0], skip=skip, count=TRAFFIC_ROWS), shift)
     bucket, key = capture.split_s3(state.deployed.model_uri)
     archive = c["s3"].get_object(Bucket=bucket, Key=key)["Body"].read()
     # sent as clients send them: raw records, CSV and JSON, through InvokeEndpoint
@@ -425,15 +432,16 @@ def _lineage_inputs(world: World, package_arn: str, execution_arn: str) -> list[
 def _fresh_and_cached(world: World, timeline: Timeline, state: State) -> None:
     with timeline.step("new-data-retrain-fresh-inputs") as evidence:
         world.clock.advance(25)
-        uri = world.land("adult.test", "adult/adult.test")
+        uri = world.land(world.data_files[-1])
+        landed = capture.split_s3(uri)[1]
         state.fresh_arn = world.started(world.deliver(NEW_DATA), "new-data")
         result = _succeeded(world, state.fresh_arn)
         if result.step("Preprocess").cache_hit:
             raise StepError(f"{state.fresh_arn}: Preprocess was served from the cache after {uri} landed")
         state.fresh_package = _registered(world, result, state.fresh_arn)
         inputs = _lineage_inputs(world, state.fresh_package, state.fresh_arn)
-        if "adult/adult.test" not in inputs:
-            raise StepError(f"{state.fresh_arn}: lineage inputs {inputs} do not name adult/adult.test")
+        if landed not in inputs:
+            raise StepError(f"{state.fresh_arn}: lineage inputs {inputs} do not name {landed}")
         if state.fresh_package == state.package_arn:
             raise StepError("no new package version was registered")
         evidence.append(f"{state.fresh_arn}: Preprocess ran on {uri}; new package {state.fresh_package}")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from naming import ResourceNames
-from pipeline_definition.local_runner.twin import TwinNames
+from pipeline_definition.local_runner.twin import TwinNames, dataset_files
 from twin.assembly import StageTemplates
 from twin.aws import create_stage, twin_names
 from twin.events import EventRoutes
@@ -18,7 +18,6 @@ from twin.lambdas import Function
 from twin.timeline import StepError
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT / "data" / "adult"
 NEW_DATA = "retrain-on-new-data"
 DRIFT = "retrain-on-drift"
 PROMOTION = "promotion"
@@ -45,7 +44,7 @@ class World:
     environment: str
     clients: dict[str, Any]
     workdir: Path
-    sample_rows: int | None = None  # the first N lines of each landed Adult file (None: all)
+    sample_rows: int | None = None  # the first N lines of each landed data file (None: all)
     names: dict[str, str] = field(default_factory=dict)  # placeholder -> the twin's name
     routes: EventRoutes | None = None
     functions: dict[str, Function] = field(default_factory=dict)
@@ -116,10 +115,18 @@ class World:
 
     # ------------------------------------------------------------ the raw zone and the triggers
 
-    def land(self, data_file: str, key: str) -> str:
-        """Put one Adult file (uncompressed, as a producer would write it; its first `sample_rows` lines) into
-        the raw zone; its S3 URI."""
-        body = gzip.decompress((DATA_DIR / f"{data_file}.gz").read_bytes())
+    @property
+    def data_files(self) -> list[Path]:
+        """The stage's data set's shipped files (`data/<dataset>/`), in name order."""
+        return dataset_files(self.stage.dataset)
+
+    def land(self, data_file: Path) -> str:
+        """Put one shipped data file (uncompressed, as a producer would write it; its first `sample_rows` lines)
+        into the raw zone under the data set's prefix; its S3 URI."""
+        body = data_file.read_bytes()
+        if data_file.suffix == ".gz":
+            body = gzip.decompress(body)
+        key = f"{self.resources.raw_training_prefix}{data_file.name.removesuffix('.gz')}"
         if self.sample_rows is not None:
             body = b"".join(body.splitlines(keepends=True)[: self.sample_rows])
         bucket = self.stage.bucket("raw")

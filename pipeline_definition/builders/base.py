@@ -26,6 +26,7 @@ from sagemaker.mlops.workflow import CacheConfig, Pipeline, ProcessingStep
 
 from config import EnvironmentConfig
 from naming import EnvironmentNames
+from pipeline_code.schema import DATASET_VARIABLE
 from pipeline_definition.contract import (
     CODE_PREFIX,
     OUTPUT_PREFIX,
@@ -103,6 +104,9 @@ class PipelineBuilder(ABC, Generic[P]):
         self.training_image = self._distribution_image(env.training.instance_type)
         self.code_uri = f"s3://{PLACEHOLDERS.artifacts_bucket}/{code_prefix}"
         self.cache = CacheConfig(enable_caching=True, expire_after="P30D")
+        # Every job works on the environment's data set: the step code reads its contract's rendering, shipped
+        # with the code (pipeline_code/datasets/<name>.json), by this name (`pipeline_code.schema`).
+        self.dataset_env = {DATASET_VARIABLE: context.names.dataset}
         # With experiment tracking on, every step logs to the environment's MLflow server (pipeline_code.tracking).
         # Nothing per execution here: these variables are in cached steps' cache keys (Environment), where an
         # execution ARN would make every key unique. Runs are grouped by code hash (and, in the training
@@ -177,6 +181,7 @@ class PipelineBuilder(ABC, Generic[P]):
             env={
                 "PYTHONPATH": ":".join([CONTAINER_CODE_DIR, *python_path]),
                 "PYTHONUNBUFFERED": "1",
+                **self.dataset_env,
                 **self.tracking_env,
             },
             network_config=self.network_config(step),

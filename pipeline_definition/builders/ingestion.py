@@ -23,7 +23,6 @@ from pipeline_definition.builders.base import PROCESSING_IN, PROCESSING_OUT, Pip
 from pipeline_definition.contract import (
     DEPENDENCIES_PREFIX,
     PLACEHOLDERS,
-    RAW_TRAINING_PREFIX,
     dependencies_hash,
 )
 
@@ -65,7 +64,7 @@ class IngestionPipelineBuilder(PipelineBuilder[IngestionParameters]):
                 "--raw-bucket",
                 PLACEHOLDERS.raw_bucket,
                 "--raw-prefix",
-                RAW_TRAINING_PREFIX,
+                names.raw_training_prefix,
                 "--state-table",
                 names.ingestion_state_table,
                 "--lease-seconds",

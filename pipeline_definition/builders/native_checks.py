@@ -91,7 +91,8 @@ def native_checks(builder: PipelineBuilder[Any], preprocess: ProcessingStep) -> 
         network_config=builder.network_config("NativeDataQualityBaseline"),
     )
     train_uri = builder.step_output(preprocess, "train")
-    headers = [schema.LABEL, *schema.FEATURE_NAMES]
+    dataset = schema.load(builder.ctx.names.dataset)
+    headers = [dataset.label, *dataset.feature_names]
     quality = _QualityCheckStep(
         name="NativeDataQualityBaseline",
         quality_check_config=DataQualityCheckConfig(
@@ -113,14 +114,14 @@ def native_checks(builder: PipelineBuilder[Any], preprocess: ProcessingStep) -> 
                 # The analysis config is uploaded at build time (to the staging folder), so it needs a fixed
                 # prefix; the SDK's default would share one key between both Clarify steps.
                 s3_analysis_config_output_path=f"s3://{PLACEHOLDERS.artifacts_bucket}/{STAGING_PREFIX}/clarify",
-                label=schema.LABEL,
+                label=dataset.label,
                 headers=headers,
                 dataset_type="text/csv",
             ),
             data_bias_config=BiasConfig(
                 label_values_or_threshold=[1],
-                facet_name="sex",
-                facet_values_or_threshold=[schema.SEX.index("Female")],
+                facet_name=dataset.facets[0].name,
+                facet_values_or_threshold=[dataset.facet_group_code()],
             ),
             kms_key=PLACEHOLDERS.kms_key_arn,
         ),

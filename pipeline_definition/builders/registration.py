@@ -45,6 +45,7 @@ class RunResults:
 def register_step(builder: PipelineBuilder[TrainingParameters], run: RunResults) -> ModelStep:
     """RegisterModel: a package in the group, with the approval status the run was given (pending by default)."""
     env = builder.ctx.environment
+    label = schema.load(builder.ctx.names.dataset).label
     params = builder.params
     serving_image = image_uris.retrieve(SERVING_IMAGE[0], region=env.region, version=SERVING_IMAGE[1])
     evaluation_uri = Join(on="/", values=[builder.step_output(run.evaluate, "evaluation"), "evaluation.json"])
@@ -80,7 +81,7 @@ def register_step(builder: PipelineBuilder[TrainingParameters], run: RunResults)
         model_metrics=metrics,
         drift_check_baselines=baselines,
         approval_status=params.approval_status,
-        description=f"{schema.LABEL} classifier trained by {builder.ctx.names.training_pipeline}",
+        description=f"{label} classifier trained by {builder.ctx.names.training_pipeline}",
         # Every value must be 1-256 characters of [\p{L}\p{Z}\p{N}_.:/=+\-@] (the registry refuses the package
         # otherwise): URIs, hex digests, ARNs, sanitized parameters and the evaluation's metadata-safe summary.
         # Lineage that does not fit (every input object) is in the JSON document at lineage_uri.

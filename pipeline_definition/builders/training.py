@@ -45,7 +45,7 @@ from pipeline_definition.contract import DATA_SNAPSHOT_PREFIX, OUTPUT_PREFIX, PL
 NO_DATA_SNAPSHOT_MESSAGE = (
     "No data snapshot: the training pipeline reads exactly the objects listed in InputManifestUri, an immutable "
     f"SageMaker manifest file s3://{PLACEHOLDERS.artifacts_bucket}/{DATA_SNAPSHOT_PREFIX}/<sha256 first 16 hex>"
-    '.manifest ([{"prefix": "s3://<raw bucket>/"}, "adult/adult.data", ...]). Start runs through the retraining '
+    '.manifest ([{"prefix": "s3://<raw bucket>/"}, "<dataset>/<file>", ...]). Start runs through the retraining '
     "triggers, the release's code-change trigger or the manual-run command, which write the snapshot and pass "
     "its URI; a run started by hand must pass InputManifestUri itself."
 )
@@ -302,7 +302,7 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
                 "min_child_weight": self.params.min_child_weight.to_string(),
             },
             base_job_name=self.ctx.names.training_job_prefix,
-            environment=dict(self.tracking_env),
+            environment={**self.dataset_env, **self.tracking_env},
             networking=self._networking("TrainModel"),
         )
 

@@ -43,13 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--param", type=_parameter, action="append", default=[], help="Name=Value, repeatable")
     parser.add_argument("--endpoint-url", default=None, help="a running moto server (default: start one)")
     parser.add_argument("--workdir", type=Path, default=Path("local-pipeline-run"))
-    parser.add_argument("--sample-rows", type=int, default=None, help="land only the first N rows of each Adult file")
+    parser.add_argument("--sample-rows", type=int, default=None, help="land only the first N rows of each data file")
     parser.add_argument("--max-tuning-trials", type=int, default=3)
     args = parser.parse_args(argv)
 
     config = load_config()
     environment = config.environment(args.env)
-    names = TwinNames(config.project_name, args.env, environment.region)
+    names = TwinNames(config.project_name, args.env, environment.region, dataset=environment.dataset)
     parameters: dict[str, str | int | float] = dict(args.param)
     with nullcontext(args.endpoint_url) if args.endpoint_url else moto_endpoint() as url:
         s3, sagemaker = clients(url, environment.region)
@@ -57,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
             placeholders = names.placeholders()
         else:
             placeholders = prepare_local_twin(s3, names, sagemaker=sagemaker, sample_rows=args.sample_rows)
-            print(f"local twin on {url}: buckets, step code and the Adult data in s3://{names.bucket('raw')}/adult/")
+            print(
+                f"local twin on {url}: buckets, step code and the data set's files in "
+                f"s3://{names.bucket('raw')}/{names.resources.raw_training_prefix}"
+            )
             declared = json.loads(definition_path(args.env, args.pipeline).read_text()).get("Parameters", [])
             if any(p["Name"] == "InputManifestUri" for p in declared) and "InputManifestUri" not in parameters:
                 parameters["InputManifestUri"] = write_data_snapshot(s3, names)  # what a trigger would write

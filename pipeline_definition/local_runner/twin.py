@@ -34,8 +34,7 @@ from pipeline_definition.contract import (
 )
 from pipeline_definition.fingerprint import code_hash
 
-ADULT_DIR = ROOT / "data" / "adult"
-RAW_DATA_PREFIX = "adult/"  # where the training pipeline's default InputDataUri points
+DATA_DIR = ROOT / "data"  # data/<dataset>/: each data set's shipped files (CSV, gzipped or not)
 
 
 @dataclass(frozen=True)
@@ -47,10 +46,15 @@ class TwinNames:
     environment: str
     region: str
     account: str = "123456789012"
+    dataset: str = schema.DEFAULT_DATASET  # the environment's `dataset`
     resources: ResourceNames = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "resources", ResourceNames(self.project, self.environment, self.account, self.region))
+        object.__setattr__(
+            self,
+            "resources",
+            ResourceNames(self.project, self.environment, self.account, self.region, dataset=self.dataset),
+        )
 
     def bucket(self, zone: str) -> str:
         return self.resources.zone_bucket(zone)
@@ -109,36 +113,48 @@ def prepare_local_twin(
             Bucket=artifacts, Key=f"{STAGING_PREFIX}/{path.relative_to(staged).as_posix()}", Body=path.read_bytes()
         )
     if land_data:
-        land_adult_data(s3, names.bucket("raw"), sample_rows=sample_rows)
+        land_dataset_files(s3, names, sample_rows=sample_rows)
     if sagemaker is not None:
+        dataset = schema.load(names.dataset)
         sagemaker.create_model_package_group(ModelPackageGroupName=names.resources.model_package_group)
         sagemaker.create_feature_group(
             FeatureGroupName=names.resources.feature_group,
-            RecordIdentifierFeatureName=schema.RECORD_IDENTIFIER_NAME,
-            EventTimeFeatureName=schema.EVENT_TIME_NAME,
-            FeatureDefinitions=schema.feature_store_definitions(),
+            RecordIdentifierFeatureName=dataset.record_identifier_name,
+            EventTimeFeatureName=dataset.event_time_name,
+            FeatureDefinitions=dataset.feature_store_definitions(),
             OfflineStoreConfig={"S3StorageConfig": {"S3Uri": f"s3://{names.bucket('features')}/offline-store"}},
             RoleArn=names.role_arn,
         )
     return names.placeholders()
 
 
-def land_adult_data(
-    s3: Any, bucket: str, *, sample_rows: int | None = None, prefix: str = RAW_DATA_PREFIX
-) -> list[str]:
-    """The Adult files (gzip, as shipped) under `prefix`; `sample_rows` keeps the first N lines of each (fast tests)."""
+def dataset_files(dataset: str) -> list[Path]:
+    """The data files shipped for `dataset`, `data/<dataset>/*.gz` and `*.csv`, in name order."""
+    folder = DATA_DIR / dataset
+    files = sorted(p for p in folder.glob("*") if p.suffix in (".gz", ".csv"))
+    if not files:
+        raise FileNotFoundError(f"no data file (*.gz, *.csv) in {folder} for data set '{dataset}'")
+    return files
+
+
+def land_dataset_files(s3: Any, names: TwinNames, *, sample_rows: int | None = None) -> list[str]:
+    """The data set's files (as shipped) under its raw-zone prefix (`<dataset>/`, where the training pipeline's
+    snapshots look); `sample_rows` keeps the first N lines of each (fast tests)."""
     keys = []
-    for path in sorted(ADULT_DIR.glob("adult.*.gz")):
+    prefix = names.resources.raw_training_prefix
+    for path in dataset_files(names.dataset):
         body = path.read_bytes()
         if sample_rows is not None:
-            lines = gzip.decompress(body).splitlines(keepends=True)
-            body = gzip.compress(b"".join(lines[:sample_rows]), mtime=0)
-        s3.put_object(Bucket=bucket, Key=f"{prefix}{path.name}", Body=body)
+            packed = path.suffix == ".gz"
+            lines = (gzip.decompress(body) if packed else body).splitlines(keepends=True)
+            body = b"".join(lines[:sample_rows])
+            body = gzip.compress(body, mtime=0) if packed else body
+        s3.put_object(Bucket=names.bucket("raw"), Key=f"{prefix}{path.name}", Body=body)
         keys.append(f"{prefix}{path.name}")
     return keys
 
 
-def write_data_snapshot(s3: Any, names: TwinNames, prefix: str = RAW_DATA_PREFIX) -> str:
+def write_data_snapshot(s3: Any, names: TwinNames, prefix: str | None = None) -> str:
     """The data snapshot of every raw object under `prefix`, written by the same code the triggers use
     (`lambdas.shared.adapters.DataSnapshots`: a content-addressed SageMaker manifest under
     `s3://<artifacts>/data-snapshots/`, the training pipeline's InputManifestUri); returns its URI."""
@@ -146,7 +162,12 @@ def write_data_snapshot(s3: Any, names: TwinNames, prefix: str = RAW_DATA_PREFIX
 
     snapshots_uri = f"s3://{names.bucket('artifacts')}/{DATA_SNAPSHOT_PREFIX}/"
     return (
-        DataSnapshots(raw_bucket=names.bucket("raw"), prefixes=[prefix], snapshots_uri=snapshots_uri, client=s3)
+        DataSnapshots(
+            raw_bucket=names.bucket("raw"),
+            prefixes=[prefix or names.resources.raw_training_prefix],
+            snapshots_uri=snapshots_uri,
+            client=s3,
+        )
         .take()
         .uri
     )

@@ -138,7 +138,8 @@ class DataLake(Construct):
             database_name=self.glue_database_name,
             table_input=glue.CfnTable.TableInputProperty(
                 name=curated_dataset_name,
-                description="A curated Adult data set (Parquet) for your own ETL; no platform pipeline writes it",
+                description=f"A curated {curated_dataset_name.capitalize()} data set (Parquet) for your own ETL; no "
+                "platform pipeline writes it",
                 table_type="EXTERNAL_TABLE",
                 parameters={"classification": "parquet", "parquet.compression": "SNAPPY"},
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(

@@ -18,7 +18,7 @@ OFFLINE_STORE_PREFIX = "offline-store"
 class FeatureStore(Construct):
     """One feature group: online store (KMS) when enabled, offline store in the features zone with a Glue table.
 
-    Its features are `schema.feature_store_definitions()`, the same list `pipeline_code.feature_records` writes,
+    Its features are the data set's `feature_store_definitions()`, the same list `pipeline_code.feature_records` writes,
     so the group and the ingestion step cannot disagree. Provides `feature_group_name` and `feature_group_arn`.
     """
 
@@ -28,6 +28,7 @@ class FeatureStore(Construct):
         construct_id: str,
         *,
         feature_group_name: str,
+        dataset: schema.Dataset,
         key: kms.IKey,
         features_bucket: s3.IBucket,
         glue_database_name: str,
@@ -64,14 +65,14 @@ class FeatureStore(Construct):
             self,
             "FeatureGroup",
             feature_group_name=feature_group_name,
-            description="UCI Adult features and label, written by the training pipeline's IngestFeatures step",
-            record_identifier_feature_name=schema.RECORD_IDENTIFIER_NAME,
-            event_time_feature_name=schema.EVENT_TIME_NAME,
+            description=f"{dataset.title} features and label, written by the training pipeline's IngestFeatures step",
+            record_identifier_feature_name=dataset.record_identifier_name,
+            event_time_feature_name=dataset.event_time_name,
             feature_definitions=[
                 sagemaker.CfnFeatureGroup.FeatureDefinitionProperty(
                     feature_name=definition["FeatureName"], feature_type=definition["FeatureType"]
                 )
-                for definition in schema.feature_store_definitions()
+                for definition in dataset.feature_store_definitions()
             ],
             online_store_config={
                 "EnableOnlineStore": online_store,

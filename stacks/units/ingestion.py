@@ -49,7 +49,6 @@ from pipeline_definition.contract import (
     INGESTION_REQUIREMENTS,
     OUTPUT_PREFIX,
     PLACEHOLDERS,
-    RAW_TRAINING_PREFIX,
     ROOT,
     dependencies_hash,
 )
@@ -233,7 +232,7 @@ class PostgresIngestion(Construct):
         acknowledge_bucket_put(self.role, artifacts, report, "The job writes its run report")
         # Its own source's batches and manifests, nothing else of the raw zone: written (multipart), read back (a
         # manifest to adopt, an object's size), never deleted.
-        for objects in (f"{RAW_TRAINING_PREFIX}postgres/{settings.source_name}/*",
+        for objects in (f"{names.raw_training_prefix}postgres/{settings.source_name}/*",
                         f"{MANIFEST_PREFIX}/{settings.source_name}/*"):  # fmt: skip
             raw.grant_put(self.role, objects)
             acknowledge_bucket_put(self.role, raw, objects, "The job writes its source's batches and manifests")

@@ -70,17 +70,19 @@ PACKAGE_BASELINES = {
 SHAP_SAMPLES = 100  # kernel SHAP samples per explained record
 
 
-def bias_analysis_config() -> dict[str, Any]:
-    """Clarify's analysis config for post-training bias drift: the label and facet the bias gate uses."""
+def bias_analysis_config(dataset: schema.Dataset) -> dict[str, Any]:
+    """Clarify's analysis config for post-training bias drift: the label and the data set's first facet (its
+    compared group's model code), as the bias gate uses them."""
+    facet = dataset.facets[0]
     return {
         "label_values_or_threshold": [1],
-        "facet": [{"name_or_index": "sex", "value_or_threshold": [schema.SEX.index("Female")]}],
-        "headers": [schema.LABEL, *schema.FEATURE_NAMES],
-        "label": schema.LABEL,
+        "facet": [{"name_or_index": facet.name, "value_or_threshold": [dataset.facet_group_code(facet)]}],
+        "headers": [dataset.label, *dataset.feature_names],
+        "label": dataset.label,
     }
 
 
-def explainability_analysis_config(endpoint: str, shap_baseline_uri: str) -> dict[str, Any]:
+def explainability_analysis_config(endpoint: str, shap_baseline_uri: str, dataset: schema.Dataset) -> dict[str, Any]:
     """Clarify's analysis config for feature attribution drift: SHAP against the live endpoint."""
     return {
         "methods": {
@@ -93,7 +95,7 @@ def explainability_analysis_config(endpoint: str, shap_baseline_uri: str) -> dic
             }
         },
         "predictor": {"endpoint_name": endpoint, "accept_type": "text/csv", "content_type": "text/csv"},
-        "headers": list(schema.FEATURE_NAMES),
+        "headers": list(dataset.feature_names),
     }
 
 

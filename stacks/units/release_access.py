@@ -79,6 +79,7 @@ class ReleaseAccess(Construct):
                     raw_bucket_name=names.zone_bucket("raw"),
                     artifacts_bucket_name=names.zone_bucket("artifacts"),
                     key_arn=stack.format_arn(service="kms", resource="key", resource_name="*"),
+                    prefixes=names.snapshot_prefixes,
                 ),
             ]
         # A managed policy, not the role's inline default policy: reviewed and versioned on its own (NIST AC-6).

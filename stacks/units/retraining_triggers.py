@@ -34,7 +34,8 @@ from constructs import Construct
 
 from config import ReservedConcurrency, RetrainingSettings
 from naming import ResourceNames
-from pipeline_definition.contract import DATA_SNAPSHOT_PREFIX, RAW_TRAINING_PREFIX, SNAPSHOT_PREFIXES
+from pipeline_code import schema
+from pipeline_definition.contract import DATA_SNAPSHOT_PREFIX
 from stacks.units.compliance import acknowledge, acknowledge_grant_policy, nag_finding
 from stacks.units.network import NetworkRefs, place_function
 
@@ -50,12 +51,10 @@ POWERTOOLS_LAYER_ARN = (
     f"AWSLambdaPowertoolsPythonV3-python312-x86_64:{POWERTOOLS_LAYER_VERSION}"
 )
 
-# Average bytes per row of the raw CSV (the shipped UCI Adult data: 3,974,469 bytes / 32,561 rows). The new-data
-# trigger estimates rows from an object's size with it; tests/lambdas checks it against the data.
-AVERAGE_ROW_BYTES = 122
-# New-data events count objects under the training data prefix only; feedback/ rides along in every snapshot
+# The new-data trigger estimates rows from an object's size with the data set's average bytes per raw row (its
+# contract's `average_row_bytes`; tests/lambdas checks Adult's against the data). New-data events count objects
+# under the data set's prefix only (`names.raw_training_prefix`); feedback/ rides along in every snapshot
 # (lambdas/retrain_on_new_data/logic.py says why).
-INPUT_PREFIX = RAW_TRAINING_PREFIX
 METRIC_NAMESPACE = "MLOps/Retraining"
 
 # Lambda retries a failed asynchronous invocation twice, then sends the event to the dead-letter queue.
@@ -111,7 +110,7 @@ def package(function: str) -> lambda_.Code:
 
 
 def snapshot_statements(
-    scope: Construct, *, raw_bucket_name: str, artifacts_bucket_name: str, key_arn: str
+    scope: Construct, *, raw_bucket_name: str, artifacts_bucket_name: str, key_arn: str, prefixes: tuple[str, ...]
 ) -> list[iam.PolicyStatement]:
     """What taking a data snapshot needs (`lambdas.shared.adapters.DataSnapshots`), and nothing more: list the
     raw zone under the snapshot prefixes (no GetObject: a listing has every key and ETag), write manifests under
@@ -125,7 +124,7 @@ def snapshot_statements(
             sid="ListRawTrainingData",
             actions=["s3:ListBucket"],
             resources=[raw],
-            conditions={"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in SNAPSHOT_PREFIXES]}},
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in prefixes]}},
         ),
         iam.PolicyStatement(
             sid="WriteDataSnapshots", actions=["s3:PutObject"], resources=[f"{artifacts}/{DATA_SNAPSHOT_PREFIX}/*"]
@@ -276,7 +275,7 @@ class RetrainingTriggers(Construct):
             "COOLDOWN_HOURS": str(retraining.cooldown_hours),
             "POWERTOOLS_METRICS_NAMESPACE": METRIC_NAMESPACE,
             "RAW_BUCKET_NAME": targets_.raw_bucket_name,
-            "SNAPSHOT_PREFIXES": ",".join(SNAPSHOT_PREFIXES),
+            "SNAPSHOT_PREFIXES": ",".join(names.snapshot_prefixes),
             "SNAPSHOTS_URI": f"s3://{targets_.artifacts_bucket_name}/{DATA_SNAPSHOT_PREFIX}/",
         }
         self.on_drift = self._function(
@@ -300,10 +299,10 @@ class RetrainingTriggers(Construct):
             description="Starts the training pipeline once enough new data has landed in the raw zone",
             environment=common
             | {
-                "INPUT_PREFIX": INPUT_PREFIX,
+                "INPUT_PREFIX": names.raw_training_prefix,
                 "MIN_NEW_ROWS": str(retraining.min_new_rows),
                 "MIN_NEW_BYTES": str(retraining.min_new_bytes),
-                "AVERAGE_ROW_BYTES": str(AVERAGE_ROW_BYTES),
+                "AVERAGE_ROW_BYTES": str(schema.load(names.dataset).average_row_bytes),
             },
             log_retention=log_retention,
             removal_policy=removal_policy,
@@ -344,13 +343,13 @@ class RetrainingTriggers(Construct):
         self.new_data_rule = self._rule(
             "NewDataRule",
             function=self.on_new_data,
-            description=f"An object is created under {INPUT_PREFIX} in the raw zone",
+            description=f"An object is created under {names.raw_training_prefix} in the raw zone",
             pattern=events.EventPattern(
                 source=["aws.s3"],
                 detail_type=["Object Created"],
                 detail={
                     "bucket": {"name": [targets_.raw_bucket_name]},
-                    "object": {"key": [{"prefix": INPUT_PREFIX}]},
+                    "object": {"key": [{"prefix": names.raw_training_prefix}]},
                 },
             ),
         )
@@ -406,6 +405,7 @@ class RetrainingTriggers(Construct):
             raw_bucket_name=self._targets.raw_bucket_name,
             artifacts_bucket_name=self._targets.artifacts_bucket_name,
             key_arn=self._targets.key.key_arn,
+            prefixes=self._names.snapshot_prefixes,
         ):
             role.add_to_policy(statement)
         acknowledge_snapshot_statements(role, artifacts_bucket_name=self._targets.artifacts_bucket_name)

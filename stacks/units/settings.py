@@ -20,7 +20,7 @@ def log_retention(environment: EnvironmentConfig) -> logs.RetentionDays:
     return _RETENTION[environment.log_retention_days]
 
 
-def stage_names(project_name: str, environment: str) -> ResourceNames:
+def stage_names(project_name: str, environment: str, dataset: str) -> ResourceNames:
     """The environment's names as its templates write them: the account and region are the stack's deploy-time
     pseudo parameters (`AWS::AccountId`, `AWS::Region`), so a bucket name reads the same in every stack."""
-    return ResourceNames(project_name, environment, account=cdk.Aws.ACCOUNT_ID, region=cdk.Aws.REGION)
+    return ResourceNames(project_name, environment, account=cdk.Aws.ACCOUNT_ID, region=cdk.Aws.REGION, dataset=dataset)

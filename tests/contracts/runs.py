@@ -16,6 +16,7 @@ from lambdas.retrain_on_new_data.logic import TRIGGER as NEW_DATA
 from lambdas.retrain_on_schedule.logic import TRIGGER as SCHEDULE
 from lambdas.shared.run_request import run_parameters
 from lambdas.shared.snapshot import ListedObject, Snapshot, build_snapshot
+from naming import EnvironmentNames
 from pipeline_code.feedback import feedback_key
 from pipeline_definition import contract
 from release.code_change_trigger import TRIGGER as CODE_CHANGE
@@ -47,7 +48,7 @@ def data_snapshot(project: str, env: str, account: str, region: str) -> Snapshot
     artifacts = f"{project}-{env}-artifacts-{account}-{region}"
     return build_snapshot(
         raw_bucket=raw,
-        prefixes=contract.SNAPSHOT_PREFIXES,
+        prefixes=EnvironmentNames("mlops", "dev").snapshot_prefixes,
         objects=raw_listing(),
         snapshots_uri=f"s3://{artifacts}/{contract.DATA_SNAPSHOT_PREFIX}/",
     )

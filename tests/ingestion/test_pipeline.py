@@ -13,7 +13,7 @@ import pytest
 from lambdas.retrain_on_new_data.events import parse_object_created
 from lambdas.retrain_on_new_data.logic import check_object, ignored
 from lambdas.shared.snapshot import ListedObject, build_snapshot
-from pipeline_definition.contract import SNAPSHOT_PREFIXES, definition_path
+from pipeline_definition.contract import definition_path
 from pipeline_definition.local_runner import LocalRunner, RunResult, StepCache
 from pipeline_definition.local_runner.twin import TwinNames, prepare_local_twin
 from tests.ingestion.conftest import MAPPING, REGION, SourceTable, hours
@@ -101,7 +101,7 @@ def test_the_new_data_trigger_counts_a_batch_and_a_snapshot_lists_it_but_not_its
         ListedObject("ingest-manifests/adult-db/batch-00000000.json", '"b"', 100),
     ]
     snapshot = build_snapshot(
-        raw_bucket=NAMES.bucket("raw"), prefixes=SNAPSHOT_PREFIXES, objects=objects,
+        raw_bucket=NAMES.bucket("raw"), prefixes=NAMES.resources.snapshot_prefixes, objects=objects,
         snapshots_uri=f"s3://{NAMES.bucket('artifacts')}/data-snapshots/",
     )  # fmt: skip
     assert snapshot.keys == ("adult/postgres/adult-db/batch-00000000.csv",)

@@ -60,7 +60,6 @@ def test_the_config_section_becomes_the_settings_the_job_parses() -> None:
         ({"connection__password": "hunter2"}, "Extra inputs are not permitted"),
         ({"query": "SELECT * FROM adult"}, "exactly one of table"),
         ({"table": ...}, "exactly one of table"),
-        ({"columns": {"income": "income"}}, "no column of the raw layout"),
         ({"watermark_column": "updated_at; DROP TABLE adult"}, "String should match pattern"),
         ({"batch_rows": 10}, "greater than or equal to 1000"),
         ({"schedule": "rate(1 hours)"}, "singular unit"),

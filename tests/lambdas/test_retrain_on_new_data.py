@@ -121,9 +121,10 @@ def test_misrouted_or_malformed_object_events_are_rejected_and_change_nothing(
 
 def test_the_average_row_size_matches_the_shipped_data() -> None:
     """The row estimate relies on AVERAGE_ROW_BYTES (set by the unit); it must stay close to the real data."""
-    from stacks.units.retraining_triggers import AVERAGE_ROW_BYTES
+    from pipeline_code import schema
 
+    average_row_bytes = schema.load("adult").average_row_bytes
     raw = gzip.decompress((ROOT / "data" / "adult" / "adult.data.gz").read_bytes())
     rows = sum(1 for line in raw.splitlines() if line.strip())
-    assert math.isclose(AVERAGE_ROW_BYTES, len(raw) / rows, rel_tol=0.05)
-    assert str(AVERAGE_ROW_BYTES) == SETTINGS["AVERAGE_ROW_BYTES"]
+    assert math.isclose(average_row_bytes, len(raw) / rows, rel_tol=0.05)
+    assert str(average_row_bytes) == SETTINGS["AVERAGE_ROW_BYTES"]

@@ -64,7 +64,7 @@ def test_bad_prefixes_are_refused(prefixes: str) -> None:
 
 
 def test_the_prefixes_and_suffixes_agree_with_the_pipeline() -> None:
-    assert parse_prefixes(SETTINGS["SNAPSHOT_PREFIXES"]) == contract.SNAPSHOT_PREFIXES
+    assert parse_prefixes(SETTINGS["SNAPSHOT_PREFIXES"]) == ("adult/", contract.FEEDBACK_PREFIX)
     assert SNAPSHOTS_URI.endswith(f"/{contract.DATA_SNAPSHOT_PREFIX}/")
     assert DATA_SUFFIXES == tabular.RAW_SUFFIXES  # the snapshot lists what the steps read
 

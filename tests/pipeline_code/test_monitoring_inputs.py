@@ -423,7 +423,7 @@ def test_requests_the_endpoint_refuses_are_skipped_and_counted_unseen_words_coun
 def schema_code(country: str) -> float:
     from pipeline_code import schema
 
-    return float(schema.NATIVE_COUNTRY.index(country))
+    return float(schema.column("native_country").categories.index(country))
 
 
 def test_no_deployed_model_is_a_clear_error(endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

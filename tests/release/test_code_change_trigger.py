@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lambdas.shared.adapters import DataSnapshots
+from naming import EnvironmentNames
 from pipeline_definition import contract
 from release.aws import Clients, ParameterStore, TrainingPipelines
 from release.code_change_trigger import LastRun, content_hash, decide, main, trigger
@@ -50,7 +51,7 @@ def zones(clients: Clients, unique: str) -> dict[str, str]:
     clients.s3.put_object(Bucket=names["raw"], Key="adult/adult.data", Body=b"age, workclass\n39, State-gov\n")
     return {
         "RAW_BUCKET_NAME": names["raw"],
-        "SNAPSHOT_PREFIXES": ",".join(contract.SNAPSHOT_PREFIXES),
+        "SNAPSHOT_PREFIXES": ",".join(EnvironmentNames("mlops", "dev").snapshot_prefixes),
         "SNAPSHOTS_URI": f"s3://{names['artifacts']}/{contract.DATA_SNAPSHOT_PREFIX}/",
     }
 

@@ -6,9 +6,12 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from config import PlatformConfig
-from stacks.dataset_schema import CURATED_DATASET_NAME, curated_glue_columns
+from pipeline_code import schema
+from stacks.dataset_schema import curated_glue_columns
 from tests.stacks.rendering import resources
 from tests.synthesis import Synthesis
+
+CURATED_DATASET_NAME = "adult"
 
 ZONES = ("Raw", "Curated", "Features", "Artifacts")
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -184,7 +187,9 @@ def test_curated_table_is_parquet_over_the_curated_zone_with_the_shared_schema(l
     descriptor = table_input["StorageDescriptor"]
     assert table_input["Name"] == CURATED_DATASET_NAME
     assert descriptor["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
-    assert [(c["Name"], c["Type"]) for c in descriptor["Columns"]] == curated_glue_columns()
+    assert [(c["Name"], c["Type"]) for c in descriptor["Columns"]] == curated_glue_columns(
+        schema.load(CURATED_DATASET_NAME)
+    )
     curated_id = _logical_id(stack.template, "DataLakeCuratedZone", "AWS::S3::Bucket")
     assert descriptor["Location"] == {"Fn::Join": ["", ["s3://", {"Ref": curated_id}, f"/{CURATED_DATASET_NAME}/"]]}
     (database,) = resources(stack.template, "AWS::Glue::Database").values()

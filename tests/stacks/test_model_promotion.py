@@ -577,7 +577,9 @@ def test_the_clarify_analysis_configs_are_what_the_sagemaker_sdk_would_write(
         label=schema.LABEL,
     )._to_dict()
     assert bias == expected_bias
-    assert schema.SEX[bias["facet"][0]["value_or_threshold"][0]] == "Female"  # the facet the bias gate checks
+    assert (
+        schema.column("sex").categories[bias["facet"][0]["value_or_threshold"][0]] == "Female"
+    )  # the facet the bias gate checks
     explain = json.loads(model_monitor_states["WriteExplainabilityAnalysisConfig"]["Arguments"]["Body"])
     shap_baseline = explain["methods"]["shap"]["baseline"]
     assert shap_baseline.startswith("s3://mlops-prod-artifacts-")

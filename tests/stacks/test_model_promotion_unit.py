@@ -78,7 +78,7 @@ def _promotion(
     return ModelPromotion(
         stack,
         "ModelPromotion",
-        names=stage_names("mlops", name),
+        names=stage_names("mlops", name, "adult"),
         inference=environment.inference,
         promotion=environment.promotion,
         thresholds=environment.thresholds,

@@ -19,7 +19,7 @@ def _build(platform_config: PlatformConfig, *, region: str, schedule: str | None
     NativeMonitoring(
         stack,
         "NativeMonitoring",
-        names=stage_names("mlops", "prod"),
+        names=stage_names("mlops", "prod", "adult"),
         monitoring=monitoring,
         region=region,
         artifacts_bucket=s3.Bucket(stack, "Artifacts"),

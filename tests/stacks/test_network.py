@@ -439,7 +439,7 @@ def test_the_zones_may_require_the_vpc_endpoint_except_for_the_platform_and_aws_
         app,
         "DataLake",
         environment=staging,
-        names=stage_names("mlops", "staging"),
+        names=stage_names("mlops", "staging", "adult"),
         consumer_prefixes=[("333333333333", "mlops-prod")],
         env=cdk.Environment(account="222222222222", region="eu-west-1"),
     )

@@ -16,9 +16,9 @@ from config import PlatformConfig
 from lambdas.retrain_on_drift.logic import REPORT_MAX_AGE
 from lambdas.retrain_on_schedule.events import parse_scheduled_run
 from lambdas.retrain_on_schedule.logic import firing_of
+from pipeline_code import schema
 from stacks.units.monitoring_alarms import PERIOD
 from stacks.units.retraining_triggers import (
-    AVERAGE_ROW_BYTES,
     FUNCTION_RETRY_ATTEMPTS,
     POWERTOOLS_LAYER_VERSION,
     RESERVED_CONCURRENCY,
@@ -149,7 +149,7 @@ def test_settings_reach_the_functions_from_config(stage) -> None:
     assert "/monitoring/reports/" in _rendered(drift["MONITORING_REPORTS_URI"])
     assert new_data["MIN_NEW_ROWS"] == str(environment.retraining.min_new_rows)
     assert new_data["MIN_NEW_BYTES"] == str(environment.retraining.min_new_bytes)
-    assert new_data["AVERAGE_ROW_BYTES"] == str(AVERAGE_ROW_BYTES)
+    assert new_data["AVERAGE_ROW_BYTES"] == str(schema.load("adult").average_row_bytes) == "122"
     assert new_data["INPUT_PREFIX"] == "adult/"
     assert scheduled["RETRAINING_SCHEDULE_NAME"] == f"{prefix}-retraining"
 

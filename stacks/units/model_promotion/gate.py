@@ -42,7 +42,6 @@ from stacks.units.model_promotion.steps import (
 
 CHECKS_CODE = Path(__file__).resolve().parents[3] / "lambdas" / "promotion_checks"
 TRANSFORM_OUTPUT = "test.csv.out"  # a transform job names its output after the input object
-LABEL_WORDS = sorted(schema.LABEL_VALUES, key=lambda value: value == schema.POSITIVE_LABEL)  # (negative, positive)
 
 
 class ChampionChallenger(FlowFragment):
@@ -74,7 +73,7 @@ class ChampionChallenger(FlowFragment):
                     "candidate_uri": f"{{% $gateOutput & '/candidate/{TRANSFORM_OUTPUT}' %}}",
                     "champion_uri": f"{{% $championModel = '' ? '' : $gateOutput & '/champion/{TRANSFORM_OUTPUT}' %}}",
                     # the raw test split's label words (the transform keeps them beside each probability)
-                    "labels": LABEL_WORDS,
+                    "labels": list(schema.load(names.dataset).label_values),  # (negative, positive)
                     "false_positive_cost": flow.thresholds.false_positive_cost,
                     "false_negative_cost": flow.thresholds.false_negative_cost,
                     "max_auc_drop": settings.max_auc_drop,

@@ -15,6 +15,7 @@ from itertools import pairwise
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from pipeline_code import schema
 from stacks.units.model_promotion.steps import FAILURE_REASON, Failures, Flow, FlowFragment
 from stacks.units.native_monitoring import (
     BASELINE_PREFIX,
@@ -90,11 +91,12 @@ class PublishBaselines(FlowFragment):
         ]
         bucket = flow.where.artifacts_bucket.bucket_name
         shap_baseline = f"s3://{bucket}/{BASELINE_PREFIX}/{PACKAGE_BASELINES['model_monitor_shap_baseline'][1]}"
+        dataset = schema.load(flow.names.dataset)
         configs = {
-            "WriteBiasAnalysisConfig": ("model-bias", bias_analysis_config()),
+            "WriteBiasAnalysisConfig": ("model-bias", bias_analysis_config(dataset)),
             "WriteExplainabilityAnalysisConfig": (
                 "model-explainability",
-                explainability_analysis_config(flow.names.endpoint, shap_baseline),
+                explainability_analysis_config(flow.names.endpoint, shap_baseline, dataset),
             ),
         }
         writes = [
