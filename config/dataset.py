@@ -72,11 +72,29 @@ class ColumnSpec(Section):
         default=None,
         description="numeric and integer (required): [minimum, maximum] a valid value lies in, inclusive.",
     )
-    categories: Annotated[list[str], Field(min_length=1)] | None = Field(
+    categories: Annotated[list[str], Field(min_length=1)] | Literal["learn"] | None = Field(
         default=None,
-        description="categorical (required): the allowed values; their order fixes the codes the model sees. "
+        description="categorical (required): the allowed values; their order fixes the codes the model sees; or "
+        "`learn`: preprocessing learns them from the training split (the most frequent `max_categories` seen at "
+        "least `min_count` times, in alphabetical order) and adds one more, `(other)`, that every other value "
+        "maps to, in training and at serving (counted as an unseen category there). "
         "boolean: the false and the true value as the files write them (default [false, true]).",
     )
+    min_count: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
+        default=None,
+        description="`categories: learn` only: a value seen fewer times in the training split folds into "
+        "`(other)` (default 1: every value seen is kept).",
+    )
+    max_categories: Annotated[int, Field(ge=1, le=10_000)] | None = Field(
+        default=None,
+        description="`categories: learn` only: at most this many learned categories, the most frequent (default "
+        "100); the rest fold into `(other)`.",
+    )
+
+    @property
+    def learned(self) -> bool:
+        """Whether preprocessing learns the column's categories from the training split."""
+        return self.categories == "learn"
 
     @property
     def processed_name(self) -> str:
@@ -85,6 +103,8 @@ class ColumnSpec(Section):
     @property
     def allowed(self) -> list[str]:
         """The categories of a categorical or boolean column (boolean: false first)."""
+        if self.categories == "learn":
+            return []
         if self.type == "boolean":
             return self.categories or _DEFAULT_BOOLEAN
         return self.categories or []
@@ -186,7 +206,18 @@ class DatasetContract(Section):
                 if col.range is not None:
                     yield f"{key}.range", col.range, f"a {col.type} column has no range"
             if col.type == "categorical" and col.categories is None:
-                yield f"{key}.categories", None, "a categorical column needs its categories"
+                yield f"{key}.categories", None, "a categorical column needs its categories (a list, or `learn`)"
+            if col.learned and col.type != "categorical":
+                yield f"{key}.categories", "learn", f"only a categorical column learns its categories, not a {col.type}"
+            for bound in ("min_count", "max_categories"):
+                if getattr(col, bound) is not None and not col.learned:
+                    yield (
+                        f"{key}.{bound}",
+                        getattr(col, bound),
+                        "only a column with `categories: learn` has this bound (its categories are listed)",
+                    )
+            if col.learned and col.name == self.label.column:
+                yield f"{key}.categories", "learn", "the label's two values are listed, never learned"
             if col.type == "boolean" and len(col.allowed) != 2:
                 yield f"{key}.categories", col.categories, "a boolean column has exactly two values: [false, true]"
             if col.type == "timestamp" and col.categories is not None:
@@ -234,6 +265,12 @@ class DatasetContract(Section):
                 yield f"{key}.column", facet.column, "the label cannot be a facet"
             elif col.type not in ("categorical", "boolean"):
                 yield f"{key}.column", facet.column, f"a facet must be categorical or boolean, not {col.type}"
+            elif col.learned:
+                yield (
+                    f"{key}.column",
+                    facet.column,
+                    "a facet's categories must be listed (the bias checks compare fixed groups), not learned",
+                )
             elif facet.group is not None and facet.group not in col.allowed:
                 yield f"{key}.group", facet.group, f"not a category of column '{col.name}' {col.allowed}"
 
@@ -280,7 +317,13 @@ def render(name: str, contract: DatasetContract) -> dict[str, Any]:
     features: list[dict[str, Any]] = []
     for col in contract.features:
         item: dict[str, Any] = {"raw_name": col.name, "name": col.processed_name, "type": _STORE_TYPES[col.type]}
-        if col.type in ("categorical", "boolean"):
+        if col.learned:
+            item |= {
+                "kind": "categorical",
+                "categories": [],
+                "learn": {"min_count": col.min_count or 1, "max_categories": col.max_categories or 100},
+            }
+        elif col.type in ("categorical", "boolean"):
             item |= {"kind": "categorical", "categories": col.allowed}
         else:
             assert col.range is not None

@@ -160,7 +160,7 @@ class CurrentCounts:
                 self.numeric_gap_sums[col.name] = self.numeric_gap_sums.get(col.name, 0) + sums
                 self.numeric_missing[col.name] = self.numeric_missing.get(col.name, 0) + missing
             else:
-                counts = category_counts_checked(values, col)
+                counts = category_counts_checked(values, col, len(self.baseline["features"][col.name]["categories"]))
                 self.categorical[col.name] = self.categorical.get(col.name, 0) + counts
         if batch.label is None:
             self.labelled = False
@@ -168,9 +168,9 @@ class CurrentCounts:
             self.label_counts += np.bincount(batch.label, minlength=2)[:2]
 
 
-def category_counts_checked(values: np.ndarray, col: schema.CategoricalColumn) -> np.ndarray:
-    """Counts per category code (slot 0: missing, code -1); a code outside the schema names the column."""
-    k = len(col.categories)
+def category_counts_checked(values: np.ndarray, col: schema.CategoricalColumn, k: int) -> np.ndarray:
+    """Counts per category code (slot 0: missing, code -1) of the baseline's ``k`` categories (a learned column's
+    are the training split's, "other" the last); a code outside names the column."""
     lo, hi = float(np.min(values)), float(np.max(values))
     if not (lo >= -1 and hi < k) or np.isnan(lo) or np.isnan(hi):
         bad = values[~((values >= -1) & (values < k))][:5]

@@ -8,6 +8,8 @@ the record. Record ids are ``<prefix>-<row number>``; the default prefix is the 
 of the input files, so the same rows always get the same ids: a re-run on the same split overwrites its records
 instead of adding copies, and the training pipeline can cache this step (same split, same records).
 ``--endpoint-url`` points the client at any compatible endpoint (a VPC endpoint, a local emulator).
+A learned column's categories (the contract's ``categories: learn``) are the ones preprocess learned: read from its
+feature manifest (``--manifest``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import argparse
 import hashlib
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,12 +28,13 @@ import numpy as np
 from botocore.exceptions import ClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from pipeline_code import schema, tabular
-from pipeline_code.artifacts import atomic_output, write_json
+from pipeline_code import features, schema, tabular
+from pipeline_code.artifacts import atomic_output, read_json, write_json
 from pipeline_code.cli import PROCESSING_INPUT, PROCESSING_OUTPUT, run_step
 from pipeline_code.errors import PipelineError
 
 Record = list[dict[str, str]]
+Categories = Mapping[str, Sequence[str]]  # by feature name: the manifest's, for the learned columns
 RETRYABLE_CODES = frozenset(
     {
         "ThrottlingException",
@@ -43,13 +46,29 @@ RETRYABLE_CODES = frozenset(
 )
 
 
-def _format(col: schema.Column, value: float) -> str:
+def _words(col: schema.CategoricalColumn, categories: Categories | None) -> Sequence[str]:
+    if categories is not None and col.name in categories:
+        return categories[col.name]
+    if col.learn:
+        raise PipelineError(f"feature '{col.name}' has learned categories: the feature manifest is needed")
+    return col.categories
+
+
+def manifest_categories(path: Path) -> dict[str, tuple[str, ...]]:
+    """The learned columns' categories from a feature manifest file."""
+    manifest = features.FeatureManifest.from_document(read_json(path), str(path))
+    return {f.name: f.categories for f in manifest.features if f.learned and f.categories is not None}
+
+
+def _format(col: schema.Column, value: float, categories: Categories | None = None) -> str:
     if isinstance(col, schema.CategoricalColumn):
-        return col.categories[int(value)]
+        return _words(col, categories)[int(value)]
     return str(int(value)) if col.feature_store_type == "Integral" else repr(float(value))
 
 
-def to_records(batch: tabular.EncodedBatch, id_prefix: str, first_index: int, event_time: str) -> list[Record]:
+def to_records(
+    batch: tabular.EncodedBatch, id_prefix: str, first_index: int, event_time: str, categories: Categories | None = None
+) -> list[Record]:
     """One Feature Store record per row; record ids are ``<prefix>-<row number>``, stable across re-runs."""
     records = []
     for i, row in enumerate(batch.features):
@@ -60,7 +79,7 @@ def to_records(batch: tabular.EncodedBatch, id_prefix: str, first_index: int, ev
         for col, value in zip(schema.FEATURES, row, strict=True):
             missing = np.isnan(value) or (isinstance(col, schema.CategoricalColumn) and value == tabular.MISSING_CODE)
             if not missing:
-                record.append({"FeatureName": col.name, "ValueAsString": _format(col, value)})
+                record.append({"FeatureName": col.name, "ValueAsString": _format(col, value, categories)})
         if batch.label is not None:
             record.append({"FeatureName": schema.LABEL, "ValueAsString": str(int(batch.label[i]))})
         records.append(record)
@@ -79,14 +98,15 @@ def content_prefix(data: Path | str) -> str:
     return digest.hexdigest()[:16]
 
 
-def from_record(record: Record) -> tuple[str, list[float], int | None]:
+def from_record(record: Record, categories: Categories | None = None) -> tuple[str, list[float], int | None]:
     """Inverse of ``to_records`` for one record: record id, feature row in processed layout, label."""
     values = {f["FeatureName"]: f["ValueAsString"] for f in record}
     row: list[float] = []
     for col in schema.FEATURES:
         raw = values.get(col.name)
         if isinstance(col, schema.CategoricalColumn):
-            row.append(float(col.categories.index(raw)) if raw is not None else float(tabular.MISSING_CODE))
+            words = list(_words(col, categories))
+            row.append(float(words.index(raw)) if raw is not None else float(tabular.MISSING_CODE))
         else:
             row.append(float(raw) if raw is not None else float("nan"))
     label = values.get(schema.LABEL)
@@ -152,6 +172,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=f"{PROCESSING_INPUT}/train", help="processed CSV file or folder")
     parser.add_argument("--feature-group", required=True)
+    parser.add_argument(
+        "--manifest",
+        default=f"{PROCESSING_INPUT}/manifest/feature_manifest.json",
+        help="preprocess's feature manifest: the learned columns' categories (read only if the data set has one)",
+    )
     parser.add_argument("--output", default=f"{PROCESSING_OUTPUT}/feature_records", help="summary folder")
     parser.add_argument(
         "--record-id-prefix", default=None, help="default: the input's content digest (same rows, same ids)"
@@ -173,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         client = make_client(args.endpoint_url, args.region)
         summary = {"written": 0, "retries": 0}
         prefix = args.record_id_prefix or content_prefix(args.data)
+        learned = any(isinstance(c, schema.CategoricalColumn) and c.learn for c in schema.FEATURES)
+        categories = manifest_categories(Path(args.manifest)) if learned else None
         for batch in tabular.iter_processed_batches(args.data):
-            records = to_records(batch, prefix, summary["written"], event_time)
+            records = to_records(batch, prefix, summary["written"], event_time, categories)
             result = write_records(
                 client, args.feature_group, records, args.batch_size, args.workers, args.max_attempts
             )

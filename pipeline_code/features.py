@@ -16,6 +16,10 @@ The rules, the same on every path:
   only code the model knows for "no known category", and is reported so that every caller counts it.
   Training data never reach the model with one: validate refuses unseen categories and preprocess stops on any
   (a model's categories are its schema's; a new category is a schema change).
+- a learned column (the contract's ``categories: learn``) has its categories from the training split, with
+  ``schema.OTHER`` last (``other_category`` in the manifest): a word outside the list gets the code of that "other"
+  category instead of the missing code, in training (rare values) and at serving, where it is reported as unseen
+  and counted all the same.
 
 A request record is also checked for what only a client gets wrong (`Encoder.encode_records`): a number where a
 category is expected is an error, not an unseen word, so a client still sending the old encoded vector is refused
@@ -81,6 +85,12 @@ class Feature:
     categories: tuple[str, ...] | None = None
     minimum: float = -math.inf
     maximum: float = math.inf
+    learned: bool = False  # categories learned from the training split, `schema.OTHER` the last one
+
+    @property
+    def other_code(self) -> int | None:
+        """The code every word outside a learned column's categories gets; None for a listed column."""
+        return len(self.categories) - 1 if self.learned and self.categories else None
 
     @property
     def categorical(self) -> bool:
@@ -115,10 +125,18 @@ class FeatureManifest:
         return self.label_values[1]
 
     @classmethod
-    def from_schema(cls) -> FeatureManifest:
-        """What preprocess writes for the code's own schema (`pipeline_code.schema`)."""
+    def from_schema(cls, learned: Mapping[str, Sequence[str]] | None = None) -> FeatureManifest:
+        """What preprocess writes for the code's own schema (`pipeline_code.schema`); ``learned``: the categories
+        preprocess learned for each learned column (by processed name; none learned: only `schema.OTHER`)."""
+        learned = learned or {}
         features = tuple(
-            Feature(c.name, c.raw_name, c.feature_store_type, categories=c.categories)
+            Feature(
+                c.name,
+                c.raw_name,
+                c.feature_store_type,
+                categories=(*learned.get(c.name, ()), schema.OTHER) if c.learn else c.categories,
+                learned=c.learn is not None,
+            )
             if isinstance(c, schema.CategoricalColumn)
             else Feature(c.name, c.raw_name, c.feature_store_type, minimum=c.minimum, maximum=c.maximum)
             for c in schema.FEATURES
@@ -146,6 +164,7 @@ class FeatureManifest:
                     "kind": "categorical" if f.categorical else "numeric",
                     "feature_store_type": f.feature_store_type,
                     **({"categories": list(f.categories)} if f.categories is not None else {}),
+                    **({"other_category": schema.OTHER} if f.learned else {}),
                     **({} if f.categorical else {"minimum": f.minimum, "maximum": f.maximum}),
                 }
                 for f in self.features
@@ -191,7 +210,16 @@ def _feature(item: Mapping[str, Any]) -> Feature:
         categories = tuple(str(c) for c in item["categories"])
         if len(set(categories)) != len(categories):
             raise ValueError(f"feature {item['name']!r}: duplicate categories")
-        return Feature(str(item["name"]), str(item["raw_name"]), str(item["feature_store_type"]), categories=categories)
+        other = item.get("other_category")
+        if other is not None and (not categories or categories[-1] != other):
+            raise ValueError(f"feature {item['name']!r}: other_category {other!r} is not its last category")
+        return Feature(
+            str(item["name"]),
+            str(item["raw_name"]),
+            str(item["feature_store_type"]),
+            categories=categories,
+            learned=other is not None,
+        )
     if kind != "numeric":
         raise ValueError(f"feature {item.get('name')!r}: kind {kind!r}")
     return Feature(
@@ -232,7 +260,8 @@ class Encoder:
 
     def code(self, j: int, word: str | None) -> tuple[int, bool]:
         """The code of a category word of feature ``j`` and whether the word is unseen: trimmed, the missing
-        token or nothing → the missing code; a word outside the manifest's list → the missing code, unseen."""
+        token or nothing → the missing code; a word outside the manifest's list → the missing code (a learned
+        column's: its "other" code), unseen."""
         codes = self._codes[j]
         if codes is None:
             raise TypeError(f"feature '{self.manifest.features[j].name}' is numeric")
@@ -242,7 +271,8 @@ class Encoder:
         if found is None:
             found = codes.get(word.strip())
         if found is None:
-            return self.manifest.missing_code, True
+            other = self.manifest.features[j].other_code
+            return (self.manifest.missing_code if other is None else other), True
         return found, False
 
     def number(self, j: int, value: Any) -> float:
@@ -280,7 +310,8 @@ class Encoder:
         if value is not None and not isinstance(value, str):
             raise FieldError(feature.raw_name, f"{json_text(value)} is not a category name (a string)")
         code, unseen = self.code(j, value)
-        if unseen and NUMBER.fullmatch(value.strip()):  # type: ignore[union-attr]  # unseen: a str
+        # (a learned column's words are whatever the data held: a number word there is a category like any other)
+        if unseen and not feature.learned and NUMBER.fullmatch(value.strip()):  # type: ignore[union-attr]
             raise FieldError(
                 feature.raw_name,
                 f"{_shown(value)} is a number where a category name is expected (one of "

@@ -10,6 +10,10 @@ Outputs, each in its own sub-folder so a SageMaker ProcessingOutput can map it t
   promotion's champion/challenger transform and smoke test send these rows.
 - ``manifest/feature_manifest.json``: the encoding (`features.FeatureManifest`): column order, kinds, category
   codes, ranges, the missing and unseen rules. Training packs it into ``model.tar.gz``; serving encodes with it.
+  A learned column's categories (the contract's ``categories: learn``) are learned first, by a pass over the
+  label and that column that assigns the rows to the splits exactly as the main pass does (`learn_categories`):
+  the training split's values seen at least ``min_count`` times, the ``max_categories`` most frequent, in
+  alphabetical order, then ``schema.OTHER``, which every other value (rarer, or only in validation or test) gets.
 - ``manifest/lineage.json``: the data snapshot's URI and every input object's key, size and SHA-256, recorded
   with the registered model (by URI, and the combined digest).
 - ``baseline/baseline.json``: per-feature statistics and full distributions of the train split.
@@ -30,6 +34,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline_code import features, schema, stats, tabular
 from pipeline_code.artifacts import atomic_output, write_json
@@ -55,6 +60,36 @@ def split_assignment(label: np.ndarray, fractions: tuple[float, float, float], r
     return assignment
 
 
+def learned_columns() -> list[schema.CategoricalColumn]:
+    return [c for c in schema.FEATURES if isinstance(c, schema.CategoricalColumn) and c.learn]
+
+
+def learn_categories(paths: list[Path], fractions: tuple[float, float, float], seed: int) -> dict[str, tuple[str, ...]]:
+    """The categories of each learned column (by processed name), from the rows of the training split only."""
+    columns = learned_columns()
+    if not columns:
+        return {}
+    counts: dict[str, dict[str, int]] = {c.name: {} for c in columns}
+    index = 0
+    for path in paths:
+        for batch in tabular.iter_raw_batches(path):
+            label = tabular.parse_label(batch.column(schema.RAW_LABEL), path.name)
+            train = pa.array(split_assignment(label, fractions, np.random.default_rng([seed, index])) == 0)
+            index += 1
+            for col in columns:
+                words = tabular.trimmed(batch.column(col.raw_name).filter(train).cast(pa.string()))
+                found = counts[col.name]
+                for item in pc.value_counts(pc.drop_null(words)).to_pylist():
+                    found[item["values"]] = found.get(item["values"], 0) + item["counts"]
+    learned = {}
+    for col in columns:
+        assert col.learn is not None
+        min_count, max_categories = col.learn
+        kept = [(-n, w) for w, n in counts[col.name].items() if n >= min_count and w not in ("", schema.OTHER)]
+        learned[col.name] = tuple(sorted(w for _, w in sorted(kept)[:max_categories]))
+    return learned
+
+
 @dataclass
 class BaselineBuilder:
     """Accumulates the train split's distributions batch by batch."""
@@ -63,6 +98,12 @@ class BaselineBuilder:
         default_factory=lambda: {n: stats.ValueCounter() for n in schema.NUMERIC_FEATURES}
     )
     categorical: dict[str, np.ndarray] = field(default_factory=dict)
+    #: every categorical feature's categories as the manifest codes them (a learned column's included)
+    categories: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            c.name: c.categories for c in schema.FEATURES if isinstance(c, schema.CategoricalColumn)
+        }
+    )
     label_counts: np.ndarray = field(default_factory=lambda: np.zeros(2, dtype=np.int64))
     rows: int = 0
 
@@ -73,7 +114,7 @@ class BaselineBuilder:
             if isinstance(col, schema.NumericColumn):
                 self.numeric[col.name].add(values)
             else:
-                counts = stats.category_counts(values, len(col.categories))
+                counts = stats.category_counts(values, len(self.categories[col.name]))
                 self.categorical[col.name] = self.categorical.get(col.name, 0) + counts
         if batch.label is not None:
             self.label_counts += np.bincount(batch.label, minlength=2)
@@ -94,10 +135,11 @@ class BaselineBuilder:
                 values, counts = stats.compress(values, counts, max_distinct)
                 features[col.name] = numeric_summary(values, counts, counter.missing, exact)
             else:
-                counts = self.categorical.get(col.name, np.zeros(len(col.categories) + 1, dtype=np.int64))
+                categories = self.categories[col.name]
+                counts = self.categorical.get(col.name, np.zeros(len(categories) + 1, dtype=np.int64))
                 features[col.name] = {
                     "kind": "categorical",
-                    "categories": list(col.categories),
+                    "categories": list(categories),
                     "missing": int(counts[0]),
                     "counts": counts[1:].astype(int).tolist(),
                 }
@@ -132,9 +174,9 @@ def numeric_summary(values: np.ndarray, counts: np.ndarray, missing: int, exact:
     }
 
 
-def feature_manifest() -> dict[str, Any]:
+def feature_manifest(learned: dict[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
     """How to read the processed files, and how serving encodes raw records: `features.FeatureManifest`."""
-    return features.FeatureManifest.from_schema().document()
+    return features.FeatureManifest.from_schema(learned).document()
 
 
 def input_lineage(paths: list[Path], root: Path | None = None, manifest_uri: str | None = None) -> dict[str, Any]:
@@ -170,7 +212,9 @@ def preprocess(
 ) -> dict[str, int]:
     """Encode, split and write every batch; write manifest and baseline. Returns the row count per split."""
     counts = dict.fromkeys(SPLITS, 0)
-    baseline = BaselineBuilder()
+    manifest = features.FeatureManifest.from_schema(learn_categories(paths, fractions, seed))
+    encoder = features.Encoder(manifest)
+    baseline = BaselineBuilder(categories={f.name: f.categories for f in manifest.features if f.categories})
     files: dict[str, BinaryIO] = {}
     for split in SPLITS:
         (out / split).mkdir(parents=True, exist_ok=True)
@@ -182,7 +226,7 @@ def preprocess(
     pending: list[tuple[str, Future[pa.Buffer]]] = []
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            for index, (raw, batch) in enumerate(tabular.prefetched(tabular.iter_raw_and_encoded(paths))):
+            for index, (raw, batch) in enumerate(tabular.prefetched(tabular.iter_raw_and_encoded(paths, encoder))):
                 assert batch.label is not None
                 assignment = split_assignment(batch.label, fractions, np.random.default_rng([seed, index]))
                 parts = {}
@@ -208,7 +252,7 @@ def preprocess(
         raise DataValidationError("no data rows in the input")
     if empty := baseline.entirely_missing():
         raise DataValidationError([f"column '{schema.column(n).raw_name}': every value is missing" for n in empty])
-    write_json(out / "manifest" / "feature_manifest.json", feature_manifest())
+    write_json(out / "manifest" / "feature_manifest.json", manifest.document())
     write_json(out / "manifest" / "lineage.json", input_lineage(paths, root, manifest_uri))
     write_json(out / "baseline" / "baseline.json", baseline.result(max_distinct))
     return counts

@@ -53,12 +53,21 @@ class NumericColumn:
 
 @dataclass(frozen=True)
 class CategoricalColumn:
-    """A categorical raw column; the order of ``categories`` fixes the integer codes the model sees."""
+    """A categorical raw column; the order of ``categories`` fixes the integer codes the model sees.
+
+    A learned column (``learn`` set: (min_count, max_categories)) lists none: preprocessing learns them from the
+    training split into the model's feature manifest (`features.FeatureManifest.from_schema`), with `OTHER` last.
+    """
 
     raw_name: str
     name: str
     categories: tuple[str, ...]
     feature_store_type: FeatureStoreType = "String"
+    learn: tuple[int, int] | None = None
+
+
+#: The last category of a learned column: every value the training split did not teach (or too rare) maps to it.
+OTHER = "(other)"
 
 
 Column = NumericColumn | CategoricalColumn
@@ -150,7 +159,8 @@ class Dataset:
         features: list[Column] = []
         for c in document["features"]:
             if c["kind"] == "categorical":
-                features.append(CategoricalColumn(c["raw_name"], c["name"], tuple(c["categories"]), c["type"]))
+                learn = (c["learn"]["min_count"], c["learn"]["max_categories"]) if "learn" in c else None
+                features.append(CategoricalColumn(c["raw_name"], c["name"], tuple(c["categories"]), c["type"], learn))
             else:
                 features.append(NumericColumn(c["raw_name"], c["name"], c["minimum"], c["maximum"], c["type"]))
         label = document["label"]

@@ -197,13 +197,13 @@ def parse_label(column: pa.Array, where: str) -> np.ndarray:
 def encode_categories(column: pa.Array, j: int, where: str, encoder: features.Encoder = SCHEMA_ENCODER) -> np.ndarray:
     """Codes of feature ``j`` by `features.Encoder.code`, run once per distinct word of the column's dictionary;
     null (the missing token, an empty field) is the missing code. Training data must hold no unseen category
-    (the model could not learn it): one is an error naming it."""
+    (the model could not learn it): one is an error naming it, except in a learned column, where it is "other"."""
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column)
     words = column.dictionary.to_pylist()
     coded = [encoder.code(j, word) for word in words]
     unseen = [str(word).strip() for word, (_, is_unseen) in zip(words, coded, strict=True) if is_unseen]
-    if unseen:
+    if unseen and not encoder.manifest.features[j].learned:
         raw_name = encoder.manifest.features[j].raw_name
         raise DataValidationError(f"{where}: column '{raw_name}' has unseen categories {unseen[:10]}")
     lookup = np.array([code for code, _ in coded] + [encoder.manifest.missing_code], dtype=np.float64)
@@ -211,13 +211,13 @@ def encode_categories(column: pa.Array, j: int, where: str, encoder: features.En
     return codes
 
 
-def encode_raw_batch(batch: pa.RecordBatch, where: str) -> EncodedBatch:
+def encode_raw_batch(batch: pa.RecordBatch, where: str, encoder: features.Encoder = SCHEMA_ENCODER) -> EncodedBatch:
     """Clean and encode one typed raw batch into model layout."""
     matrix = np.empty((batch.num_rows, len(schema.FEATURES)), dtype=np.float64, order="F")
     for j, col in enumerate(schema.FEATURES):
         arr = batch.column(col.raw_name)
         if isinstance(col, schema.CategoricalColumn):
-            matrix[:, j] = encode_categories(arr, j, where)
+            matrix[:, j] = encode_categories(arr, j, where, encoder)
         else:
             matrix[:, j] = arr.to_numpy(zero_copy_only=False)
     return EncodedBatch(matrix, parse_label(batch.column(schema.RAW_LABEL), where))
@@ -229,11 +229,13 @@ def iter_encoded_raw(paths: list[Path]) -> Iterator[EncodedBatch]:
         yield encoded
 
 
-def iter_raw_and_encoded(paths: list[Path]) -> Iterator[tuple[pa.RecordBatch, EncodedBatch]]:
+def iter_raw_and_encoded(
+    paths: list[Path], encoder: features.Encoder = SCHEMA_ENCODER
+) -> Iterator[tuple[pa.RecordBatch, EncodedBatch]]:
     """Each typed raw batch of several files, in order, with its encoding."""
     for path in paths:
         for batch in iter_raw_batches(path):
-            yield batch, encode_raw_batch(batch, path.name)
+            yield batch, encode_raw_batch(batch, path.name, encoder)
 
 
 def raw_csv(batch: pa.RecordBatch) -> pa.Buffer:

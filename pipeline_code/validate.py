@@ -102,7 +102,10 @@ def check_numeric(
 
 
 def check_categorical(df: pd.DataFrame, col: schema.CategoricalColumn, present: pd.Series) -> list[str]:
-    """Values outside the allowed categories (the model has no code for them)."""
+    """Values outside the allowed categories (the model has no code for them); a learned column has none: every
+    value is a category, or the model's "other"."""
+    if col.learn:
+        return []
     unseen = present & ~df[col.raw_name].isin(col.categories)
     if not unseen.any():
         return []

@@ -86,7 +86,11 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
         ingest = self.processing_step(
             "IngestFeatures",
             "feature_records",
-            inputs=[self.input("train", self.step_output(preprocess, "train"), f"{PROCESSING_IN}/train")],
+            inputs=[
+                self.input("train", self.step_output(preprocess, "train"), f"{PROCESSING_IN}/train"),
+                # the learned columns' categories (a data set with `categories: learn`)
+                self.input("manifest", self.step_output(preprocess, "manifest"), f"{PROCESSING_IN}/manifest"),
+            ],
             outputs=["feature_records"],
             arguments=[
                 "--data",

@@ -150,10 +150,13 @@ def test_the_local_run_runs_every_ml_step_on_the_penguins(tmp_path: Path) -> Non
     evaluation = json.loads((out / "evaluation" / "evaluation.json").read_text())
     assert evaluation["binary_classification_metrics"]["auc"]["value"] > 0.9  # sex from the body measurements
     bias = json.loads((out / "bias" / "bias_report.json").read_text())
-    assert set(bias["facets"]) == {"island", "species"}
+    assert set(bias["facets"]) == {"island"}  # species is learned (datasets/penguins.yaml): no facet
     assert bias["facets"]["island"], "no island group large enough for a bias figure"
     manifest = json.loads((out / "preprocess" / "manifest" / "feature_manifest.json").read_text())
     assert manifest["label"]["raw_name"] == "sex"
+    species = next(f for f in manifest["features"] if f["name"] == "species")
+    assert species["categories"] == ["Adelie", "Chinstrap", "Gentoo", "(other)"], species  # learned, "other" last
+    assert species["other_category"] == "(other)"
 
 
 def test_the_stage_passed_cdk_nag_and_cfn_lint_finds_nothing(run: Run) -> None:
