@@ -97,6 +97,41 @@ def test_a_boolean_column_has_two_values_false_first() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        ({"name": "age", "type": "integer", "categories": "learn"}, "key 'columns[0].categories' has value 'learn'"),
+        ({"name": "age", "type": "integer", "range": [16, 100], "min_count": 5}, "key 'columns[0].min_count' has"),
+        ({"name": "age", "type": "boolean", "categories": "learn"}, "only a categorical column learns its categories"),
+        ({"name": "age", "type": "categorical", "categories": ["a"], "max_categories": 9}, "its categories are listed"),
+        ({"name": "age", "type": "categorical", "categories": "learn", "min_count": 0}, "greater than or equal to 1"),
+        ({"name": "age", "type": "categorical", "categories": "learned"}, "columns.0.categories.literal['learn']"),
+    ],
+)
+def test_a_learned_column_is_refused_where_it_cannot_be(column: dict[str, Any], expected: str) -> None:
+    found = problems_of(changed("columns.0", column))
+    assert any(expected in line for line in found), found
+
+
+def test_a_facet_or_the_label_cannot_be_learned() -> None:
+    found = problems_of(changed("columns.9.categories", "learn"))  # sex: the first facet
+    assert any("key 'facets[0].column' has value 'sex': a facet's categories must be listed" in p for p in found)
+    found = problems_of(changed("columns.14.categories", "learn"))  # Y: the label
+    assert any("the label's two values are listed, never learned" in p for p in found), found
+
+
+def test_a_learned_column_renders_its_bounds_and_no_categories() -> None:
+    data = changed("columns.1", {"name": "workclass", "type": "categorical", "categories": "learn", "min_count": 3})
+    contract, problems = contracts.validate(data, "x")
+    assert contract is not None, problems
+    workclass = contracts.render("x", contract)["features"][1]
+    assert workclass["categories"] == []
+    assert workclass["learn"] == {"min_count": 3, "max_categories": 100}
+    column = schema.Dataset.from_document(contracts.render("x", contract)).column("workclass")
+    assert isinstance(column, schema.CategoricalColumn)
+    assert column.learn == (3, 100)
+
+
 def test_a_timestamp_column_is_carried_not_a_feature() -> None:
     data = copy.deepcopy(ADULT)
     data["columns"].insert(0, {"name": "observed_at", "type": "timestamp"})
