@@ -156,7 +156,7 @@ class FeatureManifest:
             },
             "missing_token": self.missing_token,
             "missing_category_code": self.missing_code,
-            "unseen_category": "encoded as missing_category_code, and counted",
+            "unseen_category": "encoded as missing_category_code (a learned feature: other_category), and counted",
             "features": [
                 {
                     "name": f.name,

@@ -223,9 +223,9 @@ def encode_raw_batch(batch: pa.RecordBatch, where: str, encoder: features.Encode
     return EncodedBatch(matrix, parse_label(batch.column(schema.RAW_LABEL), where))
 
 
-def iter_encoded_raw(paths: list[Path]) -> Iterator[EncodedBatch]:
+def iter_encoded_raw(paths: list[Path], encoder: features.Encoder = SCHEMA_ENCODER) -> Iterator[EncodedBatch]:
     """Encoded batches of several raw files, in order."""
-    for _, encoded in iter_raw_and_encoded(paths):
+    for _, encoded in iter_raw_and_encoded(paths, encoder):
         yield encoded
 
 

@@ -73,6 +73,9 @@ def read_manifest(location: Path | str | None) -> features.FeatureManifest:
     """The training data's feature manifest: a file, or a folder (the ``manifest`` channel) holding it; without
     one, this code's schema (what its own preprocess writes)."""
     if location is None or not Path(location).exists():
+        learned = [c.raw_name for c in schema.FEATURES if isinstance(c, schema.CategoricalColumn) and c.learn]
+        if learned:
+            raise DataValidationError(f"no feature manifest: the categories of {', '.join(learned)} are learned")
         return features.FeatureManifest.from_schema()
     path = Path(location)
     path = path / features.MANIFEST_FILE if path.is_dir() else path

@@ -56,16 +56,19 @@ def split_s3(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def unseen_rows(data_file: Path, *, skip: int, count: int) -> tabular.EncodedBatch:
-    """Lines `skip`..`skip + count` of a gzipped raw Adult file, encoded: rows from the population the model was
-    trained on, none of which it saw (the loop lands only the first lines). `send` sends them raw."""
+def unseen_rows(
+    data_file: Path, *, skip: int, count: int, encoder: features.Encoder = tabular.SCHEMA_ENCODER
+) -> tabular.EncodedBatch:
+    """Lines `skip`..`skip + count` of a gzipped raw Adult file, encoded (by the deployed model's ``encoder``: a
+    learned column's categories are the model's): rows from the population the model was trained on, none of which
+    it saw (the loop lands only the first lines). `send` sends them raw."""
     lines = gzip.decompress(data_file.read_bytes()).splitlines(keepends=True)[skip : skip + count]
     if len(lines) < count:
         raise ValueError(f"{data_file} has {len(lines)} line(s) after the first {skip}, {count} wanted")
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / data_file.name.removesuffix(".gz")
         path.write_bytes(b"".join(lines))
-        batches = list(tabular.iter_encoded_raw([path]))
+        batches = list(tabular.iter_encoded_raw([path], encoder))
     return tabular.EncodedBatch(
         np.concatenate([b.features for b in batches]), tabular.concat_labels([b.label for b in batches])
     )

@@ -257,13 +257,13 @@ def _monitor(world: World, state: State, shift: str | None) -> tuple[Any, captur
     state.deployed = describe_deployed(c["sagemaker"], state.package_arn)
     # Each window its own rows of the first data file, past the lines the loop lands for training.
     skip = (world.sample_rows or 0) + (TRAFFIC_ROWS if shift else 0)
-    rows = capture.shifted(capture.unseen_rows(world.data_files[0], skip=skip, count=TRAFFIC_ROWS), shift)
     bucket, key = capture.split_s3(state.deployed.model_uri)
     archive = c["s3"].get_object(Bucket=bucket, Key=key)["Body"].read()
+    encoder = model_encoder(archive, key)
+    rows = capture.unseen_rows(world.data_files[0], skip=skip, count=TRAFFIC_ROWS, encoder=encoder)
+    rows = capture.shifted(rows, shift)
     # sent as clients send them: raw records, CSV and JSON, through InvokeEndpoint
-    exchanges = capture.send(
-        c["sagemaker-runtime"], world.resources.endpoint, rows, model_encoder(archive, key).manifest
-    )
+    exchanges = capture.send(c["sagemaker-runtime"], world.resources.endpoint, rows, encoder.manifest)
     defaults = _monitoring_defaults(world)
     written = capture.write_traffic(
         c["s3"],
