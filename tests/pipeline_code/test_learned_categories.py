@@ -14,6 +14,7 @@ import pytest
 
 from pipeline_code import drift, features, preprocess, schema, tabular, validate
 from pipeline_code.artifacts import read_json
+from pipeline_code.errors import PipelineError
 
 RACE = schema.FEATURE_NAMES.index("race")
 MARTIANS = 30  # rows with a value of their own ("Martian-<i>"): about 70% land in the training split
@@ -132,3 +133,19 @@ def test_a_surge_of_a_new_category_is_drift_of_that_feature(processed: Path) -> 
     drifted = {v["feature"] for v in report["violations"] if v["check"] == "feature_drift"}
     assert drifted == {"race"}
     assert report["features"]["race"]["plot"]["labels"][-1] == schema.OTHER
+
+
+def test_feature_records_store_the_learned_words(processed: Path) -> None:
+    from pipeline_code import feature_records
+
+    batch = tabular.read_processed(processed / "validation" / "validation.csv")
+    categories = feature_records.manifest_categories(processed / "manifest" / "feature_manifest.json")
+    assert list(categories) == ["race"]
+    records = feature_records.to_records(batch, "p", 0, "2026-01-01T00:00:00Z", categories)
+    words = {f["ValueAsString"] for r in records for f in r if f["FeatureName"] == "race"}
+    assert schema.OTHER in words  # the validation split's Martians the training split did not hold
+    assert "White" in words
+    rows = [feature_records.from_record(r, categories)[1] for r in records]
+    np.testing.assert_array_equal(np.asarray(rows), batch.features)
+    with pytest.raises(PipelineError, match="feature 'race' has learned categories: the feature manifest is needed"):
+        feature_records.to_records(batch, "p", 0, "2026-01-01T00:00:00Z")
