@@ -55,7 +55,8 @@ RECORDED = (
 def load_matrix(channel: Path | str, names: tuple[str, ...] = schema.FEATURE_NAMES) -> xgb.DMatrix:
     """A channel's CSV files (label first, no header) as a DMatrix with the given (the manifest's) feature names."""
     path = Path(channel)
-    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    # a sharded Preprocess writes one file per host, in <host>/ folders of the channel
+    files = sorted(path.rglob("*.csv"), key=lambda f: f.relative_to(path).as_posix()) if path.is_dir() else [path]
     if not files:
         raise DataValidationError(f"no CSV file in {path}")
     frame = pd.concat([pd.read_csv(f, header=None) for f in files], ignore_index=True)
