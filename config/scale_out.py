@@ -29,8 +29,8 @@ SINGLE_INSTANCE_STEPS: dict[str, str] = {
     "NativeBaselineInputs": "it writes the train split as one request file and a one-row SHAP baseline of medians "
     "over every row",
     "GatherMonitoringInputs": "it gathers one window of captured requests into one current.csv and one summary",
-    "CheckDrift": "its model checks (prediction, quality, bias, attribution drift) score the whole window and "
-    "reference against each other",
+    "CheckDrift": "it reads GatherMonitoringInputs' one current.csv, a single object that sharding by S3 key would "
+    "hand to one instance (the check itself merges shards exactly: drift --shard-output / --parts)",
     "ResolveModel": "it makes one API call",
     "IngestPostgres": "it reads past one watermark per source in one transaction, exactly once",
     "MergeValidation": "it is the reduce step of ValidateData",

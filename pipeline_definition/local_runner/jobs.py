@@ -56,17 +56,29 @@ def _command(spec: dict[str, Any], step: str, image: str) -> list[str]:
     return [render(part) for part in [*entrypoint, *spec.get("ContainerArguments", [])]]
 
 
-def _execute(ctx: JobContext, job_dir: Path, command: list[str], env: dict[str, str], timeout: float, cwd: str) -> Path:
-    result = sandbox.run(command, job_dir=job_dir, logs=ctx.step_dir, env=env, timeout=timeout, cwd=cwd)
+def _execute(
+    ctx: JobContext,
+    job_dir: Path,
+    command: list[str],
+    env: dict[str, str],
+    timeout: float,
+    cwd: str,
+    *,
+    logs: Path | None = None,
+    host: str = "",
+) -> Path:
+    logs = logs or ctx.step_dir
+    result = sandbox.run(command, job_dir=job_dir, logs=logs, env=env, timeout=timeout, cwd=cwd)
     if result.returncode != 0:
         failure = job_dir / "output" / "failure"
         detail = failure.read_text(errors="replace").strip() if failure.is_file() else ""
         raise StepFailed(
-            f"job exited with code {result.returncode}"
+            (f"{host}: " if host else "")
+            + f"job exited with code {result.returncode}"
             + (f" ({detail.splitlines()[0]})" if detail else "")
-            + f"; last lines of its output ({ctx.step_dir}):\n{result.tail()}"
+            + f"; last lines of its output ({logs}):\n{result.tail()}"
         )
-    return ctx.step_dir
+    return logs
 
 
 def _write_json(path: Path, document: Any) -> None:
@@ -75,36 +87,58 @@ def _write_json(path: Path, document: Any) -> None:
 
 
 def run_processing(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
-    """CreateProcessingJob, locally: inputs from S3, the container command, outputs to S3 at the end of the job."""
+    """CreateProcessingJob, locally: inputs from S3, the container command, outputs to S3 at the end of the job.
+
+    With InstanceCount N > 1, N processes, one per host (`algo-1`...`algo-N`, each with its own /opt/ml and a
+    resource config naming it): a `ShardedByS3Key` input gives each host its share of the objects (round-robin
+    in key order), a `FullyReplicated` one every object; all hosts upload their outputs to the same S3 prefix
+    after every host finished, as SageMaker does (the same key from two hosts: the last one wins).
+    """
     app = args["AppSpecification"]
     command = _command(app, ctx.step, app.get("ImageUri", "?"))
     job_name = ctx.job_name()
-    job_dir = ctx.step_dir / "ml"
-    for item in args.get("ProcessingInputs", []):
-        source = item.get("S3Input")
-        if source is None:
-            raise UnsupportedConstruct(ctx.step, f"ProcessingInput '{item.get('InputName')}' without S3Input")
-        if source.get("S3CompressionType", "None") != "None" or source.get("S3InputMode", "File") != "File":
-            raise UnsupportedConstruct(
-                ctx.step, f"ProcessingInput '{item['InputName']}': only File mode, no compression"
-            )
-        local = container_path(job_dir, source["LocalPath"], ctx.step)
-        what = f"ProcessingInput '{item['InputName']}'"
-        s3io.download(ctx.s3, source["S3Uri"], source["S3DataType"], local, what, blobs=ctx.blobs)
-    outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
-    for output in outputs:
-        container_path(job_dir, output["S3Output"]["LocalPath"], ctx.step).mkdir(parents=True, exist_ok=True)
     cluster = args.get("ProcessingResources", {}).get("ClusterConfig", {})
-    _write_json(job_dir / "config" / "processingjobconfig.json", {"ProcessingJobName": job_name, **args})
-    _write_json(job_dir / "config" / "resourceconfig.json", _resource_config(cluster.get("InstanceType")))
+    count = int(cluster.get("InstanceCount", 1))
+    if count < 1:
+        raise StepFailed(f"InstanceCount {count}: a processing job needs at least one instance")
+    hosts = [f"algo-{i + 1}" for i in range(count)]
+    outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
     env = sandbox.job_environment({k: render(v) for k, v in args.get("Environment", {}).items()}, ctx.aws_env)
     timeout = float(args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400))
-    _execute(ctx, job_dir, command, env, timeout, sandbox.CONTAINER_ROOT)
-    # EndOfJob (and Continuous, which ends the same way for a job that has finished): only after a clean exit
-    for output in outputs:
-        s3io.upload(
-            ctx.s3, container_path(job_dir, output["S3Output"]["LocalPath"], ctx.step), output["S3Output"]["S3Uri"]
+    job_dirs = []
+    for index, host in enumerate(hosts):
+        job_dir = ctx.step_dir / ("ml" if count == 1 else f"ml-{host}")
+        for item in args.get("ProcessingInputs", []):
+            source = item.get("S3Input")
+            if source is None:
+                raise UnsupportedConstruct(ctx.step, f"ProcessingInput '{item.get('InputName')}' without S3Input")
+            if source.get("S3CompressionType", "None") != "None" or source.get("S3InputMode", "File") != "File":
+                raise UnsupportedConstruct(
+                    ctx.step, f"ProcessingInput '{item['InputName']}': only File mode, no compression"
+                )
+            local = container_path(job_dir, source["LocalPath"], ctx.step)
+            what = f"ProcessingInput '{item['InputName']}'"
+            sharded = source.get("S3DataDistributionType", "FullyReplicated") == "ShardedByS3Key"
+            s3io.download(
+                ctx.s3, source["S3Uri"], source["S3DataType"], local, what, blobs=ctx.blobs,
+                shard=(index, count) if sharded else None,
+            )  # fmt: skip
+            local.mkdir(parents=True, exist_ok=True)  # a host given no object still has its input folder
+        for output in outputs:
+            container_path(job_dir, output["S3Output"]["LocalPath"], ctx.step).mkdir(parents=True, exist_ok=True)
+        _write_json(job_dir / "config" / "processingjobconfig.json", {"ProcessingJobName": job_name, **args})
+        _write_json(
+            job_dir / "config" / "resourceconfig.json", _resource_config(cluster.get("InstanceType"), host, hosts)
         )
+        logs = ctx.step_dir if count == 1 else ctx.step_dir / host
+        _execute(ctx, job_dir, command, env, timeout, sandbox.CONTAINER_ROOT, logs=logs, host=host if count > 1 else "")
+        job_dirs.append(job_dir)
+    # EndOfJob (and Continuous, which ends the same way for a job that has finished): only after a clean exit
+    for job_dir in job_dirs:
+        for output in outputs:
+            s3io.upload(
+                ctx.s3, container_path(job_dir, output["S3Output"]["LocalPath"], ctx.step), output["S3Output"]["S3Uri"]
+            )
     return {
         **args,
         "ProcessingJobName": job_name,
@@ -113,14 +147,15 @@ def run_processing(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _resource_config(instance_type: Any) -> dict[str, Any]:
+def _resource_config(instance_type: Any, host: str = "algo-1", hosts: list[str] | None = None) -> dict[str, Any]:
+    every = hosts or [host]
     return {
-        "current_host": "algo-1",
+        "current_host": host,
         "current_instance_type": str(instance_type),
         "current_group_name": "homogeneousCluster",
-        "hosts": ["algo-1"],
+        "hosts": every,
         "instance_groups": [
-            {"instance_group_name": "homogeneousCluster", "instance_type": str(instance_type), "hosts": ["algo-1"]}
+            {"instance_group_name": "homogeneousCluster", "instance_type": str(instance_type), "hosts": every}
         ],
         "network_interface_name": "eth0",
     }
