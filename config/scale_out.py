@@ -72,6 +72,19 @@ def shared_count_problem(key: str, count: int, steps: list[str]) -> str | None:
     )
 
 
+def training_problem(training_count: int, counts: Mapping[str, int]) -> str | None:
+    """Distributed training shards the train split by S3 key: it must be at least one object per instance, which
+    Preprocess on as many instances writes (one file a host)."""
+    preprocess = instances(counts, "Preprocess")
+    if training_count <= 1 or preprocess >= training_count:
+        return None
+    return (
+        f"training.instance_count is {training_count}: distributed training gives each instance a share of the train "
+        f"split's objects (ShardedByS3Key), and Preprocess on {preprocess} instance(s) writes {preprocess} "
+        f"(instances beyond it would train on nothing); set scale_out.Preprocess to at least {training_count}"
+    )
+
+
 def instances(counts: Mapping[str, int], step: str) -> int:
     """The instances `step` runs on (1 unless `scale_out` names it)."""
     return counts.get(step, 1)

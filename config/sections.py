@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from config.network import INTERFACE_ENDPOINTS, FunctionSettings, NetworkSettings, required_endpoints
-from config.scale_out import SHARDABLE_STEPS, scale_out_problems, shared_count_problem
+from config.scale_out import SHARDABLE_STEPS, scale_out_problems, shared_count_problem, training_problem
 from config.section import Section
 from config.values import (
     AccountId,
@@ -774,7 +774,8 @@ class EnvironmentConfig(Section):
     @model_validator(mode="after")
     def _steps_that_cannot_shard_run_on_one_instance(self) -> EnvironmentConfig:
         """scale_out names only steps that can shard; processing.instance_count and (custom backend)
-        monitoring.instance_count stay 1, since steps that cannot shard run on them."""
+        monitoring.instance_count stay 1, since steps that cannot shard run on them; training.instance_count above 1
+        needs scale_out.Preprocess at least as large (one train object per training instance)."""
         problems = scale_out_problems(self.scale_out)
         shared = [
             shared_count_problem(
@@ -788,6 +789,7 @@ class EnvironmentConfig(Section):
                 ["GatherMonitoringInputs", "CheckDrift"],
             ),
         ]
+        shared.append(training_problem(self.training.instance_count, self.scale_out))
         problems += [problem for problem in shared if problem]
         if problems:
             raise ValueError("; ".join(problems))

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sagemaker.core.shapes.shapes import CheckpointConfig, OutputDataConfig, StoppingCondition
+from sagemaker.core.shapes.shapes import (
+    Channel,
+    CheckpointConfig,
+    DataSource,
+    OutputDataConfig,
+    S3DataSource,
+    StoppingCondition,
+)
 from sagemaker.core.training.configs import Compute, InputData, Networking, SourceCode
 from sagemaker.core.workflow import (
     ConditionGreaterThanOrEqualTo,
@@ -93,7 +100,22 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
         native = native_checks(self, preprocess, results) if env.pipeline.native_checks else NativeChecks()
         trainer = self._trainer(preprocess)
         channels = [
-            InputData(channel_name="train", data_source=self.step_output(preprocess, "train"), content_type="text/csv"),
+            # several training instances: XGBoost's distributed mode, each worker a share of the train objects
+            Channel(
+                channel_name="train",
+                content_type="text/csv",
+                data_source=DataSource(
+                    s3_data_source=S3DataSource(
+                        s3_data_type="S3Prefix",
+                        s3_uri=self.step_output(preprocess, "train"),
+                        s3_data_distribution_type="ShardedByS3Key",
+                    )
+                ),
+            )
+            if env.training.instance_count > 1
+            else InputData(
+                channel_name="train", data_source=self.step_output(preprocess, "train"), content_type="text/csv"
+            ),
             InputData(
                 channel_name="validation",
                 data_source=self.step_output(preprocess, "validation"),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -162,60 +164,93 @@ def _resource_config(instance_type: Any, host: str = "algo-1", hosts: list[str] 
 
 
 def run_training(ctx: JobContext, args: dict[str, Any], *, suffix: str = "") -> dict[str, Any]:
-    """CreateTrainingJob, locally: channels and config files as SageMaker writes them, then model.tar.gz to S3."""
+    """CreateTrainingJob, locally: channels and config files as SageMaker writes them, then model.tar.gz to S3.
+
+    With InstanceCount N > 1, N processes at once (`algo-1`...`algo-N`, each with its own /opt/ml, its channels
+    (a `ShardedByS3Key` channel dealt round-robin by key) and a resource config naming it), as a distributed job's
+    hosts run together; they reach each other on this machine (MLOPS_TRACKER_HOST/PORT: a free local port, for
+    `pipeline_code.distributed`). The model and the metrics are the first host's.
+    """
     algorithm = args["AlgorithmSpecification"]
     if "AlgorithmName" in algorithm:
         raise UnsupportedConstruct(ctx.step, "AlgorithmSpecification.AlgorithmName (marketplace algorithms)")
     hyperparameters = {k: render(v) for k, v in args.get("HyperParameters", {}).items()}
     image = algorithm.get("TrainingImage", "?")
     # no entrypoint: the image's own, known only for a framework image in script mode (script_mode.py)
-    command = _command(algorithm, ctx.step, image) if algorithm.get("ContainerEntrypoint") else None
-    if command is None:
+    entrypoint = _command(algorithm, ctx.step, image) if algorithm.get("ContainerEntrypoint") else None
+    if entrypoint is None:
         script_mode.check_script_mode(ctx.step, image, hyperparameters)
     job_name = ctx.job_name(suffix)
-    job_dir = ctx.step_dir / "ml"
-    data_config: dict[str, Any] = {}
-    for channel in args.get("InputDataConfig", []):
-        name = channel["ChannelName"]
-        source = channel["DataSource"].get("S3DataSource")
-        if source is None or channel.get("CompressionType", "None") != "None":
-            raise UnsupportedConstruct(ctx.step, f"channel '{name}': only uncompressed S3DataSource")
-        target = job_dir / "input" / "data" / name
-        s3io.download(ctx.s3, source["S3Uri"], source["S3DataType"], target, f"channel '{name}'", blobs=ctx.blobs)
-        data_config[name] = {
-            "TrainingInputMode": channel.get("InputMode", algorithm.get("TrainingInputMode", "File")),
-            "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
-            "RecordWrapperType": channel.get("RecordWrapperType", "None"),
-            **({"ContentType": channel["ContentType"]} if "ContentType" in channel else {}),
-        }
-    config = job_dir / "input" / "config"
-    resources = _resource_config(args.get("ResourceConfig", {}).get("InstanceType"))
-    _write_json(config / "hyperparameters.json", hyperparameters)
-    _write_json(config / "inputdataconfig.json", data_config)
-    _write_json(config / "resourceconfig.json", resources)
-    for folder in ("model", "output/data", "checkpoints"):
-        (job_dir / folder).mkdir(parents=True, exist_ok=True)
-    declared = {k: render(v) for k, v in args.get("Environment", {}).items()}
-    toolkit: dict[str, str] = {}
-    cwd = sandbox.CONTAINER_ROOT
-    if command is None:  # what the framework image's training toolkit does inside the container
-        script = script_mode.prepare(
-            s3=ctx.s3, step=ctx.step, job_dir=job_dir, job_name=job_name, region=ctx.region,
-            hyperparameters=hyperparameters, data_config=data_config, resource_config=resources,
-        )  # fmt: skip
-        command, toolkit, cwd = script.command, script.environment, script.workdir
-    env = sandbox.job_environment(
-        {"TRAINING_JOB_NAME": job_name, "TRAINING_JOB_ARN": ctx.arn("training-job", job_name), **declared, **toolkit},
-        ctx.aws_env,
-    )
+    count = int(args.get("ResourceConfig", {}).get("InstanceCount", 1))
+    hosts = [f"algo-{i + 1}" for i in range(count)]
+    cluster = {"MLOPS_TRACKER_HOST": "127.0.0.1", "MLOPS_TRACKER_PORT": str(_free_port())} if count > 1 else {}
     timeout = float(args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400))
-    _execute(ctx, job_dir, command, env, timeout, cwd)
+    runs = []
+    for index, host in enumerate(hosts):
+        job_dir = ctx.step_dir / ("ml" if count == 1 else f"ml-{host}")
+        data_config: dict[str, Any] = {}
+        for channel in args.get("InputDataConfig", []):
+            name = channel["ChannelName"]
+            source = channel["DataSource"].get("S3DataSource")
+            if source is None or channel.get("CompressionType", "None") != "None":
+                raise UnsupportedConstruct(ctx.step, f"channel '{name}': only uncompressed S3DataSource")
+            target = job_dir / "input" / "data" / name
+            distribution = source.get("S3DataDistributionType", "FullyReplicated")
+            s3io.download(
+                ctx.s3, source["S3Uri"], source["S3DataType"], target, f"channel '{name}'", blobs=ctx.blobs,
+                shard=(index, count) if distribution == "ShardedByS3Key" else None,
+            )  # fmt: skip
+            target.mkdir(parents=True, exist_ok=True)  # a host given no object still has its channel folder
+            data_config[name] = {
+                "TrainingInputMode": channel.get("InputMode", algorithm.get("TrainingInputMode", "File")),
+                "S3DistributionType": distribution,
+                "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+                **({"ContentType": channel["ContentType"]} if "ContentType" in channel else {}),
+            }
+        config = job_dir / "input" / "config"
+        resources = _resource_config(args.get("ResourceConfig", {}).get("InstanceType"), host, hosts)
+        _write_json(config / "hyperparameters.json", hyperparameters)
+        _write_json(config / "inputdataconfig.json", data_config)
+        _write_json(config / "resourceconfig.json", resources)
+        for folder in ("model", "output/data", "checkpoints"):
+            (job_dir / folder).mkdir(parents=True, exist_ok=True)
+        declared = {k: render(v) for k, v in args.get("Environment", {}).items()}
+        toolkit: dict[str, str] = {}
+        cwd = sandbox.CONTAINER_ROOT
+        command = entrypoint
+        if command is None:  # what the framework image's training toolkit does inside the container
+            script = script_mode.prepare(
+                s3=ctx.s3, step=ctx.step, job_dir=job_dir, job_name=job_name, region=ctx.region,
+                hyperparameters=hyperparameters, data_config=data_config, resource_config=resources,
+            )  # fmt: skip
+            command, toolkit, cwd = script.command, script.environment, script.workdir
+        env = sandbox.job_environment(
+            {
+                "TRAINING_JOB_NAME": job_name, "TRAINING_JOB_ARN": ctx.arn("training-job", job_name),
+                **declared, **toolkit, **cluster,
+            },
+            ctx.aws_env,
+        )  # fmt: skip
+        host_logs = ctx.step_dir if count == 1 else ctx.step_dir / host
+        runs.append((job_dir, command, env, cwd, host_logs, host if count > 1 else ""))
+    if count == 1:
+        job_dir, command, env, cwd, host_logs, _ = runs[0]
+        _execute(ctx, job_dir, command, env, timeout, cwd, logs=host_logs)
+    else:  # the hosts of a distributed job wait for each other: they run at once
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            futures = [
+                pool.submit(_execute, ctx, job_dir, command, env, timeout, cwd, logs=logs, host=host)
+                for job_dir, command, env, cwd, logs, host in runs
+            ]
+            for future in futures:
+                future.result()
+    job_dir, logs_dir = runs[0][0], runs[0][4]
     output_path = args["OutputDataConfig"]["S3OutputPath"].rstrip("/")
     model_uri = f"{output_path}/{job_name}/output/model.tar.gz"
     _upload_tar(ctx.s3, job_dir / "model", model_uri)
     if any((job_dir / "output" / "data").iterdir()):
         _upload_tar(ctx.s3, job_dir / "output" / "data", f"{output_path}/{job_name}/output/output.tar.gz")
-    logs = "\n".join(p.read_text(errors="replace") for p in (ctx.step_dir / "stdout.log", ctx.step_dir / "stderr.log"))
+    logs = "\n".join(p.read_text(errors="replace") for p in (logs_dir / "stdout.log", logs_dir / "stderr.log"))
     return {
         **args,
         "TrainingJobName": job_name,
@@ -225,6 +260,13 @@ def run_training(ctx: JobContext, args: dict[str, Any], *, suffix: str = "") -> 
         "ModelArtifacts": {"S3ModelArtifacts": model_uri},
         "FinalMetricDataList": final_metrics(algorithm.get("MetricDefinitions", []), logs),
     }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def final_metrics(definitions: list[dict[str, str]], logs: str) -> list[dict[str, Any]]:

@@ -47,6 +47,10 @@ BAD_SECTIONS = {
     "custom monitoring replicated on several instances": (
         "defaults.monitoring.instance_count", 3, ["monitoring.instance_count is 3", "GatherMonitoringInputs: it gathers one window"],
     ),
+    "distributed training on fewer train objects than instances": (
+        "environments.prod.training.instance_count", 2,
+        ["environment 'prod'", "training.instance_count is 2", "set scale_out.Preprocess to at least 2"],
+    ),
     "capture from a serverless endpoint": ("environments.dev.monitoring", {"source": "capture"}, ["environment 'dev'", "serverless endpoints support no data capture"]),
     "model-monitor without its baselines": ("environments.staging.monitoring", {"backend": "model-monitor"}, ["environment 'staging'", "monitoring.backend 'model-monitor' needs pipeline.native_checks true"]),
     "model-monitor on a serverless endpoint": ("environments.dev.monitoring", {"backend": "model-monitor", "source": "batch"}, ["environment 'dev'", "native_checks true", "and inference.mode 'instance'"]),

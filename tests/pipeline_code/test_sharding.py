@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +191,63 @@ def test_a_shard_without_a_host_name_stops_naming_where_it_looked(
         current_host(tmp_path / "resourceconfig.json")
     (tmp_path / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-3", "hosts": ["algo-1"]}))
     assert current_host(tmp_path / "resourceconfig.json") == "algo-3"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _auc(model: Path, test: Path) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    from pipeline_code import tabular, train
+
+    batch = tabular.read_processed(test)
+    return float(roc_auc_score(batch.label, train.predict_proba(train.load_model(model), batch.features)))
+
+
+def test_two_workers_of_xgboost_distributed_mode_train_within_0_005_auc_of_one(run_dir: Path, tmp_path: Path) -> None:
+    """Two `train` processes as two hosts of one training job (each a share of the train split's objects, the
+    first one running XGBoost's tracker) against one process on all of it, with the same hyper-parameters."""
+    pre = run_dir / "preprocess"
+    lines = next((pre / "train").rglob("*.csv")).read_text().splitlines(keepends=True)
+    common = [
+        *("--validation", str(pre / "validation"), "--manifest", str(pre / "manifest")),
+        *("--num_round", "25", "--nthread", "1"),
+    ]
+    hosts = ["algo-1", "algo-2"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "SM_HOSTS": json.dumps(hosts),
+        "MLOPS_TRACKER_HOST": "127.0.0.1",
+        "MLOPS_TRACKER_PORT": str(_free_port()),
+    }
+    workers = []
+    for index, host in enumerate(hosts):
+        share = tmp_path / host / "train"
+        share.mkdir(parents=True)
+        (share / "part.csv").write_text("".join(lines[index::2]))
+        command = [sys.executable, "-m", "pipeline_code.train", "--train", str(share), *common]
+        command += ["--model-dir", str(tmp_path / host / "model")]
+        workers.append(
+            subprocess.Popen(command, env={**env, "SM_CURRENT_HOST": host}, stdout=subprocess.PIPE, text=True)
+        )
+    outputs = [worker.communicate(timeout=240)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    assert "validation-auc:" in outputs[0]
+    assert "worker algo-2 of 2 done" in outputs[1]
+    assert not (tmp_path / "algo-2" / "model" / "xgboost-model.json").exists()  # only the first host saves
+    one = [sys.executable, "-m", "pipeline_code.train", "--train", str(pre / "train"), *common]
+    subprocess.run(
+        [*one, "--model-dir", str(tmp_path / "one")],
+        env={**os.environ, "PYTHONPATH": env["PYTHONPATH"]},
+        check=True,
+        capture_output=True,
+    )
+    distributed, single = _auc(tmp_path / "algo-1" / "model", pre / "test"), _auc(tmp_path / "one", pre / "test")
+    assert single > 0.9
+    assert abs(distributed - single) < 0.005, (distributed, single)

@@ -55,6 +55,7 @@ def generate_everything(out: Path, refused: list[str]) -> int:
     config["environments"]["staging"].setdefault("monitoring", {})["backend"] = "model-monitor"
     # ... and its data steps on several instances (test_definitions: sharded inputs, merge steps)
     config["environments"]["staging"]["scale_out"] = SHARDED
+    config["environments"]["staging"].setdefault("training", {})["instance_count"] = 2  # distributed training
     native_config = out / "native-config.yaml"
     native_config.write_text(yaml.safe_dump(config))
     (out / "native").mkdir()

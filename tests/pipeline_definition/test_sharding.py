@@ -77,6 +77,15 @@ def test_sharded_steps_get_a_share_each_and_a_merge_step_reduces_their_parts(
         if "Steps.Preprocess.ProcessingOutputConfig.Outputs['baseline']" in json.dumps(step)
     ]
     assert readers == ["MergePreprocess"]
+    # two training instances (XGBoost's distributed mode): each a share of the train split's objects; the
+    # validation split and the manifest go to every worker; staging's tuning job trains the same way
+    tuning = steps["TuneModel"]["Arguments"]["TrainingJobDefinition"]
+    sources = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in tuning["InputDataConfig"]}
+    assert sources["train"]["S3DataDistributionType"] == "ShardedByS3Key"
+    assert sources["validation"]["S3DataDistributionType"] == "FullyReplicated"
+    assert tuning["ResourceConfig"]["InstanceCount"] == {"Get": "Parameters.TrainingInstanceCount"}
+    defaults = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
+    assert defaults["TrainingInstanceCount"] == 2
     # steps that cannot shard stay on the pipeline's count with every object
     for name in ("IngestFeatures", "EvaluateModel", "CheckBiasAndExplain", "NativeBaselineInputs"):
         assert all(
