@@ -16,6 +16,11 @@ Outputs, each in its own sub-folder so a SageMaker ProcessingOutput can map it t
 
 Cleaning is: trim the blank after each comma, drop the test file's trailing dot from labels, encode missing
 categories as code -1. Rows are not de-duplicated (the validate step bounds the duplicate ratio).
+
+A record's split is decided by a hash of the record itself (`record_split`), and the encoding is the schema's, so
+the rows of each split do not depend on how the data was batched or sharded. With ``--shard-output`` (one
+instance of a sharded job) every output goes under ``<output>/<name>/<host>/``, the baseline and the lineage as
+parts that ``merge preprocess`` combines into the documents above (`partials`).
 """
 
 from __future__ import annotations
