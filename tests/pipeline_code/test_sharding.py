@@ -68,7 +68,11 @@ def sharded_runs(raw_objects: Path, tmp_path_factory: pytest.TempPathFactory) ->
     with pytest.MonkeyPatch.context() as patch:
         for count in SHARDS:
             out = tmp_path_factory.mktemp(f"shards{count}")
-            for folder in _deal(raw_objects, out / "input", count):
+            folders = _deal(raw_objects, out / "input", count)
+            if count == max(SHARDS):  # one more instance than objects to go round: it is given none
+                folders.append(out / "input" / "algo-9")
+                folders[-1].mkdir()
+            for folder in folders:
                 patch.setenv("SM_CURRENT_HOST", folder.name)
                 assert validate.main(["--input", str(folder), "--output", str(out / "parts"), "--shard-output"]) == 0
                 assert preprocess.main(["--input", str(folder), "--output", str(out / "pre"), "--shard-output"]) == 0
