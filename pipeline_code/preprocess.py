@@ -182,9 +182,9 @@ def preprocess(
             file.close()
     if host is not None:  # one share: its parts, merged by MergePreprocess (`merge`)
         for split in (*SPLITS, RAW_TEST):  # a share without rows of a split writes no file for it (readers of
-            for file in (out / split / host).glob("*.csv"):  # the split's folder would find an empty CSV)
-                if not file.stat().st_size:
-                    file.unlink()
+            for written in (out / split / host).glob("*.csv"):  # the split's folder would find an empty CSV)
+                if not written.stat().st_size:
+                    written.unlink()
         write_json(out / "manifest" / host / "feature_manifest.json", feature_manifest())
         write_json(out / "manifest" / host / partials.LINEAGE_PART, input_lineage(paths, root, manifest_uri))
         write_json(out / "baseline" / host / partials.BASELINE_PART, baseline.part())
