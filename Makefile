@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth pipeline-definitions synth-release test lint format docs scan local-run local-run-shifted loop bench bench-ml bench-ingest bench-serving clean
+.PHONY: help install synth pipeline-definitions synth-release test lint format docs scan local-run local-run-shifted loop bench bench-ml bench-scale bench-ingest bench-serving clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ bench: install  ## Synth benchmark: make synth against a bare one-stack CDK app 
 
 bench-ml: install  ## ML benchmark: preprocess and drift at 1 M / 10 M rows vs pandas and Evidently (~5 min, 2.2 GB disk)
 	$(PY) benchmarks/bench_ml_steps.py
+
+bench-scale: install  ## Scale-out benchmark: preprocess and drift at 10 M rows on 1/2/4 local shards, merge cost (~15 min)
+	$(PY) benchmarks/bench_scale_out.py
 
 bench-ingest: install  ## PostgreSQL ingestion benchmark: rows/s and peak memory at 1 M and 2 M rows (~1 min)
 	$(PY) benchmarks/bench_ingest.py

@@ -112,6 +112,13 @@ def dataset_problems(where: str, environments: Mapping[str, EnvironmentConfig]) 
             lines = str(exc).splitlines()
             problems += [line.strip() for line in lines[1:]] if len(lines) > 1 else lines
             continue
+        learned = [c.name for c in contract.columns if c.learned]
+        if learned and env.scale_out.get("Preprocess", 1) > 1:
+            problems.append(
+                f"{where}: environment '{env.name}': key 'scale_out.Preprocess' is {env.scale_out['Preprocess']}: "
+                f"data set '{env.dataset}' learns the categories of {', '.join(learned)} from the training split, "
+                "which one instance must read whole (each shard would learn its own share's categories)"
+            )
         if env.ingestion is None:
             continue
         raw = [c.name for c in contract.columns]

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from config.network import INTERFACE_ENDPOINTS, FunctionSettings, NetworkSettings, required_endpoints
+from config.scale_out import SHARDABLE_STEPS, scale_out_problems, shared_count_problem, training_problem
 from config.section import Section
 from config.values import (
     AccountId,
@@ -760,6 +761,38 @@ class EnvironmentConfig(Section):
     ingestion: IngestionSettings | None = Field(
         default=None, description="Incremental ingestion from PostgreSQL; null: data arrives as files only."
     )
+    scale_out: dict[str, int] = Field(
+        default={},
+        description="Instances per pipeline step, for the steps whose work splits by rows ("
+        + ", ".join(SHARDABLE_STEPS)
+        + "): their data input is sharded by S3 key, each instance writes partial results under its host name "
+        "and a merge step combines them exactly. A step not named runs on one instance; a count above 1 for a "
+        "step that cannot shard is refused with the reason.",
+    )
+
+    @model_validator(mode="after")
+    def _steps_that_cannot_shard_run_on_one_instance(self) -> EnvironmentConfig:
+        """scale_out names only steps that can shard; processing.instance_count and (custom backend)
+        monitoring.instance_count stay 1, since steps that cannot shard run on them; training.instance_count above 1
+        needs scale_out.Preprocess at least as large (one train object per training instance)."""
+        problems = scale_out_problems(self.scale_out)
+        shared = [
+            shared_count_problem(
+                "processing.instance_count",
+                self.processing.instance_count,
+                ["EvaluateModel", "CheckBiasAndExplain", "IngestFeatures", "NativeBaselineInputs"],
+            ),
+            shared_count_problem(
+                "monitoring.instance_count",
+                self.monitoring.instance_count if self.monitoring.backend == "custom" else 1,
+                ["GatherMonitoringInputs", "CheckDrift"],
+            ),
+        ]
+        shared.append(training_problem(self.training.instance_count, self.scale_out))
+        problems += [problem for problem in shared if problem]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _serverless_endpoints_capture_nothing(self) -> EnvironmentConfig:

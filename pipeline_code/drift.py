@@ -434,25 +434,55 @@ def label_drift(counts: CurrentCounts, limits: Thresholds) -> dict[str, Any] | N
 
 
 class RowSample:
-    """A uniform sample of at most ``size`` rows of a stream (smallest random keys), for attributions."""
+    """A uniform sample of at most ``size`` rows of a stream (smallest keys), for attributions.
+
+    A row's key is a seeded 64-bit hash of its values, not a draw of a random stream: the sample of a data set is
+    then the same however it is batched or sharded, and the samples of shards merge into the sample of the whole
+    (`merge`: the smallest keys of their union). Equal rows share a key.
+    """
 
     def __init__(self, size: int, seed: int) -> None:
         self.size = size
-        self._rng = np.random.default_rng(seed)
-        self._keys = np.empty(0)
+        self.seed = seed
+        self._keys = np.empty(0, dtype=np.float64)
         self._rows = np.empty((0, len(schema.FEATURES)))
 
-    def add(self, features: np.ndarray) -> None:
-        new_keys = np.asarray(self._rng.random(features.shape[0]), dtype=np.float64)
-        if self._keys.size >= self.size:
-            take = new_keys < self._keys.max()
-            new_keys, features = new_keys[take], features[take]
-        keys = np.concatenate([self._keys, new_keys])
-        rows = np.concatenate([self._rows, features])
+    def keys_of(self, features: np.ndarray) -> np.ndarray:
+        """Each row's key: its values' bits combined column by column (multiply-xor, FNV's prime), then mixed with
+        the seed by splitmix64 (`record_split.uniform`): a few numpy passes, ~0.05 s of CPU per million rows."""
+        from pipeline_code.record_split import uniform
+
+        combined = np.full(features.shape[0], np.uint64(0x345678), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for j in range(features.shape[1]):
+                column = np.ascontiguousarray(features[:, j], dtype=np.float64)
+                bits = np.where(np.isnan(column), np.uint64(0x7FF8000000000000), column.view(np.uint64))  # NaNs alike
+                combined = (combined ^ bits) * np.uint64(0x100000001B3)
+        return np.asarray(uniform(combined, self.seed), dtype=np.float64)
+
+    def merge(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        """Add another sample's rows (their keys given)."""
+        self._take(np.concatenate([self._keys, keys]), np.concatenate([self._rows, rows]))
+
+    def _take(self, keys: np.ndarray, rows: np.ndarray) -> None:
         if keys.size > self.size:
             keep = np.argpartition(keys, self.size - 1)[: self.size]
             keys, rows = keys[keep], rows[keep]
-        self._keys, self._rows = keys, rows
+        order = np.lexsort((*rows.T[::-1], keys)) if rows.size else np.argsort(keys)  # one order however reached
+        self._keys, self._rows = keys[order], rows[order]
+
+    @property
+    def keys(self) -> np.ndarray:
+        return self._keys
+
+    def add(self, features: np.ndarray) -> None:
+        if not self.size:
+            return
+        new_keys = self.keys_of(features)
+        if self._keys.size >= self.size:
+            take = new_keys < self._keys.max()
+            new_keys, features = new_keys[take], features[take]
+        self._take(np.concatenate([self._keys, new_keys]), np.concatenate([self._rows, features]))
 
     @property
     def rows(self) -> np.ndarray:
@@ -467,6 +497,7 @@ class Scored:
     label: np.ndarray | None
     facets: np.ndarray  # facet codes, one column per schema.FACETS entry
     sample: np.ndarray = field(default_factory=lambda: np.empty((0, len(schema.FEATURES))))
+    sample_keys: np.ndarray = field(default_factory=lambda: np.empty(0))  # `RowSample` keys: shards' samples merge
 
 
 def score_batches(
@@ -489,8 +520,12 @@ def score_batches(
         if sample_rows:
             sample.add(batch.features)
     if not scores:
-        return Scored(np.empty(0, np.float32), None, np.empty((0, len(schema.FACETS)), np.int8), sample.rows)
-    return Scored(np.concatenate(scores), tabular.concat_labels(labels), np.concatenate(facets), sample.rows)
+        return Scored(
+            np.empty(0, np.float32), None, np.empty((0, len(schema.FACETS)), np.int8), sample.rows, sample.keys
+        )
+    return Scored(
+        np.concatenate(scores), tabular.concat_labels(labels), np.concatenate(facets), sample.rows, sample.keys
+    )
 
 
 def _prediction(current: Scored, reference: Scored, limits: Thresholds) -> dict[str, Any]:
@@ -759,13 +794,32 @@ def check_batches(
 ) -> dict[str, Any]:
     """``drift_check`` on batches already read (the scenario tests and benchmarks feed resampled data)."""
     limits.check()
+    counts, current = count_current(baseline, batches, limits, booster if reference is not None else None)
+    return finish_check(baseline, counts, current, limits, booster, reference)
+
+
+def count_current(
+    baseline: dict[str, Any], batches: Iterable[tabular.EncodedBatch], limits: Thresholds, booster: Any = None
+) -> tuple[CurrentCounts, Scored | None]:
+    """Read the current data once: its tallies and, with a model, its scores (what one shard of a sharded check
+    computes: `drift_shards` saves and merges them)."""
     counts = CurrentCounts(baseline)
-    current = None
-    if booster is not None and reference is not None:
-        current = score_batches(batches, booster, counts, limits.attribution_rows)
-    else:
-        for batch in batches:
-            counts.add(batch)
+    if booster is not None:
+        return counts, score_batches(batches, booster, counts, limits.attribution_rows)
+    for batch in batches:
+        counts.add(batch)
+    return counts, None
+
+
+def finish_check(
+    baseline: dict[str, Any],
+    counts: CurrentCounts,
+    current: Scored | None,
+    limits: Thresholds,
+    booster: Any = None,
+    reference: Iterable[tabular.EncodedBatch] | None = None,
+) -> dict[str, Any]:
+    """Every test on the current data's tallies and scores (of one reader, or merged from every shard's)."""
     report: dict[str, Any] = {
         "status": "ok",
         "row_count": counts.rows,
@@ -849,6 +903,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--latest-report-uri", default=None, help="S3 URI (…/report.html) the report is also copied to once written"
     )
     parser.add_argument("--title", default=None, help="what the report's heading names (environment, model)")
+    parser.add_argument(
+        "--shard-output",
+        action="store_true",
+        help="one instance of a sharded check: save this share's tallies and scores under <output>/<host>/ "
+        "(no verdict; `--parts` merges them)",
+    )
+    parser.add_argument(
+        "--parts", default=None, help="<host>/ folders of the shards' parts: check their merge instead of --data"
+    )
     parser.add_argument("--region", default=None)
     parser.add_argument("--endpoint-url", default=None)
     add_limit_arguments(parser, Thresholds())
@@ -872,6 +935,42 @@ def publish(args: argparse.Namespace, metrics: dict[str, Any], violations: list[
         print(f"drift: report copied to {args.latest_report_uri}")
 
 
+def shard(args: argparse.Namespace, limits: Thresholds) -> None:
+    """``--shard-output``: this host's share of the current data, counted and scored, under <output>/<host>/."""
+    from pipeline_code import drift_shards, shards
+
+    host = shards.current_host()
+    limits.check()
+    booster = None
+    if args.model is not None:
+        from pipeline_code.train import load_model
+
+        booster = load_model(args.model)
+    batches = tabular.iter_processed_batches(args.data, READ_BLOCK_SIZE) if shards.has_data(args.data) else iter(())
+    counts, current = count_current(read_json(args.baseline), tabular.prefetched(batches), limits, booster)
+    with atomic_output(Path(args.output) / host) as out:
+        drift_shards.save_part(out, counts, current)
+    print(f"drift: {counts.rows} rows counted on {host}")
+
+
+def merged_check(args: argparse.Namespace, limits: Thresholds) -> dict[str, Any]:
+    """``--parts``: the check of every shard's tallies and scores, merged (`drift_shards`)."""
+    from pipeline_code import drift_shards
+
+    if (args.model is None) != (args.reference is None):
+        raise PipelineError("--model and --reference go together: model checks compare current with reference")
+    limits.check()
+    baseline = read_json(args.baseline)
+    counts, current = drift_shards.load_parts(args.parts, baseline, limits)
+    booster = None
+    if args.model is not None:
+        from pipeline_code.train import load_model
+
+        booster = load_model(args.model)
+    reference = None if args.reference is None else tabular.iter_processed_batches(args.reference, READ_BLOCK_SIZE)
+    return finish_check(baseline, counts, current, limits, booster, reference)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     limits = limits_from_args(Thresholds, args)
@@ -881,7 +980,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.publish_events and not (args.report_uri and args.environment):
             raise PipelineError("--publish-events needs --report-uri and --environment")
         dimensions = dict(d.split("=", 1) for d in args.dimension)
-        report = drift_check(read_json(args.baseline), args.data, limits, args.model, args.reference)
+        if args.shard_output:  # one share of a sharded check: its tallies and scores, merged by `--parts`
+            shard(args, limits)
+            return
+        if args.parts:
+            report = merged_check(args, limits)
+        else:
+            report = drift_check(read_json(args.baseline), args.data, limits, args.model, args.reference)
         found.extend(report["violations"])
         metrics = cloudwatch_metrics(report, args.namespace, dimensions)
         with atomic_output(args.output) as out:

@@ -10,16 +10,22 @@ Outputs, each in its own sub-folder so a SageMaker ProcessingOutput can map it t
   promotion's champion/challenger transform and smoke test send these rows.
 - ``manifest/feature_manifest.json``: the encoding (`features.FeatureManifest`): column order, kinds, category
   codes, ranges, the missing and unseen rules. Training packs it into ``model.tar.gz``; serving encodes with it.
-  A learned column's categories (the contract's ``categories: learn``) are learned first, by a pass over the
-  label and that column that assigns the rows to the splits exactly as the main pass does (`learn_categories`):
-  the training split's values seen at least ``min_count`` times, the ``max_categories`` most frequent, in
-  alphabetical order, then ``schema.OTHER``, which every other value (rarer, or only in validation or test) gets.
 - ``manifest/lineage.json``: the data snapshot's URI and every input object's key, size and SHA-256, recorded
   with the registered model (by URI, and the combined digest).
 - ``baseline/baseline.json``: per-feature statistics and full distributions of the train split.
 
+A learned column's categories (the contract's ``categories: learn``) are learned first, by a pass over that
+column that assigns the records to the splits exactly as the main pass does (`learn_categories`): the training
+split's values seen at least ``min_count`` times, the ``max_categories`` most frequent, in alphabetical order, then
+``schema.OTHER``, which every other value (rarer, or only in validation or test) gets.
+
 Cleaning is: trim the blank after each comma, drop the test file's trailing dot from labels, encode missing
 categories as code -1. Rows are not de-duplicated (the validate step bounds the duplicate ratio).
+
+A record's split is decided by a hash of the record itself (`record_split`), and the encoding is the schema's, so
+the rows of each split do not depend on how the data was batched or sharded. With ``--shard-output`` (one
+instance of a sharded job) every output goes under ``<output>/<name>/<host>/``, the baseline and the lineage as
+parts that ``merge preprocess`` combines into the documents above (`partials`).
 """
 
 from __future__ import annotations
@@ -36,28 +42,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline_code import features, schema, stats, tabular
+from pipeline_code import features, partials, record_split, schema, shards, stats, tabular
 from pipeline_code.artifacts import atomic_output, write_json
 from pipeline_code.cli import PROCESSING_INPUT, PROCESSING_OUTPUT, run_step
-from pipeline_code.errors import DataValidationError, PipelineError
+from pipeline_code.errors import PipelineError
 
 SPLITS = ("train", "validation", "test")
 RAW_TEST = "raw_test"  # the test split as raw records, the endpoint's request layout
 FORMAT_CHUNK_ROWS = 100_000
-
-
-def split_assignment(label: np.ndarray, fractions: tuple[float, float, float], rng: np.random.Generator) -> np.ndarray:
-    """Split index (0 train, 1 validation, 2 test) per row, stratified by label within the batch."""
-    assignment = np.empty(label.size, dtype=np.int8)
-    for cls in (0, 1):
-        rows = np.flatnonzero(label == cls)
-        rng.shuffle(rows)
-        n_train = round(rows.size * fractions[0])
-        n_val = round(rows.size * fractions[1])
-        assignment[rows[:n_train]] = 0
-        assignment[rows[n_train : n_train + n_val]] = 1
-        assignment[rows[n_train + n_val :]] = 2
-    return assignment
 
 
 def learned_columns() -> list[schema.CategoricalColumn]:
@@ -65,17 +57,15 @@ def learned_columns() -> list[schema.CategoricalColumn]:
 
 
 def learn_categories(paths: list[Path], fractions: tuple[float, float, float], seed: int) -> dict[str, tuple[str, ...]]:
-    """The categories of each learned column (by processed name), from the rows of the training split only."""
+    """The categories of each learned column (by processed name), from the rows of the training split only (the
+    records `record_split.assign` puts there, exactly as the main pass does)."""
     columns = learned_columns()
     if not columns:
         return {}
     counts: dict[str, dict[str, int]] = {c.name: {} for c in columns}
-    index = 0
     for path in paths:
         for batch in tabular.iter_raw_batches(path):
-            label = tabular.parse_label(batch.column(schema.RAW_LABEL), path.name)
-            train = pa.array(split_assignment(label, fractions, np.random.default_rng([seed, index])) == 0)
-            index += 1
+            train = pa.array(record_split.assign(batch, fractions, seed) == 0)
             for col in columns:
                 words = tabular.trimmed(batch.column(col.raw_name).filter(train).cast(pa.string()))
                 found = counts[col.name]
@@ -119,36 +109,14 @@ class BaselineBuilder:
         if batch.label is not None:
             self.label_counts += np.bincount(batch.label, minlength=2)
 
-    def entirely_missing(self) -> list[str]:
-        """Features with no value at all: nothing can be learned from them, so preprocessing stops."""
-        missing = {n: c.missing for n, c in self.numeric.items()} | {n: int(c[0]) for n, c in self.categorical.items()}
-        return [name for name, count in missing.items() if count == self.rows]
+    def part(self) -> dict[str, Any]:
+        """This share's exact tallies (`partials.baseline_part`): what a merge step combines."""
+        return partials.baseline_part(self.numeric, self.categorical, self.label_counts, self.rows)
 
     def result(self, max_distinct: int) -> dict[str, Any]:
-        """The baseline document; numeric supports longer than ``max_distinct`` are quantile-compressed."""
-        features: dict[str, Any] = {}
-        for col in schema.FEATURES:
-            if isinstance(col, schema.NumericColumn):
-                counter = self.numeric[col.name]
-                values, counts = counter.result()
-                exact = values.size <= max_distinct
-                values, counts = stats.compress(values, counts, max_distinct)
-                features[col.name] = numeric_summary(values, counts, counter.missing, exact)
-            else:
-                categories = self.categories[col.name]
-                counts = self.categorical.get(col.name, np.zeros(len(categories) + 1, dtype=np.int64))
-                features[col.name] = {
-                    "kind": "categorical",
-                    "categories": list(categories),
-                    "missing": int(counts[0]),
-                    "counts": counts[1:].astype(int).tolist(),
-                }
-        return {
-            "source": "train split",
-            "row_count": self.rows,
-            "label": {"name": schema.LABEL, "counts": self.label_counts.astype(int).tolist()},
-            "features": features,
-        }
+        """The baseline document; numeric supports longer than ``max_distinct`` are quantile-compressed (after
+        the merge of the shards' parts, so one instance and N shards write the same baseline)."""
+        return partials.baseline_document([self.part()], max_distinct, self.categories)
 
 
 def numeric_summary(values: np.ndarray, counts: np.ndarray, missing: int, exact: bool) -> dict[str, Any]:
@@ -209,26 +177,37 @@ def preprocess(
     *,
     root: Path | None = None,
     manifest_uri: str | None = None,
+    host: str | None = None,
 ) -> dict[str, int]:
-    """Encode, split and write every batch; write manifest and baseline. Returns the row count per split."""
+    """Encode, split and write every batch; write manifest and baseline. Returns the row count per split.
+
+    With ``host`` (one instance of a sharded job), every output goes under a ``<host>/`` folder of its own and
+    the baseline and lineage are this share's parts (`partials`), which the merge step combines.
+    """
     counts = dict.fromkeys(SPLITS, 0)
+    if host is not None and learned_columns():  # config refuses it (scale_out); a share would learn its own
+        raise PipelineError(
+            f"learned categories ({', '.join(c.raw_name for c in learned_columns())}) cannot be preprocessed in "
+            "shards: each instance would learn its own share's categories"
+        )
     manifest = features.FeatureManifest.from_schema(learn_categories(paths, fractions, seed))
     encoder = features.Encoder(manifest)
     baseline = BaselineBuilder(categories={f.name: f.categories for f in manifest.features if f.categories})
     files: dict[str, BinaryIO] = {}
+    sub = host or ""
     for split in SPLITS:
-        (out / split).mkdir(parents=True, exist_ok=True)
-        files[split] = (out / split / f"{split}.csv").open("wb")
-    (out / RAW_TEST).mkdir(parents=True, exist_ok=True)
-    files[RAW_TEST] = (out / RAW_TEST / "test.csv").open("wb")
+        (out / split / sub).mkdir(parents=True, exist_ok=True)
+        files[split] = (out / split / sub / f"{split}.csv").open("wb")
+    (out / RAW_TEST / sub).mkdir(parents=True, exist_ok=True)
+    files[RAW_TEST] = (out / RAW_TEST / sub / "test.csv").open("wb")
     # overlapping stages (pyarrow and numpy release the GIL): parse on the prefetch thread; encode, split and
     # count here; format CSV chunks on the pool; write them here in order, one batch behind (bounded memory)
     pending: list[tuple[str, Future[pa.Buffer]]] = []
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            for index, (raw, batch) in enumerate(tabular.prefetched(tabular.iter_raw_and_encoded(paths, encoder))):
+            for raw, batch in tabular.prefetched(tabular.iter_raw_and_encoded(paths, encoder)):
                 assert batch.label is not None
-                assignment = split_assignment(batch.label, fractions, np.random.default_rng([seed, index]))
+                assignment = record_split.assign(raw, fractions, seed)
                 parts = {}
                 for split_index, split in enumerate(SPLITS):
                     rows = assignment == split_index
@@ -248,13 +227,18 @@ def preprocess(
     finally:
         for file in files.values():
             file.close()
-    if not counts["train"]:
-        raise DataValidationError("no data rows in the input")
-    if empty := baseline.entirely_missing():
-        raise DataValidationError([f"column '{schema.column(n).raw_name}': every value is missing" for n in empty])
+    if host is not None:  # one share: its parts, merged by MergePreprocess (`merge`)
+        for split in (*SPLITS, RAW_TEST):  # a share without rows of a split writes no file for it (readers of
+            for written in (out / split / host).glob("*.csv"):  # the split's folder would find an empty CSV)
+                if not written.stat().st_size:
+                    written.unlink()
+        write_json(out / "manifest" / host / "feature_manifest.json", manifest.document())
+        write_json(out / "manifest" / host / partials.LINEAGE_PART, input_lineage(paths, root, manifest_uri))
+        write_json(out / "baseline" / host / partials.BASELINE_PART, baseline.part())
+        return counts
+    write_json(out / "baseline" / "baseline.json", baseline.result(max_distinct))  # stops on empty data first
     write_json(out / "manifest" / "feature_manifest.json", manifest.document())
     write_json(out / "manifest" / "lineage.json", input_lineage(paths, root, manifest_uri))
-    write_json(out / "baseline" / "baseline.json", baseline.result(max_distinct))
     return counts
 
 
@@ -271,6 +255,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "there must then be a data file",
     )
     parser.add_argument("--max-distinct", type=int, default=100_000, help="numeric baseline resolution")
+    parser.add_argument(
+        "--shard-output",
+        action="store_true",
+        help="one instance of a sharded job: every output under <output>/<name>/<host>/, baseline and lineage as "
+        "parts (`python -m pipeline_code.merge preprocess` merges them)",
+    )
     return parser.parse_args(argv)
 
 
@@ -282,13 +272,17 @@ def main(argv: list[str] | None = None) -> int:
         if min(args.train_fraction, args.validation_fraction, test_fraction) <= 0:
             raise PipelineError("train, validation and test fractions must each be > 0 and sum to 1")
         fractions = (args.train_fraction, args.validation_fraction, test_fraction)
-        paths = tabular.data_files(args.input, strict=args.manifest_uri is not None)
+        host = shards.current_host() if args.shard_output else None
+        # a share may be given no object (fewer objects than instances): it writes empty parts
+        empty_share = host is not None and not shards.has_data(args.input)
+        paths = [] if empty_share else tabular.data_files(args.input, strict=args.manifest_uri is not None)
         root = Path(args.input) if Path(args.input).is_dir() else None
         with atomic_output(args.output) as out:
             counts = preprocess(
-                paths, out, fractions, args.seed, args.max_distinct, root=root, manifest_uri=args.manifest_uri
-            )
-        print("preprocess: " + ", ".join(f"{k} {v} rows" for k, v in counts.items()))
+                paths, out, fractions, args.seed, args.max_distinct, root=root, manifest_uri=args.manifest_uri,
+                host=host,
+            )  # fmt: skip
+        print("preprocess: " + ", ".join(f"{k} {v} rows" for k, v in counts.items()) + (f" on {host}" if host else ""))
 
     return run_step(step, "preprocess")
 

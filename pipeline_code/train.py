@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from pipeline_code import features, schema, tracking
+from pipeline_code import distributed, features, schema, tracking
 from pipeline_code.cli import run_step, sm_env
 from pipeline_code.errors import DataValidationError
 
@@ -52,10 +52,18 @@ RECORDED = (
 )  # fmt: skip
 
 
-def load_matrix(channel: Path | str, names: tuple[str, ...] = schema.FEATURE_NAMES) -> xgb.DMatrix:
-    """A channel's CSV files (label first, no header) as a DMatrix with the given (the manifest's) feature names."""
+def load_matrix(
+    channel: Path | str, names: tuple[str, ...] = schema.FEATURE_NAMES, *, allow_empty: bool = False
+) -> xgb.DMatrix:
+    """A channel's CSV files (label first, no header) as a DMatrix with the given (the manifest's) feature names.
+
+    ``allow_empty``: a worker of distributed training whose share of a sharded channel is no object at all
+    contributes no row (an empty matrix) instead of stopping the job."""
     path = Path(channel)
-    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    # a sharded Preprocess writes one file per host, in <host>/ folders of the channel
+    files = sorted(path.rglob("*.csv"), key=lambda f: f.relative_to(path).as_posix()) if path.is_dir() else [path]
+    if not files and allow_empty:
+        return xgb.DMatrix(np.empty((0, len(names))), label=np.empty(0), feature_names=list(names))
     if not files:
         raise DataValidationError(f"no CSV file in {path}")
     frame = pd.concat([pd.read_csv(f, header=None) for f in files], ignore_index=True)
@@ -249,9 +257,16 @@ def main(argv: list[str] | None = None) -> int:
 
     def step() -> None:
         manifest = read_manifest(args.manifest)
-        booster, auc = train(
-            load_matrix(args.train, manifest.names), load_matrix(args.validation, manifest.names), args
-        )
+        job = distributed.cluster()  # several hosts: XGBoost's distributed mode, one worker a host
+        with distributed.communicator(job):
+            booster, auc = train(
+                load_matrix(args.train, manifest.names, allow_empty=job.distributed),
+                load_matrix(args.validation, manifest.names),
+                args,
+            )
+        if not job.is_master:  # every worker holds the same trees; the first host saves them, as the container does
+            print(f"train: worker {job.current} of {len(job.hosts)} done")
+            return
         model_path = save_model(booster, Path(args.model_dir))
         used = used_hyperparameters(args, booster.num_boosted_rounds())
         save_hyperparameters(used, Path(args.model_dir))

@@ -24,7 +24,7 @@ SDK_VERSION = "3.27.0"  # the sagemaker release the committed definitions were b
 # The settings the builder reads: other config changes (lifecycle days, tags...) leave the definition alone.
 BUILDER_SETTINGS = (
     "name", "region", "processing", "training", "tuning", "inference", "thresholds", "pipeline", "experiment_tracking",
-    "monitoring", "dataset",
+    "monitoring", "dataset", "scale_out",
 )  # fmt: skip
 
 # The builder's own modules: a change to any of them may change the definition. Every module of the builders

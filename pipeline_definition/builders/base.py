@@ -165,12 +165,15 @@ class PipelineBuilder(ABC, Generic[P]):
             encrypt_inter_container_traffic=True,
         )
 
-    def _processor(self, step: str, module: str, python_path: tuple[str, ...] = ()) -> Processor:
+    def _processor(
+        self, step: str, module: str, python_path: tuple[str, ...] = (), instance_count: int | None = None
+    ) -> Processor:
         env = self.ctx.environment
         return Processor(
             role=PLACEHOLDERS.role_arn,
             image_uri=self.processing_image,
-            instance_count=self.params.processing_count,
+            # a sharded step's count is the config's (`scale_out`), fixed with its ShardedByS3Key input
+            instance_count=self.params.processing_count if instance_count is None else instance_count,
             instance_type=self.params.processing_type,
             entrypoint=["python3", "-m", f"pipeline_code.{module}"],
             volume_size_in_gb=env.processing.volume_size_gb,
@@ -191,17 +194,29 @@ class PipelineBuilder(ABC, Generic[P]):
         return self.input("code", self.code_uri, CONTAINER_CODE_DIR)
 
     @staticmethod
-    def input(name: str, uri: Any, local_path: str, data_type: str = "S3Prefix") -> ProcessingInput:
+    def input(
+        name: str, uri: Any, local_path: str, data_type: str = "S3Prefix", *, sharded: bool = False
+    ) -> ProcessingInput:
+        """A File-mode input; ``sharded``: each instance of the job gets a share of the objects (ShardedByS3Key)."""
         return ProcessingInput(
             input_name=name,
-            s3_input=ProcessingS3Input(s3_uri=uri, s3_data_type=data_type, local_path=local_path, s3_input_mode="File"),
+            s3_input=ProcessingS3Input(
+                s3_uri=uri,
+                s3_data_type=data_type,
+                local_path=local_path,
+                s3_input_mode="File",
+                **({"s3_data_distribution_type": "ShardedByS3Key"} if sharded else {}),
+            ),
         )
 
-    def _output(self, step: str, name: str) -> ProcessingOutput:
+    def _output(self, step: str, name: str, *, local: str) -> ProcessingOutput:
+        """The output `local` (/opt/ml/processing/output/<local>) to the run's folder `<step>/<name>`."""
         return ProcessingOutput(
-            output_name=name,
+            output_name=local,
             s3_output=ProcessingS3Output(
-                s3_uri=self.output_uri(step, name), local_path=f"{PROCESSING_OUT}/{name}", s3_upload_mode="EndOfJob"
+                s3_uri=self.output_uri(step, name),
+                local_path=f"{PROCESSING_OUT}/{local}",
+                s3_upload_mode="EndOfJob",
             ),
         )
 
@@ -216,12 +231,17 @@ class PipelineBuilder(ABC, Generic[P]):
         property_files: list[PropertyFile] | None = None,
         cache: bool = True,
         python_path: tuple[str, ...] = (),
+        instance_count: int | None = None,
+        output_places: dict[str, tuple[str, str]] | None = None,
     ) -> ProcessingStep:
         """A step running `python3 -m pipeline_code.<module>` with the step code and `outputs` under the run
-        (`python_path`: container folders searched after the code, e.g. an input of third-party packages)."""
-        step_args = self._processor(name, module, python_path).run(
+        (`python_path`: container folders searched after the code, e.g. an input of third-party packages;
+        `instance_count`: a fixed count in place of the pipeline's ProcessingInstanceCount; `output_places`:
+        output name -> (step, name) of the S3 folder it goes to, when not its own)."""
+        places = output_places or {}
+        step_args = self._processor(name, module, python_path, instance_count).run(
             inputs=[self._code_input(), *inputs],
-            outputs=[self._output(name, output) for output in outputs],
+            outputs=[self._output(*places.get(output, (name, output)), local=output) for output in outputs],
             arguments=arguments,
         )
         return ProcessingStep(

@@ -56,16 +56,17 @@ class NativeChecks:
     model_metadata: dict[str, Any] = field(default_factory=dict)  # where the baselines are, for the registry
 
 
-def native_checks(builder: PipelineBuilder[Any], preprocess: ProcessingStep) -> NativeChecks:
-    """The baseline steps over `preprocess`'s train split, and the model metadata that points at their results."""
+def native_checks(builder: PipelineBuilder[Any], preprocess: ProcessingStep, results: ProcessingStep) -> NativeChecks:
+    """The baseline steps over `preprocess`'s train split (with the baseline and manifest of `results`: the
+    step itself, or its merge step when sharded), and the model metadata that points at their results."""
     env = builder.ctx.environment
     inputs = builder.processing_step(
         "NativeBaselineInputs",
         "model_monitor_inputs",
         inputs=[
             builder.input("train", builder.step_output(preprocess, "train"), f"{PROCESSING_IN}/train"),
-            builder.input("baseline", builder.step_output(preprocess, "baseline"), f"{PROCESSING_IN}/baseline"),
-            builder.input("manifest", builder.step_output(preprocess, "manifest"), f"{PROCESSING_IN}/manifest"),
+            builder.input("baseline", builder.step_output(results, "baseline"), f"{PROCESSING_IN}/baseline"),
+            builder.input("manifest", builder.step_output(results, "manifest"), f"{PROCESSING_IN}/manifest"),
         ],
         outputs=["features", "shap"],
         arguments=[

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sagemaker.core.shapes.shapes import CheckpointConfig, OutputDataConfig, StoppingCondition
+from sagemaker.core.shapes.shapes import (
+    Channel,
+    CheckpointConfig,
+    DataSource,
+    OutputDataConfig,
+    S3DataSource,
+    StoppingCondition,
+)
 from sagemaker.core.training.configs import Compute, InputData, Networking, SourceCode
 from sagemaker.core.workflow import (
     ConditionGreaterThanOrEqualTo,
@@ -36,6 +43,7 @@ from pipeline_definition.builders.base import PROCESSING_IN, PROCESSING_OUT, Bui
 from pipeline_definition.builders.native_checks import NativeChecks, native_checks
 from pipeline_definition.builders.parameters import NO_DATA_SNAPSHOT, TrainingParameters
 from pipeline_definition.builders.registration import RunResults, register_step
+from pipeline_definition.builders.sharding import preprocessing_steps, validation_steps
 from pipeline_definition.builders.tuning import tuning_step
 from pipeline_definition.contract import DATA_SNAPSHOT_PREFIX, OUTPUT_PREFIX, PLACEHOLDERS
 
@@ -62,27 +70,14 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
     def build(self) -> Pipeline:
         env = self.ctx.environment
         p = self.params
-        # Both read exactly the snapshot's objects (ManifestFile), landed under their keys below data/.
-        data = self.input("data", p.manifest, f"{PROCESSING_IN}/data", data_type="ManifestFile")
+        # Both read exactly the snapshot's objects (ManifestFile), landed under their keys below data/; on several
+        # instances (scale_out) each reads a share and a merge step reduces their parts (`sharding`).
         snapshot_args = ["--input", f"{PROCESSING_IN}/data", "--manifest-uri", p.manifest]
-        validate = self.processing_step(
-            "ValidateData",
-            "validate",
-            inputs=[data],
-            outputs=["validation"],
-            arguments=[*snapshot_args, "--output", f"{PROCESSING_OUT}/validation"],
-        )
-        guard = self._snapshot_guard(validate)
-        lineage_file = PropertyFile(name="InputLineage", output_name="manifest", path="lineage.json")
-        preprocess = self.processing_step(
-            "Preprocess",
-            "preprocess",
-            inputs=[data],
-            outputs=["train", "validation", "test", "raw_test", "manifest", "baseline"],
-            arguments=[*snapshot_args, "--output", PROCESSING_OUT],
-            property_files=[lineage_file],
-        )
-        preprocess.add_depends_on([validate])
+        validation = validation_steps(self, p.manifest, snapshot_args)
+        guard = self._snapshot_guard(validation.first)
+        preprocessing = preprocessing_steps(self, p.manifest, snapshot_args)
+        preprocess, results, lineage_file = preprocessing.step, preprocessing.results, preprocessing.lineage_file
+        preprocess.add_depends_on([validation.last])
         ingest = self.processing_step(
             "IngestFeatures",
             "feature_records",
@@ -106,10 +101,25 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
             # records in the store already
         )
 
-        native = native_checks(self, preprocess) if env.pipeline.native_checks else NativeChecks()
+        native = native_checks(self, preprocess, results) if env.pipeline.native_checks else NativeChecks()
         trainer = self._trainer(preprocess)
         channels = [
-            InputData(channel_name="train", data_source=self.step_output(preprocess, "train"), content_type="text/csv"),
+            # several training instances: XGBoost's distributed mode, each worker a share of the train objects
+            Channel(
+                channel_name="train",
+                content_type="text/csv",
+                data_source=DataSource(
+                    s3_data_source=S3DataSource(
+                        s3_data_type="S3Prefix",
+                        s3_uri=self.step_output(preprocess, "train"),
+                        s3_data_distribution_type="ShardedByS3Key",
+                    )
+                ),
+            )
+            if env.training.instance_count > 1
+            else InputData(
+                channel_name="train", data_source=self.step_output(preprocess, "train"), content_type="text/csv"
+            ),
             InputData(
                 channel_name="validation",
                 data_source=self.step_output(preprocess, "validation"),
@@ -118,7 +128,7 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
             # the encoding of the data: training packs it into model.tar.gz, which serves with it (pipeline_code.serve)
             InputData(
                 channel_name="manifest",
-                data_source=self.step_output(preprocess, "manifest"),
+                data_source=self.step_output(results, "manifest"),
                 content_type="application/json",
             ),
         ]
@@ -197,7 +207,7 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
             self,
             RunResults(
                 model_data=model_data,
-                preprocess=preprocess,
+                preprocess=results,
                 lineage_file=lineage_file,
                 evaluate=evaluate,
                 evaluation_report=evaluation_report,
@@ -244,7 +254,18 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
         return Pipeline(
             name=self.ctx.names.training_pipeline,
             parameters=self.parameters,
-            steps=[guard, preprocess, ingest, *native.steps, train, evaluate, bias, gate],
+            steps=[
+                guard,
+                *([validation.last] if validation.last is not validation.first else []),
+                preprocess,
+                *([results] if results is not preprocess else []),
+                ingest,
+                *native.steps,
+                train,
+                evaluate,
+                bias,
+                gate,
+            ],
             sagemaker_session=self.session,
             # The SDK's default would have Pipelines create an experiment and a trial per execution (SageMaker
             # Experiments), which the pipeline role may not do; tracking is MLflow's (pipeline_code.tracking).

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -56,17 +58,29 @@ def _command(spec: dict[str, Any], step: str, image: str) -> list[str]:
     return [render(part) for part in [*entrypoint, *spec.get("ContainerArguments", [])]]
 
 
-def _execute(ctx: JobContext, job_dir: Path, command: list[str], env: dict[str, str], timeout: float, cwd: str) -> Path:
-    result = sandbox.run(command, job_dir=job_dir, logs=ctx.step_dir, env=env, timeout=timeout, cwd=cwd)
+def _execute(
+    ctx: JobContext,
+    job_dir: Path,
+    command: list[str],
+    env: dict[str, str],
+    timeout: float,
+    cwd: str,
+    *,
+    logs: Path | None = None,
+    host: str = "",
+) -> Path:
+    logs = logs or ctx.step_dir
+    result = sandbox.run(command, job_dir=job_dir, logs=logs, env=env, timeout=timeout, cwd=cwd)
     if result.returncode != 0:
         failure = job_dir / "output" / "failure"
         detail = failure.read_text(errors="replace").strip() if failure.is_file() else ""
         raise StepFailed(
-            f"job exited with code {result.returncode}"
+            (f"{host}: " if host else "")
+            + f"job exited with code {result.returncode}"
             + (f" ({detail.splitlines()[0]})" if detail else "")
-            + f"; last lines of its output ({ctx.step_dir}):\n{result.tail()}"
+            + f"; last lines of its output ({logs}):\n{result.tail()}"
         )
-    return ctx.step_dir
+    return logs
 
 
 def _write_json(path: Path, document: Any) -> None:
@@ -75,36 +89,58 @@ def _write_json(path: Path, document: Any) -> None:
 
 
 def run_processing(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
-    """CreateProcessingJob, locally: inputs from S3, the container command, outputs to S3 at the end of the job."""
+    """CreateProcessingJob, locally: inputs from S3, the container command, outputs to S3 at the end of the job.
+
+    With InstanceCount N > 1, N processes, one per host (`algo-1`...`algo-N`, each with its own /opt/ml and a
+    resource config naming it): a `ShardedByS3Key` input gives each host its share of the objects (round-robin
+    in key order), a `FullyReplicated` one every object; all hosts upload their outputs to the same S3 prefix
+    after every host finished, as SageMaker does (the same key from two hosts: the last one wins).
+    """
     app = args["AppSpecification"]
     command = _command(app, ctx.step, app.get("ImageUri", "?"))
     job_name = ctx.job_name()
-    job_dir = ctx.step_dir / "ml"
-    for item in args.get("ProcessingInputs", []):
-        source = item.get("S3Input")
-        if source is None:
-            raise UnsupportedConstruct(ctx.step, f"ProcessingInput '{item.get('InputName')}' without S3Input")
-        if source.get("S3CompressionType", "None") != "None" or source.get("S3InputMode", "File") != "File":
-            raise UnsupportedConstruct(
-                ctx.step, f"ProcessingInput '{item['InputName']}': only File mode, no compression"
-            )
-        local = container_path(job_dir, source["LocalPath"], ctx.step)
-        what = f"ProcessingInput '{item['InputName']}'"
-        s3io.download(ctx.s3, source["S3Uri"], source["S3DataType"], local, what, blobs=ctx.blobs)
-    outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
-    for output in outputs:
-        container_path(job_dir, output["S3Output"]["LocalPath"], ctx.step).mkdir(parents=True, exist_ok=True)
     cluster = args.get("ProcessingResources", {}).get("ClusterConfig", {})
-    _write_json(job_dir / "config" / "processingjobconfig.json", {"ProcessingJobName": job_name, **args})
-    _write_json(job_dir / "config" / "resourceconfig.json", _resource_config(cluster.get("InstanceType")))
+    count = int(cluster.get("InstanceCount", 1))
+    if count < 1:
+        raise StepFailed(f"InstanceCount {count}: a processing job needs at least one instance")
+    hosts = [f"algo-{i + 1}" for i in range(count)]
+    outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
     env = sandbox.job_environment({k: render(v) for k, v in args.get("Environment", {}).items()}, ctx.aws_env)
     timeout = float(args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400))
-    _execute(ctx, job_dir, command, env, timeout, sandbox.CONTAINER_ROOT)
-    # EndOfJob (and Continuous, which ends the same way for a job that has finished): only after a clean exit
-    for output in outputs:
-        s3io.upload(
-            ctx.s3, container_path(job_dir, output["S3Output"]["LocalPath"], ctx.step), output["S3Output"]["S3Uri"]
+    job_dirs = []
+    for index, host in enumerate(hosts):
+        job_dir = ctx.step_dir / ("ml" if count == 1 else f"ml-{host}")
+        for item in args.get("ProcessingInputs", []):
+            source = item.get("S3Input")
+            if source is None:
+                raise UnsupportedConstruct(ctx.step, f"ProcessingInput '{item.get('InputName')}' without S3Input")
+            if source.get("S3CompressionType", "None") != "None" or source.get("S3InputMode", "File") != "File":
+                raise UnsupportedConstruct(
+                    ctx.step, f"ProcessingInput '{item['InputName']}': only File mode, no compression"
+                )
+            local = container_path(job_dir, source["LocalPath"], ctx.step)
+            what = f"ProcessingInput '{item['InputName']}'"
+            sharded = source.get("S3DataDistributionType", "FullyReplicated") == "ShardedByS3Key"
+            s3io.download(
+                ctx.s3, source["S3Uri"], source["S3DataType"], local, what, blobs=ctx.blobs,
+                shard=(index, count) if sharded else None,
+            )  # fmt: skip
+            local.mkdir(parents=True, exist_ok=True)  # a host given no object still has its input folder
+        for output in outputs:
+            container_path(job_dir, output["S3Output"]["LocalPath"], ctx.step).mkdir(parents=True, exist_ok=True)
+        _write_json(job_dir / "config" / "processingjobconfig.json", {"ProcessingJobName": job_name, **args})
+        _write_json(
+            job_dir / "config" / "resourceconfig.json", _resource_config(cluster.get("InstanceType"), host, hosts)
         )
+        logs = ctx.step_dir if count == 1 else ctx.step_dir / host
+        _execute(ctx, job_dir, command, env, timeout, sandbox.CONTAINER_ROOT, logs=logs, host=host if count > 1 else "")
+        job_dirs.append(job_dir)
+    # EndOfJob (and Continuous, which ends the same way for a job that has finished): only after a clean exit
+    for job_dir in job_dirs:
+        for output in outputs:
+            s3io.upload(
+                ctx.s3, container_path(job_dir, output["S3Output"]["LocalPath"], ctx.step), output["S3Output"]["S3Uri"]
+            )
     return {
         **args,
         "ProcessingJobName": job_name,
@@ -113,74 +149,108 @@ def run_processing(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _resource_config(instance_type: Any) -> dict[str, Any]:
+def _resource_config(instance_type: Any, host: str = "algo-1", hosts: list[str] | None = None) -> dict[str, Any]:
+    every = hosts or [host]
     return {
-        "current_host": "algo-1",
+        "current_host": host,
         "current_instance_type": str(instance_type),
         "current_group_name": "homogeneousCluster",
-        "hosts": ["algo-1"],
+        "hosts": every,
         "instance_groups": [
-            {"instance_group_name": "homogeneousCluster", "instance_type": str(instance_type), "hosts": ["algo-1"]}
+            {"instance_group_name": "homogeneousCluster", "instance_type": str(instance_type), "hosts": every}
         ],
         "network_interface_name": "eth0",
     }
 
 
 def run_training(ctx: JobContext, args: dict[str, Any], *, suffix: str = "") -> dict[str, Any]:
-    """CreateTrainingJob, locally: channels and config files as SageMaker writes them, then model.tar.gz to S3."""
+    """CreateTrainingJob, locally: channels and config files as SageMaker writes them, then model.tar.gz to S3.
+
+    With InstanceCount N > 1, N processes at once (`algo-1`...`algo-N`, each with its own /opt/ml, its channels
+    (a `ShardedByS3Key` channel dealt round-robin by key) and a resource config naming it), as a distributed job's
+    hosts run together; they reach each other on this machine (MLOPS_TRACKER_HOST/PORT: a free local port, for
+    `pipeline_code.distributed`). The model and the metrics are the first host's.
+    """
     algorithm = args["AlgorithmSpecification"]
     if "AlgorithmName" in algorithm:
         raise UnsupportedConstruct(ctx.step, "AlgorithmSpecification.AlgorithmName (marketplace algorithms)")
     hyperparameters = {k: render(v) for k, v in args.get("HyperParameters", {}).items()}
     image = algorithm.get("TrainingImage", "?")
     # no entrypoint: the image's own, known only for a framework image in script mode (script_mode.py)
-    command = _command(algorithm, ctx.step, image) if algorithm.get("ContainerEntrypoint") else None
-    if command is None:
+    entrypoint = _command(algorithm, ctx.step, image) if algorithm.get("ContainerEntrypoint") else None
+    if entrypoint is None:
         script_mode.check_script_mode(ctx.step, image, hyperparameters)
     job_name = ctx.job_name(suffix)
-    job_dir = ctx.step_dir / "ml"
-    data_config: dict[str, Any] = {}
-    for channel in args.get("InputDataConfig", []):
-        name = channel["ChannelName"]
-        source = channel["DataSource"].get("S3DataSource")
-        if source is None or channel.get("CompressionType", "None") != "None":
-            raise UnsupportedConstruct(ctx.step, f"channel '{name}': only uncompressed S3DataSource")
-        target = job_dir / "input" / "data" / name
-        s3io.download(ctx.s3, source["S3Uri"], source["S3DataType"], target, f"channel '{name}'", blobs=ctx.blobs)
-        data_config[name] = {
-            "TrainingInputMode": channel.get("InputMode", algorithm.get("TrainingInputMode", "File")),
-            "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
-            "RecordWrapperType": channel.get("RecordWrapperType", "None"),
-            **({"ContentType": channel["ContentType"]} if "ContentType" in channel else {}),
-        }
-    config = job_dir / "input" / "config"
-    resources = _resource_config(args.get("ResourceConfig", {}).get("InstanceType"))
-    _write_json(config / "hyperparameters.json", hyperparameters)
-    _write_json(config / "inputdataconfig.json", data_config)
-    _write_json(config / "resourceconfig.json", resources)
-    for folder in ("model", "output/data", "checkpoints"):
-        (job_dir / folder).mkdir(parents=True, exist_ok=True)
-    declared = {k: render(v) for k, v in args.get("Environment", {}).items()}
-    toolkit: dict[str, str] = {}
-    cwd = sandbox.CONTAINER_ROOT
-    if command is None:  # what the framework image's training toolkit does inside the container
-        script = script_mode.prepare(
-            s3=ctx.s3, step=ctx.step, job_dir=job_dir, job_name=job_name, region=ctx.region,
-            hyperparameters=hyperparameters, data_config=data_config, resource_config=resources,
-        )  # fmt: skip
-        command, toolkit, cwd = script.command, script.environment, script.workdir
-    env = sandbox.job_environment(
-        {"TRAINING_JOB_NAME": job_name, "TRAINING_JOB_ARN": ctx.arn("training-job", job_name), **declared, **toolkit},
-        ctx.aws_env,
-    )
+    count = int(args.get("ResourceConfig", {}).get("InstanceCount", 1))
+    hosts = [f"algo-{i + 1}" for i in range(count)]
+    cluster = {"MLOPS_TRACKER_HOST": "127.0.0.1", "MLOPS_TRACKER_PORT": str(_free_port())} if count > 1 else {}
     timeout = float(args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400))
-    _execute(ctx, job_dir, command, env, timeout, cwd)
+    runs = []
+    for index, host in enumerate(hosts):
+        job_dir = ctx.step_dir / ("ml" if count == 1 else f"ml-{host}")
+        data_config: dict[str, Any] = {}
+        for channel in args.get("InputDataConfig", []):
+            name = channel["ChannelName"]
+            source = channel["DataSource"].get("S3DataSource")
+            if source is None or channel.get("CompressionType", "None") != "None":
+                raise UnsupportedConstruct(ctx.step, f"channel '{name}': only uncompressed S3DataSource")
+            target = job_dir / "input" / "data" / name
+            distribution = source.get("S3DataDistributionType", "FullyReplicated")
+            s3io.download(
+                ctx.s3, source["S3Uri"], source["S3DataType"], target, f"channel '{name}'", blobs=ctx.blobs,
+                shard=(index, count) if distribution == "ShardedByS3Key" else None,
+            )  # fmt: skip
+            target.mkdir(parents=True, exist_ok=True)  # a host given no object still has its channel folder
+            data_config[name] = {
+                "TrainingInputMode": channel.get("InputMode", algorithm.get("TrainingInputMode", "File")),
+                "S3DistributionType": distribution,
+                "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+                **({"ContentType": channel["ContentType"]} if "ContentType" in channel else {}),
+            }
+        config = job_dir / "input" / "config"
+        resources = _resource_config(args.get("ResourceConfig", {}).get("InstanceType"), host, hosts)
+        _write_json(config / "hyperparameters.json", hyperparameters)
+        _write_json(config / "inputdataconfig.json", data_config)
+        _write_json(config / "resourceconfig.json", resources)
+        for folder in ("model", "output/data", "checkpoints"):
+            (job_dir / folder).mkdir(parents=True, exist_ok=True)
+        declared = {k: render(v) for k, v in args.get("Environment", {}).items()}
+        toolkit: dict[str, str] = {}
+        cwd = sandbox.CONTAINER_ROOT
+        command = entrypoint
+        if command is None:  # what the framework image's training toolkit does inside the container
+            script = script_mode.prepare(
+                s3=ctx.s3, step=ctx.step, job_dir=job_dir, job_name=job_name, region=ctx.region,
+                hyperparameters=hyperparameters, data_config=data_config, resource_config=resources,
+            )  # fmt: skip
+            command, toolkit, cwd = script.command, script.environment, script.workdir
+        env = sandbox.job_environment(
+            {
+                "TRAINING_JOB_NAME": job_name, "TRAINING_JOB_ARN": ctx.arn("training-job", job_name),
+                **declared, **toolkit, **cluster,
+            },
+            ctx.aws_env,
+        )  # fmt: skip
+        host_logs = ctx.step_dir if count == 1 else ctx.step_dir / host
+        runs.append((job_dir, command, env, cwd, host_logs, host if count > 1 else ""))
+    if count == 1:
+        job_dir, command, env, cwd, host_logs, _ = runs[0]
+        _execute(ctx, job_dir, command, env, timeout, cwd, logs=host_logs)
+    else:  # the hosts of a distributed job wait for each other: they run at once
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            futures = [
+                pool.submit(_execute, ctx, job_dir, command, env, timeout, cwd, logs=logs, host=host)
+                for job_dir, command, env, cwd, logs, host in runs
+            ]
+            for future in futures:
+                future.result()
+    job_dir, logs_dir = runs[0][0], runs[0][4]
     output_path = args["OutputDataConfig"]["S3OutputPath"].rstrip("/")
     model_uri = f"{output_path}/{job_name}/output/model.tar.gz"
     _upload_tar(ctx.s3, job_dir / "model", model_uri)
     if any((job_dir / "output" / "data").iterdir()):
         _upload_tar(ctx.s3, job_dir / "output" / "data", f"{output_path}/{job_name}/output/output.tar.gz")
-    logs = "\n".join(p.read_text(errors="replace") for p in (ctx.step_dir / "stdout.log", ctx.step_dir / "stderr.log"))
+    logs = "\n".join(p.read_text(errors="replace") for p in (logs_dir / "stdout.log", logs_dir / "stderr.log"))
     return {
         **args,
         "TrainingJobName": job_name,
@@ -190,6 +260,13 @@ def run_training(ctx: JobContext, args: dict[str, Any], *, suffix: str = "") -> 
         "ModelArtifacts": {"S3ModelArtifacts": model_uri},
         "FinalMetricDataList": final_metrics(algorithm.get("MetricDefinitions", []), logs),
     }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def final_metrics(definitions: list[dict[str, str]], logs: str) -> list[dict[str, Any]]:

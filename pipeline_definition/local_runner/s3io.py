@@ -43,12 +43,22 @@ def _fetch(s3: Any, bucket: str, key: str, etag: str | None, target: Path, blobs
         os.replace(handle.name, blob)
 
 
-def download(s3: Any, uri: str, data_type: str, local: Path, what: str, *, blobs: Path | None = None) -> list[str]:
+def download(
+    s3: Any,
+    uri: str,
+    data_type: str,
+    local: Path,
+    what: str,
+    *,
+    blobs: Path | None = None,
+    shard: tuple[int, int] | None = None,
+) -> list[str]:
     """Fetch an `S3Prefix` or `ManifestFile` input into `local`; returns the S3 URIs it fetched.
 
     S3Prefix: every object whose key starts with the prefix, at its key relative to the prefix (an object named
     exactly keeps its file name). ManifestFile: `[{"prefix": "s3://b/p/"}, "rel/key", ...]`, each at its relative
-    key. Nothing to fetch is an error, as it is for a SageMaker job.
+    key. Nothing to fetch is an error, as it is for a SageMaker job. ``shard`` (index, count): `ShardedByS3Key`,
+    this host's share only: the objects, in key order, dealt round-robin to the hosts; a host may get none.
     """
     local.mkdir(parents=True, exist_ok=True)
     pairs: list[tuple[str, str, str, str | None]]  # bucket, key, path under `local`, ETag
@@ -64,6 +74,9 @@ def download(s3: Any, uri: str, data_type: str, local: Path, what: str, *, blobs
         pairs = _manifest(s3, uri, what)
     else:
         raise StepFailed(f"{what}: S3DataType '{data_type}' is not supported locally (S3Prefix, ManifestFile)")
+    if shard is not None:
+        index, count = shard
+        pairs = sorted(pairs, key=lambda pair: (pair[0], pair[1]))[index::count]
     for bucket, key, relative, etag in pairs:
         target = local / relative
         target.parent.mkdir(parents=True, exist_ok=True)

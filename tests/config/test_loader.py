@@ -136,6 +136,6 @@ def test_every_duplicate_is_named_at_once(tmp_path: Path) -> None:
 def test_a_yaml_merge_key_that_overrides_is_not_a_duplicate(tmp_path: Path) -> None:
     # `<<: *anchor` followed by the same key overrides on purpose (and keys repeat across sections everywhere).
     text = _shipped_text_with("  processing:  ", "  processing: &processing  ")
-    text = text.replace("  prod:\n", "  prod:\n    processing:\n      <<: *processing\n      instance_count: 2\n", 1)
+    text = text.replace("  prod:\n", "  prod:\n    processing:\n      <<: *processing\n      volume_size_gb: 50\n", 1)
     prod = load_config(write(tmp_path, text)).environment("prod")
-    assert (prod.processing.instance_count, prod.processing.instance_type) == (2, "ml.m5.large")
+    assert (prod.processing.volume_size_gb, prod.processing.instance_type) == (50, "ml.m5.large")

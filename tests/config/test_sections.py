@@ -30,6 +30,27 @@ BAD_SECTIONS = {
     "initial instances beyond the autoscaling bounds": (
         "environments.prod.inference.initial_instance_count", 7, ["environment 'prod'", "section 'inference'", "(got 2, 7, 6)"],
     ),
+    # scale-out: a step that cannot shard is refused with its reason, never replicated
+    "a step that cannot shard given instances": (
+        "environments.prod.scale_out", {"Preprocess": 4, "EvaluateModel": 2},
+        ["environment 'prod'", "scale_out.EvaluateModel: EvaluateModel cannot run on several instances", "rank every test row"],
+    ),
+    "an unknown step given instances": (
+        "environments.prod.scale_out", {"Preproces": 2},
+        ["scale_out.Preproces: no step named 'Preproces'", "ValidateData, Preprocess"],
+    ),
+    "a count of no instances": ("environments.dev.scale_out", {"ValidateData": 0}, ["scale_out.ValidateData: 0 is not an instance count"]),
+    "processing jobs replicated on several instances": (
+        "defaults.processing.instance_count", 2,
+        ["environment 'dev'", "processing.instance_count is 2", "EvaluateModel: AUC", "keep processing.instance_count at 1"],
+    ),
+    "custom monitoring replicated on several instances": (
+        "defaults.monitoring.instance_count", 3, ["monitoring.instance_count is 3", "GatherMonitoringInputs: it gathers one window"],
+    ),
+    "distributed training on fewer train objects than instances": (
+        "environments.prod.training.instance_count", 2,
+        ["environment 'prod'", "training.instance_count is 2", "set scale_out.Preprocess to at least 2"],
+    ),
     "capture from a serverless endpoint": ("environments.dev.monitoring", {"source": "capture"}, ["environment 'dev'", "serverless endpoints support no data capture"]),
     "model-monitor without its baselines": ("environments.staging.monitoring", {"backend": "model-monitor"}, ["environment 'staging'", "monitoring.backend 'model-monitor' needs pipeline.native_checks true"]),
     "model-monitor on a serverless endpoint": ("environments.dev.monitoring", {"backend": "model-monitor", "source": "batch"}, ["environment 'dev'", "native_checks true", "and inference.mode 'instance'"]),

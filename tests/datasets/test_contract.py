@@ -145,6 +145,18 @@ def test_a_timestamp_column_is_carried_not_a_feature() -> None:
     assert any("the label must be categorical or boolean, not timestamp" in p for p in problems_of(data))
 
 
+def test_the_config_refuses_sharded_preprocessing_of_a_data_set_that_learns_categories(tmp_path: Path) -> None:
+    penguins = edited("environments.dev.dataset", "penguins")  # its species' categories are learned
+    load_config(write(tmp_path, penguins))  # one instance: fine
+    penguins["environments"]["dev"]["scale_out"] = {"Preprocess": 2}
+    with pytest.raises(ConfigError) as raised:
+        load_config(write(tmp_path, penguins))
+    assert (
+        "environment 'dev': key 'scale_out.Preprocess' is 2: data set 'penguins' learns the categories of species "
+        "from the training split" in str(raised.value)
+    )
+
+
 def test_the_config_refuses_an_unknown_data_set_and_a_mapping_to_no_column(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         load_config(write(tmp_path, edited("defaults.dataset", "churn")))
@@ -258,12 +270,16 @@ def test_the_steps_use_the_data_set_named_by_the_job() -> None:
 def test_validation_names_a_timestamp_that_is_no_iso_8601_value() -> None:
     import pandas as pd
 
-    from pipeline_code import validate
+    from pipeline_code import partials
 
     df = pd.DataFrame(
         {"at": ["2026-12-01T10:00:00Z", "2026-12-02", "yesterday", "?", ""], "_file": "f.csv", "_line": range(2, 7)}
     )
-    assert validate.check_timestamp(df, "at") == [
-        "column 'at': 1 value(s) that are no ISO 8601 timestamp ['yesterday'] (first at f.csv line 4)"
-    ]
-    assert validate.check_timestamp(df.iloc[[0, 1, 3, 4]], "at") == []
+    df["_key"] = "f.csv"
+    # one share, and the same rows split over two shares, report the same
+    shares = [[partials.timestamp_finding(df, "at")], [partials.timestamp_finding(p, "at") for p in (df[:2], df[2:])]]
+    for findings in shares:
+        assert partials.timestamp_violations("at", findings) == [
+            "column 'at': 1 value(s) that are no ISO 8601 timestamp ['yesterday'] (first at f.csv line 4)"
+        ]
+    assert partials.timestamp_violations("at", [partials.timestamp_finding(df.iloc[[0, 1, 3, 4]], "at")]) == []

@@ -24,7 +24,9 @@ def test_splits_have_container_layout_and_cover_every_row(run_dir: Path) -> None
     sizes = np.array([len(frames[n]) for n in preprocess.SPLITS]) / (32_561 + 16_281)
     np.testing.assert_allclose(sizes, [0.70, 0.15, 0.15], atol=0.001)
     rates = [frames[n][0].mean() for n in preprocess.SPLITS]
-    assert max(rates) - min(rates) < 0.001  # stratified
+    # split by a hash of each record (record_split), not stratified: the positive rate of each split is within
+    # sampling noise of the others (standard error ~0.005 at 7,300 rows)
+    assert max(rates) - min(rates) < 0.02
 
 
 def test_categories_are_coded_in_schema_order(run_dir: Path) -> None:

@@ -1,9 +1,10 @@
 """Run `pipeline_definition.generate` in a child process with every socket blocked, and report what it tried.
 
 The test session starts this once, in the background (tests/conftest.py): `python offline_generation.py OUT_DIR`
-builds every environment's definitions into OUT_DIR/generated (and dev's with native checks and Model Monitor
-on into OUT_DIR/native) and writes OUT_DIR/report.json last: its exit code, the network connections and DNS
-lookups attempted (all refused), the AWS calls the offline session stopped before sending, and any error.
+builds every environment's definitions into OUT_DIR/generated (and staging's with native checks, Model Monitor
+and sharded data steps on into OUT_DIR/native) and writes OUT_DIR/report.json last: its exit code, the network
+connections and DNS lookups attempted (all refused), the AWS calls the offline session stopped before sending,
+and any error.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Where the session's background build writes (set by tests/conftest.py, read by the tests that wait for it).
 OUT_VARIABLE = "MLOPS_OFFLINE_GENERATION_DIR"
 attempts: list[str] = []
+SHARDED = {"ValidateData": 2, "Preprocess": 3}  # the native build's scale_out
 
 
 def _refuse(kind: str) -> Any:
@@ -51,6 +53,9 @@ def generate_everything(out: Path, refused: list[str]) -> int:
     config = yaml.safe_load((ROOT / "config" / "environments.yaml").read_text())
     config["environments"]["staging"].setdefault("pipeline", {})["native_checks"] = True
     config["environments"]["staging"].setdefault("monitoring", {})["backend"] = "model-monitor"
+    # ... and its data steps on several instances (test_definitions: sharded inputs, merge steps)
+    config["environments"]["staging"]["scale_out"] = SHARDED
+    config["environments"]["staging"].setdefault("training", {})["instance_count"] = 2  # distributed training
     native_config = out / "native-config.yaml"
     native_config.write_text(yaml.safe_dump(config))
     (out / "native").mkdir()

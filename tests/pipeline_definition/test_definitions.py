@@ -346,8 +346,9 @@ def test_the_native_data_quality_baseline_sees_the_request_layout_and_the_packag
     sources = {i["InputName"]: i["S3Input"]["S3Uri"] for i in inputs["ProcessingInputs"] if i["InputName"] != "code"}
     assert sources == {  # the manifest decodes the train split into the raw records the endpoint receives
         "train": {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"},
-        "baseline": {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"},
-        "manifest": {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['manifest'].S3Output.S3Uri"},
+        # this build's Preprocess is sharded (offline_generation.SHARDED): baseline and manifest are the merge's
+        "baseline": {"Get": "Steps.MergePreprocess.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"},
+        "manifest": {"Get": "Steps.MergePreprocess.ProcessingOutputConfig.Outputs['manifest'].S3Output.S3Uri"},
     }
     dataset = json.dumps(steps["NativeDataQualityBaseline"]["Arguments"])
     assert "Steps.NativeBaselineInputs.ProcessingOutputConfig.Outputs['features']" in dataset

@@ -52,7 +52,8 @@ SAMPLE_ROWS = 300  # per Adult file: ~420 train rows, enough to clear dev's qual
 # 10 rounds on a 300-row sample land near dev's gates (AUC ~0.85-0.9, cost ~390 per 1,000): looser ones keep the
 # runs that must register from failing on the sample's noise (the gate test sets an unreachable MinAuc instead).
 # TriggerDetail: botocore refuses an empty metadata value (the old default "").
-FAST = {"NumRound": 10, "MinAuc": 0.75, "MaxCostPer1000": 600, "TriggerDetail": "test"}
+# F1 too: the split is a hash of each record (not stratified), so the ~90-row test split's F1 swings with the sample.
+FAST = {"NumRound": 10, "MinAuc": 0.75, "MinF1": 0.3, "MaxCostPer1000": 600, "TriggerDetail": "test"}
 
 
 class Twin:
@@ -156,7 +157,8 @@ def test_an_execution_started_on_the_twin_runs_with_its_parameters(first_run: Ru
     assert first_run.parameters["NumRound"] == 10
     assert first_run.parameters["TriggerDetail"] == "test"
     assert first_run.parameters["MinAuc"] == 0.75
-    assert first_run.parameters["MinF1"] == 0.6  # the definition's default
+    assert first_run.parameters["MinF1"] == 0.3
+    assert first_run.parameters["ModelApprovalStatus"] == "PendingManualApproval"  # the definition's default
 
 
 def test_failed_quality_gate_fails_the_run_with_the_fail_steps_message(gate_run: RunResult) -> None:
@@ -278,6 +280,46 @@ def test_manifest_file_input_delivers_only_the_listed_keys(twin: Twin) -> None:
     assert result.status == "Succeeded", result.failure_reason
     seen = twin.s3.get_object(Bucket=artifacts, Key="listed/seen")["Body"].read().decode()
     assert seen == "content of snap/a.csv\ncontent of snap/sub/b.csv\n"
+
+
+def test_a_job_on_several_instances_runs_one_process_per_host_with_its_share(twin: Twin) -> None:
+    """InstanceCount 3: three processes (algo-1..3), each with a resource config naming it; the ShardedByS3Key input
+    deals its 4 objects round-robin in key order (one host gets two, none gets all), the FullyReplicated one gives
+    every host everything; every host's output (under its own name) is uploaded."""
+    raw, artifacts = NAMES.bucket("raw"), NAMES.bucket("artifacts")
+    for key in ("shards/a.csv", "shards/b.csv", "shards/c.csv", "shards/d.csv", "whole/all.csv"):
+        twin.s3.put_object(Bucket=raw, Key=key, Body=f"{key}\n".encode())
+
+    def data(name: str, prefix: str, distribution: str) -> dict[str, Any]:
+        return {
+            "InputName": name,
+            "S3Input": {
+                "S3Uri": f"s3://{raw}/{prefix}/", "S3DataType": "S3Prefix", "S3InputMode": "File",
+                "LocalPath": f"/opt/ml/processing/input/{name}", "S3DataDistributionType": distribution,
+            },
+        }  # fmt: skip
+
+    host = '$(grep -o \'"current_host": *"[^"]*"\' /opt/ml/config/resourceconfig.json | cut -d\'"\' -f4)'
+    script = (
+        f"h={host}; cat /opt/ml/processing/input/shard/* /opt/ml/processing/input/whole/* 2>/dev/null "
+        "> /opt/ml/processing/output/out/$h.txt"
+    )
+    step = _processing_step(
+        "Sharded", script, [data("shard", "shards", "ShardedByS3Key"), data("whole", "whole", "FullyReplicated")],
+        f"s3://{artifacts}/sharded",
+    )  # fmt: skip
+    step["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = 3
+    result = twin.run(_definition(step), {})
+    assert result.status == "Succeeded", result.failure_reason
+    seen = {
+        key.rsplit("/", 1)[-1]: twin.s3.get_object(Bucket=artifacts, Key=key)["Body"].read().decode().split()
+        for key in twin.keys(artifacts, "sharded/")
+    }
+    assert seen == {
+        "algo-1.txt": ["shards/a.csv", "shards/d.csv", "whole/all.csv"],
+        "algo-2.txt": ["shards/b.csv", "whole/all.csv"],
+        "algo-3.txt": ["shards/c.csv", "whole/all.csv"],
+    }
 
 
 def test_a_failing_job_reports_the_tail_of_its_output_and_uploads_nothing(twin: Twin) -> None:
