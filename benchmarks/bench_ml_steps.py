@@ -90,17 +90,22 @@ def replicate_bytes(body: bytes, header: bytes, rows_in_body: int, rows: int, pa
     return path
 
 
-def prepare(work: Path, sizes: list[int]) -> dict[str, Any]:
-    """Adult preprocessed once (baseline, reference split), then raw and processed files of each size."""
-    pre = work / "adult-pre"
-    if not (pre / "baseline" / "baseline.json").exists():
-        assert preprocess.main(["--input", str(REPO / "data" / "adult"), "--output", str(pre)]) == 0
+def adult_raw() -> tuple[bytes, bytes]:
+    """The raw CSV header and the data lines of both shipped Adult files (their own headers dropped)."""
     raw_lines = []
     for name in ("adult.data.gz", "adult.test.gz"):
         with tabular.pa.input_stream(str(REPO / "data" / "adult" / name)) as stream:
             raw_lines += stream.read().decode().splitlines()[1:]
     header = (", ".join(schema.RAW_COLUMNS) + "\n").encode()
-    raw_body = ("\n".join(line for line in raw_lines if line.strip()) + "\n").encode()
+    return header, ("\n".join(line for line in raw_lines if line.strip()) + "\n").encode()
+
+
+def prepare(work: Path, sizes: list[int]) -> dict[str, Any]:
+    """Adult preprocessed once (baseline, reference split), then raw and processed files of each size."""
+    pre = work / "adult-pre"
+    if not (pre / "baseline" / "baseline.json").exists():
+        assert preprocess.main(["--input", str(REPO / "data" / "adult"), "--output", str(pre)]) == 0
+    header, raw_body = adult_raw()
     n_raw = raw_body.count(b"\n")
     test = tabular.read_processed(pre / "test")
     shifted = shifts.category_reweight(shifts.numeric_shift(test, np.random.default_rng(1)), np.random.default_rng(2))

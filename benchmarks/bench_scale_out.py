@@ -27,9 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench_ml_steps import measure, prepare, replicate_bytes  # noqa: E402  (needs the sys.path lines)
-
-from pipeline_code import schema, tabular  # noqa: E402
+from bench_ml_steps import adult_raw, measure, prepare, replicate_bytes  # noqa: E402  (needs the sys.path lines)
 
 
 def objects(work: Path, kind: str, body: bytes, header: bytes, rows_in_body: int, rows: int, count: int) -> Path:
@@ -76,12 +74,7 @@ def summary(shard_legs: list[dict[str, Any]], merge: dict[str, Any]) -> dict[str
 def run(work: Path, rows: int, count: int, shard_counts: list[int]) -> dict[str, Any]:
     files = prepare(work, [])
     pre, model = files["pre"], files["model"]
-    raw_lines = []
-    for name in ("adult.data.gz", "adult.test.gz"):
-        with tabular.pa.input_stream(str(REPO / "data" / "adult" / name)) as stream:
-            raw_lines += stream.read().decode().splitlines()[1:]
-    header = (", ".join(schema.RAW_COLUMNS) + "\n").encode()
-    raw_body = ("\n".join(line for line in raw_lines if line.strip()) + "\n").encode()
+    header, raw_body = adult_raw()
     raw = objects(work, "raw", raw_body, header, raw_body.count(b"\n"), rows, count)
     test_body = (pre / "test" / "test.csv").read_bytes()
     current = objects(work, "current", test_body, b"", test_body.count(b"\n"), rows, count)

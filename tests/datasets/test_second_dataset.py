@@ -25,18 +25,11 @@ import yaml
 from config import DEFAULT_CONFIG_PATH
 from pipeline_code import schema
 from tests.synthesis import Synthesis, read_synthesis
+from tests.twin.test_loop import STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
 PENGUINS = schema.load("penguins")
-LOOP_STEPS = (
-    "data-landed",
-    "new-data-retrain-started",
-    "training-succeeded",
-    "package-registered",
-    "package-approved",
-    "promotion-succeeded",
-    "endpoint-in-service",
-)
+LOOP_STEPS = STEPS[: STEPS.index("endpoint-in-service") + 1]  # the loop's steps up to its promotion phase
 
 
 class Run:
