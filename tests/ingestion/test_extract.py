@@ -151,7 +151,8 @@ def test_a_wrong_password_fails_clearly_and_writes_nothing(lake: Lake, source: S
 
 
 class _DroppedMidExtract(MultipartObject):
-    """Terminates the job's own server connection (pg_terminate_backend) once two parts have gone to S3."""
+    """Terminates the job's own server connection (pg_terminate_backend) once two parts have gone to S3: the
+    ingestion connection whose statement reads this test's table, not another test's (they share the server)."""
 
     source: SourceTable
 
@@ -160,7 +161,9 @@ class _DroppedMidExtract(MultipartObject):
         if self._next_part == 3 and not getattr(self, "_dropped", False):
             self._dropped = True
             self.source.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mlops-ingest'"
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'mlops-ingest' AND strpos(query, %s) > 0",
+                (self.source.name,),
             )
 
 
