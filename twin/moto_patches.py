@@ -631,7 +631,7 @@ def _patch_send_task_failure() -> None:
     StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]  # a documented moto patch
 
 
-def _patch_parse_handoff() -> None:
+def _patch_parse_once() -> None:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -700,6 +700,6 @@ def enable_local_step_functions() -> None:
         _patch_autoscaling()
         _patch_clients()  # imports every interpreter module: every task class exists for _patch_accounts
         _patch_accounts()
-        _patch_parse_handoff()
+        _patch_parse_once()
         _patch_stand_in_key_ids()
         _applied = True

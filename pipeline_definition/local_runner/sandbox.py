@@ -81,12 +81,16 @@ def run(
     for log in (result.stdout, result.stderr):
         log.write_bytes(b"")
     # Appending: the `python3 -m` jobs a shell starts warm (warm.shell_jobs) write to the same files meanwhile.
-    starter = warm.starter(CONTAINER_ROOT)
     serving = (
         warm.shell_jobs(
-            starter, job_dir=job_dir.resolve(), env=env, stdout=result.stdout, stderr=result.stderr, timeout=timeout
+            CONTAINER_ROOT,
+            job_dir=job_dir.resolve(),
+            env=env,
+            stdout=result.stdout,
+            stderr=result.stderr,
+            timeout=timeout,
         )
-        if starter is not None
+        if warm.enabled()
         else contextlib.nullcontext(env)
     )
     with serving as job_env, result.stdout.open("ab") as out, result.stderr.open("ab") as err:

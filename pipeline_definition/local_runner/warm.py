@@ -226,9 +226,14 @@ _STARTER: list[WarmStarter] = []
 _STARTER_LOCK = threading.Lock()
 
 
+def enabled() -> bool:
+    """Whether jobs start warm (`LOCAL_RUNNER_COLD_START=1` turns it off)."""
+    return os.environ.get("LOCAL_RUNNER_COLD_START") != "1"
+
+
 def starter(container_root: str) -> WarmStarter | None:
     """The process's warm interpreter (started on first use, stopped at exit); None when turned off."""
-    if os.environ.get("LOCAL_RUNNER_COLD_START") == "1":
+    if not enabled():
         return None
     with _STARTER_LOCK:
         if not _STARTER or _STARTER[0].pid is None:
@@ -292,10 +297,11 @@ def shim_dir() -> Path:
 
 @contextlib.contextmanager
 def shell_jobs(
-    warm: WarmStarter, *, job_dir: Path, env: dict[str, str], stdout: Path, stderr: Path, timeout: float
+    container_root: str, *, job_dir: Path, env: dict[str, str], stdout: Path, stderr: Path, timeout: float
 ) -> Iterator[dict[str, str]]:
     """While a job runs a shell (a training container's driver script), serve its `python3 -m ...` as warm jobs
-    of the same job folder, their output appended to its logs. Yields the environment to run the shell with."""
+    of the same job folder, their output appended to its logs. Yields the environment to run the shell with.
+    The warm interpreter is started by the first such command, not before: a shell that runs none costs nothing."""
     folder = Path(tempfile.mkdtemp(prefix="warm-"))  # short: a socket path has at most 107 bytes
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(str(folder / "socket"))
@@ -305,6 +311,9 @@ def shell_jobs(
         with connection, connection.makefile("rw") as stream:
             request = json.loads(stream.readline())
             try:
+                warm = starter(container_root)
+                if warm is None:
+                    raise RuntimeError("warm starts were turned off while the job ran")
                 code = warm.run(
                     request["command"], job_dir=job_dir, cwd=request["cwd"], env=request["env"], stdout=stdout,
                     stderr=stderr, timeout=timeout, append=True,
