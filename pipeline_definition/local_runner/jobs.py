@@ -185,6 +185,7 @@ def run_training(ctx: JobContext, args: dict[str, Any], *, suffix: str = "") -> 
     hosts = [f"algo-{i + 1}" for i in range(count)]
     cluster = {"MLOPS_TRACKER_HOST": "127.0.0.1", "MLOPS_TRACKER_PORT": str(_free_port())} if count > 1 else {}
     timeout = float(args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400))
+    declared = {k: render(v) for k, v in args.get("Environment", {}).items()}
     runs = []
     for index, host in enumerate(hosts):
         job_dir = ctx.step_dir / ("ml" if count == 1 else f"ml-{host}")
@@ -214,7 +215,6 @@ def run_training(ctx: JobContext, args: dict[str, Any], *, suffix: str = "") -> 
         _write_json(config / "resourceconfig.json", resources)
         for folder in ("model", "output/data", "checkpoints"):
             (job_dir / folder).mkdir(parents=True, exist_ok=True)
-        declared = {k: render(v) for k, v in args.get("Environment", {}).items()}
         toolkit: dict[str, str] = {}
         cwd = sandbox.CONTAINER_ROOT
         command = entrypoint
@@ -233,17 +233,13 @@ def run_training(ctx: JobContext, args: dict[str, Any], *, suffix: str = "") -> 
         )  # fmt: skip
         host_logs = ctx.step_dir if count == 1 else ctx.step_dir / host
         runs.append((job_dir, command, env, cwd, host_logs, host if count > 1 else ""))
-    if count == 1:
-        job_dir, command, env, cwd, host_logs, _ = runs[0]
-        _execute(ctx, job_dir, command, env, timeout, cwd, logs=host_logs)
-    else:  # the hosts of a distributed job wait for each other: they run at once
-        with ThreadPoolExecutor(max_workers=count) as pool:
-            futures = [
-                pool.submit(_execute, ctx, job_dir, command, env, timeout, cwd, logs=logs, host=host)
-                for job_dir, command, env, cwd, logs, host in runs
-            ]
-            for future in futures:
-                future.result()
+    with ThreadPoolExecutor(max_workers=count) as pool:  # the hosts of a distributed job wait for each other
+        futures = [
+            pool.submit(_execute, ctx, job_dir, command, env, timeout, cwd, logs=logs, host=host)
+            for job_dir, command, env, cwd, logs, host in runs
+        ]
+        for future in futures:
+            future.result()
     job_dir, logs_dir = runs[0][0], runs[0][4]
     output_path = args["OutputDataConfig"]["S3OutputPath"].rstrip("/")
     model_uri = f"{output_path}/{job_name}/output/model.tar.gz"
