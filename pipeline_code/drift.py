@@ -761,6 +761,15 @@ def cloudwatch_metrics(report: dict[str, Any], namespace: str, dimensions: dict[
     return {"Namespace": namespace, "MetricData": data}
 
 
+def _booster(model: Path | str | None) -> Any:
+    """The model's booster, or None without a model (the model checks are then skipped)."""
+    if model is None:
+        return None
+    from pipeline_code.train import load_model  # xgboost only when a model is checked
+
+    return load_model(model)
+
+
 def drift_check(
     baseline: dict[str, Any],
     data: Path | str,
@@ -771,11 +780,7 @@ def drift_check(
     """Run every applicable check on the current data; returns the full report including ``violations``."""
     if (model is None) != (reference is None):
         raise PipelineError("--model and --reference go together: model checks compare current with reference")
-    booster = None
-    if model is not None:
-        from pipeline_code.train import load_model
-
-        booster = load_model(model)
+    booster = _booster(model)
     return check_batches(
         baseline,
         tabular.prefetched(tabular.iter_processed_batches(data, READ_BLOCK_SIZE)),
@@ -941,11 +946,7 @@ def shard(args: argparse.Namespace, limits: Thresholds) -> None:
 
     host = shards.current_host()
     limits.check()
-    booster = None
-    if args.model is not None:
-        from pipeline_code.train import load_model
-
-        booster = load_model(args.model)
+    booster = _booster(args.model)
     batches = tabular.iter_processed_batches(args.data, READ_BLOCK_SIZE) if shards.has_data(args.data) else iter(())
     counts, current = count_current(read_json(args.baseline), tabular.prefetched(batches), limits, booster)
     with atomic_output(Path(args.output) / host) as out:
@@ -962,11 +963,7 @@ def merged_check(args: argparse.Namespace, limits: Thresholds) -> dict[str, Any]
     limits.check()
     baseline = read_json(args.baseline)
     counts, current = drift_shards.load_parts(args.parts, baseline, limits)
-    booster = None
-    if args.model is not None:
-        from pipeline_code.train import load_model
-
-        booster = load_model(args.model)
+    booster = _booster(args.model)
     reference = None if args.reference is None else tabular.iter_processed_batches(args.reference, READ_BLOCK_SIZE)
     return finish_check(baseline, counts, current, limits, booster, reference)
 
