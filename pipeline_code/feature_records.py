@@ -198,8 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         client = make_client(args.endpoint_url, args.region)
         summary = {"written": 0, "retries": 0}
         prefix = args.record_id_prefix or content_prefix(args.data)
-        learned = any(isinstance(c, schema.CategoricalColumn) and c.learn for c in schema.FEATURES)
-        categories = manifest_categories(Path(args.manifest)) if learned else None
+        categories = manifest_categories(Path(args.manifest)) if schema.learned_features() else None
         for batch in tabular.iter_processed_batches(args.data):
             records = to_records(batch, prefix, summary["written"], event_time, categories)
             result = write_records(

@@ -52,14 +52,10 @@ RAW_TEST = "raw_test"  # the test split as raw records, the endpoint's request l
 FORMAT_CHUNK_ROWS = 100_000
 
 
-def learned_columns() -> list[schema.CategoricalColumn]:
-    return [c for c in schema.FEATURES if isinstance(c, schema.CategoricalColumn) and c.learn]
-
-
 def learn_categories(paths: list[Path], fractions: tuple[float, float, float], seed: int) -> dict[str, tuple[str, ...]]:
     """The categories of each learned column (by processed name), from the rows of the training split only (the
     records `record_split.assign` puts there, exactly as the main pass does)."""
-    columns = learned_columns()
+    columns = schema.learned_features()
     if not columns:
         return {}
     counts: dict[str, dict[str, int]] = {c.name: {} for c in columns}
@@ -185,9 +181,10 @@ def preprocess(
     the baseline and lineage are this share's parts (`partials`), which the merge step combines.
     """
     counts = dict.fromkeys(SPLITS, 0)
-    if host is not None and learned_columns():  # config refuses it (scale_out); a share would learn its own
+    learned = schema.learned_features()
+    if host is not None and learned:  # config refuses it (scale_out); a share would learn its own
         raise PipelineError(
-            f"learned categories ({', '.join(c.raw_name for c in learned_columns())}) cannot be preprocessed in "
+            f"learned categories ({', '.join(c.raw_name for c in learned)}) cannot be preprocessed in "
             "shards: each instance would learn its own share's categories"
         )
     manifest = features.FeatureManifest.from_schema(learn_categories(paths, fractions, seed))

@@ -237,3 +237,8 @@ def column(name: str) -> Column:
 def feature_store_definitions() -> list[dict[str, str]]:
     """The active data set's Feature Group ``FeatureDefinitions`` (`Dataset.feature_store_definitions`)."""
     return DATASET.feature_store_definitions()
+
+
+def learned_features() -> tuple[CategoricalColumn, ...]:
+    """The feature columns whose categories preprocessing learns (the contract's ``categories: learn``)."""
+    return tuple(c for c in FEATURES if isinstance(c, CategoricalColumn) and c.learn)

@@ -81,7 +81,7 @@ def read_manifest(location: Path | str | None) -> features.FeatureManifest:
     """The training data's feature manifest: a file, or a folder (the ``manifest`` channel) holding it; without
     one, this code's schema (what its own preprocess writes)."""
     if location is None or not Path(location).exists():
-        learned = [c.raw_name for c in schema.FEATURES if isinstance(c, schema.CategoricalColumn) and c.learn]
+        learned = [c.raw_name for c in schema.learned_features()]
         if learned:
             raise DataValidationError(f"no feature manifest: the categories of {', '.join(learned)} are learned")
         return features.FeatureManifest.from_schema()
