@@ -11,6 +11,10 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Python's bytecode cache on, also where the environment turns it off (these machines set PYTHONDONTWRITEBYTECODE=1):
+# without it every process (each pytest worker, the loop, each job) compiles the project's modules again, ~3 s of CPU
+# per pytest worker.
+export PYTHONDONTWRITEBYTECODE :=
 
 .DEFAULT_GOAL := help
 .PHONY: help install synth pipeline-definitions synth-release test lint format docs scan local-run local-run-shifted loop bench bench-ml bench-scale bench-ingest bench-serving clean

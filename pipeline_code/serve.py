@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline_code import features, train
+from pipeline_code import features
 from pipeline_code.errors import PipelineError
 
 CSV, JSON = "text/csv", "application/json"
@@ -112,6 +112,10 @@ def load(model_dir: Path | str, threshold: float | str) -> ServedModel:
         raise PipelineError(f"decision threshold {threshold!r} is not a number") from None
     if not 0.0 <= value <= 1.0:
         raise PipelineError(f"decision threshold {value} is not a probability")
+    # xgboost comes with the first model (here, and in predict_fn), not with this module: the definitions' builders
+    # read its content types and environment names, and importing xgboost (and scikit-learn) is 2 s of CPU
+    from pipeline_code import train
+
     booster = train.load_model(model_dir)
     # One thread (here and for each request's matrix, predict_fn): the container runs one model worker per CPU, and
     # OpenMP threads of several workers fighting for the same cores cost far more than they save on requests of a
@@ -295,6 +299,8 @@ def encode(request: Request, encoder: features.Encoder) -> tuple[Records, featur
 
 def predict_fn(request: Request, model: ServedModel) -> Prediction:
     """SageMaker: check and encode every record, then score them as the evaluation does."""
+    from pipeline_code import train  # loaded by `load` already
+
     records, encoded = encode(request, model.encoder)
     probabilities = np.asarray(train.predict_proba(model.booster, encoded.matrix, nthread=1))
     if encoded.unseen_count:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from config import DEFAULT_CONFIG_PATH, EnvironmentConfig, load_config
 from naming import EnvironmentNames
-from pipeline_definition import contract, fingerprint
+from pipeline_definition import botocore_data, contract, fingerprint
 from pipeline_definition.contract import STAGING_PREFIX
 
 
@@ -60,21 +60,22 @@ def build_definitions(
     refused: list[str] = []
     try:
         os.chdir(contract.ROOT)
-        for pipeline in contract.PIPELINES:  # all of them: CDK deploys monitoring only for the custom backend
-            shutil.rmtree(scratch, ignore_errors=True)
-            builder = builder_for(
-                pipeline,
-                BuildContext(
-                    environment=environment,
-                    names=names,
-                    code_dir=contract.CODE_DIR,
-                    staging_dir=staging_dir,
-                    scratch_dir=scratch.relative_to(contract.ROOT),
-                ),
-            )
-            definition = builder.build().definition()
-            definitions[pipeline] = json.dumps(json.loads(definition), indent=1, sort_keys=True) + "\n"
-            refused += builder.session.refused_calls
+        with botocore_data.shared_loaders():  # the SDK's many sessions parse botocore's data files once
+            for pipeline in contract.PIPELINES:  # all of them: CDK deploys monitoring only for the custom backend
+                shutil.rmtree(scratch, ignore_errors=True)
+                builder = builder_for(
+                    pipeline,
+                    BuildContext(
+                        environment=environment,
+                        names=names,
+                        code_dir=contract.CODE_DIR,
+                        staging_dir=staging_dir,
+                        scratch_dir=scratch.relative_to(contract.ROOT),
+                    ),
+                )
+                definition = builder.build().definition()
+                definitions[pipeline] = json.dumps(json.loads(definition), indent=1, sort_keys=True) + "\n"
+                refused += builder.session.refused_calls
     finally:
         os.chdir(previous)
         shutil.rmtree(scratch, ignore_errors=True)

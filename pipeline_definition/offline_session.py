@@ -9,13 +9,16 @@ content-hash keys (CDK ships that folder to the same keys in the artifacts zone)
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 from sagemaker.core.config.config_manager import SageMakerConfig
+from sagemaker.core.helper import session_helper
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 
 OFFLINE_ACCOUNT = "000000000000"
@@ -41,20 +44,28 @@ def _digest(source: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _validate_sdk_config_once() -> None:
-    """The SDK re-validates its config against a large JSON schema on every lookup (~0.15 s each, about 80%
-    of a build). Our config never changes: check it against the schema once, then skip re-checking it."""
-    if getattr(SageMakerConfig.validate_sagemaker_config, "offline_once", False):
-        return
-    original = SageMakerConfig.validate_sagemaker_config
-    original(_SDK_CONFIG)
+def _checked_once(original: Callable[..., None]) -> Callable[..., None]:
+    checked: set[str] = set()
 
     def validate(sagemaker_config: dict[str, Any] | None = None) -> None:
-        if sagemaker_config != _SDK_CONFIG:
-            original(sagemaker_config)
+        key = json.dumps(sagemaker_config, sort_keys=True, default=repr)
+        if key not in checked:
+            original(sagemaker_config)  # raises on an invalid document, which is then not remembered
+            checked.add(key)
 
     validate.offline_once = True  # type: ignore[attr-defined]
-    SageMakerConfig.validate_sagemaker_config = staticmethod(validate)
+    return validate
+
+
+def _validate_sdk_config_once() -> None:
+    """The SDK validates a config against a large JSON schema again on every session and lookup (~0.15 s each,
+    most of a build before this): ours, and the one each `LocalSession` loads from the machine. The same document
+    gets the same answer, so each distinct document is checked once. The session module imported the function
+    by name: both names are replaced."""
+    if getattr(session_helper.validate_sagemaker_config, "offline_once", False):
+        return
+    SageMakerConfig.validate_sagemaker_config = staticmethod(_checked_once(SageMakerConfig.validate_sagemaker_config))
+    session_helper.validate_sagemaker_config = _checked_once(session_helper.validate_sagemaker_config)
 
 
 class OfflineCallError(RuntimeError):

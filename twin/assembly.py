@@ -9,6 +9,7 @@ parameters) resolved to what they become in the twin's account and region: the "
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterator
@@ -209,7 +210,10 @@ class StageTemplates:
 
 
 def stack_template(assembly_dir: Path, environment: str, stack_id: str) -> dict[str, Any]:
-    """The template of the stack `<environment>/<stack_id>` (e.g. "dev/Operations") in a synthesized assembly."""
+    """The template of the stack `<environment>/<stack_id>` (e.g. "dev/Operations") in a synthesized assembly.
+
+    Parsed once per file version and shared by every caller (a test session builds a promotion from the same
+    template dozens of times): read it, do not change it."""
     stage_dir = _stage_dir(assembly_dir, environment)
     manifest = json.loads((stage_dir / "manifest.json").read_text())
     for artifact in manifest["artifacts"].values():
@@ -217,8 +221,15 @@ def stack_template(assembly_dir: Path, environment: str, stack_id: str) -> dict[
             artifact["type"] == "aws:cloudformation:stack"
             and artifact.get("displayName") == f"{environment}/{stack_id}"
         ):
-            return dict(json.loads((stage_dir / artifact["properties"]["templateFile"]).read_text()))
+            path = stage_dir / artifact["properties"]["templateFile"]
+            status = path.stat()
+            return _parsed_template(str(path), status.st_mtime_ns, status.st_size)
     raise TemplateError(f"no stack {environment}/{stack_id} in the cloud assembly {assembly_dir}")
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_template(path: str, mtime_ns: int, size: int) -> dict[str, Any]:  # the file's version is in the key
+    return dict(json.loads(Path(path).read_text()))
 
 
 def _stage_dir(assembly_dir: Path, environment: str) -> Path:

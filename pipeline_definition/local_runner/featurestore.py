@@ -11,7 +11,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import unquote
 
 
@@ -21,6 +21,7 @@ class FeatureStoreRuntime:
         self.folder = folder
         self._lock = threading.Lock()
         self._definitions: dict[str, dict[str, Any]] = {}
+        self._files: dict[str, TextIO] = {}
         runtime = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -64,12 +65,19 @@ class FeatureStoreRuntime:
         missing = [n for n in (group["RecordIdentifierFeatureName"], group["EventTimeFeatureName"]) if n not in record]
         if unknown or missing:
             return 400, f"features not in {group_name}: {unknown}; required features missing: {missing}"
+        line = json.dumps(record) + "\n"
         with self._lock:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            with (self.folder / f"{group_name}.jsonl").open("a") as handle:
-                handle.write(json.dumps(record) + "\n")
+            if group_name not in self._files:  # one open file per group, not one open per record
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._files[group_name] = (self.folder / f"{group_name}.jsonl").open("a")
+            self._files[group_name].write(line)
+            self._files[group_name].flush()  # a record is readable as soon as PutRecord has answered
         return 200, None
 
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        with self._lock:
+            for handle in self._files.values():
+                handle.close()
+            self._files.clear()

@@ -173,11 +173,50 @@ def write_data_snapshot(s3: Any, names: TwinNames, prefix: str | None = None) ->
     )
 
 
+_moto_lightened = False
+
+
+def _lighten_moto() -> None:
+    """Two costs moto 5.2.5 pays on work nobody asked for, removed without changing an answer (once per process):
+
+    - its server lists and stats every folder of the moto package on each request, to see whether the Host
+      header names a service (`list_of_moto_modules`; ~200 `stat` calls per request): the list is read once;
+    - each KMS `CreateKey` generates an RSA-2048 private key, also for a symmetric key, where only Sign, Verify
+      and GetPublicKey (refused for such a key) would read it (~0.1 s of CPU per key): generated when first read.
+    """
+    global _moto_lightened
+    if _moto_lightened:
+        return
+    import moto.backends
+    import moto.kms.models
+
+    modules = tuple(moto.backends.list_of_moto_modules())
+    moto.backends.list_of_moto_modules = lambda: modules  # the server calls it through the module
+    from moto.kms.utils import generate_private_key
+
+    class LazyPrivateKey:
+        def __init__(self, key_spec: str) -> None:
+            self._key_spec = key_spec
+            self._key: Any = None
+
+        def __getattr__(self, name: str) -> Any:  # only for what the instance lacks: the key's own attributes
+            if name.startswith("_"):  # (copy and pickle probe before __init__ ran)
+                raise AttributeError(name)
+            if self._key is None:
+                self._key = generate_private_key(self._key_spec)
+            return getattr(self._key, name)
+
+    setattr(moto.kms.models, "generate_private_key", LazyPrivateKey)  # noqa: B010  `Key.__init__` reads the module's name
+    _moto_lightened = True
+
+
 @contextmanager
 def moto_endpoint() -> Iterator[str]:
     """A moto server on 127.0.0.1 (a free port), its state reset; yields its URL and stops it afterwards."""
     import requests
     from moto.server import ThreadedMotoServer
+
+    _lighten_moto()
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
