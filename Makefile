@@ -17,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE :=
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth pipeline-definitions synth-release test lint format docs scan local-run local-run-shifted loop bench bench-ml bench-scale bench-ingest bench-serving clean
+.PHONY: help install synth pipeline-definitions synth-release test lint format docs scan local-run local-run-shifted loop bench bench-ml bench-scale bench-ingest bench-serving bench-suite clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ loop: install  ## The whole MLOps loop of dev on a local moto twin (~45 s); time
 
 bench: install  ## Synth benchmark: make synth against a bare one-stack CDK app (figures printed, nothing asserted)
 	$(PY) benchmarks/bench_synth.py
+
+bench-suite: install  ## Test-suite benchmark: wall and CPU of `make test`'s command, 2 runs (~6 min; BASELINE=rev pairs it)
+	$(PY) benchmarks/bench_suite.py $(if $(BASELINE),--baseline $(BASELINE))
 
 bench-ml: install  ## ML benchmark: preprocess and drift at 1 M / 10 M rows vs pandas and Evidently (~5 min, 2.2 GB disk)
 	$(PY) benchmarks/bench_ml_steps.py

@@ -29,7 +29,9 @@ def test_sessions_in_the_block_share_one_loader_and_botocore_is_restored_after_i
     assert outside is not first.get_component("data_loader")
 
 
-def test_a_client_made_with_the_preloaded_data_is_the_same_client() -> None:
+def test_a_client_made_with_the_preloaded_data_is_the_same_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:  # AWS's own endpoint, not a local one
+        monkeypatch.delenv(name)
     with botocore_data.shared_loaders():
         botocore_data.preload_for_jobs()  # installs for good: undone below by the block's exit
         shared = boto3.Session(region_name="eu-west-1").client("sagemaker")
