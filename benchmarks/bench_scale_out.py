@@ -29,6 +29,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_ml_steps import adult_raw, measure, prepare, replicate_bytes  # noqa: E402  (needs the sys.path lines)
 
+from pipeline_definition.local_runner.s3io import deal_files  # noqa: E402
+
 
 def objects(work: Path, kind: str, body: bytes, header: bytes, rows_in_body: int, rows: int, count: int) -> Path:
     """``count`` objects of ``rows / count`` rows each (the same rows in each: the steps do not care)."""
@@ -40,17 +42,9 @@ def objects(work: Path, kind: str, body: bytes, header: bytes, rows_in_body: int
 
 
 def deal(source: Path, into: Path, shards: int) -> list[Path]:
-    """ShardedByS3Key: the objects in key order, round-robin to the shards' input folders (links)."""
+    """ShardedByS3Key, as the local runner deals objects: links in each host's input folder."""
     shutil.rmtree(into, ignore_errors=True)
-    names = sorted(p.name for p in source.iterdir())
-    folders = []
-    for index in range(shards):
-        folder = into / f"algo-{index + 1}"
-        folder.mkdir(parents=True)
-        for name in names[index::shards]:
-            (folder / name).symlink_to(source / name)
-        folders.append(folder)
-    return folders
+    return deal_files(source, into, shards, link=True)
 
 
 def leg(command: list[str], host: str | None = None) -> dict[str, Any]:

@@ -6,11 +6,14 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from pipeline_definition.local_runner.errors import StepFailed
+
+T = TypeVar("T")
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -75,8 +78,7 @@ def download(
     else:
         raise StepFailed(f"{what}: S3DataType '{data_type}' is not supported locally (S3Prefix, ManifestFile)")
     if shard is not None:
-        index, count = shard
-        pairs = sorted(pairs, key=lambda pair: (pair[0], pair[1]))[index::count]
+        pairs = host_share(sorted(pairs, key=lambda pair: (pair[0], pair[1])), *shard)
     for bucket, key, relative, etag in pairs:
         target = local / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -85,6 +87,30 @@ def download(
         except Exception as err:  # botocore raises ClientError for a missing object, named below
             raise StepFailed(f"{what}: cannot download s3://{bucket}/{key}: {err}") from err
     return [f"s3://{bucket}/{key}" for bucket, key, _, _ in pairs]
+
+
+def host_share(objects: Sequence[T], index: int, count: int) -> list[T]:
+    """`ShardedByS3Key`: host `index` of `count` gets the objects (given in key order) dealt round-robin to the
+    hosts; a host may get none. The one rule, for the runner's downloads and for tests and benchmarks that lay out
+    hosts' inputs themselves (`deal_files`)."""
+    return list(objects[index::count])
+
+
+def deal_files(source: Path, into: Path, hosts: int, *, link: bool = False) -> list[Path]:
+    """The files of `source`, in name order, dealt as `ShardedByS3Key` deals objects to `into/algo-<n>` (one folder
+    per host, as the runner's hosts are named): copies, or symbolic links with `link`."""
+    names = sorted(p.name for p in source.iterdir())
+    folders = []
+    for index in range(hosts):
+        folder = into / f"algo-{index + 1}"
+        folder.mkdir(parents=True)
+        for name in host_share(names, index, hosts):
+            if link:
+                (folder / name).symlink_to(source / name)
+            else:
+                shutil.copy(source / name, folder / name)
+        folders.append(folder)
+    return folders
 
 
 def _manifest(s3: Any, uri: str, what: str) -> list[tuple[str, str, str, str | None]]:

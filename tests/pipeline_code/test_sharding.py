@@ -24,23 +24,11 @@ import pytest
 from pipeline_code import drift, local_run, merge, preprocess, train, validate
 from pipeline_code.errors import DataValidationError, PipelineError
 from pipeline_code.shards import current_host
+from pipeline_definition.local_runner.s3io import deal_files
 
 SLICE = 4000
 OBJECTS = 8
 SHARDS = (1, 2, 4)
-
-
-def _deal(objects: Path, into: Path, shards: int) -> list[Path]:
-    """ShardedByS3Key: the objects in key order, round-robin to `shards` host folders."""
-    names = sorted(p.name for p in objects.iterdir())
-    folders = []
-    for index in range(shards):
-        folder = into / f"algo-{index + 1}"
-        folder.mkdir(parents=True)
-        for name in names[index::shards]:
-            shutil.copy(objects / name, folder / name)
-        folders.append(folder)
-    return folders
 
 
 def _rows(root: Path) -> list[str]:
@@ -68,7 +56,7 @@ def sharded_runs(raw_objects: Path, tmp_path_factory: pytest.TempPathFactory) ->
     with pytest.MonkeyPatch.context() as patch:
         for count in SHARDS:
             out = tmp_path_factory.mktemp(f"shards{count}")
-            folders = _deal(raw_objects, out / "input", count)
+            folders = deal_files(raw_objects, out / "input", count)
             if count == max(SHARDS):  # one more instance than objects to go round: it is given none
                 folders.append(out / "input" / "algo-9")
                 folders[-1].mkdir()
@@ -127,7 +115,7 @@ def test_violations_found_on_shards_are_the_ones_found_on_one_instance(
         path.write_text(text)
     with pytest.raises(DataValidationError) as one:
         validate.validate(sorted(bad.iterdir()), validate.Limits(), bad)
-    for folder in _deal(bad, tmp_path / "input", 4):
+    for folder in deal_files(bad, tmp_path / "input", 4):
         monkeypatch.setenv("SM_CURRENT_HOST", folder.name)
         assert validate.main(["--input", str(folder), "--output", str(tmp_path / "parts"), "--shard-output"]) == 0
     with pytest.raises(DataValidationError) as sharded:
@@ -177,7 +165,7 @@ def test_drift_verdicts_and_statistics_are_the_same_on_shards(run_dir: Path, tmp
     with pytest.MonkeyPatch.context() as patch:
         for count in (2, 4):
             parts = tmp_path / f"parts{count}"
-            for folder in _deal(objects, tmp_path / f"input{count}", count):
+            for folder in deal_files(objects, tmp_path / f"input{count}", count):
                 patch.setenv("SM_CURRENT_HOST", folder.name)
                 assert drift.main([*common, "--data", str(folder), "--output", str(parts), "--shard-output"]) == 0
             merged = tmp_path / f"merged{count}"
