@@ -8,6 +8,7 @@ files and keeps what it parsed, so sharing one per search path changes no answer
 
 - `shared_loaders()`: a block in which every `create_loader` call (botocore's sessions and the SDK's endpoint
   resolver make them) returns the process's loader for those search paths; botocore is as it was afterwards.
+- `share_for_process()`: the same for the rest of the process (the test suite's processes, the twin's loop).
 - `preload_for_jobs()`: for the local runner's warm interpreter (`local_runner.warm`), which forks each job:
   installs the shared loader for good and parses what the step code's clients read, before any fork.
 """
@@ -59,8 +60,12 @@ def shared_loaders() -> Iterator[None]:
         _install(previous)
 
 
-def preload_for_jobs() -> None:
+def share_for_process() -> None:
     _install(_create_loader)
+
+
+def preload_for_jobs() -> None:
+    share_for_process()
     loader = botocore.session.get_session().get_component("data_loader")
     for name in ("endpoints", "partitions", "sdk-default-configuration"):
         loader.load_data(name)

@@ -37,7 +37,14 @@ def _selects_pipeline_definition_tests(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Start the offline SDK build once (in the controller when tests run in parallel), in the background."""
+    """Every process of the suite: botocore's data files parsed once (`botocore_data`), full garbage collections
+    made rare (`twin.heap`). Then the offline SDK build, started once (in the controller when tests run in
+    parallel), in the background."""
+    from pipeline_definition import botocore_data
+    from twin import heap
+
+    botocore_data.share_for_process()
+    heap.long_lived()
     if hasattr(config, "workerinput") or config.option.collectonly or not _selects_pipeline_definition_tests(config):
         return
     out = tempfile.mkdtemp(prefix="mlops-offline-generation-")
@@ -199,8 +206,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Everything imported so far (CDK's modules, botocore's models, moto) lives as long as the worker: moved out of
     the garbage collector's generations, so that its full collections during the tests and pytest's at exit do not
-    walk it again each time (`gc.freeze`)."""
-    import gc
+    walk it again each time (`twin.heap.settle`)."""
+    from twin import heap
 
-    gc.collect()
-    gc.freeze()
+    heap.settle()

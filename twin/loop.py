@@ -50,12 +50,15 @@ def run_loop(
     out: Path, *, config_path: Path | None = None, until: str | None = None, assembly_dir: Path | None = None
 ) -> Timeline:
     from config import load_config
-    from twin import scenario
+    from pipeline_definition import botocore_data
+    from twin import heap, scenario
     from twin.assembly import ROOT, StageTemplates, synthesize
     from twin.aws import clients, moto_server, point_boto3_at
     from twin.moto_patches import enable_local_step_functions
     from twin.world import World
 
+    botocore_data.share_for_process()  # the twin's moto, handlers and clients: each service model parsed once
+    heap.long_lived()
     if out.exists():
         shutil.rmtree(out)  # every run starts from nothing: no step cache, no state of an earlier run
     out.mkdir(parents=True)
@@ -85,6 +88,7 @@ def run_loop(
         min_new_rows = min(MIN_NEW_ROWS, _data_rows(world.data_files[0], SAMPLE_ROWS))
         function_overrides = {"retrain-on-new-data": {"MIN_NEW_ROWS": str(min_new_rows)}}
         world.setup(PIPELINE_DEFAULTS, function_overrides)
+        heap.settle()  # the stage, moto's backends, the loaded handlers: kept for the whole run
         print(
             f"moto at {url}; data set {stage.dataset}; twin overrides: first {SAMPLE_ROWS} lines of each data "
             f"file, definitions {PIPELINE_DEFAULTS}, functions {function_overrides}; set up in "

@@ -54,7 +54,7 @@ PRELOAD = (
 
 # The child: enter a mount namespace, mount the job folder on /opt/ml, redirect output, become the job.
 _ZYGOTE = r"""
-import ctypes, importlib, json, os, runpy, select, sys, traceback
+import ctypes, gc, importlib, json, os, runpy, select, sys, traceback
 
 CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
@@ -69,6 +69,8 @@ for name in sys.argv[5:]:
     except Exception:
         pass
 sys.path.remove(repository)
+gc.collect()
+gc.freeze()  # the preloaded libraries: out of the collector's sight in every child (and not copied by it)
 libc = ctypes.CDLL(None, use_errno=True)
 base_path = list(sys.path)
 
