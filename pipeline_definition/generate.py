@@ -23,7 +23,7 @@ from pathlib import Path
 
 from config import DEFAULT_CONFIG_PATH, EnvironmentConfig, load_config
 from naming import EnvironmentNames
-from pipeline_definition import botocore_data, contract, fingerprint
+from pipeline_definition import botocore_data, contract, fingerprint, heap
 from pipeline_definition.contract import STAGING_PREFIX
 
 
@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild even when the fingerprint matches")
     parser.add_argument("--config", type=Path, default=Path(os.environ.get("MLOPS_CONFIG", DEFAULT_CONFIG_PATH)))
     args = parser.parse_args(argv)
+    heap.long_lived()  # the SDK's objects: measured, full collections took 1.7 s of a 7 s build
     args.out.mkdir(parents=True, exist_ok=True)
     rebuilt = generate(args.environments, out=args.out, force=args.force, config_path=args.config)
     prune_staging(args.out)

@@ -38,10 +38,9 @@ def _selects_pipeline_definition_tests(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Every process of the suite: botocore's data files parsed once (`botocore_data`), full garbage collections
-    made rare (`twin.heap`). Then the offline SDK build, started once (in the controller when tests run in
-    parallel), in the background."""
-    from pipeline_definition import botocore_data
-    from twin import heap
+    made rare (`pipeline_definition.heap`). Then the offline SDK build, started once (in the controller when tests
+    run in parallel), in the background."""
+    from pipeline_definition import botocore_data, heap
 
     botocore_data.share_for_process()
     heap.long_lived()
@@ -206,7 +205,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Everything imported so far (CDK's modules, botocore's models, moto) lives as long as the worker: moved out of
     the garbage collector's generations, so that its full collections during the tests and pytest's at exit do not
-    walk it again each time (`twin.heap.settle`)."""
-    from twin import heap
+    walk it again each time (`pipeline_definition.heap.settle`)."""
+    from pipeline_definition import heap
 
     heap.settle()

@@ -50,8 +50,8 @@ def run_loop(
     out: Path, *, config_path: Path | None = None, until: str | None = None, assembly_dir: Path | None = None
 ) -> Timeline:
     from config import load_config
-    from pipeline_definition import botocore_data
-    from twin import heap, scenario
+    from pipeline_definition import botocore_data, heap
+    from twin import scenario
     from twin.assembly import ROOT, StageTemplates, synthesize
     from twin.aws import clients, moto_server, point_boto3_at
     from twin.moto_patches import enable_local_step_functions
