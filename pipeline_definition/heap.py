@@ -12,10 +12,15 @@ subset (tests/stacks and the promotion executions, one process), 11 took 2.5 s o
   be freed: a cost in memory, not in answers.
 - `settle()`: what exists now is moved out of the collector's sight (`gc.freeze`), after a collection; call it once
   the process has imported and built what it keeps.
+- `freeze_at_exit()`: the same at exit, without the collection: the interpreter's own collections while it shuts
+  down then skip the heap. Measured on a test process that ran tests/stacks, tests/contracts and the promotion
+  executions: 2.3 s from its last exit handler to its end, 0.27 s with it. Objects are still freed as the modules
+  go; cyclic garbage left at exit is not collected, which the operating system's cleanup makes moot.
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
 
 FULL_COLLECTION_EVERY = 1000  # collections of the middle generation
@@ -29,3 +34,7 @@ def long_lived() -> None:
 def settle() -> None:
     gc.collect()
     gc.freeze()
+
+
+def freeze_at_exit() -> None:
+    atexit.register(gc.freeze)

@@ -38,12 +38,13 @@ def _selects_pipeline_definition_tests(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Every process of the suite: botocore's data files parsed once (`botocore_data`), full garbage collections
-    made rare (`pipeline_definition.heap`). Then the offline SDK build, started once (in the controller when tests
-    run in parallel), in the background."""
+    made rare and skipped at exit (`pipeline_definition.heap`). Then the offline SDK build, started once (in the
+    controller when tests run in parallel), in the background."""
     from pipeline_definition import botocore_data, heap
 
     botocore_data.share_for_process()
     heap.long_lived()
+    heap.freeze_at_exit()  # pytest-xdist waits for each worker to end: its shutdown is on the suite's clock
     if hasattr(config, "workerinput") or config.option.collectonly or not _selects_pipeline_definition_tests(config):
         return
     out = tempfile.mkdtemp(prefix="mlops-offline-generation-")

@@ -59,6 +59,7 @@ def run_loop(
 
     botocore_data.share_for_process()  # the twin's moto, handlers and clients: each service model parsed once
     heap.long_lived()
+    heap.freeze_at_exit()  # `make loop` and its test wait for this process to end
     if out.exists():
         shutil.rmtree(out)  # every run starts from nothing: no step cache, no state of an earlier run
     out.mkdir(parents=True)
