@@ -302,8 +302,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.skip_existing:
                 ids = [r[0]["ValueAsString"] for r in records]
                 present, lookup_retries = existing_ids(client, args.feature_group, ids, args.max_attempts)
-                records = [r for r in records if r[0]["ValueAsString"] not in present]
-                summary["already_present"] += len(present)
+                missing = [r for r in records if r[0]["ValueAsString"] not in present]
+                summary["already_present"] += len(records) - len(missing)
+                records = missing
                 summary["retries"] += lookup_retries
             result = write_records(
                 client, args.feature_group, records, args.batch_size, args.workers, args.max_attempts
