@@ -279,6 +279,9 @@ def test_unprocessed_identifiers_are_asked_again_and_record_errors_name_the_reco
         PipelineError, match=r"BatchGetRecord of record 'c-0' of 'adult-features' failed: AccessForbidden"
     ):
         feature_records.existing_ids(client, GROUP, ids, backoff=0)
+    stubber.add_client_error("batch_get_record", "AccessForbidden", "no BatchGetRecord", http_status_code=403)
+    with pytest.raises(PipelineError, match=r"BatchGetRecord of 3 records of 'adult-features' \(first: 'a-0'\) failed"):
+        feature_records.existing_ids(client, GROUP, ids, backoff=0)  # not retried: one response stubbed
 
 
 class _Groups:
