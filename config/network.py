@@ -53,7 +53,7 @@ INTERFACE_ENDPOINTS: dict[str, EndpointUse] = {
         "(DescribeModelPackage)"
     ),
     "sagemaker-runtime": EndpointUse("the promotion's smoke test (InvokeEndpoint)"),
-    "sagemaker-featurestore-runtime": EndpointUse("IngestFeatures (PutRecord)"),
+    "sagemaker-featurestore-runtime": EndpointUse("IngestFeatures (BatchGetRecord, PutRecord)"),
     "sagemaker-experiments": EndpointUse(
         "TrainModel or TuneModel, EvaluateModel and CheckBiasAndExplain (MLflow logging)", needs_tracking=True
     ),

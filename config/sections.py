@@ -346,7 +346,8 @@ class FeatureStoreSettings(Section):
 
     online_store: bool = Field(
         description="Also keep the latest record per id in the online store (KMS-encrypted) for low-latency "
-        "reads, at extra cost; the offline store (S3 + Glue) is always on."
+        "reads, at extra cost; the offline store (S3 + Glue) is always on. With it, the training pipeline's "
+        "IngestFeatures looks record ids up there (BatchGetRecord) and writes only the rows not yet ingested."
     )
 
 

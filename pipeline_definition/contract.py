@@ -123,7 +123,7 @@ LIST_PLACEHOLDERS = (PLACEHOLDERS.subnet_ids, PLACEHOLDERS.security_group_ids)
 # inputs and outputs are moved by SageMaker) also runs network-isolated. What each step calls, as the interface
 # endpoints of `config.INTERFACE_ENDPOINTS` (S3 through the gateway endpoint):
 STEP_CALLS: dict[str, tuple[str, ...]] = {
-    "IngestFeatures": ("sagemaker-featurestore-runtime",),  # PutRecord, one per row
+    "IngestFeatures": ("sagemaker-featurestore-runtime",),  # BatchGetRecord, PutRecord per new row
     "ResolveModel": ("sagemaker-api",),  # ListModelPackages, DescribeModel, CreateModel
     "GatherMonitoringInputs": ("s3", "ssm", "sagemaker-api"),  # the window, the live model, its package
     "CheckDrift": ("s3", "monitoring", "events"),  # the report, PutMetricData, PutEvents

@@ -25,7 +25,7 @@ from twin.timeline import Timeline, cpu_seconds
 
 ENVIRONMENT = "dev"
 # The twin's deliberate changes, printed with every run. A sample of the Adult data: the first 1,500 lines of each
-# file (every feature record is one PutRecord call, so ingestion grows with it; the drift check's verdicts are
+# file (every new feature record is one PutRecord call, so ingestion grows with it; the drift check's verdicts are
 # sound at this size: a 1,000-row window of unshifted traffic raises none, a shifted one is flagged), and few
 # training rounds. On that sample the model's lowest disparate impact is under dev's gate of 0.25 (met on the whole
 # data set), so the gate is 0.15; the new-data trigger's threshold is scaled with the data (dev's 10,000 rows is a

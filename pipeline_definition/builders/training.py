@@ -96,8 +96,11 @@ class TrainingPipelineBuilder(PipelineBuilder[TrainingParameters]):
                 env.region,
                 "--output",
                 f"{PROCESSING_OUT}/feature_records",
+                # record ids come from each row's content: with an online store (what BatchGetRecord reads), the
+                # rows an earlier split already wrote are skipped
+                *(["--skip-existing"] if env.feature_store.online_store else []),
             ],
-            # cached like the others: record ids come from the split's content, so a hit (the same split) finds its
+            # cached like the others: record ids come from the rows' content, so a hit (the same split) finds its
             # records in the store already
         )
 

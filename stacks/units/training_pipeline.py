@@ -99,7 +99,7 @@ class TrainingPipeline(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="IngestFeatures",
-                actions=["sagemaker:PutRecord", "sagemaker:DescribeFeatureGroup"],
+                actions=["sagemaker:PutRecord", "sagemaker:BatchGetRecord", "sagemaker:DescribeFeatureGroup"],
                 resources=[feature_group_arn],
             )
         )

@@ -68,7 +68,7 @@ BAD_NETWORKS = {
     "a required endpoint left out": (
         "environments.prod.network.interface_endpoints", ["sagemaker-api", "sagemaker-runtime"],
         ["environment 'prod'", "network.interface_endpoints lacks sagemaker-featurestore-runtime",
-         "IngestFeatures (PutRecord)", "time out"],
+         "IngestFeatures (BatchGetRecord, PutRecord)", "time out"],
     ),
     "the endpoint for bucket policies without a VPC of the platform's": (
         "environments.prod.network", {**IMPORT, "require_vpc_endpoint_for_s3": True},

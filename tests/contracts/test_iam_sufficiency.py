@@ -202,6 +202,8 @@ def test_training_pipeline_role_grants_every_call_of_its_steps(stage: Stage, pro
         needs += [("s3:PutObject", artifact, {}), ("s3:GetObject", artifact, {})]
     group = stage.arn("sagemaker", f"feature-group/{stage.project}-{stage.env}-adult")
     needs.append(("sagemaker:PutRecord", group, {}))
+    if stage.environment.feature_store.online_store:  # IngestFeatures --skip-existing looks the ids up first
+        needs.append(("sagemaker:BatchGetRecord", group, {}))
     assert _missing(policy, needs) == []
 
 

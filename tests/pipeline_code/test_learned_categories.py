@@ -141,11 +141,11 @@ def test_feature_records_store_the_learned_words(processed: Path) -> None:
     batch = tabular.read_processed(processed / "validation" / "validation.csv")
     categories = feature_records.manifest_categories(processed / "manifest" / "feature_manifest.json")
     assert list(categories) == ["race"]
-    records = feature_records.to_records(batch, "p", 0, "2026-01-01T00:00:00Z", categories)
+    records = feature_records.to_records(batch, "2026-01-01T00:00:00Z", categories)
     words = {f["ValueAsString"] for r in records for f in r if f["FeatureName"] == "race"}
     assert schema.OTHER in words  # the validation split's Martians the training split did not hold
     assert "White" in words
     rows = [feature_records.from_record(r, categories)[1] for r in records]
     np.testing.assert_array_equal(np.asarray(rows), batch.features)
     with pytest.raises(PipelineError, match="feature 'race' has learned categories: the feature manifest is needed"):
-        feature_records.to_records(batch, "p", 0, "2026-01-01T00:00:00Z")
+        feature_records.to_records(batch, "2026-01-01T00:00:00Z")
