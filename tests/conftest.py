@@ -21,9 +21,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import pytest
 
 from config import PlatformConfig, load_config
+from tests import prebuild
 from tests.once import shared_folder
 from tests.pipeline_definition.offline_generation import OUT_VARIABLE
-from tests.release_synthesis import ReleaseSynthesis, build_release, read_release
+from tests.release_synthesis import ReleaseSynthesis, read_release
 from tests.synthesis import Synthesis, read_synthesis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,21 @@ def pytest_configure(config: pytest.Config) -> None:
     log = Path(out) / "child.log"
     with log.open("wb") as output:
         _background.append(subprocess.Popen([sys.executable, str(script), out], stdout=output, stderr=output))
+
+
+def _selects_the_whole_suite(config: pytest.Config) -> bool:
+    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args] or [ROOT / "tests"]
+    return all(path in (ROOT, ROOT / "tests") for path in paths)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The controller of a parallel run of the whole suite starts the shared folders' builds (`tests.prebuild`)
+    before it starts the workers."""
+    config = session.config
+    parallel = not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None)
+    if parallel and not config.option.collectonly and _selects_the_whole_suite(config):
+        _background.extend(prebuild.start(config._tmp_path_factory.getbasetemp()))  # the workers' shared root
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -101,14 +117,9 @@ def platform_config() -> PlatformConfig:
 
 
 @pytest.fixture(scope="session")
-def synthesis(platform_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Synthesis:
+def synthesis(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Synthesis:
     """The app exactly as `make synth` builds it (same config, same feature flags, cdk-nag on)."""
-    from app import create_app
-
-    def build(outdir: Path) -> None:
-        create_app(platform_config, outdir=str(outdir)).synth()
-
-    return read_synthesis(shared_folder(tmp_path_factory, worker_id, "cdk.out", build))
+    return read_synthesis(shared_folder(tmp_path_factory, worker_id, "cdk.out", prebuild.synthesis))
 
 
 @pytest.fixture(scope="session")
@@ -179,28 +190,14 @@ def ingestion_synthesis(
 @pytest.fixture(scope="session")
 def release(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> ReleaseSynthesis:
     """The app with `-c release=true` (`tests.release_synthesis`): the pipeline and the stages it deploys."""
-    return read_release(shared_folder(tmp_path_factory, worker_id, "cdk.out.release", build_release))
-
-
-#: TreeSHAP on the whole 16,281-row test split costs ~7 s of CPU here; the tests check how attributions are computed
-#: and reported, which a 2,000-row seeded sample shows as well (the step's own default stays 20,000)
-EXPLAIN_ROWS = 2000
+    return read_release(shared_folder(tmp_path_factory, worker_id, "cdk.out.release", prebuild.release))
 
 
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """One local run of every ML step on the shipped Adult data with every shift scenario (validate, preprocess,
     train, evaluate, bias, drift), once per test run: the ML steps' tests and the contract tests read it."""
-    from pipeline_code import local_run, shifts
-
-    return shared_folder(
-        tmp_path_factory,
-        worker_id,
-        "local-run",
-        lambda out: local_run.run_pipeline(
-            ROOT / "data" / "adult", out, list(shifts.BASIC_SCENARIOS), explain_rows=EXPLAIN_ROWS
-        ),
-    )
+    return shared_folder(tmp_path_factory, worker_id, "local-run", prebuild.local_run)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

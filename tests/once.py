@@ -24,13 +24,24 @@ def shared_folder(
         folder = tmp_path_factory.mktemp(name)
         build(folder)
         return folder
-    root = tmp_path_factory.getbasetemp().parent  # one per run, shared by its workers
-    folder, done = root / name, root / f"{name}.done"
+    return build_once(tmp_path_factory.getbasetemp().parent, name, build)  # the parent: one per run, shared
+
+
+def build_once(root: Path, name: str, build: Callable[[Path], None]) -> Path:
+    """`root/name`, built by `build` unless a process of this run has built it already (under `root/name.lock`);
+    a process that finds it being built waits for it. The workers, and the controller's prebuilds (`tests.prebuild`),
+    meet here."""
     with (root / f"{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if `build` raises
-        if not done.exists():
-            shutil.rmtree(folder, ignore_errors=True)  # a failed build of another worker: start over
-            folder.mkdir()
-            build(folder)
-            done.touch()
+        return build_locked(root, name, build)
+
+
+def build_locked(root: Path, name: str, build: Callable[[Path], None]) -> Path:
+    """`build_once`'s work, for a caller that holds the lock."""
+    folder, done = root / name, root / f"{name}.done"
+    if not done.exists():
+        shutil.rmtree(folder, ignore_errors=True)  # a failed build of another process: start over
+        folder.mkdir()
+        build(folder)
+        done.touch()
     return folder
