@@ -24,6 +24,7 @@ from botocore.stub import Stubber
 from pipeline_code import feature_records, schema, tabular
 from pipeline_code.errors import PipelineError
 from pipeline_definition.local_runner.featurestore import FeatureStoreRuntime
+from tests.feature_groups import OneFeatureGroup
 
 GROUP = "adult-features"
 EVENT_TIME = "2026-01-01T00:00:00Z"
@@ -284,27 +285,13 @@ def test_unprocessed_identifiers_are_asked_again_and_record_errors_name_the_reco
         feature_records.existing_ids(client, GROUP, ids, backoff=0)  # not retried: one response stubbed
 
 
-class _Groups:
-    """What the twin's endpoint asks of SageMaker: the feature group the stack creates, from the schema."""
-
-    def describe_feature_group(self, FeatureGroupName: str) -> dict:  # noqa: N803 (boto3's argument name)
-        if FeatureGroupName != GROUP:
-            raise KeyError(FeatureGroupName)
-        return {
-            "FeatureGroupName": GROUP,
-            "RecordIdentifierFeatureName": schema.RECORD_IDENTIFIER_NAME,
-            "EventTimeFeatureName": schema.EVENT_TIME_NAME,
-            "FeatureDefinitions": schema.feature_store_definitions(),
-        }
-
-
 def test_a_bigger_split_writes_only_its_new_rows(
     run_dir: Path, tmp_path: Path, fake_aws: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rows = (run_dir / "preprocess" / "test" / "test.csv").read_text().splitlines(True)[:60]
     (tmp_path / "first.csv").write_text("".join(rows[:40]))
     (tmp_path / "second.csv").write_text("".join(rows[20:] + rows[:20]))  # the same 40 rows and 20 new ones
-    store = FeatureStoreRuntime(_Groups(), tmp_path / "store")
+    store = FeatureStoreRuntime(OneFeatureGroup(GROUP), tmp_path / "store")
     try:
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         endpoint = ["--endpoint-url", store.url, "--skip-existing"]

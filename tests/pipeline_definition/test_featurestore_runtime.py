@@ -13,27 +13,15 @@ from typing import Any
 
 import pytest
 
-from pipeline_code import schema
 from pipeline_definition.local_runner.featurestore import FeatureStoreRuntime
+from tests.feature_groups import OneFeatureGroup
 
 GROUP = "adult-features"
 
 
-class _Groups:
-    def describe_feature_group(self, FeatureGroupName: str) -> dict[str, Any]:  # noqa: N803 (boto3's name)
-        if FeatureGroupName != GROUP:
-            raise KeyError(FeatureGroupName)
-        return {
-            "FeatureGroupName": GROUP,
-            "RecordIdentifierFeatureName": schema.RECORD_IDENTIFIER_NAME,
-            "EventTimeFeatureName": schema.EVENT_TIME_NAME,
-            "FeatureDefinitions": schema.feature_store_definitions(),
-        }
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[FeatureStoreRuntime]:
-    runtime = FeatureStoreRuntime(_Groups(), tmp_path)
+    runtime = FeatureStoreRuntime(OneFeatureGroup(GROUP), tmp_path)
     yield runtime
     runtime.close()
 
@@ -82,7 +70,7 @@ def test_batch_get_record_answers_the_latest_record_of_each_known_id(
     _, only_ids = _call(store, "POST", "/BatchGetRecord", _get(["a-0"], FeatureNames=["record_id"]))
     assert only_ids["Records"][0]["Record"] == [{"FeatureName": "record_id", "ValueAsString": "a-0"}]
     # a later runner on the same folder (the next run of the loop) knows the records written before
-    again = FeatureStoreRuntime(_Groups(), tmp_path)
+    again = FeatureStoreRuntime(OneFeatureGroup(GROUP), tmp_path)
     try:
         _, body = _call(again, "POST", "/BatchGetRecord", _get(["a-0", "c-0"]))
     finally:
