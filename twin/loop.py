@@ -50,16 +50,13 @@ def run_loop(
     out: Path, *, config_path: Path | None = None, until: str | None = None, assembly_dir: Path | None = None
 ) -> Timeline:
     from config import load_config
-    from pipeline_definition import botocore_data, heap
+    from pipeline_definition import heap
     from twin import scenario
     from twin.assembly import ROOT, StageTemplates, synthesize
     from twin.aws import clients, moto_server, point_boto3_at
     from twin.moto_patches import enable_local_step_functions
     from twin.world import World
 
-    botocore_data.share_for_process()  # the twin's moto, handlers and clients: each service model parsed once
-    heap.long_lived()
-    heap.freeze_at_exit()  # `make loop` and its test wait for this process to end
     if out.exists():
         shutil.rmtree(out)  # every run starts from nothing: no step cache, no state of an earlier run
     out.mkdir(parents=True)
@@ -120,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         f"the {ENVIRONMENT} stage; it must be of the current code and config",
     )
     args = parser.parse_args(argv)
+    from pipeline_definition import botocore_data, heap
+
+    botocore_data.share_for_process()  # the twin's moto, handlers and clients: each service model parsed once
+    heap.long_lived()
+    heap.freeze_at_exit()  # `make loop` and its test wait for this process to end
     timeline = run_loop(args.out, config_path=args.config, until=args.until, assembly_dir=args.assembly)
     passed = sum(e.ok for e in timeline.entries)
     print(f"{passed}/{len(timeline.entries)} steps ok; timeline in {args.out / 'timeline.json'}")
