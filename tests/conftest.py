@@ -31,9 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 _background: list[subprocess.Popen[bytes]] = []
 
 
+def _selected_paths(config: pytest.Config) -> list[Path]:
+    return [Path(arg.split("::")[0]).resolve() for arg in config.args] or [ROOT / "tests"]
+
+
 def _selects_pipeline_definition_tests(config: pytest.Config) -> bool:
     target = ROOT / "tests" / "pipeline_definition"
-    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args] or [ROOT / "tests"]
+    paths = _selected_paths(config)
     return any(target == path or target.is_relative_to(path) or path.is_relative_to(target) for path in paths)
 
 
@@ -57,8 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _selects_the_whole_suite(config: pytest.Config) -> bool:
-    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args] or [ROOT / "tests"]
-    return all(path in (ROOT, ROOT / "tests") for path in paths)
+    return all(path in (ROOT, ROOT / "tests") for path in _selected_paths(config))
 
 
 @pytest.hookimpl(tryfirst=True)

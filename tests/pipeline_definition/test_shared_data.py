@@ -16,11 +16,15 @@ from pipeline_definition import botocore_data
 from tests.moto_server import moto_server, point_boto3_at
 
 
-def test_sessions_in_the_block_share_one_loader_and_botocore_is_restored_after_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for module in (botocore.loaders, botocore.session):  # botocore's own, not the suite's (tests/conftest.py)
+@pytest.fixture
+def botocore_own_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's own `create_loader`, not the shared one the suite installs (tests/conftest.py)."""
+    for module in (botocore.loaders, botocore.session):
         monkeypatch.setattr(module, "create_loader", botocore_data._ORIGINAL)
+
+
+@pytest.mark.usefixtures("botocore_own_loader")
+def test_sessions_in_the_block_share_one_loader_and_botocore_is_restored_after_it() -> None:
     before = botocore.loaders.create_loader
     with botocore_data.shared_loaders():
         first, second = botocore.session.Session(), botocore.session.Session()
@@ -33,9 +37,8 @@ def test_sessions_in_the_block_share_one_loader_and_botocore_is_restored_after_i
     assert outside is not first.get_component("data_loader")
 
 
+@pytest.mark.usefixtures("botocore_own_loader")
 def test_a_client_made_with_the_preloaded_data_is_the_same_client(monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in (botocore.loaders, botocore.session):  # botocore's own, not the suite's (tests/conftest.py)
-        monkeypatch.setattr(module, "create_loader", botocore_data._ORIGINAL)
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:  # AWS's own endpoint, not a local one
         monkeypatch.delenv(name)
     with botocore_data.shared_loaders():
