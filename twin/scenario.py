@@ -375,7 +375,21 @@ def _drift_retrain(world: World, timeline: Timeline, state: State) -> None:
         named = [k for k in inputs if k.startswith("feedback/")]
         if not named or not set(named) <= set(feedback):
             raise StepError(f"{state.drift_arn}: lineage inputs {inputs} name no feedback/ object ({feedback})")
-        evidence.append(f"{state.drift_arn}: lineage names {named}")
+        # the rows of the first run are in the store under the same ids: only the labelled window is written
+        ingested = _ingestion(world, result)
+        if not ingested["written"] or not ingested["already_present"]:
+            raise StepError(f"{state.drift_arn}: IngestFeatures should write the new rows only: {ingested}")
+        evidence.append(
+            f"{state.drift_arn}: lineage names {named}; IngestFeatures wrote {ingested['written']} of "
+            f"{ingested['records']} records, {ingested['already_present']} already in the store"
+        )
+
+
+def _ingestion(world: World, result: Any) -> dict[str, Any]:
+    """The IngestFeatures step's summary (`feature_records.json`) from its output in the artifacts zone."""
+    (output,) = result.step("IngestFeatures").outputs["ProcessingOutputConfig"]["Outputs"]
+    bucket, key = capture.split_s3(output["S3Output"]["S3Uri"])
+    return dict(world.read_json(bucket, f"{key}/feature_records.json"))
 
 
 def _alarm_event(world: World) -> dict[str, Any]:
