@@ -90,8 +90,8 @@ class ModelEndpoint:
         self._folders: list[tempfile.TemporaryDirectory[str]] = []
 
     def model(self, model_data_url: str, environment: dict[str, str]) -> serve.ServedModel:
-        key = json.dumps([model_data_url, environment], sort_keys=True)  # one model per archive and environment
-        if key not in self._models:
+        cached = json.dumps([model_data_url, environment], sort_keys=True)  # one model per archive and environment
+        if cached not in self._models:
             if environment.get("SAGEMAKER_PROGRAM") != serve.ENTRY_POINT:
                 raise ValueError(f"the container environment {environment} does not run the model's handlers")
             folder = tempfile.TemporaryDirectory(prefix="twin-model-")
@@ -103,8 +103,8 @@ class ModelEndpoint:
                 tar.extractall(folder.name, filter="data")
             if not (Path(folder.name) / serve.CODE_DIR / serve.ENTRY_POINT).is_file():
                 raise ValueError(f"{model_data_url} holds no {serve.CODE_DIR}/{serve.ENTRY_POINT}")
-            self._models[key] = serve.load(folder.name, environment.get(serve.THRESHOLD_ENV, ""))
-        return self._models[key]
+            self._models[cached] = serve.load(folder.name, environment.get(serve.THRESHOLD_ENV, ""))
+        return self._models[cached]
 
     def __call__(self, call: ModelCall) -> ModelAnswer:
         try:

@@ -452,6 +452,43 @@ def test_the_twins_endpoint_serves_through_the_packaged_handlers_and_refuses_wit
             moto_patches.reset_twin_state()
 
 
+def test_the_twins_endpoint_fetches_and_loads_each_archive_once_per_environment(
+    run_dir: Path, threshold: float, tmp_path: Path
+) -> None:
+    """A live endpoint loads its model once (model_fn), not per request: the twin fetches, unpacks and loads an
+    archive once per archive and container environment, however many requests and transform records it serves."""
+    import io
+    import tarfile
+
+    from twin import capture
+    from twin.moto_patches import ModelCall
+
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for path in sorted((run_dir / "model").rglob("*")):
+            tar.add(path, arcname=path.relative_to(run_dir / "model").as_posix(), recursive=False)
+
+    class Bucket:
+        def __init__(self) -> None:
+            self.fetched: list[str] = []
+
+        def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803 (boto3's argument names)
+            self.fetched.append(f"{Bucket}/{Key}")
+            return {"Body": io.BytesIO(archive.getvalue())}
+
+    s3 = Bucket()
+    endpoint = capture.ModelEndpoint(s3)
+    environment = {**serve.SCRIPT_MODE_ENV, serve.THRESHOLD_ENV: repr(threshold)}
+    strict = {**environment, serve.THRESHOLD_ENV: repr(min(threshold + 0.2, 0.99))}
+    url = "s3://models/run/model.tar.gz"
+    answers = [endpoint(ModelCall(url, env, "\n".join(GOOD), serve.CSV, serve.JSON)) for env in (environment,) * 3]
+    assert {a.status for a in answers} == {200}
+    assert len({a.body for a in answers}) == 1
+    assert s3.fetched == ["models/run/model.tar.gz"]
+    endpoint(ModelCall(url, strict, GOOD[0], serve.CSV, serve.JSON))  # another threshold: another container
+    assert s3.fetched == ["models/run/model.tar.gz"] * 2
+
+
 def test_the_manifest_round_trips_and_a_broken_one_is_refused_naming_what_is_wrong() -> None:
     document = MANIFEST.document()
     assert features.FeatureManifest.from_document(json.loads(json.dumps(document)), "m") == MANIFEST
