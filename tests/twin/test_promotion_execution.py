@@ -326,6 +326,26 @@ def test_a_failed_smoke_test_rolls_the_endpoint_back_and_rejects_the_package(wor
 
 
 @STAGING
+def test_the_execution_history_reads_as_motos_own_serializer_writes_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The twin writes GetExecutionHistory itself (twin.moto_patches: moto's serializer costs 60-90 ms a history).
+    botocore reads the same events from it as from moto's serializer: a failed update's history (task failures,
+    catches, a Fail state) with every detail and timestamp."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    world.promote(world.register())
+    failed = world.promo.start(world.register(BAD_LIVE))
+    world.promo.wait(failed, timeout=30)
+    written = world.promo.history(failed)
+    monkeypatch.setattr(StepFunctionResponse, "get_execution_history", moto_patches.moto_execution_history[0])
+    assert world.promo.history(failed) == written
+    kinds = {e["type"] for e in written}
+    assert {"ExecutionStarted", "TaskStateEntered", "TaskSucceeded", "TaskFailed", "ExecutionFailed"} <= kinds
+    assert all(e["timestamp"].tzinfo is not None for e in written)
+
+
+@STAGING
 def test_a_failure_after_the_baseline_copies_restores_the_live_packages_files(world: World) -> None:
     """b: RecordCurrentPackage fails after monitoring/current/ got the new package's files: they go back."""
     good = world.register()
