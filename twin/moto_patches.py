@@ -51,7 +51,7 @@ moto runs Step Functions executions with the ASL interpreter it took from LocalS
 - GetExecutionHistory goes through moto's generic serializer, which probes each event's ~60 optional members
   under several spellings: 60-90 ms for one promotion's history, read after every execution. moto's events are
   already the API's `HistoryEvent` dicts, so they are written as the awsJson1_0 protocol writes them (JSON, no
-  null members, timestamps as epoch seconds); tests/twin/test_api_contract.py checks that botocore reads the same.
+  null members, timestamps as epoch seconds); tests/twin/test_promotion_execution.py checks botocore reads the same.
 - UpdateEndpoint ignores DeploymentConfig: a blue/green update now watches its AutoRollbackConfiguration alarms
   while it is Updating; one in ALARM (set with moto's SetAlarmState) rolls it back, as SageMaker does: InService
   on the old config, with a FailureReason naming the alarm.
