@@ -278,10 +278,15 @@ def final_metrics(definitions: list[dict[str, str]], logs: str) -> list[dict[str
     return metrics
 
 
-def _upload_tar(s3: Any, folder: Path, uri: str) -> None:
-    archive = folder.parent / (folder.name + ".tar.gz")
+def pack_folder(folder: Path, archive: Path) -> None:
+    """`folder` as a training job packs /opt/ml/model into model.tar.gz: gzipped tar, paths relative to it."""
     with tarfile.open(archive, "w:gz") as tar:
         for path in sorted(folder.rglob("*")):
             tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
+
+
+def _upload_tar(s3: Any, folder: Path, uri: str) -> None:
+    archive = folder.parent / (folder.name + ".tar.gz")
+    pack_folder(folder, archive)
     bucket, key = s3io.split_uri(uri)
     s3.upload_file(str(archive), bucket, key)

@@ -10,9 +10,7 @@ an SQS target reads the published events back).
 from __future__ import annotations
 
 import base64
-import io
 import json
-import tarfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from botocore.config import Config
 from pipeline_code import drift, features, monitoring_inputs, preprocess, serve, shifts, tabular, train
 from pipeline_code.artifacts import read_json
 from pipeline_code.errors import DataValidationError
+from pipeline_definition.local_runner.jobs import pack_folder
 from tests.moto_server import moto_server
 
 REGION = "us-east-1"
@@ -167,16 +166,14 @@ def upload_by_hour(s3: Any, base: str, lines: list[tuple[datetime, str]]) -> Non
 
 
 @pytest.fixture(scope="module")
-def deployed(endpoint: str, run_dir: Path) -> str:
+def deployed(endpoint: str, run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A package registered as the training pipeline registers it, its artifacts in S3, and the SSM pointer."""
     s3, sagemaker = client("s3", endpoint), client("sagemaker", endpoint)
     s3.create_bucket(Bucket=BUCKET)
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w:gz") as tar:  # as a training job packs its model folder
-        for path in sorted((run_dir / "model").rglob("*")):
-            tar.add(path, arcname=path.relative_to(run_dir / "model").as_posix(), recursive=False)
+    archive = tmp_path_factory.mktemp("model") / "model.tar.gz"
+    pack_folder(run_dir / "model", archive)  # as a training job packs its model folder
     model_uri = f"{RUN}/models/pipelines-abc-TrainModel/output/model.tar.gz"
-    put(s3, model_uri, archive.getvalue())
+    put(s3, model_uri, archive.read_bytes())
     put(s3, f"{RUN}/Preprocess/baseline/baseline.json", (run_dir / "preprocess/baseline/baseline.json").read_bytes())
     put(s3, f"{RUN}/Preprocess/test/test.csv", (run_dir / "preprocess/test/test.csv").read_bytes())
     put(s3, f"{RUN}/EvaluateModel/evaluation/evaluation.json", (run_dir / "evaluation/evaluation.json").read_bytes())

@@ -395,18 +395,15 @@ def test_the_twins_endpoint_serves_through_the_packaged_handlers_and_refuses_wit
     """What the loop's traffic and the promotion's smoke test reach: InvokeEndpoint on moto, answered by the
     handlers of the deployed model.tar.gz (twin.capture.ModelEndpoint); a refused request is the ModelError (424)
     that SageMaker Runtime raises, with the container's 400 and its message."""
-    import tarfile
-
     import boto3
     from botocore.exceptions import ClientError
 
+    from pipeline_definition.local_runner.jobs import pack_folder
     from tests.moto_server import moto_server
     from twin import capture, moto_patches
 
     archive = tmp_path / "model.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:  # as a training job packs its model folder
-        for path in sorted((run_dir / "model").rglob("*")):
-            tar.add(path, arcname=path.relative_to(run_dir / "model").as_posix(), recursive=False)
+    pack_folder(run_dir / "model", archive)
     moto_patches.enable_local_step_functions()
     with moto_server() as url:
         options = {
@@ -458,15 +455,13 @@ def test_the_twins_endpoint_fetches_and_loads_each_archive_once_per_environment(
     """A live endpoint loads its model once (model_fn), not per request: the twin fetches, unpacks and loads an
     archive once per archive and container environment, however many requests and transform records it serves."""
     import io
-    import tarfile
 
+    from pipeline_definition.local_runner.jobs import pack_folder
     from twin import capture
     from twin.moto_patches import ModelCall
 
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-        for path in sorted((run_dir / "model").rglob("*")):
-            tar.add(path, arcname=path.relative_to(run_dir / "model").as_posix(), recursive=False)
+    pack_folder(run_dir / "model", tmp_path / "model.tar.gz")
+    archive = (tmp_path / "model.tar.gz").read_bytes()
 
     class Bucket:
         def __init__(self) -> None:
@@ -474,7 +469,7 @@ def test_the_twins_endpoint_fetches_and_loads_each_archive_once_per_environment(
 
         def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803 (boto3's argument names)
             self.fetched.append(f"{Bucket}/{Key}")
-            return {"Body": io.BytesIO(archive.getvalue())}
+            return {"Body": io.BytesIO(archive)}
 
     s3 = Bucket()
     endpoint = capture.ModelEndpoint(s3)

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ import regex
 
 from pipeline_code import evaluate, preprocess
 from pipeline_definition import contract, fingerprint
+from pipeline_definition.local_runner.jobs import pack_folder
 from pipeline_definition.references import all_steps
 from tests.pipeline_code.snapshot import MANIFEST_URI, write_delivery
 from tests.pipeline_definition.cache_keys import Run, cache_keys
@@ -156,9 +156,7 @@ def snapshot_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert completed.returncode == 0, completed.stderr
     archive = out / "model-artifact"  # what a later step gets: the job's model folder as model.tar.gz
     archive.mkdir()
-    with tarfile.open(archive / "model.tar.gz", "w:gz") as tar:
-        for file in sorted(model_dir.rglob("*")):
-            tar.add(file, arcname=file.relative_to(model_dir).as_posix(), recursive=False)
+    pack_folder(model_dir, archive / "model.tar.gz")
     assert evaluate.main(["--model", str(archive), "--test", str(out / "preprocess" / "test"),
                           "--output", str(out / "evaluation")]) == 0  # fmt: skip
     return {"out": out, "stdout": completed.stdout, "tuned": tuned}
