@@ -48,8 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from pipeline_definition import botocore_data, heap
 
     botocore_data.share_for_process()
-    heap.long_lived()
-    heap.freeze_at_exit()  # pytest-xdist waits for each worker to end: its shutdown is on the suite's clock
+    heap.long_lived()  # pytest-xdist waits for each worker to end: its shutdown is on the suite's clock
     if hasattr(config, "workerinput") or config.option.collectonly or not _selects_pipeline_definition_tests(config):
         return
     out = tempfile.mkdtemp(prefix="mlops-offline-generation-")

@@ -76,7 +76,6 @@ def main(root: Path, name: str) -> None:
         from tests.once import build_locked
 
         heap.long_lived()
-        heap.freeze_at_exit()
 
         build_locked(root, name, BUILDS[name])
 

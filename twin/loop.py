@@ -120,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline_definition import botocore_data, heap
 
     botocore_data.share_for_process()  # the twin's moto, handlers and clients: each service model parsed once
-    heap.long_lived()
-    heap.freeze_at_exit()  # `make loop` and its test wait for this process to end
+    heap.long_lived()  # `make loop` and its test also wait for this process to end
     timeline = run_loop(args.out, config_path=args.config, until=args.until, assembly_dir=args.assembly)
     passed = sum(e.ok for e in timeline.entries)
     print(f"{passed}/{len(timeline.entries)} steps ok; timeline in {args.out / 'timeline.json'}")
